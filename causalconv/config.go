@@ -1,0 +1,330 @@
+package causalconv
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Config is the architecture of a network. Its JSON form is the "model" object
+// of the reference benchmark's config.json (format "wavenet-bench-config/v1"),
+// so one file configures both implementations.
+type Config struct {
+	// QuantizationChannels is Q, the number of μ-law classes and the softmax
+	// width; μ = Q-1.
+	QuantizationChannels int `json:"quantization_channels"`
+	// InputEncoding is "onehot" (a causal conv of width InputKernelSize over
+	// one-hot classes) or "embedding" (a lookup plus bias; needs
+	// InputKernelSize 1). Both are computed as a column gather.
+	InputEncoding   string `json:"input_encoding"`
+	InputKernelSize int    `json:"input_kernel_size"`
+	// ResidualChannels (R), DilationChannels (D), SkipChannels (S) and
+	// EndChannels (E) are the widths of the residual stream, the gated
+	// activations, the skip sum and the hidden layer of the output head.
+	ResidualChannels int `json:"residual_channels"`
+	DilationChannels int `json:"dilation_channels"`
+	SkipChannels     int `json:"skip_channels"`
+	EndChannels      int `json:"end_channels"`
+	// KernelSize is K, the width of every dilated conv: the output at t sees
+	// the layer input at t-(K-1)d, ..., t-d, t.
+	KernelSize int `json:"kernel_size"`
+	// Dilations lists one dilation per layer, first layer first.
+	Dilations []int `json:"dilations"`
+	// Bias gives every conv a bias.
+	Bias bool `json:"bias"`
+	// ResidualOnLastLayer gives the last layer a residual 1x1 conv too; its
+	// output is unused, so the reference sets it false.
+	ResidualOnLastLayer bool `json:"residual_on_last_layer"`
+}
+
+// Input encodings.
+const (
+	InputOneHot    = "onehot"
+	InputEmbedding = "embedding"
+)
+
+// DefaultConfig returns the reference's "skip256" model: 20 layers with
+// dilations 1..512 twice, R = D = 32, S = E = 256, Q = 256, K = 2, with bias.
+// Its receptive field is 2047 samples.
+func DefaultConfig() Config {
+	return Config{
+		QuantizationChannels: 256,
+		InputEncoding:        InputOneHot,
+		InputKernelSize:      1,
+		ResidualChannels:     32,
+		DilationChannels:     32,
+		SkipChannels:         256,
+		EndChannels:          256,
+		KernelSize:           2,
+		Dilations:            []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
+		Bias:                 true,
+	}
+}
+
+// Layers returns the number of dilated layers.
+func (c Config) Layers() int { return len(c.Dilations) }
+
+// ResidualLayers returns how many layers have a residual 1x1 conv.
+func (c Config) ResidualLayers() int {
+	if c.ResidualOnLastLayer {
+		return len(c.Dilations)
+	}
+	return len(c.Dilations) - 1
+}
+
+// ReceptiveField returns how many input samples one output sees:
+// (K-1)·Σd + input_kernel_size.
+func (c Config) ReceptiveField() int {
+	s := 0
+	for _, d := range c.Dilations {
+		s += d
+	}
+	return (c.KernelSize-1)*s + c.InputKernelSize
+}
+
+// maxChannels bounds every width so that a hostile config or checkpoint
+// cannot make us allocate without limit before anything is computed.
+const (
+	maxChannels = 1 << 14
+	maxLayers   = 1 << 10
+	maxDilation = 1 << 20
+)
+
+// Validate reports the first thing wrong with c, or nil.
+func (c Config) Validate() error {
+	pos := func(name string, v, max int) error {
+		if v < 1 || v > max {
+			return fmt.Errorf("model.%s = %d: must be between 1 and %d", name, v, max)
+		}
+		return nil
+	}
+	if c.QuantizationChannels < 2 || c.QuantizationChannels > 65536 {
+		return fmt.Errorf("model.quantization_channels = %d: must be between 2 and 65536", c.QuantizationChannels)
+	}
+	for _, e := range []error{
+		pos("input_kernel_size", c.InputKernelSize, 64),
+		pos("residual_channels", c.ResidualChannels, maxChannels),
+		pos("dilation_channels", c.DilationChannels, maxChannels),
+		pos("skip_channels", c.SkipChannels, maxChannels),
+		pos("end_channels", c.EndChannels, maxChannels),
+		pos("kernel_size", c.KernelSize, 64),
+	} {
+		if e != nil {
+			return e
+		}
+	}
+	if c.KernelSize < 2 {
+		return fmt.Errorf("model.kernel_size = %d: must be at least 2", c.KernelSize)
+	}
+	switch c.InputEncoding {
+	case InputOneHot:
+	case InputEmbedding:
+		if c.InputKernelSize != 1 {
+			return fmt.Errorf("model.input_encoding %q needs input_kernel_size 1, not %d", c.InputEncoding, c.InputKernelSize)
+		}
+	default:
+		return fmt.Errorf("model.input_encoding = %q: must be %q or %q", c.InputEncoding, InputOneHot, InputEmbedding)
+	}
+	if len(c.Dilations) == 0 || len(c.Dilations) > maxLayers {
+		return fmt.Errorf("model.dilations has %d entries: must have between 1 and %d", len(c.Dilations), maxLayers)
+	}
+	for i, d := range c.Dilations {
+		if d < 1 || d > maxDilation {
+			return fmt.Errorf("model.dilations[%d] = %d: must be between 1 and %d", i, d, maxDilation)
+		}
+	}
+	return nil
+}
+
+// FLOPs counts multiply-adds as 2 FLOPs per output timestep, GEMM work only,
+// exactly as the reference benchmark's flops_per_timestep does.
+type FLOPs struct {
+	Input, FilterGate, Skip, Residual, Post1, Post2 int64
+}
+
+// Forward returns the forward-pass total.
+func (f FLOPs) Forward() int64 {
+	return f.Input + f.FilterGate + f.Skip + f.Residual + f.Post1 + f.Post2
+}
+
+// Train returns the FLOPs of one training timestep: forward, input gradient
+// and weight gradient (3x forward) minus the input layer's input gradient,
+// which a one-hot input does not need.
+func (f FLOPs) Train() int64 { return 3*f.Forward() - f.Input }
+
+// FLOPs returns the per-timestep FLOP counts of c.
+func (c Config) FLOPs() FLOPs {
+	Q, R, D := int64(c.QuantizationChannels), int64(c.ResidualChannels), int64(c.DilationChannels)
+	S, E, K := int64(c.SkipChannels), int64(c.EndChannels), int64(c.KernelSize)
+	L := int64(len(c.Dilations))
+	var f FLOPs
+	if c.InputEncoding == InputOneHot {
+		f.Input = 2 * Q * R * int64(c.InputKernelSize)
+	}
+	f.FilterGate = L * 2 * (2 * D) * R * K
+	f.Skip = L * 2 * S * D
+	f.Residual = int64(c.ResidualLayers()) * 2 * R * D
+	f.Post1 = 2 * E * S
+	f.Post2 = 2 * Q * E
+	return f
+}
+
+// ConfigFormat is the schema tag of a whole configuration file.
+const ConfigFormat = "wavenet-bench-config/v1"
+
+// ConfigFile is a whole configuration file in the reference benchmark's
+// format. Only Model is needed to build a network; the other sections drive
+// `nextsample bench`.
+type ConfigFile struct {
+	Format string `json:"format"`
+	Model  Config `json:"model"`
+	// Variants are overrides merged into Model, in file order.
+	Variants []Variant      `json:"-"`
+	Train    BenchTrain     `json:"train"`
+	Generate BenchGenerate  `json:"generate"`
+	Data     map[string]any `json:"data"`
+	Runtime  BenchRuntime   `json:"runtime"`
+}
+
+// Variant is one named set of overrides of the base model.
+type Variant struct {
+	Name  string
+	Model Config
+}
+
+// BenchTrain is the "train" section of a configuration file.
+type BenchTrain struct {
+	Optimizer    string       `json:"optimizer"`
+	LearningRate float64      `json:"learning_rate"`
+	Beta1        float64      `json:"beta1"`
+	Beta2        float64      `json:"beta2"`
+	Epsilon      float64      `json:"epsilon"`
+	WeightDecay  float64      `json:"weight_decay"`
+	Shapes       []BenchShape `json:"shapes"`
+	WarmupSteps  int          `json:"warmup_steps"`
+	MinSteps     int          `json:"min_steps"`
+	MinSeconds   float64      `json:"min_seconds"`
+}
+
+// BenchShape is one training measurement: Batch sequences of Samples steps.
+type BenchShape struct {
+	Batch   int `json:"batch"`
+	Samples int `json:"samples"`
+}
+
+// BenchGenerate is the "generate" section of a configuration file.
+type BenchGenerate struct {
+	Batch              int     `json:"batch"`
+	Temperature        float64 `json:"temperature"`
+	NaiveWarmupSamples int     `json:"naive_warmup_samples"`
+	NaiveSamples       int     `json:"naive_samples"`
+	FastWarmupSamples  int     `json:"fast_warmup_samples"`
+	FastSamples        int     `json:"fast_samples"`
+	FastBlockSamples   int     `json:"fast_block_samples"`
+}
+
+// BenchRuntime is the "runtime" section of a configuration file.
+type BenchRuntime struct {
+	Threads   int    `json:"threads"`
+	Seed      int64  `json:"seed"`
+	Statistic string `json:"statistic"`
+}
+
+// ParseConfig reads either a whole configuration file (an object with a
+// "model" key) or a bare model object. For a bare model object the returned
+// ConfigFile has only Model set and a single variant named "model".
+func ParseConfig(data []byte) (*ConfigFile, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	f := &ConfigFile{}
+	if _, whole := probe["model"]; !whole {
+		if err := strictUnmarshal(data, &f.Model); err != nil {
+			return nil, fmt.Errorf("model object: %w", err)
+		}
+		if err := f.Model.Validate(); err != nil {
+			return nil, err
+		}
+		f.Format = ConfigFormat
+		f.Variants = []Variant{{Name: "model", Model: f.Model}}
+		return f, nil
+	}
+	if err := json.Unmarshal(data, f); err != nil {
+		return nil, err
+	}
+	if f.Format != "" && f.Format != ConfigFormat {
+		return nil, fmt.Errorf("format %q: want %q", f.Format, ConfigFormat)
+	}
+	if err := strictUnmarshal(probe["model"], &f.Model); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if err := f.Model.Validate(); err != nil {
+		return nil, err
+	}
+	if raw, ok := probe["variants"]; ok {
+		vs, err := parseVariants(raw, f.Model)
+		if err != nil {
+			return nil, err
+		}
+		f.Variants = vs
+	}
+	if len(f.Variants) == 0 {
+		f.Variants = []Variant{{Name: "model", Model: f.Model}}
+	}
+	return f, nil
+}
+
+// parseVariants keeps the variants in file order, which JSON objects decoded
+// into Go maps would lose; the benchmark reports them in that order.
+func parseVariants(raw json.RawMessage, base Config) ([]Variant, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("variants: must be an object")
+	}
+	var out []Variant
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("variants: %w", err)
+		}
+		name := t.(string)
+		var over json.RawMessage
+		if err := dec.Decode(&over); err != nil {
+			return nil, fmt.Errorf("variants.%s: %w", name, err)
+		}
+		m := base
+		m.Dilations = append([]int(nil), base.Dilations...)
+		if err := strictUnmarshal(over, &m); err != nil {
+			return nil, fmt.Errorf("variants.%s: %w", name, err)
+		}
+		if err := m.Validate(); err != nil {
+			return nil, fmt.Errorf("variants.%s: %w", name, err)
+		}
+		out = append(out, Variant{Name: name, Model: m})
+	}
+	return out, nil
+}
+
+// strictUnmarshal rejects unknown fields so that a misspelt key in a model
+// object is an error rather than a silently different network.
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// LoadConfig reads and parses a configuration file; see ParseConfig.
+func LoadConfig(path string) (*ConfigFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}

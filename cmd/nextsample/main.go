@@ -1,0 +1,90 @@
+// Command nextsample learns speech without labels by predicting the next
+// audio sample with a WaveNet-style dilated causal convolution network.
+//
+//	nextsample train     train a model on a folder or manifest of WAV files
+//	nextsample eval      bits per sample of a model on a corpus
+//	nextsample generate  continue a prompt WAV with a trained model
+//	nextsample features  frame features (one vector per 10 ms) for recognizers
+//	nextsample probe     linear-probe accuracy of frame features
+//	nextsample info      describe WAV files, like soxi
+//	nextsample bench     throughput, in the reference benchmark's units
+//
+// Run `nextsample help COMMAND` for the flags of each command.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// exitInterrupted is the shell's convention for a process stopped by SIGINT.
+const exitInterrupted = 130
+
+// errInterrupted marks a run that stopped cleanly because of Ctrl-C.
+var errInterrupted = errors.New("interrupted")
+
+// errReported means the command already printed its errors (one per bad
+// input) and only the exit status is left to set.
+var errReported = errors.New("errors reported")
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "nextsample",
+		Usage: "learn speech without labels by predicting the next audio sample",
+		Description: "A WaveNet-style dilated causal convolution network, written by hand in Go,\n" +
+			"trained to predict the next μ-law sample of speech. It trains on a folder or\n" +
+			"manifest of WAV files, generates continuations of a prompt, and turns speech\n" +
+			"into frame features for speech recognizers.",
+		Reader:          stdin,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: false,
+		Commands: []*cli.Command{
+			trainCommand(),
+			evalCommand(),
+			generateCommand(),
+			featuresCommand(),
+			probeCommand(),
+			infoCommand(),
+			benchCommand(),
+		},
+		// Errors are printed once, by run, not also by urfave/cli.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+// run executes the CLI and returns the process exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := newApp(stdin, stdout, stderr).RunContext(ctx, args)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintln(stderr, "nextsample: interrupted")
+		return exitInterrupted
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "nextsample: %v\n", err)
+		return 1
+	}
+}
+
+func main() {
+	// The first Ctrl-C cancels ctx so that long commands can finish their
+	// step, save and exit; stop() restores the default so a second Ctrl-C
+	// kills the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
