@@ -1,0 +1,292 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// A Unit is one sequence of a batch: the classes of a whole file (or
+// signal) and the window of it whose next samples are scored. Input
+// position t predicts Seq[t+1]; the scored inputs are Start ..
+// Start+Targets-1, so the scored targets are Seq[Start+1 : Start+Targets+1].
+// Up to RF-1 samples of Seq before Start are real context; before Seq[0]
+// the network sees zero padding, as the reference does.
+type Unit struct {
+	Seq     []int32
+	Start   int
+	Targets int
+}
+
+// validate reports a unit that does not fit its sequence.
+func (u Unit) validate() error {
+	if u.Start < 0 || u.Targets < 1 || u.Start+u.Targets+1 > len(u.Seq) {
+		return fmt.Errorf("unit: start %d, %d targets does not fit a sequence of %d samples", u.Start, u.Targets, len(u.Seq))
+	}
+	return nil
+}
+
+// network is what the engine needs of a model: the flat parameter arena,
+// a read-only packed form rebuilt once per step from it, and per-worker
+// scratch space. The adapter to causalconv lives in model.go; tests also
+// use a small fake.
+type network interface {
+	// params is the flat parameter arena the optimizer updates in place.
+	params() []float32
+	// receptiveField is how many inputs one output sees (RF); a chunk
+	// carries up to RF-1 samples of context.
+	receptiveField() int
+	// prepare rebuilds the packed weights from params; workers then read
+	// them concurrently.
+	prepare()
+	// newWorker returns scratch space for sequences of up to maxLen inputs
+	// (context included).
+	newWorker(maxLen int) worker
+}
+
+// worker is one goroutine's scratch space. x are the inputs, y[i] the
+// target of x[i] (len(y) == len(x)); only positions i >= scoreFrom are
+// scored, the ones before are context.
+type worker interface {
+	// forwardBackward adds lossScale·∂(Σ scored CE)/∂params into grad and
+	// returns Σ scored CE in nats.
+	forwardBackward(x, y []int32, scoreFrom int, lossScale float32, grad []float32) float64
+	// loss returns Σ scored CE in nats, forward only.
+	loss(x, y []int32, scoreFrom int) float64
+}
+
+// chunk is a piece of a unit that a worker processes alone: inputs
+// seq[ctx:end], scored from seq index start on. Its slot (its index in the
+// step's chunk list) fixes where its gradient and loss go, so results do
+// not depend on which worker ran it.
+type chunk struct {
+	seq             []int32
+	ctx, start, end int
+}
+
+func (c chunk) inputs() (x, y []int32, scoreFrom int) {
+	return c.seq[c.ctx:c.end], c.seq[c.ctx+1 : c.end+1], c.start - c.ctx
+}
+
+// cost estimates the work of a chunk, for scheduling only.
+func (c chunk) cost() int { return c.end - c.ctx }
+
+// blockSize is the granularity of the parameter-range passes (reduction,
+// norm, update): fixed, so that the float64 partial sums of the gradient
+// norm are combined in the same order whatever the thread count.
+const blockSize = 8192
+
+// engine does the data-parallel training step. For a batch it splits every
+// unit into chunks of at most chunkLen scored targets, each with its own
+// context, gives each chunk its own gradient slot, runs the chunks on the
+// pool (longest first), then sums the slots in slot order and applies the
+// optimizer, both in parallel over fixed parameter blocks. The result is
+// bit-identical for any thread count.
+type engine struct {
+	net      network
+	opt      Optimizer
+	pool     *pool
+	chunkLen int
+	workers  []worker
+
+	grad   []float32   // the summed gradient of a step
+	slots  [][]float32 // one gradient per chunk, kept zeroed between steps
+	chunks []chunk
+	order  []int     // chunk indices, most expensive first
+	losses []float64 // per-chunk loss (nats)
+	norms  []float64 // per-block Σ g²
+
+	lossScale float32
+	gradScale float32
+
+	// Phase functions, bound once so that running a phase does not allocate.
+	fbPhase, reducePhase, updatePhase, evalPhase func(worker, task int)
+}
+
+func newEngine(net network, opt Optimizer, threads, chunkLen int) *engine {
+	e := &engine{net: net, opt: opt, pool: newPool(threads), chunkLen: chunkLen}
+	maxLen := chunkLen + net.receptiveField() - 1
+	for w := 0; w < e.pool.threads; w++ {
+		e.workers = append(e.workers, net.newWorker(maxLen))
+	}
+	n := len(net.params())
+	e.grad = make([]float32, n)
+	e.norms = make([]float64, (n+blockSize-1)/blockSize)
+	e.fbPhase = e.forwardBackwardTask
+	e.reducePhase = e.reduceTask
+	e.updatePhase = e.updateTask
+	e.evalPhase = e.evalTask
+	return e
+}
+
+func (e *engine) close() { e.pool.close() }
+
+// split appends the chunks of one scored window to e.chunks: ceil(n/chunkLen)
+// near-equal pieces, each with min(start, RF-1) samples of context.
+func (e *engine) split(seq []int32, start, targets int) {
+	ctxMax := e.net.receptiveField() - 1
+	pieces := (targets + e.chunkLen - 1) / e.chunkLen
+	for p := 0; p < pieces; p++ {
+		s := start + p*targets/pieces
+		end := start + (p+1)*targets/pieces
+		e.chunks = append(e.chunks, chunk{seq: seq, ctx: s - min(s, ctxMax), start: s, end: end})
+	}
+}
+
+// schedule sizes the per-chunk buffers (growing only when a batch has more
+// chunks than any before) and orders the chunks longest first, so that the
+// last chunk to start is a short one.
+func (e *engine) schedule() {
+	n := len(e.chunks)
+	for len(e.losses) < n {
+		e.losses = append(e.losses, 0)
+		e.order = append(e.order, 0)
+	}
+	e.order = e.order[:n]
+	for i := range e.order {
+		e.order[i] = i
+	}
+	for i := 1; i < n; i++ { // insertion sort: stable, no allocation
+		for j := i; j > 0 && e.chunks[e.order[j]].cost() > e.chunks[e.order[j-1]].cost(); j-- {
+			e.order[j], e.order[j-1] = e.order[j-1], e.order[j]
+		}
+	}
+}
+
+// stepResult is what one training step measured.
+type stepResult struct {
+	// Nats is the masked mean cross-entropy of the batch.
+	Nats float64
+	// Targets is the number of scored targets.
+	Targets int
+	// GradNorm is the global L2 norm of the gradient before clipping.
+	GradNorm float64
+	// Finite is false when the loss or the gradient was NaN or ±Inf; the
+	// parameters were then left unchanged.
+	Finite bool
+}
+
+var errNoTargets = errors.New("batch has no scored targets")
+
+// step runs one training step on units: forward and backward over every
+// chunk, the gradient sum and norm, clipping to clip (0: off), and the
+// optimizer update number update (1-based) with learning rate lr, unless
+// the loss or gradient is not finite.
+func (e *engine) step(units []Unit, update int64, lr, clip float64) (stepResult, error) {
+	e.chunks = e.chunks[:0]
+	total := 0
+	for _, u := range units {
+		if err := u.validate(); err != nil {
+			return stepResult{}, err
+		}
+		e.split(u.Seq, u.Start, u.Targets)
+		total += u.Targets
+	}
+	if total == 0 {
+		return stepResult{}, errNoTargets
+	}
+	e.schedule()
+	for len(e.slots) < len(e.chunks) {
+		e.slots = append(e.slots, make([]float32, len(e.grad)))
+	}
+	e.lossScale = float32(1 / float64(total))
+	e.net.prepare()
+	e.pool.run(len(e.chunks), e.fbPhase)
+	e.pool.run(len(e.norms), e.reducePhase)
+
+	var nats, sq float64
+	for _, l := range e.losses[:len(e.chunks)] {
+		nats += l
+	}
+	nats /= float64(total)
+	for _, s := range e.norms {
+		sq += s
+	}
+	res := stepResult{Nats: nats, Targets: total, GradNorm: math.Sqrt(sq)}
+	res.Finite = isFinite(nats) && isFinite(res.GradNorm)
+	if !res.Finite {
+		return res, nil
+	}
+	e.gradScale = 1
+	if clip > 0 {
+		// torch.nn.utils.clip_grad_norm_: scale by clip/(norm+1e-6), at most 1.
+		if c := clip / (res.GradNorm + 1e-6); c < 1 {
+			e.gradScale = float32(c)
+		}
+	}
+	e.opt.Prepare(update, lr)
+	e.pool.run(len(e.norms), e.updatePhase)
+	return res, nil
+}
+
+func (e *engine) forwardBackwardTask(w, task int) {
+	c := e.order[task]
+	x, y, from := e.chunks[c].inputs()
+	e.losses[c] = e.workers[w].forwardBackward(x, y, from, e.lossScale, e.slots[c])
+}
+
+// reduceTask sums the chunk gradients of one parameter block in slot
+// order, zeroes the slots for the next step and stores the block's Σ g².
+func (e *engine) reduceTask(_, block int) {
+	lo, hi := blockRange(block, len(e.grad))
+	g := e.grad[lo:hi]
+	s0 := e.slots[0][lo:hi]
+	copy(g, s0)
+	clear(s0)
+	for _, slot := range e.slots[1:len(e.chunks)] {
+		s := slot[lo:hi]
+		s = s[:len(g)]
+		for i := range g {
+			g[i] += s[i]
+		}
+		clear(s)
+	}
+	var sq float64
+	for _, v := range g {
+		sq += float64(v) * float64(v)
+	}
+	e.norms[block] = sq
+}
+
+func (e *engine) updateTask(_, block int) {
+	lo, hi := blockRange(block, len(e.grad))
+	e.opt.Update(e.net.params(), e.grad, lo, hi, e.gradScale)
+}
+
+func blockRange(block, n int) (lo, hi int) {
+	lo = block * blockSize
+	return lo, min(lo+blockSize, n)
+}
+
+// evaluate returns the summed cross-entropy (nats) and the number of
+// scored targets over whole sequences: every sample after the first is
+// predicted from the ones before it, with zero padding before the start.
+// Sequences shorter than 2 samples contribute nothing.
+func (e *engine) evaluate(seqs [][]int32) (nats float64, targets int64) {
+	e.chunks = e.chunks[:0]
+	for _, s := range seqs {
+		if len(s) < 2 {
+			continue
+		}
+		e.split(s, 0, len(s)-1)
+		targets += int64(len(s) - 1)
+	}
+	if len(e.chunks) == 0 {
+		return 0, 0
+	}
+	e.schedule()
+	e.net.prepare()
+	e.pool.run(len(e.chunks), e.evalPhase)
+	for _, l := range e.losses[:len(e.chunks)] {
+		nats += l
+	}
+	return nats, targets
+}
+
+func (e *engine) evalTask(w, task int) {
+	c := e.order[task]
+	x, y, from := e.chunks[c].inputs()
+	e.losses[c] = e.workers[w].loss(x, y, from)
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
