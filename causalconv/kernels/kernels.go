@@ -68,6 +68,24 @@ type Set struct {
 
 	// Sum returns Σ x over n elements, accumulated in float64-accurate order.
 	Sum func(n int, x []float32) float64
+
+	// MatVec is one time step of a 1x1 conv, for generation: for i < m,
+	//
+	//	y[i] = (accumulate ? y[i] : 0) + bias[i] + Σ_{j<k} A[i*lda+j]·x[j]
+	//
+	// bias may be nil.
+	MatVec func(m, k int, a []float32, lda int, x, y, bias []float32, accumulate bool)
+
+	// MatVecBatch is MatVec for nb streams at once (a small matrix
+	// product): x is [k × nb] and y is [m × nb], both dense row-major (row
+	// j holds channel j of every stream), and for i < m, s < nb,
+	//
+	//	y[i*nb+s] = (accumulate ? y[i*nb+s] : 0) + bias[i] + Σ_{j<k} A[i*lda+j]·x[j*nb+s]
+	MatVecBatch func(m, k, nb int, a []float32, lda int, x, y, bias []float32, accumulate bool)
+
+	// expForTest, if set, is the set's vector exp (y[i] = exp(x[i]) over
+	// len(x)), exposed so the tests can check its error bound directly.
+	expForTest func(x, y []float32)
 }
 
 // Sets returns every implementation this CPU can run, the reference first
@@ -88,8 +106,4 @@ func ByName(name string) (Set, bool) {
 		}
 	}
 	return Set{}, false
-}
-
-func sets() []Set {
-	return []Set{Reference()}
 }

@@ -16,6 +16,8 @@ func Reference() Set {
 		SoftmaxXent:  refSoftmaxXent,
 		Axpy:         refAxpy,
 		Sum:          refSum,
+		MatVec:       refMatVec,
+		MatVecBatch:  refMatVecBatch,
 	}
 }
 
@@ -122,4 +124,38 @@ func refSum(n int, x []float32) float64 {
 		s += float64(x[i])
 	}
 	return s
+}
+
+func refMatVec(m, k int, a []float32, lda int, x, y, bias []float32, accumulate bool) {
+	for i := 0; i < m; i++ {
+		var s float64
+		for j := 0; j < k; j++ {
+			s += float64(a[i*lda+j]) * float64(x[j])
+		}
+		if bias != nil {
+			s += float64(bias[i])
+		}
+		if accumulate {
+			s += float64(y[i])
+		}
+		y[i] = float32(s)
+	}
+}
+
+func refMatVecBatch(m, k, nb int, a []float32, lda int, x, y, bias []float32, accumulate bool) {
+	for i := 0; i < m; i++ {
+		for s := 0; s < nb; s++ {
+			var acc float64
+			for j := 0; j < k; j++ {
+				acc += float64(a[i*lda+j]) * float64(x[j*nb+s])
+			}
+			if bias != nil {
+				acc += float64(bias[i])
+			}
+			if accumulate {
+				acc += float64(y[i*nb+s])
+			}
+			y[i*nb+s] = float32(acc)
+		}
+	}
 }

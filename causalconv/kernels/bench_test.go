@@ -1,0 +1,210 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks report GFLOP/s (1 multiply-add = 2 FLOPs) per shape per Set,
+// and elements/s for the element-wise kernels. Run them back to back, e.g.
+//
+//	go test -run '^$' -bench . -count 5 ./causalconv/kernels | tee new.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest new.txt
+//
+// The shapes are those of a skip256 training step with T = 4000 time steps
+// (see ../shared/bench/README.md): m×k per product.
+
+// benchTime is the number of time steps in the GEMM benchmarks.
+const benchTime = 4000
+
+var nnShapes = []struct {
+	name string
+	m, k int
+}{
+	{"filtergate_64x64", 64, 64}, // W_fg · [x_{t-d}; x_t]
+	{"filtergate_dX_32x64", 32, 64},
+	{"skip_256x640", 256, 640},    // W_s · [z_1 … z_L]
+	{"skip_dZ_640x256", 640, 256}, // W_sᵀ · dSkip
+	{"residual_32x32", 32, 32},
+	{"post_256x256", 256, 256},
+}
+
+var ntShapes = []struct {
+	name string
+	m, k int
+}{
+	{"filtergate_64x64", 64, 64},
+	{"skip_256x640", 256, 640},
+	{"residual_32x32", 32, 32},
+	{"post_256x256", 256, 256},
+	{"input_32x256", 32, 256},
+}
+
+var matVecShapes = []struct {
+	name string
+	m, k int
+}{
+	{"filtergate_64x64", 64, 64},
+	{"residual_32x32", 32, 32},
+	{"skip_256x640", 256, 640},
+	{"post_256x256", 256, 256},
+}
+
+// benchSets is every Set but Reference.
+func benchSets() []Set { return Sets()[1:] }
+
+func reportGFLOPs(b *testing.B, flopsPerOp float64) {
+	b.ReportMetric(flopsPerOp*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkGemmNN(b *testing.B) {
+	for _, s := range benchSets() {
+		for _, sh := range nnShapes {
+			r := rand.New(rand.NewPCG(1, 1))
+			n := benchTime
+			ld := n + 2047 // rows carry receptive-field context in front
+			a := randSlice(r, sh.m*sh.k)
+			x := randSlice(r, sh.k*ld)
+			off := make([]int, sh.k)
+			for j := range off {
+				off[j] = j*ld + 2047
+			}
+			c := make([]float32, sh.m*n)
+			bias := randSlice(r, sh.m)
+			b.Run(fmt.Sprintf("%s/%s", s.Name, sh.name), func(b *testing.B) {
+				for b.Loop() {
+					s.GemmNN(sh.m, n, sh.k, a, sh.k, x, off, c, n, bias, false)
+				}
+				reportGFLOPs(b, 2*float64(sh.m*sh.k*n))
+			})
+		}
+	}
+}
+
+func BenchmarkGemmNT(b *testing.B) {
+	for _, s := range benchSets() {
+		for _, sh := range ntShapes {
+			r := rand.New(rand.NewPCG(1, 2))
+			n := benchTime
+			ld := n + 2047
+			dy := randSlice(r, sh.m*n)
+			x := randSlice(r, sh.k*ld)
+			off := make([]int, sh.k)
+			for j := range off {
+				off[j] = j*ld + 2047
+			}
+			c := make([]float32, sh.m*sh.k)
+			b.Run(fmt.Sprintf("%s/%s", s.Name, sh.name), func(b *testing.B) {
+				for b.Loop() {
+					s.GemmNT(sh.m, sh.k, n, dy, n, x, off, c, sh.k, true)
+				}
+				reportGFLOPs(b, 2*float64(sh.m*sh.k*n))
+			})
+		}
+	}
+}
+
+func BenchmarkMatVec(b *testing.B) {
+	for _, s := range benchSets() {
+		for _, sh := range matVecShapes {
+			r := rand.New(rand.NewPCG(1, 3))
+			a := randSlice(r, sh.m*sh.k)
+			x := randSlice(r, sh.k)
+			y := make([]float32, sh.m)
+			bias := randSlice(r, sh.m)
+			b.Run(fmt.Sprintf("%s/%s", s.Name, sh.name), func(b *testing.B) {
+				for b.Loop() {
+					s.MatVec(sh.m, sh.k, a, sh.k, x, y, bias, false)
+				}
+				reportGFLOPs(b, 2*float64(sh.m*sh.k))
+			})
+		}
+	}
+}
+
+func BenchmarkMatVecBatch8(b *testing.B) {
+	const nb = 8
+	for _, s := range benchSets() {
+		for _, sh := range matVecShapes {
+			r := rand.New(rand.NewPCG(1, 4))
+			a := randSlice(r, sh.m*sh.k)
+			x := randSlice(r, sh.k*nb)
+			y := make([]float32, sh.m*nb)
+			bias := randSlice(r, sh.m)
+			b.Run(fmt.Sprintf("%s/%s", s.Name, sh.name), func(b *testing.B) {
+				for b.Loop() {
+					s.MatVecBatch(sh.m, sh.k, nb, a, sh.k, x, y, bias, false)
+				}
+				reportGFLOPs(b, 2*float64(sh.m*sh.k*nb))
+			})
+		}
+	}
+}
+
+func reportElems(b *testing.B, perOp int) {
+	b.ReportMetric(float64(perOp)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
+}
+
+// BenchmarkElementwise uses the sizes of one layer at T = 4000 (D = 32
+// gate channels) and the 256-way softmax over T.
+func BenchmarkElementwise(b *testing.B) {
+	const n = 32 * benchTime
+	for _, s := range benchSets() {
+		r := rand.New(rand.NewPCG(1, 5))
+		f0, g0, dz := randSlice(r, n), randSlice(r, n), randSlice(r, n)
+		f, g, z := make([]float32, n), make([]float32, n), make([]float32, n)
+		df, dg := make([]float32, n), make([]float32, n)
+		b.Run(s.Name+"/Gate", func(b *testing.B) {
+			for b.Loop() {
+				copy(f, f0) // keep the inputs in range; the copy is part of the time
+				copy(g, g0)
+				s.Gate(n, f, g, z)
+			}
+			reportElems(b, n)
+		})
+		b.Run(s.Name+"/GateBackward", func(b *testing.B) {
+			for b.Loop() {
+				s.GateBackward(n, f, g, dz, df, dg)
+			}
+			reportElems(b, n)
+		})
+		b.Run(s.Name+"/ReLU", func(b *testing.B) {
+			for b.Loop() {
+				s.ReLU(n, f)
+			}
+			reportElems(b, n)
+		})
+		b.Run(s.Name+"/ReLUBackward", func(b *testing.B) {
+			for b.Loop() {
+				s.ReLUBackward(n, f0, dz)
+			}
+			reportElems(b, n)
+		})
+		b.Run(s.Name+"/Axpy", func(b *testing.B) {
+			for b.Loop() {
+				s.Axpy(n, 0.5, f0, z)
+			}
+			reportElems(b, n)
+		})
+		b.Run(s.Name+"/Sum", func(b *testing.B) {
+			for b.Loop() {
+				s.Sum(n, f0)
+			}
+			reportElems(b, n)
+		})
+		const q = 256
+		logits := randSlice(r, q*benchTime)
+		grad := make([]float32, q*benchTime)
+		targets := make([]int32, benchTime)
+		for i := range targets {
+			targets[i] = int32(r.IntN(q))
+		}
+		b.Run(s.Name+"/SoftmaxXent_256", func(b *testing.B) {
+			for b.Loop() {
+				s.SoftmaxXent(q, benchTime, logits, benchTime, targets, grad, 1.0/benchTime)
+			}
+			reportElems(b, q*benchTime)
+		})
+	}
+}

@@ -1,0 +1,5 @@
+package kernels
+
+func sets() []Set {
+	return []Set{Reference(), Generic()}
+}
