@@ -41,7 +41,7 @@ type network interface {
 	prepare()
 	// newWorker returns scratch space for sequences of up to maxLen inputs
 	// (context included).
-	newWorker(maxLen int) worker
+	newWorker(maxLen int) (worker, error)
 }
 
 // worker is one goroutine's scratch space. x are the inputs, y[i] the
@@ -50,9 +50,9 @@ type network interface {
 type worker interface {
 	// forwardBackward adds lossScale·∂(Σ scored CE)/∂params into grad and
 	// returns Σ scored CE in nats.
-	forwardBackward(x, y []int32, scoreFrom int, lossScale float32, grad []float32) float64
+	forwardBackward(x, y []int32, scoreFrom int, lossScale float32, grad []float32) (float64, error)
 	// loss returns Σ scored CE in nats, forward only.
-	loss(x, y []int32, scoreFrom int) float64
+	loss(x, y []int32, scoreFrom int) (float64, error)
 }
 
 // chunk is a piece of a unit that a worker processes alone: inputs
@@ -94,6 +94,7 @@ type engine struct {
 	chunks []chunk
 	order  []int     // chunk indices, most expensive first
 	losses []float64 // per-chunk loss (nats)
+	errs   []error   // per-chunk error (a bad class, a sequence too long)
 	norms  []float64 // per-block Σ g²
 
 	lossScale float32
@@ -103,12 +104,19 @@ type engine struct {
 	fbPhase, reducePhase, updatePhase, evalPhase func(worker, task int)
 }
 
-func newEngine(net network, opt Optimizer, threads, chunkLen int) *engine {
-	e := &engine{net: net, opt: opt, pool: newPool(threads), chunkLen: chunkLen}
+// newEngine returns an engine with threads workers; opt may be nil for an
+// engine that only evaluates.
+func newEngine(net network, opt Optimizer, threads, chunkLen int) (*engine, error) {
+	e := &engine{net: net, opt: opt, chunkLen: chunkLen}
 	maxLen := chunkLen + net.receptiveField() - 1
-	for w := 0; w < e.pool.threads; w++ {
-		e.workers = append(e.workers, net.newWorker(maxLen))
+	for w := 0; w < max(threads, 1); w++ {
+		wk, err := net.newWorker(maxLen)
+		if err != nil {
+			return nil, err
+		}
+		e.workers = append(e.workers, wk)
 	}
+	e.pool = newPool(threads)
 	n := len(net.params())
 	e.grad = make([]float32, n)
 	e.norms = make([]float64, (n+blockSize-1)/blockSize)
@@ -116,7 +124,7 @@ func newEngine(net network, opt Optimizer, threads, chunkLen int) *engine {
 	e.reducePhase = e.reduceTask
 	e.updatePhase = e.updateTask
 	e.evalPhase = e.evalTask
-	return e
+	return e, nil
 }
 
 func (e *engine) close() { e.pool.close() }
@@ -140,8 +148,10 @@ func (e *engine) schedule() {
 	n := len(e.chunks)
 	for len(e.losses) < n {
 		e.losses = append(e.losses, 0)
+		e.errs = append(e.errs, nil)
 		e.order = append(e.order, 0)
 	}
+	clear(e.errs)
 	e.order = e.order[:n]
 	for i := range e.order {
 		e.order[i] = i
@@ -193,6 +203,9 @@ func (e *engine) step(units []Unit, update int64, lr, clip float64) (stepResult,
 	e.net.prepare()
 	e.pool.run(len(e.chunks), e.fbPhase)
 	e.pool.run(len(e.norms), e.reducePhase)
+	if err := e.firstError(); err != nil {
+		return stepResult{}, err
+	}
 
 	var nats, sq float64
 	for _, l := range e.losses[:len(e.chunks)] {
@@ -222,7 +235,17 @@ func (e *engine) step(units []Unit, update int64, lr, clip float64) (stepResult,
 func (e *engine) forwardBackwardTask(w, task int) {
 	c := e.order[task]
 	x, y, from := e.chunks[c].inputs()
-	e.losses[c] = e.workers[w].forwardBackward(x, y, from, e.lossScale, e.slots[c])
+	e.losses[c], e.errs[c] = e.workers[w].forwardBackward(x, y, from, e.lossScale, e.slots[c])
+}
+
+// firstError returns the error of the first failed chunk, in chunk order.
+func (e *engine) firstError() error {
+	for _, err := range e.errs[:len(e.chunks)] {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reduceTask sums the chunk gradients of one parameter block in slot
@@ -262,7 +285,7 @@ func blockRange(block, n int) (lo, hi int) {
 // scored targets over whole sequences: every sample after the first is
 // predicted from the ones before it, with zero padding before the start.
 // Sequences shorter than 2 samples contribute nothing.
-func (e *engine) evaluate(seqs [][]int32) (nats float64, targets int64) {
+func (e *engine) evaluate(seqs [][]int32) (nats float64, targets int64, err error) {
 	e.chunks = e.chunks[:0]
 	for _, s := range seqs {
 		if len(s) < 2 {
@@ -272,21 +295,24 @@ func (e *engine) evaluate(seqs [][]int32) (nats float64, targets int64) {
 		targets += int64(len(s) - 1)
 	}
 	if len(e.chunks) == 0 {
-		return 0, 0
+		return 0, 0, nil
 	}
 	e.schedule()
 	e.net.prepare()
 	e.pool.run(len(e.chunks), e.evalPhase)
+	if err := e.firstError(); err != nil {
+		return 0, 0, err
+	}
 	for _, l := range e.losses[:len(e.chunks)] {
 		nats += l
 	}
-	return nats, targets
+	return nats, targets, nil
 }
 
 func (e *engine) evalTask(w, task int) {
 	c := e.order[task]
 	x, y, from := e.chunks[c].inputs()
-	e.losses[c] = e.workers[w].loss(x, y, from)
+	e.losses[c], e.errs[c] = e.workers[w].loss(x, y, from)
 }
 
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -24,7 +24,7 @@ func trainFake(t *testing.T, threads, chunkLen, steps int) ([]float32, []float64
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEngine(net, opt, threads, chunkLen)
+	e := mustEngine(t, net, opt, threads, chunkLen)
 	defer e.close()
 	r := rand.New(rand.NewPCG(5, 6))
 	var losses []float64
@@ -71,7 +71,7 @@ func TestEngineChunkingKeepsTheGradient(t *testing.T) {
 func TestEngineGradientIsMaskedMean(t *testing.T) {
 	net := newFakeNet(6, 2, 3)
 	opt, _ := NewSGD(len(net.p), SGDOptions{})
-	e := newEngine(net, opt, 2, 5)
+	e := mustEngine(t, net, opt, 2, 5)
 	defer e.close()
 	r := rand.New(rand.NewPCG(1, 2))
 	units := fakeBatch(r, 6)
@@ -83,7 +83,7 @@ func TestEngineGradientIsMaskedMean(t *testing.T) {
 	// Reference: each unit whole, one worker, summed loss and gradient / count.
 	ref := make([]float32, len(net.p))
 	net2 := &fakeNet{q: net.q, k: net.k, p: before}
-	w := net2.newWorker(0)
+	w, _ := net2.newWorker(0)
 	var nats float64
 	total := 0
 	for _, u := range units {
@@ -92,7 +92,8 @@ func TestEngineGradientIsMaskedMean(t *testing.T) {
 	for _, u := range units {
 		x := u.Seq[:u.Start+u.Targets]
 		y := u.Seq[1 : u.Start+u.Targets+1]
-		nats += w.forwardBackward(x, y, u.Start, float32(1/float64(total)), ref)
+		l, _ := w.forwardBackward(x, y, u.Start, float32(1/float64(total)), ref)
+		nats += l
 	}
 	if math.Abs(res.Nats-nats/float64(total)) > 1e-12 {
 		t.Fatalf("loss %v, reference %v", res.Nats, nats/float64(total))
@@ -113,7 +114,7 @@ func TestEngineGradientIsMaskedMean(t *testing.T) {
 func TestEngineClipping(t *testing.T) {
 	net := newFakeNet(6, 2, 3)
 	opt, _ := NewSGD(len(net.p), SGDOptions{})
-	e := newEngine(net, opt, 1, 50)
+	e := mustEngine(t, net, opt, 1, 50)
 	defer e.close()
 	before := slices.Clone(net.p)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -134,7 +135,7 @@ func TestEngineClipping(t *testing.T) {
 func TestEngineSkipsNonFiniteSteps(t *testing.T) {
 	net := newFakeNet(6, 2, 3)
 	opt, _ := NewAdam(len(net.p), DefaultAdam())
-	e := newEngine(net, opt, 2, 10)
+	e := mustEngine(t, net, opt, 2, 10)
 	defer e.close()
 	net.p[len(net.p)-1] = float32(math.Inf(1)) // a bias: every logit row sees it
 	before := slices.Clone(net.p)
@@ -160,16 +161,20 @@ func TestEngineSkipsNonFiniteSteps(t *testing.T) {
 func TestEngineEvaluate(t *testing.T) {
 	net := newFakeNet(6, 3, 3)
 	opt, _ := NewSGD(len(net.p), SGDOptions{})
-	e := newEngine(net, opt, 2, 9)
+	e := mustEngine(t, net, opt, 2, 9)
 	defer e.close()
 	r := rand.New(rand.NewPCG(1, 2))
 	seqs := [][]int32{randomSeq(r, 40, 6), randomSeq(r, 1, 6), randomSeq(r, 2, 6), randomSeq(r, 100, 6)}
-	nats, n := e.evaluate(seqs)
+	nats, n, err := e.evaluate(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var want float64
-	w := net.newWorker(0)
+	w, _ := net.newWorker(0)
 	for _, s := range seqs {
 		if len(s) > 1 {
-			want += w.loss(s[:len(s)-1], s[1:], 0)
+			l, _ := w.loss(s[:len(s)-1], s[1:], 0)
+			want += l
 		}
 	}
 	if n != 39+1+99 || math.Abs(nats-want) > 1e-9 {
@@ -180,7 +185,7 @@ func TestEngineEvaluate(t *testing.T) {
 func TestEngineStepDoesNotAllocate(t *testing.T) {
 	net := newFakeNet(4, 2, 3)
 	opt, _ := NewAdam(len(net.p), DefaultAdam())
-	e := newEngine(net, opt, 2, 16)
+	e := mustEngine(t, net, opt, 2, 16)
 	defer e.close()
 	r := rand.New(rand.NewPCG(1, 2))
 	units := fakeBatch(r, 4)
@@ -209,4 +214,13 @@ func TestUnitValidate(t *testing.T) {
 	if (Unit{Seq: s, Start: 5, Targets: 4}).validate() != nil {
 		t.Error("unit that exactly fits rejected")
 	}
+}
+
+func mustEngine(t testing.TB, net network, opt Optimizer, threads, chunkLen int) *engine {
+	t.Helper()
+	e, err := newEngine(net, opt, threads, chunkLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -26,8 +26,8 @@ func newFakeNet(q, k int, seed uint64) *fakeNet {
 func (n *fakeNet) params() []float32   { return n.p }
 func (n *fakeNet) receptiveField() int { return n.k }
 func (n *fakeNet) prepare()            {}
-func (n *fakeNet) newWorker(maxLen int) worker {
-	return &fakeWorker{n: n, logits: make([]float64, n.q)}
+func (n *fakeNet) newWorker(maxLen int) (worker, error) {
+	return &fakeWorker{n: n, logits: make([]float64, n.q)}, nil
 }
 
 type fakeWorker struct {
@@ -75,11 +75,11 @@ func (w *fakeWorker) run(x, y []int32, from int, scale float32, grad []float32) 
 	return total
 }
 
-func (w *fakeWorker) forwardBackward(x, y []int32, from int, scale float32, grad []float32) float64 {
-	return w.run(x, y, from, scale, grad)
+func (w *fakeWorker) forwardBackward(x, y []int32, from int, scale float32, grad []float32) (float64, error) {
+	return w.run(x, y, from, scale, grad), nil
 }
 
-func (w *fakeWorker) loss(x, y []int32, from int) float64 { return w.run(x, y, from, 0, nil) }
+func (w *fakeWorker) loss(x, y []int32, from int) (float64, error) { return w.run(x, y, from, 0, nil), nil }
 
 // randomSeq returns n classes in [0, q) with some structure (a random walk)
 // so that the fake model has something to learn.

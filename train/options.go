@@ -1,0 +1,138 @@
+package train
+
+import (
+	"fmt"
+	"math"
+)
+
+// Options are the settings of a training run: the flags of `nextsample
+// train`. A checkpoint stores them; a resumed run starts from the stored
+// ones.
+type Options struct {
+	// Steps is the number of updates of the whole run (a resumed run
+	// continues up to it).
+	Steps int64 `json:"steps"`
+	// Batch is the number of windows per step, Crop the largest number of
+	// scored targets in one window (files with fewer are taken whole).
+	Batch int `json:"batch"`
+	Crop  int `json:"crop"`
+
+	// Optimizer is SGD or Adam; LR its peak learning rate.
+	Optimizer string  `json:"optimizer"`
+	LR        float64 `json:"lr"`
+	// Momentum and Nesterov configure SGD.
+	Momentum float64 `json:"momentum"`
+	Nesterov bool    `json:"nesterov"`
+	// Beta1, Beta2 and Epsilon configure Adam.
+	Beta1   float64 `json:"beta1"`
+	Beta2   float64 `json:"beta2"`
+	Epsilon float64 `json:"epsilon"`
+	// WeightDecay is an L2 term added to the gradient (torch semantics).
+	WeightDecay float64 `json:"weight_decay"`
+
+	// Warmup, Decay and LRFloor shape the learning rate; see Schedule.
+	Warmup  int64   `json:"warmup"`
+	Decay   string  `json:"decay"`
+	LRFloor float64 `json:"lr_floor"`
+	// Clip is the largest global gradient norm (0: no clipping).
+	Clip float64 `json:"clip"`
+
+	// Seed fixes the initial parameters and the data order.
+	Seed uint64 `json:"seed"`
+	// EvalEvery and SaveEvery are the periods, in steps, of validation and
+	// of step-NNNNNN.safetensors snapshots (0: never).
+	EvalEvery int64 `json:"eval_every"`
+	SaveEvery int64 `json:"save_every"`
+	// Chunk is the largest number of scored targets one worker computes at
+	// once; longer windows are split into chunks that each recompute their
+	// context. It changes the float summation order, so it is part of a
+	// run's identity.
+	Chunk int `json:"chunk"`
+
+	// Threads is the number of worker goroutines; it does not change the
+	// results, so it is not stored.
+	Threads int `json:"-"`
+}
+
+// DefaultChunk is the default Chunk: long enough that recomputing the
+// receptive field of context (2,046 samples for the default model, but
+// only as far up the stack as each layer needs) costs under a tenth of the
+// work, short enough that the benchmark's 1×16000 batch makes four chunks.
+const DefaultChunk = 4096
+
+// DefaultOptions returns the defaults for the given optimizer (SGD or
+// Adam).
+//
+// SGD: lr 0.05, momentum 0.9, 100 warm-up steps, cosine decay to 10% of the
+// peak, gradient norms clipped to 1.
+//
+// Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no warm-up, constant rate,
+// no clipping: the reference's FSDD recipe.
+//
+// Both: batches of 8 windows of at most 4,000 targets, 600 steps,
+// validation every 100 steps, snapshots every 500.
+func DefaultOptions(optimizer string) Options {
+	o := Options{
+		Steps: 600, Batch: 8, Crop: 4000,
+		Optimizer: optimizer,
+		Beta1:     0.9, Beta2: 0.999, Epsilon: 1e-8,
+		Decay:     DecayConstant,
+		Seed:      1,
+		EvalEvery: 100, SaveEvery: 500,
+		Chunk: DefaultChunk,
+	}
+	switch optimizer {
+	case Adam:
+		o.LR = 1e-3
+	default:
+		o.Optimizer = SGD
+		o.LR, o.Momentum = 0.05, 0.9
+		o.Warmup, o.Decay, o.LRFloor = 100, DecayCosine, 0.1
+		o.Clip = 1
+	}
+	return o
+}
+
+// schedule returns the learning-rate schedule of o.
+func (o Options) schedule() Schedule {
+	return Schedule{Warmup: o.Warmup, Decay: o.Decay, Floor: o.LRFloor, Total: o.Steps}
+}
+
+// Validate reports the first option that cannot work.
+func (o Options) Validate() error {
+	switch {
+	case o.Steps < 0:
+		return fmt.Errorf("steps %d: must be >= 0", o.Steps)
+	case o.Batch < 1:
+		return fmt.Errorf("batch %d: must be >= 1", o.Batch)
+	case o.Crop < 1:
+		return fmt.Errorf("crop %d: must be >= 1", o.Crop)
+	case !(o.LR > 0) || math.IsInf(o.LR, 0):
+		return fmt.Errorf("lr %g: must be > 0", o.LR)
+	case o.Clip < 0 || math.IsNaN(o.Clip):
+		return fmt.Errorf("clip %g: must be >= 0 (0 turns clipping off)", o.Clip)
+	case o.EvalEvery < 0:
+		return fmt.Errorf("eval-every %d: must be >= 0", o.EvalEvery)
+	case o.SaveEvery < 0:
+		return fmt.Errorf("save-every %d: must be >= 0", o.SaveEvery)
+	case o.Chunk < 1:
+		return fmt.Errorf("chunk %d: must be >= 1", o.Chunk)
+	case o.Threads < 0:
+		return fmt.Errorf("threads %d: must be >= 1", o.Threads)
+	}
+	if err := o.schedule().Validate(); err != nil {
+		return err
+	}
+	_, err := o.newOptimizer(1)
+	return err
+}
+
+func (o Options) newOptimizer(n int) (Optimizer, error) {
+	switch o.Optimizer {
+	case SGD:
+		return NewSGD(n, SGDOptions{Momentum: o.Momentum, Nesterov: o.Nesterov, WeightDecay: o.WeightDecay})
+	case Adam:
+		return NewAdam(n, AdamOptions{Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, WeightDecay: o.WeightDecay})
+	}
+	return nil, fmt.Errorf("optimizer %q: must be %q or %q", o.Optimizer, SGD, Adam)
+}
