@@ -79,7 +79,9 @@ func (w *fakeWorker) forwardBackward(x, y []int32, from int, scale float32, grad
 	return w.run(x, y, from, scale, grad), nil
 }
 
-func (w *fakeWorker) loss(x, y []int32, from int) (float64, error) { return w.run(x, y, from, 0, nil), nil }
+func (w *fakeWorker) loss(x, y []int32, from int) (float64, error) {
+	return w.run(x, y, from, 0, nil), nil
+}
 
 // randomSeq returns n classes in [0, q) with some structure (a random walk)
 // so that the fake model has something to learn.
