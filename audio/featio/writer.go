@@ -439,6 +439,10 @@ func newTempFile(dir, name string) (*tempFile, error) {
 }
 
 func (t *tempFile) commit() error {
+	// CreateTemp makes files private (0600); features are meant to be read.
+	if err := t.f.Chmod(0o644); err != nil {
+		return fmt.Errorf("featio: %w", err)
+	}
 	if err := t.f.Sync(); err != nil {
 		return fmt.Errorf("featio: %w", err)
 	}

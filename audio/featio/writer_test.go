@@ -91,6 +91,11 @@ func TestWriterRoundTrip(t *testing.T) {
 				t.Fatalf("files %v, want %v (no temporaries left)", got, want)
 			}
 
+			for _, f := range want {
+				if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o644 {
+					t.Errorf("%s: mode %v, want 0644", f, fi.Mode().Perm())
+				}
+			}
 			set, err := Open(dir)
 			if err != nil {
 				t.Fatal(err)
