@@ -1,0 +1,196 @@
+package causalconv
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Packed is a model's weights rearranged into the layouts the kernels
+// multiply with. It is built from the parameter arena once per training
+// step (Pack), then only read, so any number of workspaces on any number of
+// goroutines can use one Packed at the same time.
+//
+// With activations as [channels × time] matrices every product is W·X with
+// W row-major:
+//
+//	fgW[l]    [2D × K·R]  filter_gate.l.weight with its K taps side by side:
+//	                      column k·R+r is tap k of input channel r, so one
+//	                      GemmNN over K·R rows of the layer input (the same
+//	                      buffer at K time shifts) is the whole dilated conv
+//	fgWT[l]   K × [R × 2D] the transpose of each tap, for the input gradient
+//	resW[l]   [R × D]     residual.l.weight as stored;  resWT[l] [D × R]
+//	skipW     [S × L·D]   every skip.l.weight side by side, for the one fused
+//	                      skip product over all layers' gate outputs
+//	skipWT[l] [D × S]     the transpose of skip.l.weight
+//	skipB     [S]         Σ_l skip.l.bias (the fused product adds it once)
+//	p1W [E × S], p1WT [S × E], p2W [Q × E], p2WT [E × Q]
+//
+// The input layer needs no packing: the forward pass gathers columns of
+// input_layer.weight directly. Every slice lives in one buffer, a copy, so a
+// Packed does not change when the parameters do.
+type Packed struct {
+	cfg Config
+	lo  *layout
+	buf []float32
+
+	inW, inB     []float32
+	fgW, fgB     [][]float32
+	fgWT         [][]float32
+	resW, resB   [][]float32
+	resWT        [][]float32
+	skipW, skipB []float32
+	skipWT       [][]float32
+	p1W, p1B     []float32
+	p1WT         []float32
+	p2W, p2B     []float32
+	p2WT         []float32
+}
+
+// NewPacked returns room for the packed weights of architecture c.
+func NewPacked(c Config) (*Packed, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	c.Dilations = slices.Clone(c.Dilations)
+	Q, R, D := c.QuantizationChannels, c.ResidualChannels, c.DilationChannels
+	S, E, K := c.SkipChannels, c.EndChannels, c.KernelSize
+	L, nres := c.Layers(), c.ResidualLayers()
+	p := &Packed{cfg: c, lo: newLayout(c)}
+	size := p.lo.size + // every tensor once in its forward layout...
+		L*2*D*K*R + nres*D*R + L*D*S + S*E + E*Q // ...and the transposes
+	if c.Bias {
+		size += S - L*S // one summed skip bias instead of L
+	}
+	p.buf = make([]float32, size)
+	rest := p.buf
+	take := func(n int) []float32 {
+		s := rest[:n:n]
+		rest = rest[n:]
+		return s
+	}
+	bias := func(n int) []float32 {
+		if !c.Bias {
+			return nil
+		}
+		return take(n)
+	}
+	if c.InputEncoding == InputEmbedding {
+		p.inW = take(Q * R)
+	} else {
+		p.inW = take(R * Q * c.InputKernelSize)
+	}
+	p.inB = bias(R)
+	for l := 0; l < L; l++ {
+		p.fgW = append(p.fgW, take(2*D*K*R))
+		p.fgWT = append(p.fgWT, take(K*R*2*D))
+		p.fgB = append(p.fgB, bias(2*D))
+	}
+	for l := 0; l < nres; l++ {
+		p.resW = append(p.resW, take(R*D))
+		p.resWT = append(p.resWT, take(D*R))
+		p.resB = append(p.resB, bias(R))
+	}
+	p.skipW = take(S * L * D)
+	for l := 0; l < L; l++ {
+		p.skipWT = append(p.skipWT, take(D*S))
+	}
+	if c.Bias {
+		p.skipB = take(S)
+	}
+	p.p1W, p.p1WT, p.p1B = take(E*S), take(S*E), bias(E)
+	p.p2W, p.p2WT, p.p2B = take(Q*E), take(E*Q), bias(Q)
+	if len(rest) != 0 {
+		panic(fmt.Sprintf("causalconv: packed layout miscounted by %d", len(rest)))
+	}
+	return p, nil
+}
+
+// Packed returns the model's weights packed for the kernels.
+func (m *Model) Packed() *Packed {
+	p, err := NewPacked(m.Config)
+	if err != nil {
+		panic(err) // a Model's Config was validated by New
+	}
+	if err := p.Pack(m.Params); err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// Config returns the architecture the weights are packed for.
+func (p *Packed) Config() Config { return p.cfg }
+
+// Pack rearranges params, an arena laid out like Model.Params for p's
+// architecture, into p. It does not allocate.
+func (p *Packed) Pack(params []float32) error {
+	lo := p.lo
+	if len(params) != lo.size {
+		return fmt.Errorf("causalconv: packing %d parameters into a model that has %d", len(params), lo.size)
+	}
+	c := p.cfg
+	R, D, S, E, K := c.ResidualChannels, c.DilationChannels, c.SkipChannels, c.EndChannels, c.KernelSize
+	Q, L := c.QuantizationChannels, c.Layers()
+	vec := func(off, n int) []float32 { return params[off : off+n] }
+	copy(p.inW, vec(lo.inW, len(p.inW)))
+	if c.Bias {
+		copy(p.inB, vec(lo.inB, R))
+	}
+	for l := 0; l < L; l++ {
+		w := vec(lo.fgW[l], 2*D*R*K) // torch [2D, R, K]
+		fw, ft := p.fgW[l], p.fgWT[l]
+		for o := 0; o < 2*D; o++ {
+			for r := 0; r < R; r++ {
+				for k := 0; k < K; k++ {
+					v := w[(o*R+r)*K+k]
+					fw[o*K*R+k*R+r] = v
+					ft[(k*R+r)*2*D+o] = v
+				}
+			}
+		}
+		if c.Bias {
+			copy(p.fgB[l], vec(lo.fgB[l], 2*D))
+		}
+	}
+	for l := range p.resW {
+		w := vec(lo.resW[l], R*D)
+		copy(p.resW[l], w)
+		transpose(p.resWT[l], w, R, D)
+		if c.Bias {
+			copy(p.resB[l], vec(lo.resB[l], R))
+		}
+	}
+	if c.Bias {
+		clear(p.skipB)
+	}
+	for l := 0; l < L; l++ {
+		w := vec(lo.skipW[l], S*D) // [S, D]
+		for s := 0; s < S; s++ {
+			copy(p.skipW[s*L*D+l*D:s*L*D+(l+1)*D], w[s*D:(s+1)*D])
+		}
+		transpose(p.skipWT[l], w, S, D)
+		if c.Bias {
+			for s, b := range vec(lo.skipB[l], S) {
+				p.skipB[s] += b
+			}
+		}
+	}
+	copy(p.p1W, vec(lo.p1W, E*S))
+	transpose(p.p1WT, p.p1W, E, S)
+	copy(p.p2W, vec(lo.p2W, Q*E))
+	transpose(p.p2WT, p.p2W, Q, E)
+	if c.Bias {
+		copy(p.p1B, vec(lo.p1B, E))
+		copy(p.p2B, vec(lo.p2B, Q))
+	}
+	return nil
+}
+
+// transpose writes the [cols × rows] transpose of the row-major
+// [rows × cols] matrix src into dst.
+func transpose(dst, src []float32, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			dst[j*rows+i] = src[i*cols+j]
+		}
+	}
+}

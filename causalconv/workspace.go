@@ -1,0 +1,660 @@
+package causalconv
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
+)
+
+// headBlock is how many time steps the output head (skip product, post1,
+// post2, softmax and their backward) processes at once. The head is
+// pointwise in time, so blocking it keeps its S, E and Q rows for a block
+// in cache instead of holding (S+E+Q)·T floats.
+const headBlock = 256
+
+// Workspace is one worker's buffers for running a network over sequences of
+// up to MaxLen inputs. It is allocated once and reused by every call, which
+// then neither allocates nor touches fresh memory. A Workspace is not safe
+// for concurrent use; give each goroutine its own, and share one Packed.
+//
+// A training workspace (NewTrainingWorkspace) keeps what the backward pass
+// needs per time step: every layer's input h (R), tanh(f) and σ(g) (2D) and
+// gate output z (D), the skip gradient (S), and one layer's worth of
+// gradients (R+3D). An evaluation workspace (NewEvalWorkspace) keeps only
+// two residual-stream buffers, one layer's gate and every layer's z (the
+// fused skip product needs them all), plus the skip sum; MemoryPerStep
+// gives the figures.
+//
+// # Sequences, context and scoring
+//
+// A call takes N input classes x[0..N) and, for training and loss, targets
+// y[0..N) (y[t] is the class that follows x[t]). Only positions t ≥
+// scoreFrom are scored; the ones before are real context. Inputs before
+// position 0 are zero: the residual stream is zero-padded on the left, as
+// in the reference. Layer l needs outputs only from position
+// scoreFrom − Σ_{j>l} (K−1)·d_j on (clipped at 0), and each layer is
+// computed over exactly that range, so a call costs what its scored
+// positions need. With scoreFrom ≥ RF−1 (RF = Config.ReceptiveField) no
+// scored output sees the padding, so a long sequence can be split into
+// chunks, each carrying RF−1 inputs of context before its first scored
+// position (or all there is, from position 0): the chunks' summed losses
+// and gradients equal the whole sequence's.
+type Workspace struct {
+	cfg      Config
+	k        kernels.Set
+	maxLen   int
+	training bool
+
+	Q, R, D, S, E, K, L int
+	margin              int // zero columns left of time 0 in h and dh rows, ≥ (K−1)·max d
+	ld                  int // row stride of z, tf/σ, dz, dfg: column = time
+	ldh                 int // row stride of h and dh: column = margin + time
+
+	h    []float32 // training: L × [R × ldh] (h_l, layer l's input); eval: 2 such (ping-pong)
+	tfsg []float32 // training: L × [2D × ld] (tanh(f) rows, then σ(g) rows); eval: one layer
+	z    []float32 // [L·D × ld], every layer's gate output
+	skip []float32 // [S × n], compact: dS when training, the pre-ReLU skip sum for Activations
+
+	sBlk, eBlk, lBlk, dEBlk []float32 // head blocks: [S|E|Q|E × headBlock], compact
+
+	dh, dz, dfg []float32 // backward: [R × ldh], [D × ld], [2D × ld]
+	gw          []float32 // weight-gradient scratch in kernel layout, before the scatter to torch layout
+	rowSum      []float32 // [S]
+
+	start []int // per layer: first position computed in this call
+	offs  []int // row offsets for the kernels' right-hand operands
+	zview []Matrix
+}
+
+// Matrix is a read-only view of a [Rows × Cols] row-major block: element
+// (i, j) is Data[i*Stride+j]. Views returned by a Workspace are valid until
+// its next call.
+type Matrix struct {
+	Rows, Cols, Stride int
+	Data               []float32
+}
+
+// At returns element (i, j).
+func (m Matrix) At(i, j int) float32 { return m.Data[i*m.Stride+j] }
+
+// Row returns row i.
+func (m Matrix) Row(i int) []float32 {
+	return m.Data[i*m.Stride : i*m.Stride+m.Cols : i*m.Stride+m.Cols]
+}
+
+// NewTrainingWorkspace returns a workspace for ForwardBackward (and every
+// evaluation method) on sequences of up to maxLen inputs, context included.
+func NewTrainingWorkspace(c Config, k kernels.Set, maxLen int) (*Workspace, error) {
+	return newWorkspace(c, k, maxLen, true)
+}
+
+// NewEvalWorkspace returns a workspace for Loss, Logits and Activations on
+// sequences of up to maxLen inputs; it has no room for the backward pass.
+func NewEvalWorkspace(c Config, k kernels.Set, maxLen int) (*Workspace, error) {
+	return newWorkspace(c, k, maxLen, false)
+}
+
+// stride pads a row length to a whole number of 64-byte cache lines, and to
+// an odd number of them, so that the rows a GEMM reads side by side do not
+// all map to the same cache sets.
+func stride(n int) int {
+	s := (n + 15) &^ 15
+	if (s/16)%2 == 0 {
+		s += 16
+	}
+	return s
+}
+
+func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspace, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if k.GemmNN == nil || k.GemmNT == nil || k.Gate == nil || k.GateBackward == nil || k.ReLU == nil ||
+		k.ReLUBackward == nil || k.SoftmaxXent == nil || k.Sum == nil {
+		return nil, fmt.Errorf("causalconv: kernel set %q is incomplete", k.Name)
+	}
+	if maxLen < 1 || maxLen > 1<<28 {
+		return nil, fmt.Errorf("causalconv: workspace length %d: must be between 1 and %d", maxLen, 1<<28)
+	}
+	c.Dilations = slices.Clone(c.Dilations)
+	w := &Workspace{
+		cfg: c, k: k, maxLen: maxLen, training: training,
+		Q: c.QuantizationChannels, R: c.ResidualChannels, D: c.DilationChannels,
+		S: c.SkipChannels, E: c.EndChannels, K: c.KernelSize, L: c.Layers(),
+	}
+	Q, R, D, S, E, K, L := w.Q, w.R, w.D, w.S, w.E, w.K, w.L
+	w.margin = ((K-1)*slices.Max(c.Dilations) + 15) &^ 15
+	w.ld = stride(maxLen)
+	w.ldh = stride(w.margin + maxLen)
+	nh, nfg := 2, 1
+	if training {
+		nh, nfg = L, L
+	}
+	w.h = make([]float32, nh*R*w.ldh)
+	w.tfsg = make([]float32, nfg*2*D*w.ld)
+	w.z = make([]float32, L*D*w.ld)
+	w.skip = make([]float32, S*maxLen)
+	hb := min(headBlock, maxLen)
+	w.sBlk = make([]float32, S*hb)
+	w.eBlk = make([]float32, E*hb)
+	w.lBlk = make([]float32, Q*hb)
+	if training {
+		w.dEBlk = make([]float32, E*hb)
+		w.dh = make([]float32, R*w.ldh)
+		w.dz = make([]float32, D*w.ld)
+		w.dfg = make([]float32, 2*D*w.ld)
+		w.gw = make([]float32, max(2*D*K*R, S*L*D))
+		w.rowSum = make([]float32, S)
+	}
+	w.start = make([]int, L)
+	w.offs = make([]int, max(K*R, L*D, Q, S, E))
+	w.zview = make([]Matrix, L)
+	return w, nil
+}
+
+// MaxLen returns the longest sequence the workspace takes.
+func (w *Workspace) MaxLen() int { return w.maxLen }
+
+// Training reports whether the workspace can run ForwardBackward.
+func (w *Workspace) Training() bool { return w.training }
+
+// MemoryPerStep returns the floats a workspace of this kind holds per time
+// step of its maximum length (the fixed-size head blocks and scratch
+// aside): training L·(R+3D) + S + R + 3D, evaluation 2R + 2D + L·D + S.
+func MemoryPerStep(c Config, training bool) int {
+	R, D, S, L := c.ResidualChannels, c.DilationChannels, c.SkipChannels, c.Layers()
+	if training {
+		return L*(R+3*D) + S + R + 3*D
+	}
+	return 2*R + 2*D + L*D + S
+}
+
+// Bytes returns the memory the workspace's buffers hold.
+func (w *Workspace) Bytes() int64 {
+	n := 0
+	for _, b := range [][]float32{w.h, w.tfsg, w.z, w.skip, w.sBlk, w.eBlk, w.lBlk, w.dEBlk, w.dh, w.dz, w.dfg, w.gw, w.rowSum} {
+		n += len(b)
+	}
+	return 4 * int64(n)
+}
+
+// hbuf returns layer l's input buffer h_l ([R × ldh]).
+func (w *Workspace) hbuf(l int) []float32 {
+	if !w.training {
+		l &= 1
+	}
+	return w.h[l*w.R*w.ldh:]
+}
+
+// hoff is hbuf(l)'s offset in w.h.
+func (w *Workspace) hoff(l int) int {
+	if !w.training {
+		l &= 1
+	}
+	return l * w.R * w.ldh
+}
+
+// tfsgBuf returns layer l's tanh(f), σ(g) rows ([2D × ld]).
+func (w *Workspace) tfsgBuf(l int) []float32 {
+	if !w.training {
+		l = 0
+	}
+	return w.tfsg[l*2*w.D*w.ld:]
+}
+
+var errNotTraining = errors.New("causalconv: ForwardBackward needs a training workspace")
+
+// check validates a call's arguments.
+func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
+	if p == nil {
+		return errors.New("causalconv: nil packed weights")
+	}
+	if !sameArch(p.cfg, w.cfg) {
+		return errors.New("causalconv: packed weights are for a different architecture than the workspace")
+	}
+	n := len(x)
+	if n < 1 || n > w.maxLen {
+		return fmt.Errorf("causalconv: sequence of %d inputs: the workspace takes 1 to %d", n, w.maxLen)
+	}
+	if scoreFrom < 0 || scoreFrom > n {
+		return fmt.Errorf("causalconv: scoreFrom %d outside a sequence of %d", scoreFrom, n)
+	}
+	q := int32(w.Q)
+	for t, v := range x {
+		if v < 0 || v >= q {
+			return fmt.Errorf("causalconv: input %d is class %d, not in [0, %d)", t, v, q)
+		}
+	}
+	if y != nil {
+		if len(y) != n {
+			return fmt.Errorf("causalconv: %d targets for %d inputs", len(y), n)
+		}
+		for t, v := range y[scoreFrom:] {
+			if v < 0 || v >= q {
+				return fmt.Errorf("causalconv: target %d is class %d, not in [0, %d)", scoreFrom+t, v, q)
+			}
+		}
+	}
+	return nil
+}
+
+// sameArch reports whether a and b have the same parameter layout and
+// computation.
+func sameArch(a, b Config) bool {
+	return a.QuantizationChannels == b.QuantizationChannels && a.InputEncoding == b.InputEncoding &&
+		a.InputKernelSize == b.InputKernelSize && a.ResidualChannels == b.ResidualChannels &&
+		a.DilationChannels == b.DilationChannels && a.SkipChannels == b.SkipChannels &&
+		a.EndChannels == b.EndChannels && a.KernelSize == b.KernelSize && a.Bias == b.Bias &&
+		a.ResidualOnLastLayer == b.ResidualOnLastLayer && slices.Equal(a.Dilations, b.Dilations)
+}
+
+// ForwardBackward runs the network over x, scores positions scoreFrom..N−1
+// against y, and adds lossScale·∂loss/∂θ into grad (an arena laid out like
+// Model.Params). It returns loss, the summed cross-entropy of the scored
+// positions in nats (not scaled). The workspace must be a training one.
+func (w *Workspace) ForwardBackward(p *Packed, x, y []int32, scoreFrom int, lossScale float32, grad []float32) (float64, error) {
+	if !w.training {
+		return 0, errNotTraining
+	}
+	if y == nil {
+		return 0, errors.New("causalconv: ForwardBackward needs targets")
+	}
+	if err := w.check(p, x, y, scoreFrom); err != nil {
+		return 0, err
+	}
+	if len(grad) != p.lo.size {
+		return 0, fmt.Errorf("causalconv: gradient arena has %d entries, the model %d parameters", len(grad), p.lo.size)
+	}
+	if scoreFrom == len(x) {
+		return 0, nil
+	}
+	w.setStarts(len(x), scoreFrom)
+	w.inputForward(p, x)
+	w.layersForward(p, len(x))
+	loss := w.head(p, y, len(x), scoreFrom, lossScale, grad, nil)
+	w.skipBackward(p, grad, len(x), scoreFrom)
+	w.layersBackward(p, grad, len(x), scoreFrom)
+	w.inputBackward(p, grad, x)
+	return loss, nil
+}
+
+// Loss returns the summed cross-entropy in nats of positions
+// scoreFrom..N−1 of x against y, forward only.
+func (w *Workspace) Loss(p *Packed, x, y []int32, scoreFrom int) (float64, error) {
+	if y == nil {
+		return 0, errors.New("causalconv: Loss needs targets")
+	}
+	if err := w.check(p, x, y, scoreFrom); err != nil {
+		return 0, err
+	}
+	if scoreFrom == len(x) {
+		return 0, nil
+	}
+	w.setStarts(len(x), scoreFrom)
+	w.inputForward(p, x)
+	w.layersForward(p, len(x))
+	return w.head(p, y, len(x), scoreFrom, 0, nil, nil), nil
+}
+
+// Logits computes the output logits of positions from..N−1 into dst, which
+// must hold Q·(N−from) floats, and returns them as a [Q × (N−from)] view of
+// dst: column j holds the logits predicting the class after x[from+j].
+func (w *Workspace) Logits(p *Packed, x []int32, from int, dst []float32) (Matrix, error) {
+	if err := w.check(p, x, nil, from); err != nil {
+		return Matrix{}, err
+	}
+	n := len(x) - from
+	if len(dst) < w.Q*n {
+		return Matrix{}, fmt.Errorf("causalconv: logits buffer holds %d floats, needs %d", len(dst), w.Q*n)
+	}
+	out := Matrix{Rows: w.Q, Cols: n, Stride: n, Data: dst[:w.Q*n]}
+	if n == 0 {
+		return out, nil
+	}
+	w.setStarts(len(x), from)
+	w.inputForward(p, x)
+	w.layersForward(p, len(x))
+	w.head(p, nil, len(x), from, 0, nil, dst)
+	return out, nil
+}
+
+// Activations are the internal representations of positions From..N−1,
+// for feature extraction. Each Matrix has one column per position.
+type Activations struct {
+	From, N int
+	// SkipSum is Σ_l skip_l, the [S × (N−From)] input of the output head
+	// before its first ReLU; empty unless asked for.
+	SkipSum Matrix
+	// Z[l] is layer l's gated activation tanh(f)·σ(g), [D × (N−From)].
+	Z []Matrix
+}
+
+// Activations runs the layers (not the output head) over x and returns
+// every layer's gate output and, if withSkip, the skip sum, for positions
+// from..N−1. The views are valid until the workspace's next call.
+func (w *Workspace) Activations(p *Packed, x []int32, from int, withSkip bool) (Activations, error) {
+	if err := w.check(p, x, nil, from); err != nil {
+		return Activations{}, err
+	}
+	N, n := len(x), len(x)-from
+	a := Activations{From: from, N: N, Z: w.zview}
+	for l := range w.zview {
+		w.zview[l] = Matrix{Rows: w.D, Cols: n, Stride: w.ld, Data: w.z[l*w.D*w.ld+from:]}
+	}
+	if n == 0 {
+		return a, nil
+	}
+	w.setStarts(N, from)
+	w.inputForward(p, x)
+	w.layersForward(p, N)
+	if withSkip {
+		offs := w.zOffsets(from)
+		w.k.GemmNN(w.S, n, w.L*w.D, p.skipW, w.L*w.D, w.z, offs, w.skip, n, p.skipB, false)
+		a.SkipSum = Matrix{Rows: w.S, Cols: n, Stride: n, Data: w.skip[:w.S*n]}
+	}
+	return a, nil
+}
+
+// setStarts fixes the range each layer is computed over: the last layer
+// from scoreFrom, and each layer below from where the one above first
+// looks, (K−1)·d earlier, clipped at 0.
+func (w *Workspace) setStarts(N, scoreFrom int) {
+	u := scoreFrom
+	for l := w.L - 1; l >= 0; l-- {
+		w.start[l] = max(0, u)
+		u -= (w.K - 1) * w.cfg.Dilations[l]
+	}
+}
+
+// inputStart is the first position of the input layer's output (h_0) that
+// layer 0 reads.
+func (w *Workspace) inputStart() int {
+	return max(0, w.start[0]-(w.K-1)*w.cfg.Dilations[0])
+}
+
+// zOffsets returns the row offsets of all L·D gate-output rows at column t.
+func (w *Workspace) zOffsets(t int) []int {
+	offs := w.offs[:w.L*w.D]
+	for j := range offs {
+		offs[j] = j*w.ld + t
+	}
+	return offs
+}
+
+// rowOffsets returns offsets of n rows of stride ld starting at column t.
+func (w *Workspace) rowOffsets(n, ld, t int) []int {
+	offs := w.offs[:n]
+	for j := range offs {
+		offs[j] = j*ld + t
+	}
+	return offs
+}
+
+// tapOffsets returns the K·R row offsets of layer l's dilated-conv input
+// at time t: row k·R+r is channel r of h_l at time t−(K−1−k)·d.
+func (w *Workspace) tapOffsets(l, t int) []int {
+	R, K, d := w.R, w.K, w.cfg.Dilations[l]
+	offs := w.offs[:K*R]
+	base := w.hoff(l) + w.margin + t
+	for k := 0; k < K; k++ {
+		shift := base - (K-1-k)*d
+		for r := 0; r < R; r++ {
+			offs[k*R+r] = shift + r*w.ldh
+		}
+	}
+	return offs
+}
+
+// inputForward computes h_0, the input layer's output, as a column gather:
+// one-hot classes times a weight matrix select its columns. Tap k of a
+// width-Kin input conv sees x at t−(Kin−1−k); taps before position 0 see
+// the zero one-hot vector and add nothing.
+func (w *Workspace) inputForward(p *Packed, x []int32) {
+	N, R, Q := len(x), w.R, w.Q
+	a0 := w.inputStart()
+	h := w.hbuf(0)
+	kin := w.cfg.InputKernelSize
+	for r := 0; r < R; r++ {
+		var b float32
+		if p.inB != nil {
+			b = p.inB[r]
+		}
+		row := h[r*w.ldh+w.margin : r*w.ldh+w.margin+N]
+		switch {
+		case w.cfg.InputEncoding == InputEmbedding:
+			for t := a0; t < N; t++ {
+				row[t] = p.inW[int(x[t])*R+r] + b
+			}
+		case kin == 1:
+			wr := p.inW[r*Q : (r+1)*Q]
+			for t := a0; t < N; t++ {
+				row[t] = wr[x[t]] + b
+			}
+		default:
+			wr := p.inW[r*Q*kin : (r+1)*Q*kin]
+			for t := a0; t < N; t++ {
+				s := b
+				for k := max(0, kin-1-t); k < kin; k++ {
+					s += wr[int(x[t-(kin-1)+k])*kin+k]
+				}
+				row[t] = s
+			}
+		}
+	}
+}
+
+// layersForward runs the dilated layers: for layer l over positions
+// start_l..N−1,
+//
+//	[f; g] = W_fg · [h_l(t−(K−1)d); …; h_l(t)] + b_fg   one GemmNN, K·R deep
+//	z      = tanh(f)·σ(g)                                 (tanh(f), σ(g) kept)
+//	h_l+1  = h_l + W_r·z + b_r                            (not after the last layer)
+func (w *Workspace) layersForward(p *Packed, N int) {
+	R, D, K, L, ld, ldh, M := w.R, w.D, w.K, w.L, w.ld, w.ldh, w.margin
+	for l := 0; l < L; l++ {
+		s := w.start[l]
+		n := N - s
+		fg := w.tfsgBuf(l)
+		w.k.GemmNN(2*D, n, K*R, p.fgW[l], K*R, w.h, w.tapOffsets(l, s), fg[s:], ld, p.fgB[l], false)
+		z := w.z[l*D*ld:]
+		for c := 0; c < D; c++ {
+			w.k.Gate(n, fg[c*ld+s:], fg[(D+c)*ld+s:], z[c*ld+s:])
+		}
+		if l == L-1 {
+			break // a residual conv on the last layer would feed nothing
+		}
+		h, hn := w.hbuf(l), w.hbuf(l+1)
+		for r := 0; r < R; r++ {
+			copy(hn[r*ldh+M+s:r*ldh+M+N], h[r*ldh+M+s:r*ldh+M+N])
+		}
+		w.k.GemmNN(R, n, D, p.resW[l], D, w.z, w.rowOffsets(D, ld, l*D*ld+s), hn[M+s:], ldh, p.resB[l], true)
+	}
+}
+
+// head runs the output head over positions scoreFrom..N−1 in blocks of
+// headBlock steps:
+//
+//	s      = relu(W_skip·[z_0; …; z_L−1] + Σ b_skip)   one GemmNN, L·D deep
+//	e      = relu(W_1·s + b_1)
+//	logits = W_2·e + b_2
+//
+// With targets it returns the summed cross-entropy; with a gradient arena
+// it also backpropagates to the skip sum, leaving dS (scaled by lossScale)
+// in w.skip; with logitsOut it writes the logits there ([Q × n]).
+func (w *Workspace) head(p *Packed, y []int32, N, scoreFrom int, lossScale float32, grad, logitsOut []float32) float64 {
+	Q, S, E, LD := w.Q, w.S, w.E, w.L*w.D
+	n := N - scoreFrom
+	lo := p.lo
+	var loss float64
+	for b0 := 0; b0 < n; b0 += headBlock {
+		nb := min(headBlock, n-b0)
+		t0 := scoreFrom + b0
+		sb, eb := w.sBlk[:S*nb], w.eBlk[:E*nb]
+		w.k.GemmNN(S, nb, LD, p.skipW, LD, w.z, w.zOffsets(t0), sb, nb, p.skipB, false)
+		w.k.ReLU(S*nb, sb)
+		w.k.GemmNN(E, nb, S, p.p1W, S, sb, w.rowOffsets(S, nb, 0), eb, nb, p.p1B, false)
+		w.k.ReLU(E*nb, eb)
+		logits, ldl := w.lBlk[:Q*nb], nb
+		if logitsOut != nil {
+			logits, ldl = logitsOut[b0:], n
+		}
+		w.k.GemmNN(Q, nb, E, p.p2W, E, eb, w.rowOffsets(E, nb, 0), logits, ldl, p.p2B, false)
+		if y == nil {
+			continue
+		}
+		if grad == nil {
+			loss += w.k.SoftmaxXent(Q, nb, logits, ldl, y[t0:t0+nb], nil, 0)
+			continue
+		}
+		// Backward through the head; dlogits overwrite the logits.
+		dl := logits
+		loss += w.k.SoftmaxXent(Q, nb, logits, ldl, y[t0:t0+nb], dl, lossScale)
+		w.k.GemmNT(Q, E, nb, dl, nb, eb, w.rowOffsets(E, nb, 0), grad[lo.p2W:], E, true)
+		if lo.p2B >= 0 {
+			addRowSums(w.k, grad[lo.p2B:lo.p2B+Q], dl, nb, nb)
+		}
+		de := w.dEBlk[:E*nb]
+		w.k.GemmNN(E, nb, Q, p.p2WT, Q, dl, w.rowOffsets(Q, nb, 0), de, nb, nil, false)
+		w.k.ReLUBackward(E*nb, eb, de)
+		w.k.GemmNT(E, S, nb, de, nb, sb, w.rowOffsets(S, nb, 0), grad[lo.p1W:], S, true)
+		if lo.p1B >= 0 {
+			addRowSums(w.k, grad[lo.p1B:lo.p1B+E], de, nb, nb)
+		}
+		w.k.GemmNN(S, nb, E, p.p1WT, E, de, w.rowOffsets(E, nb, 0), w.skip[b0:], n, nil, false)
+		for i := 0; i < S; i++ {
+			w.k.ReLUBackward(nb, sb[i*nb:], w.skip[i*n+b0:])
+		}
+	}
+	return loss
+}
+
+// addRowSums adds the sum of each row of the [len(dst) × n] matrix m (row
+// stride ld) to dst: the gradient of a bias broadcast over time.
+func addRowSums(k kernels.Set, dst, m []float32, n, ld int) {
+	for i := range dst {
+		dst[i] += float32(k.Sum(n, m[i*ld:]))
+	}
+}
+
+// skipBackward computes the fused skip product's weight and bias gradients
+// from dS (in w.skip): dW_skip = dS·[z_0; …]ᵀ as one GemmNT, scattered back
+// into the per-layer skip.l.weight tensors. Every layer's skip bias gets the
+// same gradient, Σ_t dS.
+func (w *Workspace) skipBackward(p *Packed, grad []float32, N, scoreFrom int) {
+	S, D, L, LD := w.S, w.D, w.L, w.L*w.D
+	n := N - scoreFrom
+	lo := p.lo
+	w.k.GemmNT(S, LD, n, w.skip, n, w.z, w.zOffsets(scoreFrom), w.gw, LD, false)
+	for l := 0; l < L; l++ {
+		g := grad[lo.skipW[l] : lo.skipW[l]+S*D]
+		for s := 0; s < S; s++ {
+			src := w.gw[s*LD+l*D : s*LD+(l+1)*D]
+			dst := g[s*D : (s+1)*D]
+			for c, v := range src {
+				dst[c] += v
+			}
+		}
+	}
+	if lo.skipB[0] >= 0 {
+		clear(w.rowSum)
+		addRowSums(w.k, w.rowSum, w.skip, n, n)
+		for l := 0; l < L; l++ {
+			g := grad[lo.skipB[l] : lo.skipB[l]+S]
+			for s, v := range w.rowSum {
+				g[s] += v
+			}
+		}
+	}
+}
+
+// layersBackward runs the layers' backward pass from the top, keeping the
+// residual-stream gradient dh in one buffer: going down through layer l it
+// holds ∂loss/∂h_l+1 and becomes ∂loss/∂h_l by adding the dilated conv's
+// input gradient at the K tap shifts (the residual path adds identity).
+//
+//	dz_l   = W_skip,lᵀ·dS (from scoreFrom on) + W_r,lᵀ·dh     dW_r += dh·z_lᵀ
+//	[df;dg] = gate backward of dz_l                          dW_fg += [df;dg]·taps(h_l)ᵀ
+//	dh(t−(K−1−k)d) += W_fg,kᵀ·[df;dg](t)  for each tap k
+func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) {
+	R, D, S, K, L, ld, ldh, M := w.R, w.D, w.S, w.K, w.L, w.ld, w.ldh, w.margin
+	lo := p.lo
+	n := N - scoreFrom
+	for r := 0; r < R; r++ {
+		clear(w.dh[r*ldh+M+scoreFrom : r*ldh+M+N]) // nothing flows from above the last layer
+	}
+	for l := L - 1; l >= 0; l-- {
+		s := w.start[l]
+		nl := N - s
+		for c := 0; c < D; c++ {
+			clear(w.dz[c*ld+s : c*ld+scoreFrom])
+		}
+		w.k.GemmNN(D, n, S, p.skipWT[l], S, w.skip, w.rowOffsets(S, n, 0), w.dz[scoreFrom:], ld, nil, false)
+		if l < L-1 {
+			zoffs := w.rowOffsets(D, ld, l*D*ld+s)
+			w.k.GemmNT(R, D, nl, w.dh[M+s:], ldh, w.z, zoffs, grad[lo.resW[l]:], D, true)
+			if lo.resB[l] >= 0 {
+				addRowSums(w.k, grad[lo.resB[l]:lo.resB[l]+R], w.dh[M+s:], nl, ldh)
+			}
+			w.k.GemmNN(D, nl, R, p.resWT[l], R, w.dh, w.rowOffsets(R, ldh, M+s), w.dz[s:], ld, nil, true)
+		}
+		fg := w.tfsgBuf(l)
+		for c := 0; c < D; c++ {
+			w.k.GateBackward(nl, fg[c*ld+s:], fg[(D+c)*ld+s:], w.dz[c*ld+s:], w.dfg[c*ld+s:], w.dfg[(D+c)*ld+s:])
+		}
+		w.k.GemmNT(2*D, K*R, nl, w.dfg[s:], ld, w.h, w.tapOffsets(l, s), w.gw, K*R, false)
+		g := grad[lo.fgW[l] : lo.fgW[l]+2*D*R*K]
+		for o := 0; o < 2*D; o++ {
+			for k := 0; k < K; k++ {
+				src := w.gw[o*K*R+k*R : o*K*R+(k+1)*R]
+				for r, v := range src {
+					g[(o*R+r)*K+k] += v
+				}
+			}
+		}
+		if lo.fgB[l] >= 0 {
+			addRowSums(w.k, grad[lo.fgB[l]:lo.fgB[l]+2*D], w.dfg[s:], nl, ld)
+		}
+		// dh now holds ∂/∂h_l+1 from position s on, which is also the
+		// identity path's share of ∂/∂h_l; the taps reach back to
+		// s−(K−1)d, where nothing has arrived yet.
+		d := w.cfg.Dilations[l]
+		for r := 0; r < R; r++ {
+			clear(w.dh[r*ldh+M+s-(K-1)*d : r*ldh+M+s])
+		}
+		foffs := w.rowOffsets(2*D, ld, s)
+		for k := 0; k < K; k++ {
+			w.k.GemmNN(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfg, foffs, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
+		}
+	}
+}
+
+// inputBackward scatters ∂loss/∂h_0 into the input layer's weight (the
+// transpose of the forward gather) and bias.
+func (w *Workspace) inputBackward(p *Packed, grad []float32, x []int32) {
+	N, R, Q := len(x), w.R, w.Q
+	a0 := w.inputStart()
+	lo := p.lo
+	kin := w.cfg.InputKernelSize
+	gw := grad[lo.inW:]
+	for r := 0; r < R; r++ {
+		row := w.dh[r*w.ldh+w.margin : r*w.ldh+w.margin+N]
+		switch {
+		case w.cfg.InputEncoding == InputEmbedding:
+			for t := a0; t < N; t++ {
+				gw[int(x[t])*R+r] += row[t]
+			}
+		default:
+			wr := gw[r*Q*kin : (r+1)*Q*kin]
+			for t := a0; t < N; t++ {
+				for k := max(0, kin-1-t); k < kin; k++ {
+					wr[int(x[t-(kin-1)+k])*kin+k] += row[t]
+				}
+			}
+		}
+		if lo.inB >= 0 {
+			grad[lo.inB+r] += float32(w.k.Sum(N-a0, row[a0:]))
+		}
+	}
+}
