@@ -146,10 +146,10 @@ func (e *engine) split(seq []int32, start, targets int) {
 // last chunk to start is a short one.
 func (e *engine) schedule() {
 	n := len(e.chunks)
-	for len(e.losses) < n {
-		e.losses = append(e.losses, 0)
-		e.errs = append(e.errs, nil)
-		e.order = append(e.order, 0)
+	if len(e.losses) < n {
+		e.losses = make([]float64, n)
+		e.errs = make([]error, n)
+		e.order = make([]int, n)
 	}
 	clear(e.errs)
 	e.order = e.order[:n]

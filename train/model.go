@@ -1,0 +1,64 @@
+package train
+
+import (
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
+)
+
+// convNet adapts a causalconv.Model to the engine: the model's arena is the
+// parameter vector, one Packed is rebuilt per step and shared by all
+// workers, and each worker owns a Workspace.
+type convNet struct {
+	m      *causalconv.Model
+	packed *causalconv.Packed
+	k      kernels.Set
+	// training selects training workspaces (ForwardBackward and Loss)
+	// rather than the smaller evaluation-only ones.
+	training bool
+}
+
+func newConvNet(m *causalconv.Model, training bool) (*convNet, error) {
+	p, err := causalconv.NewPacked(m.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &convNet{m: m, packed: p, k: kernels.Best(), training: training}, nil
+}
+
+func (n *convNet) params() []float32   { return n.m.Params }
+func (n *convNet) receptiveField() int { return n.m.Config.ReceptiveField() }
+
+func (n *convNet) prepare() {
+	// Pack only fails on an arena of the wrong length, which a Model's
+	// own Params never is.
+	if err := n.packed.Pack(n.m.Params); err != nil {
+		panic(err)
+	}
+}
+
+func (n *convNet) newWorker(maxLen int) (worker, error) {
+	var ws *causalconv.Workspace
+	var err error
+	if n.training {
+		ws, err = causalconv.NewTrainingWorkspace(n.m.Config, n.k, maxLen)
+	} else {
+		ws, err = causalconv.NewEvalWorkspace(n.m.Config, n.k, maxLen)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &convWorker{net: n, ws: ws}, nil
+}
+
+type convWorker struct {
+	net *convNet
+	ws  *causalconv.Workspace
+}
+
+func (w *convWorker) forwardBackward(x, y []int32, from int, scale float32, grad []float32) (float64, error) {
+	return w.ws.ForwardBackward(w.net.packed, x, y, from, scale, grad)
+}
+
+func (w *convWorker) loss(x, y []int32, from int) (float64, error) {
+	return w.ws.Loss(w.net.packed, x, y, from)
+}

@@ -1,0 +1,94 @@
+package train
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/nextsample/nextsample/causalconv"
+)
+
+// convSteps trains the tiny real model for a few steps and returns its
+// parameters and losses.
+func convSteps(t *testing.T, optimizer string, threads, chunk, steps int) ([]float32, []float64) {
+	t.Helper()
+	m, err := causalconv.NewRandom(tinyConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := newConvNet(m, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions(optimizer)
+	opt, _ := o.newOptimizer(m.NumParams())
+	e := mustEngine(t, net, opt, threads, chunk)
+	defer e.close()
+	smp := newSampler(withTargets(tinyData(1).Train), 5)
+	var units []Unit
+	var losses []float64
+	for s := range steps {
+		units = smp.next(units, 4, 100)
+		res, err := e.step(units, int64(s+1), o.LR, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, res.Nats)
+	}
+	return m.Params, losses
+}
+
+func TestConvEngineIndependentOfThreads(t *testing.T) {
+	for _, optimizer := range []string{SGD, Adam} {
+		want, wantLoss := convSteps(t, optimizer, 1, 30, 4)
+		for _, threads := range []int{2, 5} {
+			got, gotLoss := convSteps(t, optimizer, threads, 30, 4)
+			if !slices.Equal(got, want) || !slices.Equal(gotLoss, wantLoss) {
+				t.Fatalf("%s, threads=%d: parameters or losses differ from threads=1", optimizer, threads)
+			}
+		}
+	}
+}
+
+func TestConvEngineChunkingKeepsTheGradient(t *testing.T) {
+	// SGD, not Adam: Adam's first update is lr·sign(g), which turns the
+	// rounding differences of near-zero gradients into whole steps.
+	whole, wholeLoss := convSteps(t, SGD, 2, 1000, 3)
+	split, splitLoss := convSteps(t, SGD, 2, 7, 3)
+	for i := range wholeLoss {
+		if math.Abs(wholeLoss[i]-splitLoss[i]) > 1e-5 {
+			t.Fatalf("step %d loss: whole %v, chunked %v", i, wholeLoss[i], splitLoss[i])
+		}
+	}
+	var worst float64
+	for i := range whole {
+		worst = math.Max(worst, math.Abs(float64(whole[i]-split[i])))
+	}
+	if worst > 1e-5 {
+		t.Fatalf("chunked training differs by up to %g from whole windows", worst)
+	}
+}
+
+func TestConvStepDoesNotAllocate(t *testing.T) {
+	m, _ := causalconv.NewRandom(tinyConfig(), 3)
+	net, _ := newConvNet(m, true)
+	opt, _ := NewSGD(m.NumParams(), SGDOptions{Momentum: 0.9})
+	e := mustEngine(t, net, opt, 2, 40)
+	defer e.close()
+	smp := newSampler(withTargets(tinyData(1).Train), 5)
+	units := make([]Unit, 0, 4)
+	update := int64(0)
+	step := func() {
+		update++
+		units = smp.next(units, 4, 100)
+		if _, err := e.step(units, update, 0.01, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 { // every file and chunk count seen once
+		step()
+	}
+	if allocs := testing.AllocsPerRun(20, step); allocs != 0 {
+		t.Fatalf("a steady-state training step allocates %v times", allocs)
+	}
+}

@@ -1,0 +1,465 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/nextsample/nextsample/causalconv"
+)
+
+// Data is the corpus of a run, as μ-law classes, one slice per file.
+type Data struct {
+	// Train are the training files. Files shorter than 2 samples have no
+	// target and are left out.
+	Train [][]int32
+	// Valid are the validation files, scored whole (may be empty).
+	Valid [][]int32
+	// Key identifies the training split, such as a digest of its file
+	// names; a run is only resumed on data with the same key, file count
+	// and length.
+	Key string
+}
+
+// Setup says where a run writes and how it reports.
+type Setup struct {
+	// Out is the run directory (created if missing).
+	Out string
+	// Meta is copied into the metadata of every file the run writes (the
+	// CLI stores the preprocessing there).
+	Meta map[string]string
+	// Log receives the run's messages (nil: none).
+	Log io.Writer
+	// Progress redraws a one-line progress bar on Log (a terminal) rather
+	// than printing a line every few steps.
+	Progress bool
+}
+
+// File names inside a run directory.
+const (
+	LastFile = "last.safetensors"
+	BestFile = "best.safetensors"
+	LogFile  = "train_log.csv"
+	PlotFile = "loss.png"
+)
+
+// StepFile returns the name of the snapshot of step s.
+func StepFile(s int64) string { return fmt.Sprintf("step-%06d.safetensors", s) }
+
+// maxBadSteps is how many non-finite steps in a row end a run.
+const maxBadSteps = 5
+
+// Run is a training run: a model, its optimizer and data, and a run
+// directory where it keeps its checkpoints, log and loss curve.
+type Run struct {
+	setup Setup
+	opts  Options
+	model *causalconv.Model
+	eng   *engine
+	opt   Optimizer
+	smp   *sampler
+	data  Data
+	base  Baselines
+	st    state
+	rows  []LogRow
+	units []Unit
+
+	started    time.Time // of this session
+	stepTime   time.Duration
+	stepsTimed int
+	lastDraw   time.Time
+	savedStep  int64 // step of the last last.safetensors written
+
+	// afterStep, if set, is called after each step (tests use it to
+	// interrupt a run at a chosen step).
+	afterStep func(step int64)
+	// noPlot skips the PNG (rendering it is most of a tiny test run's time).
+	noPlot bool
+}
+
+// New starts a run of model on data. It refuses a run directory that
+// already holds a run, so that nothing is overwritten by accident.
+func New(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, error) {
+	last := filepath.Join(setup.Out, LastFile)
+	if _, err := os.Stat(last); err == nil {
+		return nil, fmt.Errorf("%s already holds a run (%s): resume it, or choose another output directory", setup.Out, LastFile)
+	}
+	r, err := newRun(model, data, opts, setup)
+	if err != nil {
+		return nil, err
+	}
+	r.st = state{Format: stateFormat, LRScale: 1, Options: opts, Data: keyOf(r.data)}
+	r.savedStep = -1
+	return r, nil
+}
+
+// Resume continues the run of checkpoint ck (normally Out/last.safetensors)
+// with opts, which must be compatible: the same optimizer, seed and chunk
+// as stored (the learning-rate, batch and other settings may change, at
+// the price of a different trajectory), and data with the same key.
+func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) {
+	saved := ck.st.Options
+	switch {
+	case opts.Optimizer != saved.Optimizer:
+		return nil, fmt.Errorf("%s was trained with %s; cannot resume it with %s", ck.Path, saved.Optimizer, opts.Optimizer)
+	case opts.Seed != saved.Seed:
+		return nil, fmt.Errorf("%s was started with seed %d; cannot resume it with seed %d", ck.Path, saved.Seed, opts.Seed)
+	case opts.Chunk != saved.Chunk:
+		return nil, fmt.Errorf("%s was trained with chunk %d; cannot resume it with chunk %d", ck.Path, saved.Chunk, opts.Chunk)
+	}
+	r, err := newRun(ck.Model, data, opts, setup)
+	if err != nil {
+		return nil, err
+	}
+	if k := keyOf(r.data); k != ck.st.Data {
+		r.Close()
+		return nil, fmt.Errorf("%s was trained on other data: %d training files, %d samples (key %q); this data has %d files, %d samples (key %q)",
+			ck.Path, ck.st.Data.Files, ck.st.Data.Samples, ck.st.Data.Key, k.Files, k.Samples, k.Key)
+	}
+	if err := ck.loadOptimizer(r.opt); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if err := r.smp.restore(ck.st.Sampler); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w", ck.Path, err)
+	}
+	r.st = ck.st
+	r.st.Options = opts
+	r.savedStep = r.st.Step
+	// Keep the log up to the checkpoint: later rows belong to steps that
+	// were not saved and are about to be redone.
+	if rows, err := readLog(filepath.Join(setup.Out, LogFile)); err == nil {
+		for _, row := range rows {
+			if row.Step <= r.st.Step {
+				r.rows = append(r.rows, row)
+			}
+		}
+	} else {
+		r.logf("note: starting a new %s: %v", LogFile, err)
+	}
+	return r, nil
+}
+
+func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Threads == 0 {
+		opts.Threads = runtime.NumCPU()
+	}
+	train := withTargets(data.Train)
+	if len(train) == 0 {
+		return nil, errors.New("no training file has at least 2 samples")
+	}
+	data.Train = train
+	q := model.Config.QuantizationChannels
+	for split, files := range map[string][][]int32{"training": data.Train, "validation": data.Valid} {
+		for i, s := range files {
+			for _, c := range s {
+				if c < 0 || int(c) >= q {
+					return nil, fmt.Errorf("%s file %d has class %d, outside the model's %d classes", split, i, c, q)
+				}
+			}
+		}
+	}
+	if err := os.MkdirAll(setup.Out, 0o755); err != nil {
+		return nil, err
+	}
+	opt, err := opts.newOptimizer(model.NumParams())
+	if err != nil {
+		return nil, err
+	}
+	net, err := newConvNet(model, true)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := newEngine(net, opt, opts.Threads, opts.Chunk)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{
+		setup: setup, opts: opts, model: model, opt: opt, data: data,
+		eng:  eng,
+		smp:  newSampler(data.Train, opts.Seed),
+		base: Baselines{Uniform: math.Log2(float64(q)), Unigram: UnigramBits(data.Train, q)},
+	}
+	r.units = make([]Unit, 0, opts.Batch)
+	return r, nil
+}
+
+// Close stops the run's worker goroutines.
+func (r *Run) Close() { r.eng.close() }
+
+// Baselines returns the uniform and unigram bits per sample of the run's
+// training data.
+func (r *Run) Baselines() Baselines { return r.base }
+
+// Step returns the number of steps done.
+func (r *Run) Step() int64 { return r.st.Step }
+
+// BestVal returns the best validation bits per sample so far and its step
+// (ok false before any validation).
+func (r *Run) BestVal() (bits float64, step int64, ok bool) {
+	if r.st.BestVal == nil {
+		return 0, 0, false
+	}
+	return *r.st.BestVal, r.st.BestStep, true
+}
+
+// UnigramBits returns the entropy in bits of the class frequencies of
+// files: the loss of a model that predicts every sample from the class
+// histogram alone.
+func UnigramBits(files [][]int32, q int) float64 {
+	counts := make([]int64, q)
+	var n int64
+	for _, s := range files {
+		for _, c := range s {
+			if c >= 0 && int(c) < q {
+				counts[c]++
+				n++
+			}
+		}
+	}
+	var h float64
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / float64(n)
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+func (r *Run) logf(format string, args ...any) {
+	if r.setup.Log == nil {
+		return
+	}
+	if r.setup.Progress {
+		fmt.Fprint(r.setup.Log, "\r\033[K")
+	}
+	fmt.Fprintf(r.setup.Log, format+"\n", args...)
+}
+
+func (r *Run) elapsed() float64 { return r.st.Seconds + time.Since(r.started).Seconds() }
+
+// Train runs steps until Options.Steps, validating every EvalEvery steps
+// (and at the end), saving last.safetensors at every validation and
+// snapshot, best.safetensors when validation improves, and a snapshot every
+// SaveEvery steps. When ctx is cancelled it finishes the current step,
+// saves, writes the log and plot, and returns an error wrapping ctx.Err().
+func (r *Run) Train(ctx context.Context) error {
+	r.started = time.Now()
+	o := r.opts
+	sched := o.schedule()
+	r.logf("baselines: uniform %.3f bits/sample, unigram %.3f bits/sample (training classes)", r.base.Uniform, r.base.Unigram)
+	if r.st.Step == 0 && len(r.rows) == 0 && o.EvalEvery > 0 && len(r.data.Valid) > 0 {
+		r.rows = append(r.rows, LogRow{Step: 0, TrainBits: math.NaN(), LR: math.NaN(), GradNorm: math.NaN(), SamplesPerSecond: math.NaN(),
+			ValBits: r.validate()})
+		r.rows[0].Seconds = r.elapsed()
+		if err := r.writeLogAndPlot(); err != nil {
+			return err
+		}
+	} else if r.st.Step > 0 {
+		r.logf("resuming at step %d of %d", r.st.Step, o.Steps)
+	}
+	for r.st.Step < o.Steps && ctx.Err() == nil {
+		t0 := time.Now()
+		r.units = r.smp.next(r.units, o.Batch, o.Crop)
+		lr := o.LR * sched.Factor(r.st.Step) * r.st.LRScale
+		res, err := r.eng.step(r.units, r.st.Updates+1, lr, o.Clip)
+		if err != nil {
+			return err
+		}
+		r.st.Step++
+		dt := time.Since(t0)
+		r.stepTime += dt
+		r.stepsTimed++
+		row := LogRow{Step: r.st.Step, TrainBits: res.Nats / math.Ln2, ValBits: math.NaN(), LR: lr, GradNorm: res.GradNorm,
+			SamplesPerSecond: float64(res.Targets) / dt.Seconds()}
+		if res.Finite {
+			r.st.Updates++
+			r.st.BadSteps = 0
+		} else {
+			r.st.Skipped++
+			r.st.BadSteps++
+			r.st.LRScale /= 2
+			r.logf("step %d: loss %v, gradient norm %v: not finite; step skipped, learning-rate scale halved to %g",
+				r.st.Step, res.Nats, res.GradNorm, r.st.LRScale)
+			if r.st.BadSteps >= maxBadSteps {
+				return fmt.Errorf("step %d: %d non-finite steps in a row; stopping (the last good checkpoint is %s at step %d)",
+					r.st.Step, r.st.BadSteps, filepath.Join(r.setup.Out, LastFile), r.savedStep)
+			}
+		}
+		final := r.st.Step == o.Steps
+		evalNow := len(r.data.Valid) > 0 && o.EvalEvery > 0 && (r.st.Step%o.EvalEvery == 0 || final)
+		if evalNow {
+			row.ValBits = r.validate()
+		}
+		row.Seconds = r.elapsed()
+		r.rows = append(r.rows, row)
+		r.report(row)
+		if o.SaveEvery > 0 && r.st.Step%o.SaveEvery == 0 {
+			if err := r.saveState(filepath.Join(r.setup.Out, StepFile(r.st.Step))); err != nil {
+				return err
+			}
+		}
+		if evalNow || final || (o.SaveEvery > 0 && r.st.Step%o.SaveEvery == 0) {
+			if err := r.save(); err != nil {
+				return err
+			}
+		}
+		if r.afterStep != nil {
+			r.afterStep(r.st.Step)
+		}
+	}
+	if r.savedStep != r.st.Step {
+		if err := r.save(); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("stopped after step %d of %d; saved %s: %w", r.st.Step, o.Steps, filepath.Join(r.setup.Out, LastFile), err)
+	}
+	return nil
+}
+
+// validate returns the validation bits per sample and records them.
+func (r *Run) validate() float64 {
+	t0 := time.Now()
+	nats, n, err := r.eng.evaluate(r.data.Valid)
+	if err != nil {
+		r.logf("warning: validation failed: %v", err)
+		return math.NaN()
+	}
+	bits := nats / float64(n) / math.Ln2
+	r.st.LastVal = &bits
+	note := ""
+	if isFinite(bits) && (r.st.BestVal == nil || bits < *r.st.BestVal) {
+		b := bits
+		r.st.BestVal, r.st.BestStep = &b, r.st.Step
+		note = " (best)"
+		if err := r.saveBest(); err != nil {
+			r.logf("warning: %v", err)
+		}
+	}
+	r.logf("step %d: validation %.4f bits/sample over %d samples%s  [uniform %.3f, unigram %.3f]  (%.1fs)",
+		r.st.Step, bits, n, note, r.base.Uniform, r.base.Unigram, time.Since(t0).Seconds())
+	return bits
+}
+
+// report prints the progress of one step: a redrawn bar on a terminal, a
+// line every few steps otherwise.
+func (r *Run) report(row LogRow) {
+	if r.setup.Log == nil {
+		return
+	}
+	o := r.opts
+	perStep := r.stepTime.Seconds() / float64(r.stepsTimed)
+	eta := time.Duration(perStep*float64(o.Steps-row.Step)) * time.Second
+	line := fmt.Sprintf("step %d/%d  train %.3f bits  lr %.3g  |g| %.3g  %.0f samples/s  eta %s",
+		row.Step, o.Steps, row.TrainBits, row.LR, row.GradNorm, row.SamplesPerSecond, eta.Round(time.Second))
+	if r.setup.Progress {
+		if time.Since(r.lastDraw) < 100*time.Millisecond && row.Step != o.Steps {
+			return
+		}
+		r.lastDraw = time.Now()
+		const width = 24
+		done := int(width * row.Step / max(o.Steps, 1))
+		bar := make([]byte, width)
+		for i := range bar {
+			bar[i] = '.'
+			if i < done {
+				bar[i] = '#'
+			}
+		}
+		fmt.Fprintf(r.setup.Log, "\r\033[K[%s] %s", bar, line)
+		if row.Step == o.Steps {
+			fmt.Fprintln(r.setup.Log)
+		}
+		return
+	}
+	every := max(1, min(50, o.Steps/50))
+	if row.Step%every == 0 || row.Step == o.Steps || row.Step == 1 {
+		fmt.Fprintln(r.setup.Log, line)
+	}
+}
+
+func (r *Run) stateJSON() (string, error) {
+	st := r.st
+	st.Seconds = r.elapsed()
+	ss, err := r.smp.state()
+	if err != nil {
+		return "", err
+	}
+	st.Sampler = ss
+	b, err := json.Marshal(st)
+	return string(b), err
+}
+
+// saveState writes a resumable checkpoint to path.
+func (r *Run) saveState(path string) error {
+	js, err := r.stateJSON()
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{MetaTrain: js}
+	for k, v := range r.setup.Meta {
+		if k != MetaTrain && k != MetaBest {
+			meta[k] = v
+		}
+	}
+	return writeModelFile(path, r.model, meta, optimizerTensors(r.model, r.opt))
+}
+
+// save writes last.safetensors, the log and the plot.
+func (r *Run) save() error {
+	if err := r.saveState(filepath.Join(r.setup.Out, LastFile)); err != nil {
+		return err
+	}
+	r.savedStep = r.st.Step
+	return r.writeLogAndPlot()
+}
+
+func (r *Run) saveBest() error {
+	b, err := json.Marshal(map[string]any{"step": r.st.BestStep, "val_bits": *r.st.BestVal})
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{MetaBest: string(b)}
+	for k, v := range r.setup.Meta {
+		if k != MetaTrain && k != MetaBest {
+			meta[k] = v
+		}
+	}
+	return writeModelFile(filepath.Join(r.setup.Out, BestFile), r.model, meta, nil)
+}
+
+func (r *Run) writeLogAndPlot() error {
+	if err := writeFileAtomic(filepath.Join(r.setup.Out, LogFile), func(w io.Writer) error { return writeLog(w, r.rows) }); err != nil {
+		return err
+	}
+	if r.noPlot {
+		return nil
+	}
+	title := fmt.Sprintf("%s, lr %g, batch %d×%d", r.opts.Optimizer, r.opts.LR, r.opts.Batch, r.opts.Crop)
+	return writeFileAtomic(filepath.Join(r.setup.Out, PlotFile), func(w io.Writer) error { return writePlot(w, r.rows, r.base, title) })
+}
+
+// withTargets returns the files that have at least one target (2 samples).
+func withTargets(files [][]int32) [][]int32 {
+	var out [][]int32
+	for _, s := range files {
+		if len(s) >= 2 {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,261 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/safetensors"
+)
+
+// tinyConfig is a model small enough for unit tests: RF 9, 16 classes.
+func tinyConfig() causalconv.Config {
+	return causalconv.Config{
+		QuantizationChannels: 16, InputEncoding: causalconv.InputOneHot, InputKernelSize: 1,
+		ResidualChannels: 4, DilationChannels: 4, SkipChannels: 8, EndChannels: 8,
+		KernelSize: 2, Dilations: []int{1, 2, 4, 1}, Bias: true,
+	}
+}
+
+// tinyData is a few files of noisy sine waves quantized to 16 classes.
+func tinyData(seed uint64) Data {
+	r := rand.New(rand.NewPCG(seed, 3))
+	file := func(n int) []int32 {
+		s := make([]int32, n)
+		f := 0.05 + 0.2*r.Float64()
+		for i := range s {
+			v := math.Sin(f*float64(i)) + 0.1*r.NormFloat64()
+			s[i] = int32(min(15, max(0, int((v+1)*8))))
+		}
+		return s
+	}
+	var d Data
+	for _, n := range []int{40, 130, 75, 1, 200, 61} {
+		d.Train = append(d.Train, file(n))
+	}
+	d.Valid = [][]int32{file(90), file(33)}
+	d.Key = "tiny"
+	return d
+}
+
+func tinyOptions(optimizer string) Options {
+	o := DefaultOptions(optimizer)
+	o.Steps, o.Batch, o.Crop, o.Chunk = 8, 3, 50, 20
+	o.EvalEvery, o.SaveEvery = 2, 3
+	o.Warmup = 2
+	o.Threads = 2
+	if optimizer == SGD {
+		o.LR = 0.1
+	} else {
+		o.LR = 0.01
+	}
+	return o
+}
+
+func newTinyRun(t *testing.T, out string, o Options) *Run {
+	t.Helper()
+	m, err := causalconv.NewRandom(tinyConfig(), o.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(m, tinyData(1), o, Setup{Out: out, Meta: map[string]string{"audio": `{"sample_rate":8000}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.noPlot = true
+	return r
+}
+
+// tensorsOf returns every tensor of a safetensors file by name.
+func tensorsOf(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, ts := range f.Tensors {
+		out[ts.Name] = ts.Data
+	}
+	return out
+}
+
+func sameTensors(t *testing.T, a, b string) {
+	t.Helper()
+	ta, tb := tensorsOf(t, a), tensorsOf(t, b)
+	if len(ta) != len(tb) {
+		t.Fatalf("%s has %d tensors, %s has %d", a, len(ta), b, len(tb))
+	}
+	for name, d := range ta {
+		if !bytes.Equal(d, tb[name]) {
+			t.Fatalf("tensor %s differs between %s and %s", name, a, b)
+		}
+	}
+}
+
+func TestResumeIsBitIdentical(t *testing.T) {
+	for _, optimizer := range []string{SGD, Adam} {
+		t.Run(optimizer, func(t *testing.T) {
+			o := tinyOptions(optimizer)
+			whole := t.TempDir()
+			r := newTinyRun(t, whole, o)
+			if err := r.Train(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+
+			// The same run, interrupted after step 5 (as by Ctrl-C) and resumed.
+			split := t.TempDir()
+			r = newTinyRun(t, split, o)
+			ctx, cancel := context.WithCancel(context.Background())
+			r.afterStep = func(step int64) {
+				if step == 5 {
+					cancel()
+				}
+			}
+			err := r.Train(ctx)
+			r.Close()
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted run returned %v", err)
+			}
+			ck, err := ReadCheckpoint(filepath.Join(split, LastFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ck.Step() != 5 {
+				t.Fatalf("interrupted run saved step %d, want 5", ck.Step())
+			}
+			o2 := ck.Options
+			o2.Threads = 1 // the thread count must not matter
+			r, err = Resume(ck, tinyData(1), o2, Setup{Out: split, Meta: map[string]string{"audio": `{"sample_rate":8000}`}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.noPlot = true
+			if err := r.Train(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+			sameTensors(t, filepath.Join(whole, LastFile), filepath.Join(split, LastFile))
+			sameTensors(t, filepath.Join(whole, StepFile(6)), filepath.Join(split, StepFile(6)))
+
+			// The log of the resumed run has one row per step plus step 0.
+			rows, err := readLog(filepath.Join(split, LogFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRows, _ := readLog(filepath.Join(whole, LogFile))
+			if len(rows) != int(o.Steps)+1 || len(wantRows) != len(rows) {
+				t.Fatalf("logs have %d and %d rows, want %d", len(wantRows), len(rows), o.Steps+1)
+			}
+			for i := range rows {
+				same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+				if rows[i].Step != wantRows[i].Step || !same(rows[i].TrainBits, wantRows[i].TrainBits) || !same(rows[i].ValBits, wantRows[i].ValBits) {
+					t.Fatalf("log row %d: resumed %+v, whole %+v", i, rows[i], wantRows[i])
+				}
+			}
+		})
+	}
+}
+
+func TestRunLearnsAndWritesItsFiles(t *testing.T) {
+	o := tinyOptions(Adam)
+	o.Steps, o.EvalEvery = 30, 10
+	out := t.TempDir()
+	r := newTinyRun(t, out, o)
+	r.noPlot = false
+	var log strings.Builder
+	r.setup.Log = &log
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	rows, err := readLog(filepath.Join(out, LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := rows[0].ValBits, rows[len(rows)-1].ValBits
+	if !(last < first-0.3) || !(last < r.Baselines().Unigram) {
+		t.Fatalf("validation went from %.3f to %.3f bits (unigram %.3f): not learning\n%s", first, last, r.Baselines().Unigram, log.String())
+	}
+	for _, name := range []string{LastFile, BestFile, LogFile, PlotFile, StepFile(3), StepFile(30)} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+	// best.safetensors is a plain model file with the caller's metadata.
+	mf, err := ReadModelFile(filepath.Join(out, BestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Meta["audio"] != `{"sample_rate":8000}` || mf.Meta[MetaBest] == "" || mf.Meta[MetaTrain] != "" {
+		t.Fatalf("best.safetensors metadata: %v", mf.Meta)
+	}
+	if _, err := ReadCheckpoint(filepath.Join(out, BestFile)); err == nil {
+		t.Fatal("best.safetensors accepted as a resumable checkpoint")
+	}
+	for _, want := range []string{"baselines: uniform 4.000", "validation", "(best)"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	// A second run into the same directory is refused.
+	m, _ := causalconv.NewRandom(tinyConfig(), 1)
+	if _, err := New(m, tinyData(1), o, Setup{Out: out}); err == nil {
+		t.Fatal("New overwrote an existing run")
+	}
+}
+
+func TestResumeRefusesIncompatibleRuns(t *testing.T) {
+	o := tinyOptions(SGD)
+	o.Steps = 2
+	out := t.TempDir()
+	r := newTinyRun(t, out, o)
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	ck, err := ReadCheckpoint(filepath.Join(out, LastFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := tinyData(2)
+	other.Train = other.Train[1:]
+	adam := ck.Options
+	adam.Optimizer = Adam
+	seed := ck.Options
+	seed.Seed = 99
+	for name, c := range map[string]struct {
+		o    Options
+		d    Data
+		want string
+	}{
+		"optimizer": {adam, tinyData(1), "sgd"},
+		"seed":      {seed, tinyData(1), "seed"},
+		"data":      {ck.Options, other, "other data"},
+	} {
+		r, err := Resume(ck, c.d, c.o, Setup{Out: out})
+		if err == nil {
+			r.Close()
+			t.Errorf("%s: resumed an incompatible run", name)
+		} else if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %q does not mention %q", name, err, c.want)
+		}
+	}
+	if _, err := ReadCheckpoint(filepath.Join(out, "missing.safetensors")); !errors.Is(err, ErrNoCheckpoint) {
+		t.Errorf("missing checkpoint gave %v", err)
+	}
+}
