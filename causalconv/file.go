@@ -1,0 +1,220 @@
+package causalconv
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nextsample/nextsample/causalconv/safetensors"
+)
+
+// MetadataModel is the __metadata__ key that holds a model file's
+// architecture: the Config as JSON, in the format of the "model" object of
+// the reference's config.json.
+const MetadataModel = "model"
+
+// File is the content of a model file: the model, every metadata entry
+// (MetadataModel included; the audio settings a caller stored beside it),
+// and the extra tensors (optimizer state and the like) in file order.
+type File struct {
+	Model    *Model
+	Metadata map[string]string
+	Extra    []safetensors.Tensor
+}
+
+// isExtraName reports whether name can be an extra tensor's: extras live
+// in a namespace ("train/adam.m.post1.weight"), which no parameter name
+// has, so that a stray or misspelt parameter is never taken for one.
+func isExtraName(name string) bool {
+	i := strings.IndexByte(name, '/')
+	return i > 0 && i < len(name)-1
+}
+
+// Save writes m as a safetensors file: the parameters under their
+// state_dict() names and shapes (F32), in state_dict() order, then the
+// extra tensors, whose names must be namespaced with a slash
+// ("train/step"). The metadata holds MetadataModel (m.Config as JSON) plus
+// meta, which must not set MetadataModel itself.
+func Save(w io.Writer, m *Model, meta map[string]string, extra []safetensors.Tensor) error {
+	cfg, err := m.ConfigJSON()
+	if err != nil {
+		return err
+	}
+	all := make(map[string]string, len(meta)+1)
+	for k, v := range meta {
+		if k == MetadataModel {
+			return fmt.Errorf("metadata key %q is reserved for the model's configuration", k)
+		}
+		all[k] = v
+	}
+	all[MetadataModel] = cfg
+	tensors := make([]safetensors.Tensor, 0, len(m.lo.tensors)+len(extra))
+	for _, t := range m.lo.tensors {
+		tensors = append(tensors, safetensors.FromFloat32(t.Name, t.Shape, m.Params[t.Offset:t.Offset+t.Size]))
+	}
+	for _, t := range extra {
+		if !isExtraName(t.Name) {
+			return fmt.Errorf("extra tensor %q: names of tensors that are not parameters must be namespaced, like \"train/%s\"", t.Name, t.Name)
+		}
+		tensors = append(tensors, t)
+	}
+	return safetensors.Write(w, all, tensors)
+}
+
+// ConfigJSON returns the model's Config as the JSON object stored under
+// MetadataModel (the "model" object of config.json).
+func (m *Model) ConfigJSON() (string, error) {
+	b, err := json.Marshal(m.Config)
+	return string(b), err
+}
+
+// SaveFile writes m to path atomically (see Save): the file is written
+// under a temporary name in the same directory, synced and renamed, so a
+// reader sees the old file or the whole new one, and a failed save leaves
+// nothing behind.
+func SaveFile(path string, m *Model, meta map[string]string, extra []safetensors.Tensor) error {
+	return writeFileAtomic(path, func(w io.Writer) error { return Save(w, m, meta, extra) })
+}
+
+// Load reads a model file written by Save, or by PyTorch from the
+// reference module's state_dict() (with the model's configuration under
+// MetadataModel). It refuses, naming the file, a file without that
+// metadata, and one whose tensors do not match it: a parameter missing, of
+// the wrong shape or of a non-float type, or a tensor that is neither a
+// parameter nor namespaced as an extra. F16, BF16 and F64 parameters are
+// converted to float32.
+func Load(path string) (*File, error) {
+	sf, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading model: %w", err)
+	}
+	f, err := Decode(sf)
+	if err != nil {
+		return nil, fmt.Errorf("loading model %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Decode builds a model from a parsed safetensors file; see Load.
+func Decode(sf *safetensors.File) (*File, error) {
+	js, ok := sf.Metadata[MetadataModel]
+	if !ok {
+		return nil, fmt.Errorf("no %q entry in the metadata: not a model file (a model file records its architecture there)", MetadataModel)
+	}
+	cf, err := ParseConfig([]byte(js))
+	if err != nil {
+		return nil, fmt.Errorf("metadata %q: %w", MetadataModel, err)
+	}
+	m, err := New(cf.Model)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]*safetensors.Tensor, len(sf.Tensors))
+	for i := range sf.Tensors {
+		byName[sf.Tensors[i].Name] = &sf.Tensors[i]
+	}
+	var missing []string
+	for _, t := range m.lo.tensors {
+		st, ok := byName[t.Name]
+		if !ok {
+			missing = append(missing, t.Name)
+			continue
+		}
+		if !slices.Equal(st.Shape, t.Shape) {
+			return nil, fmt.Errorf("tensor %q has shape %v, the model in the metadata needs %v", t.Name, st.Shape, t.Shape)
+		}
+		if err := st.Float32s(m.Params[t.Offset : t.Offset+t.Size]); err != nil {
+			return nil, err
+		}
+		delete(byName, t.Name)
+	}
+	if len(missing) > 0 {
+		more := ""
+		if len(missing) > 3 {
+			more = fmt.Sprintf(" and %d more", len(missing)-3)
+			missing = missing[:3]
+		}
+		return nil, fmt.Errorf("the model in the metadata needs tensor %s%s, which the file lacks", strings.Join(quoteAll(missing), ", "), more)
+	}
+	out := &File{Model: m, Metadata: sf.Metadata}
+	for _, st := range sf.Tensors {
+		if _, left := byName[st.Name]; !left {
+			continue
+		}
+		if !isExtraName(st.Name) {
+			return nil, fmt.Errorf("tensor %q is not a parameter of the model in the metadata (extra tensors must be namespaced, like \"train/...\")", st.Name)
+		}
+		out.Extra = append(out.Extra, st)
+	}
+	return out, nil
+}
+
+// ExtraTensor returns the named extra tensor, or nil.
+func (f *File) ExtraTensor(name string) *safetensors.Tensor {
+	for i := range f.Extra {
+		if f.Extra[i].Name == name {
+			return &f.Extra[i]
+		}
+	}
+	return nil
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = fmt.Sprintf("%q", v)
+	}
+	return out
+}
+
+// writeFileAtomic writes path through a temporary file in the same
+// directory that is synced, then renamed over path; the directory is synced
+// so the rename survives a crash. On error the temporary file is removed
+// and any previous file at path is untouched.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err = write(bw); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
