@@ -6,6 +6,7 @@ require (
 	github.com/urfave/cli/v2 v2.27.7
 	gonum.org/v1/gonum v0.17.0
 	gonum.org/v1/plot v0.17.0
+	golang.org/x/sys v0.38.0
 )
 
 require (

@@ -1,5 +1,25 @@
 package kernels
 
+import "golang.org/x/sys/cpu"
+
+//go:generate go run -C asm . -out ../kernels_amd64.s -stubs ../stubs_amd64.go -pkg kernels
+
+// hasAVX512 reports whether the CPU (and OS) support the AVX-512 subsets the
+// *512 kernels use: F for the arithmetic and masks, VL for masked ymm
+// operations, BW and DQ for the 16- and 8-bit mask moves.
+func hasAVX512() bool {
+	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ
+}
+
+// hasAVX2FMA reports whether the *256 kernels can run.
+func hasAVX2FMA() bool {
+	return cpu.X86.HasAVX2 && cpu.X86.HasFMA
+}
+
 func sets() []Set {
-	return []Set{Reference(), Generic()}
+	s := []Set{Reference(), Generic()}
+	if hasAVX512() {
+		s = append(s, avx512())
+	}
+	return s
 }
