@@ -1,6 +1,9 @@
 package train
 
 import (
+	"context"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
 	"math"
 	"slices"
 	"testing"
@@ -90,5 +93,51 @@ func TestConvStepDoesNotAllocate(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(20, step); allocs != 0 {
 		t.Fatalf("a steady-state training step allocates %v times", allocs)
+	}
+}
+
+func TestEvaluateMatchesOnePass(t *testing.T) {
+	m, _ := causalconv.NewRandom(tinyConfig(), 3)
+	files := tinyData(1).Train
+	res, err := Evaluate(context.Background(), m, files, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reference: each file in one call of a workspace as long as the file.
+	p := m.Packed()
+	var nats float64
+	var n int64
+	for _, f := range files {
+		if len(f) < 2 {
+			continue
+		}
+		ws, err := causalconv.NewEvalWorkspace(m.Config, kernels.Reference(), len(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := ws.Loss(p, f[:len(f)-1], f[1:], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nats += l
+		n += int64(len(f) - 1)
+	}
+	if res.Samples != n || res.Files != 5 || math.Abs(res.Nats-nats) > 1e-4*nats {
+		t.Fatalf("Evaluate = %+v, one pass per file gives %v nats over %d samples", res, nats, n)
+	}
+	chunked, err := evaluate(context.Background(), m, files, 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chunked.Samples != n || math.Abs(chunked.Nats-nats) > 1e-4*nats {
+		t.Fatalf("evaluate in chunks of 7 = %+v, one pass per file gives %v nats over %d samples", chunked, nats, n)
+	}
+	if b := res.BitsPerSample(); math.Abs(b-nats/float64(n)/math.Ln2) > 1e-4 {
+		t.Fatalf("bits per sample %v", b)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Evaluate(ctx, m, files, 1); err == nil {
+		t.Fatal("cancelled evaluation returned no error")
 	}
 }

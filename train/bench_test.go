@@ -1,0 +1,59 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/nextsample/nextsample/causalconv"
+)
+
+// BenchmarkStep measures whole training steps (forward, backward, gradient
+// sum, Adam) of the default skip256 model on the reference benchmark's
+// shapes, with all cores, and reports timesteps/s and GFLOP/s in the
+// reference's units (train_flops_per_timestep per scored timestep; the
+// context that chunks recompute is not counted).
+func BenchmarkStep(b *testing.B) {
+	cfg := causalconv.DefaultConfig()
+	flops := float64(cfg.FLOPs().Train())
+	for _, shape := range []struct{ batch, samples int }{{1, 16000}, {4, 8000}, {8, 4000}} {
+		b.Run(fmt.Sprintf("skip256_b%dx%d", shape.batch, shape.samples), func(b *testing.B) {
+			m, err := causalconv.NewRandom(cfg, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			net, err := newConvNet(m, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			opt, _ := NewAdam(m.NumParams(), DefaultAdam())
+			e := mustEngine(b, net, opt, runtime.GOMAXPROCS(0), DefaultChunk)
+			defer e.close()
+			r := rand.New(rand.NewPCG(1, 1))
+			units := make([]Unit, shape.batch)
+			for i := range units {
+				seq := make([]int32, shape.samples+1)
+				for t := range seq {
+					seq[t] = int32(128 + 60*math.Sin(float64(t)*0.05) + 5*r.NormFloat64())
+				}
+				units[i] = Unit{Seq: seq, Targets: shape.samples}
+			}
+			update := int64(1)
+			if _, err := e.step(units, update, 1e-3, 0); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				update++
+				if _, err := e.step(units, update, 1e-3, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ts := float64(shape.batch*shape.samples) * float64(b.N) / b.Elapsed().Seconds()
+			b.ReportMetric(ts, "timesteps/s")
+			b.ReportMetric(ts*flops/1e9, "GFLOP/s")
+		})
+	}
+}

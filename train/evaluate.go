@@ -1,0 +1,86 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/nextsample/nextsample/causalconv"
+)
+
+// EvalChunk is how many predictions one worker computes at once in
+// Evaluate. Evaluation workspaces keep about 4 KiB per time step for the
+// default model, so a chunk with its context takes about 75 MiB per
+// thread.
+const EvalChunk = 16384
+
+// EvalResult is the negative log-likelihood of a model on a set of files.
+type EvalResult struct {
+	// Nats is the summed cross-entropy in nats.
+	Nats float64
+	// Samples is the number of predicted samples: every sample of every
+	// file but its first.
+	Samples int64
+	// Files is the number of files with at least one prediction.
+	Files int
+}
+
+// NatsPerSample returns the mean NLL in nats.
+func (r EvalResult) NatsPerSample() float64 { return r.Nats / float64(r.Samples) }
+
+// BitsPerSample returns the mean NLL in bits.
+func (r EvalResult) BitsPerSample() float64 { return r.NatsPerSample() / ln2 }
+
+const ln2 = 0.6931471805599453
+
+// Evaluate scores model on files: every sample after the first of each file
+// is predicted from all the samples before it, with the network's zero
+// padding before the file's start (the first sample has nothing to be
+// predicted from and is not scored). Long files are split into chunks that
+// each carry the receptive field of real context, so the result is that of
+// one pass over the whole file. threads 0 means all cores. A cancelled ctx
+// stops the evaluation between groups of chunks.
+func Evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, threads int) (EvalResult, error) {
+	return evaluate(ctx, model, files, threads, EvalChunk)
+}
+
+func evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, threads, chunk int) (EvalResult, error) {
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	net, err := newConvNet(model, false)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	e, err := newEngine(net, nil, threads, chunk)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	defer e.close()
+	var res EvalResult
+	// Groups of files of about 16 chunks per thread between checks of ctx.
+	group := 16 * threads * chunk
+	for i := 0; i < len(files); {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		j, size := i, 0
+		for j < len(files) && (j == i || size+len(files[j]) <= group) {
+			size += len(files[j])
+			j++
+		}
+		nats, n, err := e.evaluate(files[i:j])
+		if err != nil {
+			return res, fmt.Errorf("evaluating: %w", err)
+		}
+		res.Nats += nats
+		res.Samples += n
+		for _, f := range files[i:j] {
+			if len(f) >= 2 {
+				res.Files++
+			}
+		}
+		i = j
+	}
+	return res, nil
+}
