@@ -4,10 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
-	"strings"
+	"slices"
 
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
@@ -30,7 +29,7 @@ import (
 // that --resume needs to continue bit for bit:
 //
 //   - one tensor per optimizer buffer and model tensor, named
-//     "train.<buffer>.<tensor>" with the tensor's shape: <buffer> is
+//     "train/<buffer>.<tensor>" with the tensor's shape: <buffer> is
 //     momentum_buffer (SGD with momentum) or exp_avg and exp_avg_sq
 //     (Adam), torch.optim's names for the same quantities;
 //   - __metadata__["train"]: JSON with the step, the number of optimizer
@@ -44,14 +43,15 @@ import (
 
 // Metadata keys written by the trainer.
 const (
-	MetaModel = "model"
+	MetaModel = causalconv.MetadataModel
 	MetaTrain = "train"
 	MetaBest  = "best"
 )
 
-// optimizerPrefix starts the names of optimizer-state tensors; a PyTorch
-// user loading a checkpoint into the reference module drops them.
-const optimizerPrefix = "train."
+// optimizerPrefix starts the names of optimizer-state tensors (causalconv
+// files keep extra tensors in slash-separated namespaces); a PyTorch user
+// loading a checkpoint into the reference module drops them.
+const optimizerPrefix = "train/"
 
 // stateFormat tags the "train" metadata.
 const stateFormat = "nextsample-train/v1"
@@ -98,15 +98,6 @@ func keyOf(d Data) dataKey {
 	return k
 }
 
-// modelTensors returns m's parameters as safetensors tensors.
-func modelTensors(m *causalconv.Model) []safetensors.Tensor {
-	var ts []safetensors.Tensor
-	for _, t := range m.Tensors() {
-		ts = append(ts, safetensors.FromFloat32(t.Name, t.Shape, m.Params[t.Offset:t.Offset+t.Size]))
-	}
-	return ts
-}
-
 // optimizerTensors returns the optimizer's buffers split like the model's
 // tensors.
 func optimizerTensors(m *causalconv.Model, opt Optimizer) []safetensors.Tensor {
@@ -119,102 +110,51 @@ func optimizerTensors(m *causalconv.Model, opt Optimizer) []safetensors.Tensor {
 	return ts
 }
 
-// checkFinite refuses to write a model with a NaN or infinite parameter.
+// checkFinite refuses a model with a NaN or infinite parameter.
 func checkFinite(m *causalconv.Model) error {
 	for _, t := range m.Tensors() {
 		for _, v := range m.Params[t.Offset : t.Offset+t.Size] {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("parameter tensor %s is not finite; refusing to save it", t.Name)
+				return fmt.Errorf("parameter tensor %s is not finite", t.Name)
 			}
 		}
 	}
 	return nil
 }
 
-// writeModelFile writes m, meta and extra tensors atomically to path.
+// writeModelFile writes m, meta and extra tensors atomically to path with
+// causalconv.SaveFile, refusing a model that is not finite.
 func writeModelFile(path string, m *causalconv.Model, meta map[string]string, extra []safetensors.Tensor) error {
 	if err := checkFinite(m); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w; refusing to save it", path, err)
 	}
-	cfg, err := json.Marshal(m.Config)
-	if err != nil {
-		return err
-	}
-	md := map[string]string{MetaModel: string(cfg)}
+	md := make(map[string]string, len(meta))
 	for k, v := range meta {
 		if k != MetaModel {
 			md[k] = v
 		}
 	}
-	tensors := append(modelTensors(m), extra...)
-	return writeFileAtomic(path, func(w io.Writer) error { return safetensors.Write(w, md, tensors) })
+	return causalconv.SaveFile(path, m, md, extra)
 }
 
-// ModelFile is a model file read back: the network and the metadata.
+// ModelFile is a model file read back: the network, the metadata and any
+// extra tensors.
 type ModelFile struct {
-	Path  string
-	Model *causalconv.Model
-	// Meta is the whole __metadata__ map.
-	Meta map[string]string
-	file *safetensors.File
+	Path string
+	*causalconv.File
 }
 
-// ReadModelFile reads a model written by the trainer (or any safetensors
-// file with "model" metadata and the reference's tensor names). It refuses
-// a file without "model" metadata or whose tensors disagree with it.
+// ReadModelFile reads a model file (causalconv.Load) and refuses one whose
+// parameters are not all finite.
 func ReadModelFile(path string) (*ModelFile, error) {
-	f, err := safetensors.ReadFile(path)
+	f, err := causalconv.Load(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkFinite(f.Model); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	raw, ok := f.Metadata[MetaModel]
-	if !ok {
-		return nil, fmt.Errorf("%s: no %q entry in the metadata: not a nextsample model", path, MetaModel)
-	}
-	cfg, err := causalconv.ParseConfig([]byte(raw))
-	if err != nil {
-		return nil, fmt.Errorf("%s: metadata %q: %w", path, MetaModel, err)
-	}
-	m, err := causalconv.New(cfg.Model)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	for _, t := range m.Tensors() {
-		st := f.Tensor(t.Name)
-		if st == nil {
-			return nil, fmt.Errorf("%s: tensor %s missing", path, t.Name)
-		}
-		if !sameShape(st.Shape, t.Shape) {
-			return nil, fmt.Errorf("%s: tensor %s has shape %v, the model needs %v", path, t.Name, st.Shape, t.Shape)
-		}
-		if err := st.Float32s(m.Params[t.Offset : t.Offset+t.Size]); err != nil {
-			return nil, fmt.Errorf("%s: tensor %s: %w", path, t.Name, err)
-		}
-	}
-	for _, st := range f.Tensors {
-		if strings.HasPrefix(st.Name, optimizerPrefix) {
-			continue
-		}
-		if _, ok := m.Lookup(st.Name); !ok {
-			return nil, fmt.Errorf("%s: tensor %s is not part of the model described by its metadata", path, st.Name)
-		}
-	}
-	if err := checkFinite(m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &ModelFile{Path: path, Model: m, Meta: f.Metadata, file: f}, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return &ModelFile{Path: path, File: f}, nil
 }
 
 // Checkpoint is a resumable checkpoint read back.
@@ -238,7 +178,7 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, ok := mf.Meta[MetaTrain]
+	raw, ok := mf.Metadata[MetaTrain]
 	if !ok {
 		return nil, fmt.Errorf("%s: no training state (metadata %q); only last.safetensors and step-NNNNNN.safetensors can be resumed", path, MetaTrain)
 	}
@@ -264,15 +204,15 @@ func (c *Checkpoint) Step() int64 { return c.st.Step }
 // loadOptimizer copies the checkpoint's optimizer buffers into opt, whose
 // buffers must all be present.
 func (c *Checkpoint) loadOptimizer(opt Optimizer) error {
-	m := c.Model
+	m := c.File.Model
 	for _, b := range opt.State() {
 		for _, t := range m.Tensors() {
 			name := optimizerPrefix + b.Name + "." + t.Name
-			st := c.file.Tensor(name)
+			st := c.ExtraTensor(name)
 			if st == nil {
 				return fmt.Errorf("%s: optimizer state %s missing (was the run started with another optimizer?)", c.Path, name)
 			}
-			if !sameShape(st.Shape, t.Shape) {
+			if !slices.Equal(st.Shape, t.Shape) {
 				return fmt.Errorf("%s: optimizer state %s has shape %v, want %v", c.Path, name, st.Shape, t.Shape)
 			}
 			if err := st.Float32s(b.Data[t.Offset : t.Offset+t.Size]); err != nil {

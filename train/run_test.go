@@ -201,8 +201,8 @@ func TestRunLearnsAndWritesItsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mf.Meta["audio"] != `{"sample_rate":8000}` || mf.Meta[MetaBest] == "" || mf.Meta[MetaTrain] != "" {
-		t.Fatalf("best.safetensors metadata: %v", mf.Meta)
+	if mf.Metadata["audio"] != `{"sample_rate":8000}` || mf.Metadata[MetaBest] == "" || mf.Metadata[MetaTrain] != "" {
+		t.Fatalf("best.safetensors metadata: %v", mf.Metadata)
 	}
 	if _, err := ReadCheckpoint(filepath.Join(out, BestFile)); err == nil {
 		t.Fatal("best.safetensors accepted as a resumable checkpoint")
