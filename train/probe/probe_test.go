@@ -336,3 +336,14 @@ func TestRunErrors(t *testing.T) {
 		t.Error("empty label accepted")
 	}
 }
+
+// BenchmarkFitLogistic times one fit of the size of an FSDD fbank probe:
+// 2000 utterances, 46 pooled dims, 10 classes.
+func BenchmarkFitLogistic(b *testing.B) {
+	x, y := synthetic(6, 2000, 10, 46)
+	for b.Loop() {
+		if _, err := FitLogistic(context.Background(), x, y, 10, 46, FitOptions{C: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
