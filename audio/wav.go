@@ -40,6 +40,7 @@ type DecodeOptions struct {
 
 // A Clip is a decoded file: its header facts and its mono samples.
 type Clip struct {
+	Name string // as given to Decode: the path, or "stdin"
 	Info Info
 	// Samples holds one value per frame: the chosen channel or the
 	// average of all channels. PCM is scaled to [-1, 1) (full scale is
@@ -553,7 +554,7 @@ func Decode(r io.Reader, name string, opts DecodeOptions) (*Clip, error) {
 	if h.zeroSize {
 		h.Streamed = len(samples) > 0
 	}
-	return &Clip{Info: h.Info, Samples: samples}, nil
+	return &Clip{Name: name, Info: h.Info, Samples: samples}, nil
 }
 
 // StdinName is how ReadFile names standard input in errors.
