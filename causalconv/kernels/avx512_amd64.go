@@ -5,8 +5,8 @@ package kernels
 // generator explains the kernels themselves).
 
 func avx512() Set {
-	s := Generic() // element-wise kernels not yet in assembly stay portable
-	s.Name = "avx512"
+	s := Set{Name: "avx512"}
+	installElementwise(&s, true)
 	s.GemmNN = gemmNNAVX512
 	s.GemmNT = gemmNTAVX512
 	s.MatVec = matVecAVX512

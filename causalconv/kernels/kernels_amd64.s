@@ -2233,3 +2233,1321 @@ matVecBatch512x1_store:
 	VMOVUPS Z0, K1, (AX)
 	VZEROUPPER
 	RET
+
+// func gate512(n int, f *float32, s *float32, z *float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·gate512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), AX
+	MOVQ f+8(FP), CX
+	MOVQ s+16(FP), DX
+	MOVQ z+24(FP), BX
+	XORQ SI, SI
+	SHLQ $0x02, AX
+
+gate512_loop:
+	VMOVUPS      (CX)(SI*1), Z0
+	VANDPS       c_absMask<>+0(SB), Z0, Z1
+	VADDPS       Z1, Z1, Z2
+	VMOVUPS      c_expLo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z3
+	VMOVUPS      c_expHi<>+0(SB), Z2
+	VMINPS       Z3, Z2, Z3
+	VMULPS       c_log2e<>+0(SB), Z3, Z2
+	VADDPS       c_roundMag<>+0(SB), Z2, Z2
+	VSUBPS       c_roundMag<>+0(SB), Z2, Z2
+	VFNMADD231PS c_ln2Hi<>+0(SB), Z2, Z3
+	VFNMADD231PS c_ln2Lo<>+0(SB), Z2, Z3
+	VMOVUPS      c_expC7<>+0(SB), Z4
+	VFMADD213PS  c_expC6<>+0(SB), Z3, Z4
+	VFMADD213PS  c_expC5<>+0(SB), Z3, Z4
+	VFMADD213PS  c_expC4<>+0(SB), Z3, Z4
+	VFMADD213PS  c_expC3<>+0(SB), Z3, Z4
+	VFMADD213PS  c_expC2<>+0(SB), Z3, Z4
+	VMULPS       Z3, Z3, Z5
+	VFMADD213PS  Z3, Z5, Z4
+	VADDPS       c_one<>+0(SB), Z4, Z4
+
+	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
+	VCVTTPS2DQ   Z2, Z2
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPADDD       c_bias127<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       c_bias127<>+0(SB), Z2, Z2
+	VPSLLD       $0x17, Z2, Z2
+	VMULPS       Z3, Z4, Z4
+	VMULPS       Z2, Z4, Z4
+	VADDPS       c_one<>+0(SB), Z4, Z4
+	VMOVUPS      c_two<>+0(SB), Z2
+	VDIVPS       Z4, Z2, Z2
+	VMOVUPS      c_one<>+0(SB), Z3
+	VSUBPS       Z2, Z3, Z3
+	VANDPS       c_signMask<>+0(SB), Z0, Z2
+	VORPS        Z2, Z3, Z3
+	VMULPS       Z0, Z0, Z2
+	VMOVUPS      c_tanhP4<>+0(SB), Z4
+	VFMADD213PS  c_tanhP3<>+0(SB), Z2, Z4
+	VFMADD213PS  c_tanhP2<>+0(SB), Z2, Z4
+	VFMADD213PS  c_tanhP1<>+0(SB), Z2, Z4
+	VFMADD213PS  c_tanhP0<>+0(SB), Z2, Z4
+	VMULPS       Z2, Z0, Z2
+	VFMADD213PS  Z0, Z2, Z4
+	VCMPPS       $0x01, c_tanhSmall<>+0(SB), Z1, K1
+	VBLENDMPS    Z4, Z3, K1, Z3
+	VMOVUPS      (DX)(SI*1), Z0
+	VXORPS       c_signMask<>+0(SB), Z0, Z0
+	VMOVUPS      c_expLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z1
+	VMOVUPS      c_expHi<>+0(SB), Z0
+	VMINPS       Z1, Z0, Z1
+	VMULPS       c_log2e<>+0(SB), Z1, Z0
+	VADDPS       c_roundMag<>+0(SB), Z0, Z0
+	VSUBPS       c_roundMag<>+0(SB), Z0, Z0
+	VFNMADD231PS c_ln2Hi<>+0(SB), Z0, Z1
+	VFNMADD231PS c_ln2Lo<>+0(SB), Z0, Z1
+	VMOVUPS      c_expC7<>+0(SB), Z2
+	VFMADD213PS  c_expC6<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expC5<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expC4<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expC3<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expC2<>+0(SB), Z1, Z2
+	VMULPS       Z1, Z1, Z4
+	VFMADD213PS  Z1, Z4, Z2
+	VADDPS       c_one<>+0(SB), Z2, Z2
+
+	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
+	VCVTTPS2DQ Z0, Z0
+	VPSRAD     $0x01, Z0, Z1
+	VPSUBD     Z1, Z0, Z0
+	VPADDD     c_bias127<>+0(SB), Z1, Z1
+	VPSLLD     $0x17, Z1, Z1
+	VPADDD     c_bias127<>+0(SB), Z0, Z0
+	VPSLLD     $0x17, Z0, Z0
+	VMULPS     Z1, Z2, Z2
+	VMULPS     Z0, Z2, Z2
+	VADDPS     c_one<>+0(SB), Z2, Z2
+	VMOVUPS    c_one<>+0(SB), Z0
+	VDIVPS     Z2, Z0, Z0
+	VMOVUPS    Z3, (CX)(SI*1)
+	VMOVUPS    Z0, (DX)(SI*1)
+	VMULPS     Z0, Z3, Z3
+	VMOVUPS    Z3, (BX)(SI*1)
+	ADDQ       $0x40, SI
+	CMPQ       SI, AX
+	JL         gate512_loop
+	VZEROUPPER
+	RET
+
+DATA c_absMask<>+0(SB)/4, $0x7fffffff
+DATA c_absMask<>+4(SB)/4, $0x7fffffff
+DATA c_absMask<>+8(SB)/4, $0x7fffffff
+DATA c_absMask<>+12(SB)/4, $0x7fffffff
+DATA c_absMask<>+16(SB)/4, $0x7fffffff
+DATA c_absMask<>+20(SB)/4, $0x7fffffff
+DATA c_absMask<>+24(SB)/4, $0x7fffffff
+DATA c_absMask<>+28(SB)/4, $0x7fffffff
+DATA c_absMask<>+32(SB)/4, $0x7fffffff
+DATA c_absMask<>+36(SB)/4, $0x7fffffff
+DATA c_absMask<>+40(SB)/4, $0x7fffffff
+DATA c_absMask<>+44(SB)/4, $0x7fffffff
+DATA c_absMask<>+48(SB)/4, $0x7fffffff
+DATA c_absMask<>+52(SB)/4, $0x7fffffff
+DATA c_absMask<>+56(SB)/4, $0x7fffffff
+DATA c_absMask<>+60(SB)/4, $0x7fffffff
+GLOBL c_absMask<>(SB), RODATA|NOPTR, $64
+
+DATA c_expLo<>+0(SB)/4, $0xc2d00000
+DATA c_expLo<>+4(SB)/4, $0xc2d00000
+DATA c_expLo<>+8(SB)/4, $0xc2d00000
+DATA c_expLo<>+12(SB)/4, $0xc2d00000
+DATA c_expLo<>+16(SB)/4, $0xc2d00000
+DATA c_expLo<>+20(SB)/4, $0xc2d00000
+DATA c_expLo<>+24(SB)/4, $0xc2d00000
+DATA c_expLo<>+28(SB)/4, $0xc2d00000
+DATA c_expLo<>+32(SB)/4, $0xc2d00000
+DATA c_expLo<>+36(SB)/4, $0xc2d00000
+DATA c_expLo<>+40(SB)/4, $0xc2d00000
+DATA c_expLo<>+44(SB)/4, $0xc2d00000
+DATA c_expLo<>+48(SB)/4, $0xc2d00000
+DATA c_expLo<>+52(SB)/4, $0xc2d00000
+DATA c_expLo<>+56(SB)/4, $0xc2d00000
+DATA c_expLo<>+60(SB)/4, $0xc2d00000
+GLOBL c_expLo<>(SB), RODATA|NOPTR, $64
+
+DATA c_expHi<>+0(SB)/4, $0x42b1999a
+DATA c_expHi<>+4(SB)/4, $0x42b1999a
+DATA c_expHi<>+8(SB)/4, $0x42b1999a
+DATA c_expHi<>+12(SB)/4, $0x42b1999a
+DATA c_expHi<>+16(SB)/4, $0x42b1999a
+DATA c_expHi<>+20(SB)/4, $0x42b1999a
+DATA c_expHi<>+24(SB)/4, $0x42b1999a
+DATA c_expHi<>+28(SB)/4, $0x42b1999a
+DATA c_expHi<>+32(SB)/4, $0x42b1999a
+DATA c_expHi<>+36(SB)/4, $0x42b1999a
+DATA c_expHi<>+40(SB)/4, $0x42b1999a
+DATA c_expHi<>+44(SB)/4, $0x42b1999a
+DATA c_expHi<>+48(SB)/4, $0x42b1999a
+DATA c_expHi<>+52(SB)/4, $0x42b1999a
+DATA c_expHi<>+56(SB)/4, $0x42b1999a
+DATA c_expHi<>+60(SB)/4, $0x42b1999a
+GLOBL c_expHi<>(SB), RODATA|NOPTR, $64
+
+DATA c_log2e<>+0(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+4(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+8(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+12(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+16(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+20(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+24(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+28(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+32(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+36(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+40(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+44(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+48(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+52(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+56(SB)/4, $0x3fb8aa3b
+DATA c_log2e<>+60(SB)/4, $0x3fb8aa3b
+GLOBL c_log2e<>(SB), RODATA|NOPTR, $64
+
+DATA c_roundMag<>+0(SB)/4, $0x4b400000
+DATA c_roundMag<>+4(SB)/4, $0x4b400000
+DATA c_roundMag<>+8(SB)/4, $0x4b400000
+DATA c_roundMag<>+12(SB)/4, $0x4b400000
+DATA c_roundMag<>+16(SB)/4, $0x4b400000
+DATA c_roundMag<>+20(SB)/4, $0x4b400000
+DATA c_roundMag<>+24(SB)/4, $0x4b400000
+DATA c_roundMag<>+28(SB)/4, $0x4b400000
+DATA c_roundMag<>+32(SB)/4, $0x4b400000
+DATA c_roundMag<>+36(SB)/4, $0x4b400000
+DATA c_roundMag<>+40(SB)/4, $0x4b400000
+DATA c_roundMag<>+44(SB)/4, $0x4b400000
+DATA c_roundMag<>+48(SB)/4, $0x4b400000
+DATA c_roundMag<>+52(SB)/4, $0x4b400000
+DATA c_roundMag<>+56(SB)/4, $0x4b400000
+DATA c_roundMag<>+60(SB)/4, $0x4b400000
+GLOBL c_roundMag<>(SB), RODATA|NOPTR, $64
+
+DATA c_ln2Hi<>+0(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+4(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+8(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+12(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+16(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+20(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+24(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+28(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+32(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+36(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+40(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+44(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+48(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+52(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+56(SB)/4, $0x3f318000
+DATA c_ln2Hi<>+60(SB)/4, $0x3f318000
+GLOBL c_ln2Hi<>(SB), RODATA|NOPTR, $64
+
+DATA c_ln2Lo<>+0(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+4(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+8(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+12(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+16(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+20(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+24(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+28(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+32(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+36(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+40(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+44(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+48(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+52(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+56(SB)/4, $0xb95e8083
+DATA c_ln2Lo<>+60(SB)/4, $0xb95e8083
+GLOBL c_ln2Lo<>(SB), RODATA|NOPTR, $64
+
+DATA c_expC7<>+0(SB)/4, $0x39506967
+DATA c_expC7<>+4(SB)/4, $0x39506967
+DATA c_expC7<>+8(SB)/4, $0x39506967
+DATA c_expC7<>+12(SB)/4, $0x39506967
+DATA c_expC7<>+16(SB)/4, $0x39506967
+DATA c_expC7<>+20(SB)/4, $0x39506967
+DATA c_expC7<>+24(SB)/4, $0x39506967
+DATA c_expC7<>+28(SB)/4, $0x39506967
+DATA c_expC7<>+32(SB)/4, $0x39506967
+DATA c_expC7<>+36(SB)/4, $0x39506967
+DATA c_expC7<>+40(SB)/4, $0x39506967
+DATA c_expC7<>+44(SB)/4, $0x39506967
+DATA c_expC7<>+48(SB)/4, $0x39506967
+DATA c_expC7<>+52(SB)/4, $0x39506967
+DATA c_expC7<>+56(SB)/4, $0x39506967
+DATA c_expC7<>+60(SB)/4, $0x39506967
+GLOBL c_expC7<>(SB), RODATA|NOPTR, $64
+
+DATA c_expC6<>+0(SB)/4, $0x3ab743ce
+DATA c_expC6<>+4(SB)/4, $0x3ab743ce
+DATA c_expC6<>+8(SB)/4, $0x3ab743ce
+DATA c_expC6<>+12(SB)/4, $0x3ab743ce
+DATA c_expC6<>+16(SB)/4, $0x3ab743ce
+DATA c_expC6<>+20(SB)/4, $0x3ab743ce
+DATA c_expC6<>+24(SB)/4, $0x3ab743ce
+DATA c_expC6<>+28(SB)/4, $0x3ab743ce
+DATA c_expC6<>+32(SB)/4, $0x3ab743ce
+DATA c_expC6<>+36(SB)/4, $0x3ab743ce
+DATA c_expC6<>+40(SB)/4, $0x3ab743ce
+DATA c_expC6<>+44(SB)/4, $0x3ab743ce
+DATA c_expC6<>+48(SB)/4, $0x3ab743ce
+DATA c_expC6<>+52(SB)/4, $0x3ab743ce
+DATA c_expC6<>+56(SB)/4, $0x3ab743ce
+DATA c_expC6<>+60(SB)/4, $0x3ab743ce
+GLOBL c_expC6<>(SB), RODATA|NOPTR, $64
+
+DATA c_expC5<>+0(SB)/4, $0x3c088908
+DATA c_expC5<>+4(SB)/4, $0x3c088908
+DATA c_expC5<>+8(SB)/4, $0x3c088908
+DATA c_expC5<>+12(SB)/4, $0x3c088908
+DATA c_expC5<>+16(SB)/4, $0x3c088908
+DATA c_expC5<>+20(SB)/4, $0x3c088908
+DATA c_expC5<>+24(SB)/4, $0x3c088908
+DATA c_expC5<>+28(SB)/4, $0x3c088908
+DATA c_expC5<>+32(SB)/4, $0x3c088908
+DATA c_expC5<>+36(SB)/4, $0x3c088908
+DATA c_expC5<>+40(SB)/4, $0x3c088908
+DATA c_expC5<>+44(SB)/4, $0x3c088908
+DATA c_expC5<>+48(SB)/4, $0x3c088908
+DATA c_expC5<>+52(SB)/4, $0x3c088908
+DATA c_expC5<>+56(SB)/4, $0x3c088908
+DATA c_expC5<>+60(SB)/4, $0x3c088908
+GLOBL c_expC5<>(SB), RODATA|NOPTR, $64
+
+DATA c_expC4<>+0(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+4(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+8(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+12(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+16(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+20(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+24(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+28(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+32(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+36(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+40(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+44(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+48(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+52(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+56(SB)/4, $0x3d2aa9c1
+DATA c_expC4<>+60(SB)/4, $0x3d2aa9c1
+GLOBL c_expC4<>(SB), RODATA|NOPTR, $64
+
+DATA c_expC3<>+0(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+4(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+8(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+12(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+16(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+20(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+24(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+28(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+32(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+36(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+40(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+44(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+48(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+52(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+56(SB)/4, $0x3e2aaaaa
+DATA c_expC3<>+60(SB)/4, $0x3e2aaaaa
+GLOBL c_expC3<>(SB), RODATA|NOPTR, $64
+
+DATA c_expC2<>+0(SB)/4, $0x3f000000
+DATA c_expC2<>+4(SB)/4, $0x3f000000
+DATA c_expC2<>+8(SB)/4, $0x3f000000
+DATA c_expC2<>+12(SB)/4, $0x3f000000
+DATA c_expC2<>+16(SB)/4, $0x3f000000
+DATA c_expC2<>+20(SB)/4, $0x3f000000
+DATA c_expC2<>+24(SB)/4, $0x3f000000
+DATA c_expC2<>+28(SB)/4, $0x3f000000
+DATA c_expC2<>+32(SB)/4, $0x3f000000
+DATA c_expC2<>+36(SB)/4, $0x3f000000
+DATA c_expC2<>+40(SB)/4, $0x3f000000
+DATA c_expC2<>+44(SB)/4, $0x3f000000
+DATA c_expC2<>+48(SB)/4, $0x3f000000
+DATA c_expC2<>+52(SB)/4, $0x3f000000
+DATA c_expC2<>+56(SB)/4, $0x3f000000
+DATA c_expC2<>+60(SB)/4, $0x3f000000
+GLOBL c_expC2<>(SB), RODATA|NOPTR, $64
+
+DATA c_one<>+0(SB)/4, $0x3f800000
+DATA c_one<>+4(SB)/4, $0x3f800000
+DATA c_one<>+8(SB)/4, $0x3f800000
+DATA c_one<>+12(SB)/4, $0x3f800000
+DATA c_one<>+16(SB)/4, $0x3f800000
+DATA c_one<>+20(SB)/4, $0x3f800000
+DATA c_one<>+24(SB)/4, $0x3f800000
+DATA c_one<>+28(SB)/4, $0x3f800000
+DATA c_one<>+32(SB)/4, $0x3f800000
+DATA c_one<>+36(SB)/4, $0x3f800000
+DATA c_one<>+40(SB)/4, $0x3f800000
+DATA c_one<>+44(SB)/4, $0x3f800000
+DATA c_one<>+48(SB)/4, $0x3f800000
+DATA c_one<>+52(SB)/4, $0x3f800000
+DATA c_one<>+56(SB)/4, $0x3f800000
+DATA c_one<>+60(SB)/4, $0x3f800000
+GLOBL c_one<>(SB), RODATA|NOPTR, $64
+
+DATA c_bias127<>+0(SB)/4, $0x0000007f
+DATA c_bias127<>+4(SB)/4, $0x0000007f
+DATA c_bias127<>+8(SB)/4, $0x0000007f
+DATA c_bias127<>+12(SB)/4, $0x0000007f
+DATA c_bias127<>+16(SB)/4, $0x0000007f
+DATA c_bias127<>+20(SB)/4, $0x0000007f
+DATA c_bias127<>+24(SB)/4, $0x0000007f
+DATA c_bias127<>+28(SB)/4, $0x0000007f
+DATA c_bias127<>+32(SB)/4, $0x0000007f
+DATA c_bias127<>+36(SB)/4, $0x0000007f
+DATA c_bias127<>+40(SB)/4, $0x0000007f
+DATA c_bias127<>+44(SB)/4, $0x0000007f
+DATA c_bias127<>+48(SB)/4, $0x0000007f
+DATA c_bias127<>+52(SB)/4, $0x0000007f
+DATA c_bias127<>+56(SB)/4, $0x0000007f
+DATA c_bias127<>+60(SB)/4, $0x0000007f
+GLOBL c_bias127<>(SB), RODATA|NOPTR, $64
+
+DATA c_two<>+0(SB)/4, $0x40000000
+DATA c_two<>+4(SB)/4, $0x40000000
+DATA c_two<>+8(SB)/4, $0x40000000
+DATA c_two<>+12(SB)/4, $0x40000000
+DATA c_two<>+16(SB)/4, $0x40000000
+DATA c_two<>+20(SB)/4, $0x40000000
+DATA c_two<>+24(SB)/4, $0x40000000
+DATA c_two<>+28(SB)/4, $0x40000000
+DATA c_two<>+32(SB)/4, $0x40000000
+DATA c_two<>+36(SB)/4, $0x40000000
+DATA c_two<>+40(SB)/4, $0x40000000
+DATA c_two<>+44(SB)/4, $0x40000000
+DATA c_two<>+48(SB)/4, $0x40000000
+DATA c_two<>+52(SB)/4, $0x40000000
+DATA c_two<>+56(SB)/4, $0x40000000
+DATA c_two<>+60(SB)/4, $0x40000000
+GLOBL c_two<>(SB), RODATA|NOPTR, $64
+
+DATA c_signMask<>+0(SB)/4, $0x80000000
+DATA c_signMask<>+4(SB)/4, $0x80000000
+DATA c_signMask<>+8(SB)/4, $0x80000000
+DATA c_signMask<>+12(SB)/4, $0x80000000
+DATA c_signMask<>+16(SB)/4, $0x80000000
+DATA c_signMask<>+20(SB)/4, $0x80000000
+DATA c_signMask<>+24(SB)/4, $0x80000000
+DATA c_signMask<>+28(SB)/4, $0x80000000
+DATA c_signMask<>+32(SB)/4, $0x80000000
+DATA c_signMask<>+36(SB)/4, $0x80000000
+DATA c_signMask<>+40(SB)/4, $0x80000000
+DATA c_signMask<>+44(SB)/4, $0x80000000
+DATA c_signMask<>+48(SB)/4, $0x80000000
+DATA c_signMask<>+52(SB)/4, $0x80000000
+DATA c_signMask<>+56(SB)/4, $0x80000000
+DATA c_signMask<>+60(SB)/4, $0x80000000
+GLOBL c_signMask<>(SB), RODATA|NOPTR, $64
+
+DATA c_tanhP4<>+0(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+4(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+8(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+12(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+16(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+20(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+24(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+28(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+32(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+36(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+40(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+44(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+48(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+52(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+56(SB)/4, $0xbbca8042
+DATA c_tanhP4<>+60(SB)/4, $0xbbca8042
+GLOBL c_tanhP4<>(SB), RODATA|NOPTR, $64
+
+DATA c_tanhP3<>+0(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+4(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+8(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+12(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+16(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+20(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+24(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+28(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+32(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+36(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+40(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+44(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+48(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+52(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+56(SB)/4, $0x3cac17e3
+DATA c_tanhP3<>+60(SB)/4, $0x3cac17e3
+GLOBL c_tanhP3<>(SB), RODATA|NOPTR, $64
+
+DATA c_tanhP2<>+0(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+4(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+8(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+12(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+16(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+20(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+24(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+28(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+32(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+36(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+40(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+44(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+48(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+52(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+56(SB)/4, $0xbd5c84a5
+DATA c_tanhP2<>+60(SB)/4, $0xbd5c84a5
+GLOBL c_tanhP2<>(SB), RODATA|NOPTR, $64
+
+DATA c_tanhP1<>+0(SB)/4, $0x3e088639
+DATA c_tanhP1<>+4(SB)/4, $0x3e088639
+DATA c_tanhP1<>+8(SB)/4, $0x3e088639
+DATA c_tanhP1<>+12(SB)/4, $0x3e088639
+DATA c_tanhP1<>+16(SB)/4, $0x3e088639
+DATA c_tanhP1<>+20(SB)/4, $0x3e088639
+DATA c_tanhP1<>+24(SB)/4, $0x3e088639
+DATA c_tanhP1<>+28(SB)/4, $0x3e088639
+DATA c_tanhP1<>+32(SB)/4, $0x3e088639
+DATA c_tanhP1<>+36(SB)/4, $0x3e088639
+DATA c_tanhP1<>+40(SB)/4, $0x3e088639
+DATA c_tanhP1<>+44(SB)/4, $0x3e088639
+DATA c_tanhP1<>+48(SB)/4, $0x3e088639
+DATA c_tanhP1<>+52(SB)/4, $0x3e088639
+DATA c_tanhP1<>+56(SB)/4, $0x3e088639
+DATA c_tanhP1<>+60(SB)/4, $0x3e088639
+GLOBL c_tanhP1<>(SB), RODATA|NOPTR, $64
+
+DATA c_tanhP0<>+0(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+4(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+8(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+12(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+16(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+20(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+24(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+28(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+32(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+36(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+40(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+44(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+48(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+52(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+56(SB)/4, $0xbeaaaaa4
+DATA c_tanhP0<>+60(SB)/4, $0xbeaaaaa4
+GLOBL c_tanhP0<>(SB), RODATA|NOPTR, $64
+
+DATA c_tanhSmall<>+0(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+4(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+8(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+12(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+16(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+20(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+24(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+28(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+32(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+36(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+40(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+44(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+48(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+52(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+56(SB)/4, $0x3f100000
+DATA c_tanhSmall<>+60(SB)/4, $0x3f100000
+GLOBL c_tanhSmall<>(SB), RODATA|NOPTR, $64
+
+// func gateBackward512(n int, tf *float32, sg *float32, dz *float32, df *float32, dg *float32)
+// Requires: AVX, AVX512F
+TEXT ·gateBackward512(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), AX
+	MOVQ tf+8(FP), CX
+	MOVQ sg+16(FP), DX
+	MOVQ dz+24(FP), BX
+	MOVQ df+32(FP), SI
+	MOVQ dg+40(FP), DI
+	XORQ R8, R8
+	SHLQ $0x02, AX
+
+gateBackward512_loop:
+	VMOVUPS      (CX)(R8*1), Z0
+	VMOVUPS      (DX)(R8*1), Z1
+	VMULPS       (BX)(R8*1), Z1, Z2
+	VMOVUPS      c_one<>+0(SB), Z3
+	VFNMADD231PS Z0, Z0, Z3
+	VMULPS       Z2, Z3, Z3
+	VMOVUPS      Z3, (SI)(R8*1)
+	VMOVUPS      c_one<>+0(SB), Z3
+	VSUBPS       Z1, Z3, Z3
+	VMULPS       Z0, Z2, Z2
+	VMULPS       Z2, Z3, Z3
+	VMOVUPS      Z3, (DI)(R8*1)
+	ADDQ         $0x40, R8
+	CMPQ         R8, AX
+	JL           gateBackward512_loop
+	VZEROUPPER
+	RET
+
+// func relu512(n int, x *float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·relu512(SB), NOSPLIT, $0-16
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	VXORPS Z0, Z0, Z0
+	XORQ   DX, DX
+	SHLQ   $0x02, AX
+
+relu512_loop:
+	VMOVUPS (CX)(DX*1), Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, (CX)(DX*1)
+	ADDQ    $0x40, DX
+	CMPQ    DX, AX
+	JL      relu512_loop
+	VZEROUPPER
+	RET
+
+// func reluBackward512(n int, y *float32, dy *float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·reluBackward512(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   y+8(FP), CX
+	MOVQ   dy+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	XORQ   BX, BX
+	SHLQ   $0x02, AX
+
+reluBackward512_loop:
+	VMOVUPS   (CX)(BX*1), Z1
+	VMOVUPS   (DX)(BX*1), Z2
+	VCMPPS    $0x1e, Z0, Z1, K1
+	VMOVUPS.Z Z2, K1, Z2
+	VMOVUPS   Z2, (DX)(BX*1)
+	ADDQ      $0x40, BX
+	CMPQ      BX, AX
+	JL        reluBackward512_loop
+	VZEROUPPER
+	RET
+
+// func axpy512(n int, alpha float32, x *float32, y *float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·axpy512(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         x+16(FP), CX
+	MOVQ         y+24(FP), DX
+	MOVSS        alpha+8(FP), X0
+	VBROADCASTSS X0, Z0
+	XORQ         BX, BX
+	SHLQ         $0x02, AX
+
+axpy512_loop:
+	VMOVUPS     (DX)(BX*1), Z1
+	VFMADD231PS (CX)(BX*1), Z0, Z1
+	VMOVUPS     Z1, (DX)(BX*1)
+	ADDQ        $0x40, BX
+	CMPQ        BX, AX
+	JL          axpy512_loop
+	VZEROUPPER
+	RET
+
+// func sum512(n int, x *float32, out *[8]float64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·sum512(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+	XORQ   DX, DX
+	SHLQ   $0x02, AX
+
+sum512_loop:
+	VCVTPS2PD (CX)(DX*1), Z2
+	VADDPD    Z2, Z0, Z0
+	VCVTPS2PD 32(CX)(DX*1), Z2
+	VADDPD    Z2, Z1, Z1
+	ADDQ      $0x40, DX
+	CMPQ      DX, AX
+	JL        sum512_loop
+	VADDPD    Z1, Z0, Z0
+	MOVQ      out+16(FP), AX
+	VMOVUPD   Z0, (AX)
+	VZEROUPPER
+	RET
+
+// func softmaxBlock512(q int, logits *float32, ld int, grad *float32, scale float32, mx *float32, z *float32)
+// Requires: AVX, AVX512DQ, AVX512F, SSE
+TEXT ·softmaxBlock512(SB), NOSPLIT, $0-56
+	MOVQ q+0(FP), AX
+	MOVQ logits+8(FP), CX
+	MOVQ ld+16(FP), DX
+	SHLQ $0x02, DX
+
+	// Pass 1: the maximum, four rows at a time into four partial maxima.
+	VMOVUPS (CX), Z0
+	VMOVUPS (CX), Z1
+	VMOVUPS (CX), Z2
+	VMOVUPS (CX), Z3
+	MOVQ    CX, BX
+	MOVQ    AX, SI
+
+softmaxBlock512_max4:
+	CMPQ   SI, $0x04
+	JL     softmaxBlock512_max1
+	VMAXPS (BX), Z0, Z0
+	ADDQ   DX, BX
+	VMAXPS (BX), Z1, Z1
+	ADDQ   DX, BX
+	VMAXPS (BX), Z2, Z2
+	ADDQ   DX, BX
+	VMAXPS (BX), Z3, Z3
+	ADDQ   DX, BX
+	SUBQ   $0x04, SI
+	JMP    softmaxBlock512_max4
+
+softmaxBlock512_max1:
+	TESTQ  SI, SI
+	JZ     softmaxBlock512_maxdone
+	VMAXPS (BX), Z0, Z0
+	ADDQ   DX, BX
+	DECQ   SI
+	JMP    softmaxBlock512_max1
+
+softmaxBlock512_maxdone:
+	VMAXPS  Z1, Z0, Z0
+	VMAXPS  Z3, Z2, Z2
+	VMAXPS  Z2, Z0, Z0
+	MOVQ    mx+40(FP), BX
+	VMOVUPS Z0, (BX)
+
+	// Pass 2: z = Σ exp(l - max); the exps go to grad if there is one.
+	MOVQ   grad+24(FP), DI
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	MOVQ   CX, BX
+	MOVQ   AX, SI
+	MOVQ   DI, CX
+
+softmaxBlock512_exp:
+	VMOVUPS      (BX), Z2
+	VSUBPS       Z0, Z2, Z2
+	VMOVUPS      c_expLo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z3
+	VMOVUPS      c_expHi<>+0(SB), Z2
+	VMINPS       Z3, Z2, Z3
+	VMULPS       c_log2e<>+0(SB), Z3, Z2
+	VADDPS       c_roundMag<>+0(SB), Z2, Z2
+	VSUBPS       c_roundMag<>+0(SB), Z2, Z2
+	VFNMADD231PS c_ln2Hi<>+0(SB), Z2, Z3
+	VFNMADD231PS c_ln2Lo<>+0(SB), Z2, Z3
+	VMOVUPS      c_expC7<>+0(SB), Z4
+	VFMADD213PS  c_expC6<>+0(SB), Z3, Z4
+	VFMADD213PS  c_expC5<>+0(SB), Z3, Z4
+	VFMADD213PS  c_expC4<>+0(SB), Z3, Z4
+	VFMADD213PS  c_expC3<>+0(SB), Z3, Z4
+	VFMADD213PS  c_expC2<>+0(SB), Z3, Z4
+	VMULPS       Z3, Z3, Z5
+	VFMADD213PS  Z3, Z5, Z4
+	VADDPS       c_one<>+0(SB), Z4, Z4
+
+	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
+	VCVTTPS2DQ Z2, Z2
+	VPSRAD     $0x01, Z2, Z3
+	VPSUBD     Z3, Z2, Z2
+	VPADDD     c_bias127<>+0(SB), Z3, Z3
+	VPSLLD     $0x17, Z3, Z3
+	VPADDD     c_bias127<>+0(SB), Z2, Z2
+	VPSLLD     $0x17, Z2, Z2
+	VMULPS     Z3, Z4, Z4
+	VMULPS     Z2, Z4, Z4
+	VADDPS     Z4, Z1, Z1
+	TESTQ      CX, CX
+	JZ         softmaxBlock512_expnext
+	VMOVUPS    Z4, (CX)
+	ADDQ       DX, CX
+
+softmaxBlock512_expnext:
+	ADDQ    DX, BX
+	DECQ    SI
+	JNZ     softmaxBlock512_exp
+	MOVQ    z+48(FP), CX
+	VMOVUPS Z1, (CX)
+
+	// Pass 3: grad *= scale/z.
+	TESTQ        DI, DI
+	JZ           softmaxBlock512_done
+	MOVSS        scale+32(FP), X0
+	VBROADCASTSS X0, Z0
+	VDIVPS       Z1, Z0, Z0
+	MOVQ         AX, SI
+
+softmaxBlock512_scale:
+	VMULPS  (DI), Z0, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ    DX, DI
+	DECQ    SI
+	JNZ     softmaxBlock512_scale
+
+softmaxBlock512_done:
+	VZEROUPPER
+	RET
+
+// func exp512(n int, x *float32, y *float32)
+// Requires: AVX, AVX512F
+TEXT ·exp512(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ y+16(FP), DX
+	XORQ BX, BX
+	SHLQ $0x02, AX
+
+exp512_loop:
+	VMOVUPS      (CX)(BX*1), Z0
+	VMOVUPS      c_expLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z1
+	VMOVUPS      c_expHi<>+0(SB), Z0
+	VMINPS       Z1, Z0, Z1
+	VMULPS       c_log2e<>+0(SB), Z1, Z0
+	VADDPS       c_roundMag<>+0(SB), Z0, Z0
+	VSUBPS       c_roundMag<>+0(SB), Z0, Z0
+	VFNMADD231PS c_ln2Hi<>+0(SB), Z0, Z1
+	VFNMADD231PS c_ln2Lo<>+0(SB), Z0, Z1
+	VMOVUPS      c_expC7<>+0(SB), Z2
+	VFMADD213PS  c_expC6<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expC5<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expC4<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expC3<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expC2<>+0(SB), Z1, Z2
+	VMULPS       Z1, Z1, Z3
+	VFMADD213PS  Z1, Z3, Z2
+	VADDPS       c_one<>+0(SB), Z2, Z2
+
+	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
+	VCVTTPS2DQ Z0, Z0
+	VPSRAD     $0x01, Z0, Z1
+	VPSUBD     Z1, Z0, Z0
+	VPADDD     c_bias127<>+0(SB), Z1, Z1
+	VPSLLD     $0x17, Z1, Z1
+	VPADDD     c_bias127<>+0(SB), Z0, Z0
+	VPSLLD     $0x17, Z0, Z0
+	VMULPS     Z1, Z2, Z2
+	VMULPS     Z0, Z2, Z2
+	VMOVUPS    Z2, (DX)(BX*1)
+	ADDQ       $0x40, BX
+	CMPQ       BX, AX
+	JL         exp512_loop
+	VZEROUPPER
+	RET
+
+// func gate256(n int, f *float32, s *float32, z *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·gate256(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), AX
+	MOVQ f+8(FP), CX
+	MOVQ s+16(FP), DX
+	MOVQ z+24(FP), BX
+	XORQ SI, SI
+	SHLQ $0x02, AX
+
+gate256_loop:
+	VMOVUPS      (CX)(SI*1), Y0
+	VANDPS       c_absMask<>+0(SB), Y0, Y1
+	VADDPS       Y1, Y1, Y2
+	VMOVUPS      c_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y3
+	VMOVUPS      c_expHi<>+0(SB), Y2
+	VMINPS       Y3, Y2, Y3
+	VMULPS       c_log2e<>+0(SB), Y3, Y2
+	VADDPS       c_roundMag<>+0(SB), Y2, Y2
+	VSUBPS       c_roundMag<>+0(SB), Y2, Y2
+	VFNMADD231PS c_ln2Hi<>+0(SB), Y2, Y3
+	VFNMADD231PS c_ln2Lo<>+0(SB), Y2, Y3
+	VMOVUPS      c_expC7<>+0(SB), Y4
+	VFMADD213PS  c_expC6<>+0(SB), Y3, Y4
+	VFMADD213PS  c_expC5<>+0(SB), Y3, Y4
+	VFMADD213PS  c_expC4<>+0(SB), Y3, Y4
+	VFMADD213PS  c_expC3<>+0(SB), Y3, Y4
+	VFMADD213PS  c_expC2<>+0(SB), Y3, Y4
+	VMULPS       Y3, Y3, Y5
+	VFMADD213PS  Y3, Y5, Y4
+	VADDPS       c_one<>+0(SB), Y4, Y4
+
+	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
+	VCVTTPS2DQ   Y2, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       c_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       c_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y3, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VADDPS       c_one<>+0(SB), Y4, Y4
+	VMOVUPS      c_two<>+0(SB), Y2
+	VDIVPS       Y4, Y2, Y2
+	VMOVUPS      c_one<>+0(SB), Y3
+	VSUBPS       Y2, Y3, Y3
+	VANDPS       c_signMask<>+0(SB), Y0, Y2
+	VORPS        Y2, Y3, Y3
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      c_tanhP4<>+0(SB), Y4
+	VFMADD213PS  c_tanhP3<>+0(SB), Y2, Y4
+	VFMADD213PS  c_tanhP2<>+0(SB), Y2, Y4
+	VFMADD213PS  c_tanhP1<>+0(SB), Y2, Y4
+	VFMADD213PS  c_tanhP0<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y0, Y2
+	VFMADD213PS  Y0, Y2, Y4
+	VCMPPS       $0x01, c_tanhSmall<>+0(SB), Y1, Y0
+	VBLENDVPS    Y0, Y4, Y3, Y3
+	VMOVUPS      (DX)(SI*1), Y0
+	VXORPS       c_signMask<>+0(SB), Y0, Y0
+	VMOVUPS      c_expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y1
+	VMOVUPS      c_expHi<>+0(SB), Y0
+	VMINPS       Y1, Y0, Y1
+	VMULPS       c_log2e<>+0(SB), Y1, Y0
+	VADDPS       c_roundMag<>+0(SB), Y0, Y0
+	VSUBPS       c_roundMag<>+0(SB), Y0, Y0
+	VFNMADD231PS c_ln2Hi<>+0(SB), Y0, Y1
+	VFNMADD231PS c_ln2Lo<>+0(SB), Y0, Y1
+	VMOVUPS      c_expC7<>+0(SB), Y2
+	VFMADD213PS  c_expC6<>+0(SB), Y1, Y2
+	VFMADD213PS  c_expC5<>+0(SB), Y1, Y2
+	VFMADD213PS  c_expC4<>+0(SB), Y1, Y2
+	VFMADD213PS  c_expC3<>+0(SB), Y1, Y2
+	VFMADD213PS  c_expC2<>+0(SB), Y1, Y2
+	VMULPS       Y1, Y1, Y4
+	VFMADD213PS  Y1, Y4, Y2
+	VADDPS       c_one<>+0(SB), Y2, Y2
+
+	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
+	VCVTTPS2DQ Y0, Y0
+	VPSRAD     $0x01, Y0, Y1
+	VPSUBD     Y1, Y0, Y0
+	VPADDD     c_bias127<>+0(SB), Y1, Y1
+	VPSLLD     $0x17, Y1, Y1
+	VPADDD     c_bias127<>+0(SB), Y0, Y0
+	VPSLLD     $0x17, Y0, Y0
+	VMULPS     Y1, Y2, Y2
+	VMULPS     Y0, Y2, Y2
+	VADDPS     c_one<>+0(SB), Y2, Y2
+	VMOVUPS    c_one<>+0(SB), Y0
+	VDIVPS     Y2, Y0, Y0
+	VMOVUPS    Y3, (CX)(SI*1)
+	VMOVUPS    Y0, (DX)(SI*1)
+	VMULPS     Y0, Y3, Y3
+	VMOVUPS    Y3, (BX)(SI*1)
+	ADDQ       $0x20, SI
+	CMPQ       SI, AX
+	JL         gate256_loop
+	VZEROUPPER
+	RET
+
+// func gateBackward256(n int, tf *float32, sg *float32, dz *float32, df *float32, dg *float32)
+// Requires: AVX, FMA3
+TEXT ·gateBackward256(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), AX
+	MOVQ tf+8(FP), CX
+	MOVQ sg+16(FP), DX
+	MOVQ dz+24(FP), BX
+	MOVQ df+32(FP), SI
+	MOVQ dg+40(FP), DI
+	XORQ R8, R8
+	SHLQ $0x02, AX
+
+gateBackward256_loop:
+	VMOVUPS      (CX)(R8*1), Y0
+	VMOVUPS      (DX)(R8*1), Y1
+	VMULPS       (BX)(R8*1), Y1, Y2
+	VMOVUPS      c_one<>+0(SB), Y3
+	VFNMADD231PS Y0, Y0, Y3
+	VMULPS       Y2, Y3, Y3
+	VMOVUPS      Y3, (SI)(R8*1)
+	VMOVUPS      c_one<>+0(SB), Y3
+	VSUBPS       Y1, Y3, Y3
+	VMULPS       Y0, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VMOVUPS      Y3, (DI)(R8*1)
+	ADDQ         $0x20, R8
+	CMPQ         R8, AX
+	JL           gateBackward256_loop
+	VZEROUPPER
+	RET
+
+// func relu256(n int, x *float32)
+// Requires: AVX
+TEXT ·relu256(SB), NOSPLIT, $0-16
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	XORQ   DX, DX
+	SHLQ   $0x02, AX
+
+relu256_loop:
+	VMOVUPS (CX)(DX*1), Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, (CX)(DX*1)
+	ADDQ    $0x20, DX
+	CMPQ    DX, AX
+	JL      relu256_loop
+	VZEROUPPER
+	RET
+
+// func reluBackward256(n int, y *float32, dy *float32)
+// Requires: AVX
+TEXT ·reluBackward256(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   y+8(FP), CX
+	MOVQ   dy+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+	SHLQ   $0x02, AX
+
+reluBackward256_loop:
+	VMOVUPS (CX)(BX*1), Y1
+	VMOVUPS (DX)(BX*1), Y2
+	VCMPPS  $0x1e, Y0, Y1, Y1
+	VANDPS  Y1, Y2, Y2
+	VMOVUPS Y2, (DX)(BX*1)
+	ADDQ    $0x20, BX
+	CMPQ    BX, AX
+	JL      reluBackward256_loop
+	VZEROUPPER
+	RET
+
+// func axpy256(n int, alpha float32, x *float32, y *float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·axpy256(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         x+16(FP), CX
+	MOVQ         y+24(FP), DX
+	MOVSS        alpha+8(FP), X0
+	VBROADCASTSS X0, Y0
+	XORQ         BX, BX
+	SHLQ         $0x02, AX
+
+axpy256_loop:
+	VMOVUPS     (DX)(BX*1), Y1
+	VFMADD231PS (CX)(BX*1), Y0, Y1
+	VMOVUPS     Y1, (DX)(BX*1)
+	ADDQ        $0x20, BX
+	CMPQ        BX, AX
+	JL          axpy256_loop
+	VZEROUPPER
+	RET
+
+// func sum256(n int, x *float32, out *[8]float64)
+// Requires: AVX
+TEXT ·sum256(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), AX
+	MOVQ   x+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	XORQ   DX, DX
+	SHLQ   $0x02, AX
+
+sum256_loop:
+	VCVTPS2PD (CX)(DX*1), Y2
+	VADDPD    Y2, Y0, Y0
+	VCVTPS2PD 16(CX)(DX*1), Y2
+	VADDPD    Y2, Y1, Y1
+	ADDQ      $0x20, DX
+	CMPQ      DX, AX
+	JL        sum256_loop
+	VADDPD    Y1, Y0, Y0
+	MOVQ      out+16(FP), AX
+	VMOVUPD   Y0, (AX)
+	VXORPD    Y1, Y1, Y1
+	VMOVUPD   Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func softmaxBlock256(q int, logits *float32, ld int, grad *float32, scale float32, mx *float32, z *float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·softmaxBlock256(SB), NOSPLIT, $0-56
+	MOVQ q+0(FP), AX
+	MOVQ logits+8(FP), CX
+	MOVQ ld+16(FP), DX
+	SHLQ $0x02, DX
+
+	// Pass 1: the maximum, four rows at a time into four partial maxima.
+	VMOVUPS (CX), Y0
+	VMOVUPS (CX), Y1
+	VMOVUPS (CX), Y2
+	VMOVUPS (CX), Y3
+	MOVQ    CX, BX
+	MOVQ    AX, SI
+
+softmaxBlock256_max4:
+	CMPQ   SI, $0x04
+	JL     softmaxBlock256_max1
+	VMAXPS (BX), Y0, Y0
+	ADDQ   DX, BX
+	VMAXPS (BX), Y1, Y1
+	ADDQ   DX, BX
+	VMAXPS (BX), Y2, Y2
+	ADDQ   DX, BX
+	VMAXPS (BX), Y3, Y3
+	ADDQ   DX, BX
+	SUBQ   $0x04, SI
+	JMP    softmaxBlock256_max4
+
+softmaxBlock256_max1:
+	TESTQ  SI, SI
+	JZ     softmaxBlock256_maxdone
+	VMAXPS (BX), Y0, Y0
+	ADDQ   DX, BX
+	DECQ   SI
+	JMP    softmaxBlock256_max1
+
+softmaxBlock256_maxdone:
+	VMAXPS  Y1, Y0, Y0
+	VMAXPS  Y3, Y2, Y2
+	VMAXPS  Y2, Y0, Y0
+	MOVQ    mx+40(FP), BX
+	VMOVUPS Y0, (BX)
+
+	// Pass 2: z = Σ exp(l - max); the exps go to grad if there is one.
+	MOVQ   grad+24(FP), DI
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ   CX, BX
+	MOVQ   AX, SI
+	MOVQ   DI, CX
+
+softmaxBlock256_exp:
+	VMOVUPS      (BX), Y2
+	VSUBPS       Y0, Y2, Y2
+	VMOVUPS      c_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y3
+	VMOVUPS      c_expHi<>+0(SB), Y2
+	VMINPS       Y3, Y2, Y3
+	VMULPS       c_log2e<>+0(SB), Y3, Y2
+	VADDPS       c_roundMag<>+0(SB), Y2, Y2
+	VSUBPS       c_roundMag<>+0(SB), Y2, Y2
+	VFNMADD231PS c_ln2Hi<>+0(SB), Y2, Y3
+	VFNMADD231PS c_ln2Lo<>+0(SB), Y2, Y3
+	VMOVUPS      c_expC7<>+0(SB), Y4
+	VFMADD213PS  c_expC6<>+0(SB), Y3, Y4
+	VFMADD213PS  c_expC5<>+0(SB), Y3, Y4
+	VFMADD213PS  c_expC4<>+0(SB), Y3, Y4
+	VFMADD213PS  c_expC3<>+0(SB), Y3, Y4
+	VFMADD213PS  c_expC2<>+0(SB), Y3, Y4
+	VMULPS       Y3, Y3, Y5
+	VFMADD213PS  Y3, Y5, Y4
+	VADDPS       c_one<>+0(SB), Y4, Y4
+
+	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
+	VCVTTPS2DQ Y2, Y2
+	VPSRAD     $0x01, Y2, Y3
+	VPSUBD     Y3, Y2, Y2
+	VPADDD     c_bias127<>+0(SB), Y3, Y3
+	VPSLLD     $0x17, Y3, Y3
+	VPADDD     c_bias127<>+0(SB), Y2, Y2
+	VPSLLD     $0x17, Y2, Y2
+	VMULPS     Y3, Y4, Y4
+	VMULPS     Y2, Y4, Y4
+	VADDPS     Y4, Y1, Y1
+	TESTQ      CX, CX
+	JZ         softmaxBlock256_expnext
+	VMOVUPS    Y4, (CX)
+	ADDQ       DX, CX
+
+softmaxBlock256_expnext:
+	ADDQ    DX, BX
+	DECQ    SI
+	JNZ     softmaxBlock256_exp
+	MOVQ    z+48(FP), CX
+	VMOVUPS Y1, (CX)
+
+	// Pass 3: grad *= scale/z.
+	TESTQ        DI, DI
+	JZ           softmaxBlock256_done
+	MOVSS        scale+32(FP), X0
+	VBROADCASTSS X0, Y0
+	VDIVPS       Y1, Y0, Y0
+	MOVQ         AX, SI
+
+softmaxBlock256_scale:
+	VMULPS  (DI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    DX, DI
+	DECQ    SI
+	JNZ     softmaxBlock256_scale
+
+softmaxBlock256_done:
+	VZEROUPPER
+	RET
+
+// func exp256(n int, x *float32, y *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·exp256(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ y+16(FP), DX
+	XORQ BX, BX
+	SHLQ $0x02, AX
+
+exp256_loop:
+	VMOVUPS      (CX)(BX*1), Y0
+	VMOVUPS      c_expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y1
+	VMOVUPS      c_expHi<>+0(SB), Y0
+	VMINPS       Y1, Y0, Y1
+	VMULPS       c_log2e<>+0(SB), Y1, Y0
+	VADDPS       c_roundMag<>+0(SB), Y0, Y0
+	VSUBPS       c_roundMag<>+0(SB), Y0, Y0
+	VFNMADD231PS c_ln2Hi<>+0(SB), Y0, Y1
+	VFNMADD231PS c_ln2Lo<>+0(SB), Y0, Y1
+	VMOVUPS      c_expC7<>+0(SB), Y2
+	VFMADD213PS  c_expC6<>+0(SB), Y1, Y2
+	VFMADD213PS  c_expC5<>+0(SB), Y1, Y2
+	VFMADD213PS  c_expC4<>+0(SB), Y1, Y2
+	VFMADD213PS  c_expC3<>+0(SB), Y1, Y2
+	VFMADD213PS  c_expC2<>+0(SB), Y1, Y2
+	VMULPS       Y1, Y1, Y3
+	VFMADD213PS  Y1, Y3, Y2
+	VADDPS       c_one<>+0(SB), Y2, Y2
+
+	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
+	VCVTTPS2DQ Y0, Y0
+	VPSRAD     $0x01, Y0, Y1
+	VPSUBD     Y1, Y0, Y0
+	VPADDD     c_bias127<>+0(SB), Y1, Y1
+	VPSLLD     $0x17, Y1, Y1
+	VPADDD     c_bias127<>+0(SB), Y0, Y0
+	VPSLLD     $0x17, Y0, Y0
+	VMULPS     Y1, Y2, Y2
+	VMULPS     Y0, Y2, Y2
+	VMOVUPS    Y2, (DX)(BX*1)
+	ADDQ       $0x20, BX
+	CMPQ       BX, AX
+	JL         exp256_loop
+	VZEROUPPER
+	RET
+
+// func fmaPeak512(n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·fmaPeak512(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), AX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+
+fmaPeak512_loop:
+	VFMADD231PS Z24, Z25, Z0
+	VFMADD231PS Z24, Z25, Z1
+	VFMADD231PS Z24, Z25, Z2
+	VFMADD231PS Z24, Z25, Z3
+	VFMADD231PS Z24, Z25, Z4
+	VFMADD231PS Z24, Z25, Z5
+	VFMADD231PS Z24, Z25, Z6
+	VFMADD231PS Z24, Z25, Z7
+	VFMADD231PS Z24, Z25, Z8
+	VFMADD231PS Z24, Z25, Z9
+	VFMADD231PS Z24, Z25, Z10
+	VFMADD231PS Z24, Z25, Z11
+	VFMADD231PS Z24, Z25, Z12
+	VFMADD231PS Z24, Z25, Z13
+	VFMADD231PS Z24, Z25, Z14
+	VFMADD231PS Z24, Z25, Z15
+	VFMADD231PS Z24, Z25, Z16
+	VFMADD231PS Z24, Z25, Z17
+	VFMADD231PS Z24, Z25, Z18
+	VFMADD231PS Z24, Z25, Z19
+	VFMADD231PS Z24, Z25, Z20
+	VFMADD231PS Z24, Z25, Z21
+	VFMADD231PS Z24, Z25, Z22
+	VFMADD231PS Z24, Z25, Z23
+	DECQ        AX
+	JNZ         fmaPeak512_loop
+	VADDPS      Z1, Z0, Z0
+	VADDPS      Z2, Z0, Z0
+	VADDPS      Z3, Z0, Z0
+	VADDPS      Z4, Z0, Z0
+	VADDPS      Z5, Z0, Z0
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z8, Z0, Z0
+	VADDPS      Z9, Z0, Z0
+	VADDPS      Z10, Z0, Z0
+	VADDPS      Z11, Z0, Z0
+	VADDPS      Z12, Z0, Z0
+	VADDPS      Z13, Z0, Z0
+	VADDPS      Z14, Z0, Z0
+	VADDPS      Z15, Z0, Z0
+	VADDPS      Z16, Z0, Z0
+	VADDPS      Z17, Z0, Z0
+	VADDPS      Z18, Z0, Z0
+	VADDPS      Z19, Z0, Z0
+	VADDPS      Z20, Z0, Z0
+	VADDPS      Z21, Z0, Z0
+	VADDPS      Z22, Z0, Z0
+	VADDPS      Z23, Z0, Z0
+	VZEROUPPER
+	RET
+
+// func fmaPeak256(n int)
+// Requires: AVX, FMA3
+TEXT ·fmaPeak256(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), AX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+
+fmaPeak256_loop:
+	VFMADD231PS Y12, Y13, Y0
+	VFMADD231PS Y12, Y13, Y1
+	VFMADD231PS Y12, Y13, Y2
+	VFMADD231PS Y12, Y13, Y3
+	VFMADD231PS Y12, Y13, Y4
+	VFMADD231PS Y12, Y13, Y5
+	VFMADD231PS Y12, Y13, Y6
+	VFMADD231PS Y12, Y13, Y7
+	VFMADD231PS Y12, Y13, Y8
+	VFMADD231PS Y12, Y13, Y9
+	VFMADD231PS Y12, Y13, Y10
+	VFMADD231PS Y12, Y13, Y11
+	DECQ        AX
+	JNZ         fmaPeak256_loop
+	VADDPS      Y1, Y0, Y0
+	VADDPS      Y2, Y0, Y0
+	VADDPS      Y3, Y0, Y0
+	VADDPS      Y4, Y0, Y0
+	VADDPS      Y5, Y0, Y0
+	VADDPS      Y6, Y0, Y0
+	VADDPS      Y7, Y0, Y0
+	VADDPS      Y8, Y0, Y0
+	VADDPS      Y9, Y0, Y0
+	VADDPS      Y10, Y0, Y0
+	VADDPS      Y11, Y0, Y0
+	VZEROUPPER
+	RET

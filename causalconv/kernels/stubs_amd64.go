@@ -108,3 +108,101 @@ func matVecBatch512x2(k int, a *float32, lda int, x *float32, ldx int, y *float3
 //
 //go:noescape
 func matVecBatch512x1(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
+
+// gate512 is Gate over n elements, n a positive multiple of the vector width:
+// f ← tanh f, s ← σ(s), z = f·s.
+//
+//go:noescape
+func gate512(n int, f *float32, s *float32, z *float32)
+
+// gateBackward512 is GateBackward over n elements, n a positive multiple of the vector width:
+// df = dz·sg·(1-tf²), dg = dz·sg·tf·(1-sg).
+//
+//go:noescape
+func gateBackward512(n int, tf *float32, sg *float32, dz *float32, df *float32, dg *float32)
+
+// relu512 is x ← max(x, 0) (NaN → 0) over n elements, a positive multiple of the width.
+//
+//go:noescape
+func relu512(n int, x *float32)
+
+// reluBackward512 is dy ← (y > 0 ? dy : 0) over n elements, a positive multiple of the width.
+//
+//go:noescape
+func reluBackward512(n int, y *float32, dy *float32)
+
+// axpy512 is y += alpha·x over n elements, a positive multiple of the width.
+//
+//go:noescape
+func axpy512(n int, alpha float32, x *float32, y *float32)
+
+// sum512 adds n floats (a positive multiple of the width) in float64:
+// out[i] gets the partial sums of lanes ≡ i (mod 8).
+//
+//go:noescape
+func sum512(n int, x *float32, out *[8]float64)
+
+// softmaxBlock512 handles 16 columns of SoftmaxXent: mx[t] = max_c logits[c*ld+t],
+// z[t] = Σ_c exp(logits[c*ld+t] - mx[t]), and if grad is not nil
+// grad[c*ld+t] = scale·exp(logits[c*ld+t] - mx[t])/z[t]. q ≥ 1.
+// A NaN logit makes z (and so the loss and the column's gradient) NaN.
+//
+//go:noescape
+func softmaxBlock512(q int, logits *float32, ld int, grad *float32, scale float32, mx *float32, z *float32)
+
+// exp512 is y = exp(x) over n elements, a positive multiple of the width (tests only).
+//
+//go:noescape
+func exp512(n int, x *float32, y *float32)
+
+// gate256 is Gate over n elements, n a positive multiple of the vector width:
+// f ← tanh f, s ← σ(s), z = f·s.
+//
+//go:noescape
+func gate256(n int, f *float32, s *float32, z *float32)
+
+// gateBackward256 is GateBackward over n elements, n a positive multiple of the vector width:
+// df = dz·sg·(1-tf²), dg = dz·sg·tf·(1-sg).
+//
+//go:noescape
+func gateBackward256(n int, tf *float32, sg *float32, dz *float32, df *float32, dg *float32)
+
+// relu256 is x ← max(x, 0) (NaN → 0) over n elements, a positive multiple of the width.
+//
+//go:noescape
+func relu256(n int, x *float32)
+
+// reluBackward256 is dy ← (y > 0 ? dy : 0) over n elements, a positive multiple of the width.
+//
+//go:noescape
+func reluBackward256(n int, y *float32, dy *float32)
+
+// axpy256 is y += alpha·x over n elements, a positive multiple of the width.
+//
+//go:noescape
+func axpy256(n int, alpha float32, x *float32, y *float32)
+
+// sum256 adds n floats (a positive multiple of the width) in float64:
+// out[i] gets the partial sums of lanes ≡ i (mod 8).
+//
+//go:noescape
+func sum256(n int, x *float32, out *[8]float64)
+
+// softmaxBlock256 handles 8 columns of SoftmaxXent: mx[t] = max_c logits[c*ld+t],
+// z[t] = Σ_c exp(logits[c*ld+t] - mx[t]), and if grad is not nil
+// grad[c*ld+t] = scale·exp(logits[c*ld+t] - mx[t])/z[t]. q ≥ 1.
+// A NaN logit makes z (and so the loss and the column's gradient) NaN.
+//
+//go:noescape
+func softmaxBlock256(q int, logits *float32, ld int, grad *float32, scale float32, mx *float32, z *float32)
+
+// exp256 is y = exp(x) over n elements, a positive multiple of the width (tests only).
+//
+//go:noescape
+func exp256(n int, x *float32, y *float32)
+
+// fmaPeak512 runs n iterations of independent FMAs (benchmarks only).
+func fmaPeak512(n int)
+
+// fmaPeak256 runs n iterations of independent FMAs (benchmarks only).
+func fmaPeak256(n int)

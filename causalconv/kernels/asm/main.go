@@ -39,5 +39,9 @@ func main() {
 	for _, mr := range []int{16, 8, 4, 2, 1} {
 		matVecBatch512(mr)
 	}
+	avx512.elementwise()
+	avx2.elementwise()
+	fmaPeak(avx512)
+	fmaPeak(avx2)
 	Generate()
 }
