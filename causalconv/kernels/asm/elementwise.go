@@ -100,11 +100,11 @@ func (v isa) expVec(x VecVirtual) VecVirtual {
 	VMOVUPS(cExpHi(), hi)
 	VMINPS(t, hi, t) // t = min(hi, t)
 	nf := v.vec()
-	VMULPS(cLog2e(), t, nf)  // t·log2e
-	VADDPS(cRound(), nf, nf) // + 1.5·2^23 rounds to an integer…
-	VSUBPS(cRound(), nf, nf) // … nf = round(t·log2e)
-	VFNMADD231PS(cLn2Hi(), nf, t)       // r = t - nf·ln2Hi (exact)
-	VFNMADD231PS(cLn2Lo(), nf, t)       // r -= nf·ln2Lo
+	VMULPS(cLog2e(), t, nf)       // t·log2e
+	VADDPS(cRound(), nf, nf)      // + 1.5·2^23 rounds to an integer…
+	VSUBPS(cRound(), nf, nf)      // … nf = round(t·log2e)
+	VFNMADD231PS(cLn2Hi(), nf, t) // r = t - nf·ln2Hi (exact)
+	VFNMADD231PS(cLn2Lo(), nf, t) // r -= nf·ln2Lo
 	p := v.vec()
 	VMOVUPS(cConst(expCoef[0].name, expCoef[0].v), p)
 	for _, c := range expCoef[1:] {
@@ -131,7 +131,6 @@ func (v isa) expVec(x VecVirtual) VecVirtual {
 
 // cConst is a named float constant.
 func cConst(name string, f float32) Mem { return constF(name, f) }
-
 
 // sigmoidVec returns 1/(1+exp(-x)).
 func (v isa) sigmoidVec(x VecVirtual) VecVirtual {
