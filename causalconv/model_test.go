@@ -220,7 +220,31 @@ func TestForwardMatchesReference(t *testing.T) {
 						}
 					}
 				}
-				act, err := ws.Activations(p, x, from, true)
+				act, err := ws.Activations(p, x, from, ActivationOptions{SkipSum: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(act.Z) != len(c.Dilations) {
+					t.Fatalf("%s: %d layers of activations, want all %d", name, len(act.Z), len(c.Dilations))
+				}
+				// The lower layers alone, over a shrunk range, must agree.
+				low, err := ws.Activations(p, x, from, ActivationOptions{Layers: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for l := range low.Z {
+					for i := 0; i < c.DilationChannels; i++ {
+						for j := 0; j < n; j++ {
+							if d := math.Abs(float64(low.Z[l].At(i, j)) - ref.z[l][from+j][i]); d > 1e-6 {
+								t.Fatalf("%s: Layers 2: z[%d][%d] at %d = %g, reference %g", name, l, i, from+j, low.Z[l].At(i, j), ref.z[l][from+j][i])
+							}
+						}
+					}
+				}
+				if len(low.Z) != 2 || low.SkipSum.Data != nil {
+					t.Fatalf("%s: Layers 2 gave %d layers and skip sum %v", name, len(low.Z), low.SkipSum.Rows)
+				}
+				act, err = ws.Activations(p, x, from, ActivationOptions{SkipSum: true})
 				if err != nil {
 					t.Fatal(err)
 				}

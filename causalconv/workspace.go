@@ -270,9 +270,9 @@ func (w *Workspace) ForwardBackward(p *Packed, x, y []int32, scoreFrom int, loss
 	if scoreFrom == len(x) {
 		return 0, nil
 	}
-	w.setStarts(len(x), scoreFrom)
+	w.setStarts(len(x), scoreFrom, w.L-1)
 	w.inputForward(p, x)
-	w.layersForward(p, len(x))
+	w.layersForward(p, len(x), w.L-1)
 	loss := w.head(p, y, len(x), scoreFrom, lossScale, grad, nil)
 	w.skipBackward(p, grad, len(x), scoreFrom)
 	w.layersBackward(p, grad, len(x), scoreFrom)
@@ -292,9 +292,9 @@ func (w *Workspace) Loss(p *Packed, x, y []int32, scoreFrom int) (float64, error
 	if scoreFrom == len(x) {
 		return 0, nil
 	}
-	w.setStarts(len(x), scoreFrom)
+	w.setStarts(len(x), scoreFrom, w.L-1)
 	w.inputForward(p, x)
-	w.layersForward(p, len(x))
+	w.layersForward(p, len(x), w.L-1)
 	return w.head(p, y, len(x), scoreFrom, 0, nil, nil), nil
 }
 
@@ -313,9 +313,9 @@ func (w *Workspace) Logits(p *Packed, x []int32, from int, dst []float32) (Matri
 	if n == 0 {
 		return out, nil
 	}
-	w.setStarts(len(x), from)
+	w.setStarts(len(x), from, w.L-1)
 	w.inputForward(p, x)
-	w.layersForward(p, len(x))
+	w.layersForward(p, len(x), w.L-1)
 	w.head(p, nil, len(x), from, 0, nil, dst)
 	return out, nil
 }
@@ -327,42 +327,62 @@ type Activations struct {
 	// SkipSum is Σ_l skip_l, the [S × (N−From)] input of the output head
 	// before its first ReLU; empty unless asked for.
 	SkipSum Matrix
-	// Z[l] is layer l's gated activation tanh(f)·σ(g), [D × (N−From)].
+	// Z[l] is layer l's gated activation tanh(f)·σ(g), [D × (N−From)],
+	// for the layers that were run.
 	Z []Matrix
 }
 
-// Activations runs the layers (not the output head) over x and returns
-// every layer's gate output and, if withSkip, the skip sum, for positions
-// from..N−1. The views are valid until the workspace's next call.
-func (w *Workspace) Activations(p *Packed, x []int32, from int, withSkip bool) (Activations, error) {
+// ActivationOptions choose what Activations computes.
+type ActivationOptions struct {
+	// Layers is how many layers to run, from the first (0 means all). A
+	// feature set built from the lower layers only need not pay for the
+	// upper ones.
+	Layers int
+	// SkipSum asks for the skip sum, which needs every layer.
+	SkipSum bool
+}
+
+// Activations runs the layers (never the output head) over x and returns
+// the gate outputs of the layers run and, if asked, the skip sum, for
+// positions from..N−1. The views are valid until the workspace's next call.
+func (w *Workspace) Activations(p *Packed, x []int32, from int, opt ActivationOptions) (Activations, error) {
 	if err := w.check(p, x, nil, from); err != nil {
 		return Activations{}, err
 	}
+	layers := opt.Layers
+	if layers == 0 {
+		layers = w.L
+	}
+	if layers < 1 || layers > w.L {
+		return Activations{}, fmt.Errorf("causalconv: %d layers asked for, the model has %d", opt.Layers, w.L)
+	}
+	if opt.SkipSum && layers != w.L {
+		return Activations{}, fmt.Errorf("causalconv: the skip sum needs all %d layers, not %d", w.L, layers)
+	}
 	N, n := len(x), len(x)-from
-	a := Activations{From: from, N: N, Z: w.zview}
-	for l := range w.zview {
-		w.zview[l] = Matrix{Rows: w.D, Cols: n, Stride: w.ld, Data: w.z[l*w.D*w.ld+from:]}
+	a := Activations{From: from, N: N, Z: w.zview[:layers]}
+	for l := range a.Z {
+		a.Z[l] = Matrix{Rows: w.D, Cols: n, Stride: w.ld, Data: w.z[l*w.D*w.ld+from:]}
 	}
 	if n == 0 {
 		return a, nil
 	}
-	w.setStarts(N, from)
+	w.setStarts(N, from, layers-1)
 	w.inputForward(p, x)
-	w.layersForward(p, N)
-	if withSkip {
-		offs := w.zOffsets(from)
-		w.k.GemmNN(w.S, n, w.L*w.D, p.skipW, w.L*w.D, w.z, offs, w.skip, n, p.skipB, false)
+	w.layersForward(p, N, layers-1)
+	if opt.SkipSum {
+		w.k.GemmNN(w.S, n, w.L*w.D, p.skipW, w.L*w.D, w.z, w.zOffsets(from), w.skip, n, p.skipB, false)
 		a.SkipSum = Matrix{Rows: w.S, Cols: n, Stride: n, Data: w.skip[:w.S*n]}
 	}
 	return a, nil
 }
 
-// setStarts fixes the range each layer is computed over: the last layer
-// from scoreFrom, and each layer below from where the one above first
-// looks, (K−1)·d earlier, clipped at 0.
-func (w *Workspace) setStarts(N, scoreFrom int) {
+// setStarts fixes the range each layer is computed over: layer top (the
+// last one run) from scoreFrom, and each layer below from where the one
+// above first looks, (K−1)·d earlier, clipped at 0.
+func (w *Workspace) setStarts(N, scoreFrom, top int) {
 	u := scoreFrom
-	for l := w.L - 1; l >= 0; l-- {
+	for l := top; l >= 0; l-- {
 		w.start[l] = max(0, u)
 		u -= (w.K - 1) * w.cfg.Dilations[l]
 	}
@@ -445,15 +465,15 @@ func (w *Workspace) inputForward(p *Packed, x []int32) {
 	}
 }
 
-// layersForward runs the dilated layers: for layer l over positions
-// start_l..N−1,
+// layersForward runs the dilated layers 0..top: for layer l over
+// positions start_l..N−1,
 //
 //	[f; g] = W_fg · [h_l(t−(K−1)d); …; h_l(t)] + b_fg   one GemmNN, K·R deep
 //	z      = tanh(f)·σ(g)                                 (tanh(f), σ(g) kept)
 //	h_l+1  = h_l + W_r·z + b_r                            (not after the last layer)
-func (w *Workspace) layersForward(p *Packed, N int) {
-	R, D, K, L, ld, ldh, M := w.R, w.D, w.K, w.L, w.ld, w.ldh, w.margin
-	for l := 0; l < L; l++ {
+func (w *Workspace) layersForward(p *Packed, N, top int) {
+	R, D, K, ld, ldh, M := w.R, w.D, w.K, w.ld, w.ldh, w.margin
+	for l := 0; l <= top; l++ {
 		s := w.start[l]
 		n := N - s
 		fg := w.tfsgBuf(l)
@@ -462,8 +482,8 @@ func (w *Workspace) layersForward(p *Packed, N int) {
 		for c := 0; c < D; c++ {
 			w.k.Gate(n, fg[c*ld+s:], fg[(D+c)*ld+s:], z[c*ld+s:])
 		}
-		if l == L-1 {
-			break // a residual conv on the last layer would feed nothing
+		if l == top {
+			break // a residual conv here would feed nothing
 		}
 		h, hn := w.hbuf(l), w.hbuf(l+1)
 		for r := 0; r < R; r++ {

@@ -121,7 +121,7 @@ func TestNoAllocation(t *testing.T) {
 			"ForwardBackward": func() { tw.ForwardBackward(p, x, y, 20, 1, grad) },
 			"Loss":            func() { ew.Loss(p, x, y, 20) },
 			"Logits":          func() { ew.Logits(p, x, 0, logits) },
-			"Activations":     func() { ew.Activations(p, x, 100, true) },
+			"Activations":     func() { ew.Activations(p, x, 100, ActivationOptions{SkipSum: true}) },
 			"Pack":            func() { p.Pack(m.Params) },
 		} {
 			if a := testing.AllocsPerRun(3, f); a != 0 {
@@ -158,6 +158,11 @@ func TestWorkspaceRejects(t *testing.T) {
 		{"architecture", func() error { _, e := tw.Loss(om.Packed(), x, x, 0); return e }(), "different architecture"},
 		{"logits buffer", func() error { _, e := tw.Logits(p, x, 0, make([]float32, 5)); return e }(), "logits buffer"},
 		{"pack length", p.Pack(make([]float32, 5)), "packing 5"},
+		{"layers", func() error { _, e := ew.Activations(p, x, 0, ActivationOptions{Layers: 5}); return e }(), "5 layers"},
+		{"skip without all layers", func() error {
+			_, e := ew.Activations(p, x, 0, ActivationOptions{Layers: 2, SkipSum: true})
+			return e
+		}(), "needs all 4 layers"},
 	}
 	for _, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
