@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"slices"
@@ -565,12 +566,31 @@ func ReadFile(path string, opts DecodeOptions) (*Clip, error) {
 	if path == "-" {
 		return Decode(os.Stdin, StdinName, opts)
 	}
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
-		return nil, err // *PathError already names the file
+		return nil, err
 	}
 	defer f.Close()
 	return Decode(f, path, opts)
+}
+
+// openFile opens path for reading with errors in the package's "PATH:
+// problem" form (os.Open says "open PATH: problem"); they still match
+// fs.ErrNotExist and the like with errors.Is.
+func openFile(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: %w", path, pe.Err)
+		}
+		return nil, err
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory, not a WAV file", path)
+	}
+	return f, nil
 }
 
 // ReadInfo reads only the header of the WAV file at path: cheap enough to
@@ -579,7 +599,7 @@ func ReadFile(path string, opts DecodeOptions) (*Clip, error) {
 // file size. Data problems that only reading the samples can reveal (a
 // NaN in float data) are left to Decode.
 func ReadInfo(path string) (Info, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return Info{}, err
 	}

@@ -1,17 +1,126 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/nextsample/nextsample/audio"
 )
 
 func infoCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "info",
-		Usage: "(not implemented yet)",
-		Action: func(*cli.Context) error {
-			return errors.New("info: not implemented yet")
+		Name:      "info",
+		Usage:     "describe WAV files, like soxi",
+		ArgsUsage: "FILE... (- reads standard input)",
+		Description: "For each file: the container format (pcm or float), bits per sample,\n" +
+			"channels, sample rate, frames and duration, and the peak, RMS and DC (mean)\n" +
+			"of the decoded samples, channels averaged to mono as training does. A file\n" +
+			"that cannot be read is reported on stderr as `nextsample: PATH: reason`; the\n" +
+			"others are still described, and the exit status is 1.\n\n" +
+			"Example:\n" +
+			"  nextsample info samples/fsdd/recordings/0_george_0.wav\n" +
+			"  sox in.wav -t wav - | nextsample info --json -",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line: path, format, bits, channels, sample_rate, frames, duration_s, peak, rms, dc"},
 		},
+		Action: runInfo,
 	}
+}
+
+// fileInfo is one line of `info --json`.
+type fileInfo struct {
+	Path       string  `json:"path"`
+	Format     string  `json:"format"`
+	Bits       int     `json:"bits"`
+	Channels   int     `json:"channels"`
+	SampleRate int     `json:"sample_rate"`
+	Frames     int64   `json:"frames"`
+	DurationS  float64 `json:"duration_s"`
+	Peak       float64 `json:"peak"`
+	RMS        float64 `json:"rms"`
+	DC         float64 `json:"dc"`
+}
+
+func runInfo(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return fmt.Errorf("info: no files given (usage: nextsample info [--json] FILE...)")
+	}
+	out, errOut := c.App.Writer, c.App.ErrWriter
+	failed := 0
+	for i, path := range c.Args().Slice() {
+		if err := c.Context.Err(); err != nil {
+			return fmt.Errorf("info: %w", errInterrupted)
+		}
+		var clip *audio.Clip
+		var err error
+		if path == "-" {
+			clip, err = audio.Decode(c.App.Reader, audio.StdinName, audio.DecodeOptions{})
+		} else {
+			clip, err = audio.ReadFile(path, audio.DecodeOptions{})
+		}
+		if err != nil {
+			printFileError(errOut, err)
+			failed++
+			continue
+		}
+		st := audio.Measure(clip.Samples)
+		fi := fileInfo{Path: path, Format: clip.Info.Format, Bits: clip.Info.Bits, Channels: clip.Info.Channels,
+			SampleRate: clip.Info.SampleRate, Frames: clip.Info.Frames, DurationS: clip.Info.Seconds(),
+			Peak: st.Peak, RMS: st.RMS, DC: st.DC}
+		if c.Bool("json") {
+			b, err := json.Marshal(fi)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s\n", b)
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(out)
+		}
+		printInfoText(out, fi, clip.Info)
+	}
+	if failed > 0 {
+		return errReported
+	}
+	return nil
+}
+
+func printInfoText(w io.Writer, fi fileInfo, info audio.Info) {
+	header := ""
+	if info.Extensible {
+		header = ", WAVE_FORMAT_EXTENSIBLE"
+	}
+	channels := "channels"
+	if fi.Channels == 1 {
+		channels = "channel"
+	}
+	length := fmt.Sprintf("%d frames, %.3f s", fi.Frames, fi.DurationS)
+	if info.Streamed {
+		length += " (streamed: the header has a placeholder size, the data runs to the end)"
+	}
+	fmt.Fprintf(w, "File     : %s\n", fi.Path)
+	fmt.Fprintf(w, "Format   : %d-bit %s%s, %d %s, %d Hz\n", fi.Bits, formatName(fi.Format), header, fi.Channels, channels, fi.SampleRate)
+	fmt.Fprintf(w, "Length   : %s\n", length)
+	fmt.Fprintf(w, "Peak     : %.6f (%s)\n", fi.Peak, dBFS(fi.Peak))
+	fmt.Fprintf(w, "RMS      : %.6f (%s)\n", fi.RMS, dBFS(fi.RMS))
+	fmt.Fprintf(w, "DC       : %.6f\n", fi.DC)
+}
+
+func formatName(f string) string {
+	if f == "float" {
+		return "IEEE float"
+	}
+	return "PCM"
+}
+
+func dBFS(v float64) string {
+	if v <= 0 {
+		return "-inf dBFS"
+	}
+	return fmt.Sprintf("%.1f dBFS", 20*math.Log10(v))
 }
