@@ -47,35 +47,37 @@ func TestGoldenPyTorch(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := m.Packed()
-		forEachSet(t, func(t *testing.T, k kernels.Set) {
-			ws, err := NewTrainingWorkspace(m.Config, k, T)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, from := range []int{0, T / 3} {
-				n := T - from
-				lg, err := ws.Logits(p, x, from, make([]float32, Q*n))
+		t.Run(name, func(t *testing.T) {
+			forEachSet(t, func(t *testing.T, k kernels.Set) {
+				ws, err := NewTrainingWorkspace(m.Config, k, T)
 				if err != nil {
 					t.Fatal(err)
 				}
-				var worst float64
-				for q := 0; q < Q; q++ {
-					for j := 0; j < n; j++ {
-						worst = math.Max(worst, math.Abs(float64(lg.At(q, j)-want[q*T+from+j])))
+				for _, from := range []int{0, T / 3} {
+					n := T - from
+					lg, err := ws.Logits(p, x, from, make([]float32, Q*n))
+					if err != nil {
+						t.Fatal(err)
+					}
+					var worst float64
+					for q := 0; q < Q; q++ {
+						for j := 0; j < n; j++ {
+							worst = math.Max(worst, math.Abs(float64(lg.At(q, j)-want[q*T+from+j])))
+						}
+					}
+					t.Logf("%s from %d: max |logit − PyTorch| = %.2g", name, from, worst)
+					if worst > 1e-4 {
+						t.Errorf("%s from %d: logits differ from PyTorch's by up to %.3g", name, from, worst)
 					}
 				}
-				t.Logf("%s from %d: max |logit − PyTorch| = %.2g", name, from, worst)
-				if worst > 1e-4 {
-					t.Errorf("%s from %d: logits differ from PyTorch's by up to %.3g", name, from, worst)
+				loss, err := ws.ForwardBackward(p, x, y, 0, 1, m.NewGrad())
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			loss, err := ws.ForwardBackward(p, x, y, 0, 1, m.NewGrad())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := math.Abs(loss/float64(T) - float64(lossBits[0])); d > 1e-4 {
-				t.Errorf("%s: mean loss %.6f, PyTorch %.6f", name, loss/float64(T), lossBits[0])
-			}
+				if d := math.Abs(loss/float64(T) - float64(lossBits[0])); d > 1e-4 {
+					t.Errorf("%s: mean loss %.6f, PyTorch %.6f", name, loss/float64(T), lossBits[0])
+				}
+			})
 		})
 	}
 }

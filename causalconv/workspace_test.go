@@ -15,48 +15,50 @@ import (
 // the whole sequence in one call.
 func TestChunksEqualWhole(t *testing.T) {
 	for name, c := range tinyConfigs() {
-		forEachSet(t, func(t *testing.T, k kernels.Set) {
-			m := randomModel(t, c, 21)
-			p := m.Packed()
-			rng := rand.New(rand.NewPCG(4, 4))
-			const N, s0, chunk = 150, 7, 31
-			x := randomClasses(rng, N, c.QuantizationChannels)
-			y := randomClasses(rng, N, c.QuantizationChannels)
-			ws, err := NewTrainingWorkspace(c, k, N)
-			if err != nil {
-				t.Fatal(err)
-			}
-			whole := m.NewGrad()
-			wantLoss, err := ws.ForwardBackward(p, x, y, s0, 1, whole)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctxMax := c.ReceptiveField() - 1
-			parts := m.NewGrad()
-			var loss float64
-			for s := s0; s < N; s += chunk {
-				end := min(N, s+chunk)
-				from := s - min(s, ctxMax)
-				l, err := ws.ForwardBackward(p, x[from:end], y[from:end], s-from, 1, parts)
+		t.Run(name, func(t *testing.T) {
+			forEachSet(t, func(t *testing.T, k kernels.Set) {
+				m := randomModel(t, c, 21)
+				p := m.Packed()
+				rng := rand.New(rand.NewPCG(4, 4))
+				const N, s0, chunk = 150, 7, 31
+				x := randomClasses(rng, N, c.QuantizationChannels)
+				y := randomClasses(rng, N, c.QuantizationChannels)
+				ws, err := NewTrainingWorkspace(c, k, N)
 				if err != nil {
 					t.Fatal(err)
 				}
-				loss += l
-			}
-			if math.Abs(loss-wantLoss) > 1e-5*wantLoss {
-				t.Errorf("%s: chunked loss %.7g, whole %.7g", name, loss, wantLoss)
-			}
-			var gmax float64
-			for _, v := range whole {
-				gmax = math.Max(gmax, math.Abs(float64(v)))
-			}
-			for _, tn := range m.Tensors() {
-				for i := tn.Offset; i < tn.Offset+tn.Size; i++ {
-					if d := math.Abs(float64(parts[i] - whole[i])); d > 1e-5*gmax {
-						t.Fatalf("%s: %s[%d]: chunked gradient %g, whole %g", name, tn.Name, i-tn.Offset, parts[i], whole[i])
+				whole := m.NewGrad()
+				wantLoss, err := ws.ForwardBackward(p, x, y, s0, 1, whole)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctxMax := c.ReceptiveField() - 1
+				parts := m.NewGrad()
+				var loss float64
+				for s := s0; s < N; s += chunk {
+					end := min(N, s+chunk)
+					from := s - min(s, ctxMax)
+					l, err := ws.ForwardBackward(p, x[from:end], y[from:end], s-from, 1, parts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					loss += l
+				}
+				if math.Abs(loss-wantLoss) > 1e-5*wantLoss {
+					t.Errorf("%s: chunked loss %.7g, whole %.7g", name, loss, wantLoss)
+				}
+				var gmax float64
+				for _, v := range whole {
+					gmax = math.Max(gmax, math.Abs(float64(v)))
+				}
+				for _, tn := range m.Tensors() {
+					for i := tn.Offset; i < tn.Offset+tn.Size; i++ {
+						if d := math.Abs(float64(parts[i] - whole[i])); d > 1e-5*gmax {
+							t.Fatalf("%s: %s[%d]: chunked gradient %g, whole %g", name, tn.Name, i-tn.Offset, parts[i], whole[i])
+						}
 					}
 				}
-			}
+			})
 		})
 	}
 }
