@@ -10,7 +10,10 @@ func avx512() Set {
 	s.GemmNN = gemmNNAVX512
 	s.GemmNT = gemmNTAVX512
 	s.MatVec = matVecAVX512
-	s.MatVecBatch = matVecBatchAVX512
+	// The ymm kernel: with 8 streams a zmm FMA would be half idle, and
+	// zmm FMAs are no faster than ymm ones on the CPU measured (see
+	// asm/matvec512.go).
+	s.MatVecBatch = matVecBatchAVX2
 	return s
 }
 
@@ -154,43 +157,5 @@ func matVecAVX512(m, k int, a []float32, lda int, x, y, bias []float32, accumula
 			bi = &bias[i0]
 		}
 		matVec512(k, &a[i0*lda], lda, rows, &x[0], &y[i0], bi, accumulate, kmask, uint16(colMask(rows)))
-	}
-}
-
-func matVecBatchAVX512(m, k, nb int, a []float32, lda int, x, y, bias []float32, accumulate bool) {
-	checkMatVecBatch(m, k, nb, a, lda, x, y, bias)
-	if m == 0 || nb == 0 {
-		return
-	}
-	if k == 0 {
-		genericMatVecBatch(m, k, nb, a, lda, x, y, bias, accumulate)
-		return
-	}
-	for s0 := 0; s0 < nb; s0 += 16 {
-		mask := uint16(colMask(min(16, nb-s0)))
-		for i0 := 0; i0 < m; {
-			var bi *float32
-			if bias != nil {
-				bi = &bias[i0]
-			}
-			ap, xp, yp := &a[i0*lda], &x[s0], &y[i0*nb+s0]
-			switch rest := m - i0; {
-			case rest >= 16:
-				matVecBatch512x16(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
-				i0 += 16
-			case rest >= 8:
-				matVecBatch512x8(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
-				i0 += 8
-			case rest >= 4:
-				matVecBatch512x4(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
-				i0 += 4
-			case rest >= 2:
-				matVecBatch512x2(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
-				i0 += 2
-			default:
-				matVecBatch512x1(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
-				i0++
-			}
-		}
 	}
 }

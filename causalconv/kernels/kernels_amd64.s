@@ -1851,389 +1851,6 @@ matVec512_store:
 	VZEROUPPER
 	RET
 
-// func matVecBatch512x16(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·matVecBatch512x16(SB), NOSPLIT, $0-68
-	MOVWLZX mask+66(FP), AX
-	KMOVW   AX, K1
-	VXORPS  Z0, Z0, Z0
-	VXORPS  Z1, Z1, Z1
-	VXORPS  Z2, Z2, Z2
-	VXORPS  Z3, Z3, Z3
-	VXORPS  Z4, Z4, Z4
-	VXORPS  Z5, Z5, Z5
-	VXORPS  Z6, Z6, Z6
-	VXORPS  Z7, Z7, Z7
-	VXORPS  Z8, Z8, Z8
-	VXORPS  Z9, Z9, Z9
-	VXORPS  Z10, Z10, Z10
-	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
-	VXORPS  Z13, Z13, Z13
-	VXORPS  Z14, Z14, Z14
-	VXORPS  Z15, Z15, Z15
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	SHLQ    $0x02, DX
-	LEAQ    (DX)(DX*2), BX
-	LEAQ    (CX)(DX*4), SI
-	LEAQ    (SI)(DX*4), DI
-	LEAQ    (DI)(DX*4), R8
-	MOVQ    x+24(FP), R9
-	MOVQ    ldx+32(FP), R10
-	SHLQ    $0x02, R10
-
-matVecBatch512x16_loop:
-	VMOVUPS.Z    (R9), K1, Z16
-	VBROADCASTSS (CX), Z17
-	VFMADD231PS  Z16, Z17, Z0
-	VBROADCASTSS (CX)(DX*1), Z17
-	VFMADD231PS  Z16, Z17, Z1
-	VBROADCASTSS (CX)(DX*2), Z17
-	VFMADD231PS  Z16, Z17, Z2
-	VBROADCASTSS (CX)(BX*1), Z17
-	VFMADD231PS  Z16, Z17, Z3
-	VBROADCASTSS (SI), Z17
-	VFMADD231PS  Z16, Z17, Z4
-	VBROADCASTSS (SI)(DX*1), Z17
-	VFMADD231PS  Z16, Z17, Z5
-	VBROADCASTSS (SI)(DX*2), Z17
-	VFMADD231PS  Z16, Z17, Z6
-	VBROADCASTSS (SI)(BX*1), Z17
-	VFMADD231PS  Z16, Z17, Z7
-	VBROADCASTSS (DI), Z17
-	VFMADD231PS  Z16, Z17, Z8
-	VBROADCASTSS (DI)(DX*1), Z17
-	VFMADD231PS  Z16, Z17, Z9
-	VBROADCASTSS (DI)(DX*2), Z17
-	VFMADD231PS  Z16, Z17, Z10
-	VBROADCASTSS (DI)(BX*1), Z17
-	VFMADD231PS  Z16, Z17, Z11
-	VBROADCASTSS (R8), Z17
-	VFMADD231PS  Z16, Z17, Z12
-	VBROADCASTSS (R8)(DX*1), Z17
-	VFMADD231PS  Z16, Z17, Z13
-	VBROADCASTSS (R8)(DX*2), Z17
-	VFMADD231PS  Z16, Z17, Z14
-	VBROADCASTSS (R8)(BX*1), Z17
-	VFMADD231PS  Z16, Z17, Z15
-	ADDQ         R10, R9
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, SI
-	ADDQ         $0x04, DI
-	ADDQ         $0x04, R8
-	DECQ         AX
-	JNZ          matVecBatch512x16_loop
-	MOVQ         y+40(FP), AX
-	MOVQ         ldy+48(FP), CX
-	SHLQ         $0x02, CX
-	LEAQ         (CX)(CX*2), DX
-	LEAQ         (AX)(CX*4), BX
-	LEAQ         (BX)(CX*4), SI
-	LEAQ         (SI)(CX*4), DI
-	MOVB         load+64(FP), R8
-	TESTB        R8, R8
-	JZ           matVecBatch512x16_bias
-	VADDPS.Z     (AX), Z0, K1, Z0
-	VADDPS.Z     (AX)(CX*1), Z1, K1, Z1
-	VADDPS.Z     (AX)(CX*2), Z2, K1, Z2
-	VADDPS.Z     (AX)(DX*1), Z3, K1, Z3
-	VADDPS.Z     (BX), Z4, K1, Z4
-	VADDPS.Z     (BX)(CX*1), Z5, K1, Z5
-	VADDPS.Z     (BX)(CX*2), Z6, K1, Z6
-	VADDPS.Z     (BX)(DX*1), Z7, K1, Z7
-	VADDPS.Z     (SI), Z8, K1, Z8
-	VADDPS.Z     (SI)(CX*1), Z9, K1, Z9
-	VADDPS.Z     (SI)(CX*2), Z10, K1, Z10
-	VADDPS.Z     (SI)(DX*1), Z11, K1, Z11
-	VADDPS.Z     (DI), Z12, K1, Z12
-	VADDPS.Z     (DI)(CX*1), Z13, K1, Z13
-	VADDPS.Z     (DI)(CX*2), Z14, K1, Z14
-	VADDPS.Z     (DI)(DX*1), Z15, K1, Z15
-
-matVecBatch512x16_bias:
-	MOVQ        bias+56(FP), R8
-	TESTQ       R8, R8
-	JZ          matVecBatch512x16_store
-	VADDPS.BCST (R8), Z0, Z0
-	VADDPS.BCST 4(R8), Z1, Z1
-	VADDPS.BCST 8(R8), Z2, Z2
-	VADDPS.BCST 12(R8), Z3, Z3
-	VADDPS.BCST 16(R8), Z4, Z4
-	VADDPS.BCST 20(R8), Z5, Z5
-	VADDPS.BCST 24(R8), Z6, Z6
-	VADDPS.BCST 28(R8), Z7, Z7
-	VADDPS.BCST 32(R8), Z8, Z8
-	VADDPS.BCST 36(R8), Z9, Z9
-	VADDPS.BCST 40(R8), Z10, Z10
-	VADDPS.BCST 44(R8), Z11, Z11
-	VADDPS.BCST 48(R8), Z12, Z12
-	VADDPS.BCST 52(R8), Z13, Z13
-	VADDPS.BCST 56(R8), Z14, Z14
-	VADDPS.BCST 60(R8), Z15, Z15
-
-matVecBatch512x16_store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K1, (AX)(CX*1)
-	VMOVUPS Z2, K1, (AX)(CX*2)
-	VMOVUPS Z3, K1, (AX)(DX*1)
-	VMOVUPS Z4, K1, (BX)
-	VMOVUPS Z5, K1, (BX)(CX*1)
-	VMOVUPS Z6, K1, (BX)(CX*2)
-	VMOVUPS Z7, K1, (BX)(DX*1)
-	VMOVUPS Z8, K1, (SI)
-	VMOVUPS Z9, K1, (SI)(CX*1)
-	VMOVUPS Z10, K1, (SI)(CX*2)
-	VMOVUPS Z11, K1, (SI)(DX*1)
-	VMOVUPS Z12, K1, (DI)
-	VMOVUPS Z13, K1, (DI)(CX*1)
-	VMOVUPS Z14, K1, (DI)(CX*2)
-	VMOVUPS Z15, K1, (DI)(DX*1)
-	VZEROUPPER
-	RET
-
-// func matVecBatch512x8(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·matVecBatch512x8(SB), NOSPLIT, $0-68
-	MOVWLZX mask+66(FP), AX
-	KMOVW   AX, K1
-	VXORPS  Z0, Z0, Z0
-	VXORPS  Z1, Z1, Z1
-	VXORPS  Z2, Z2, Z2
-	VXORPS  Z3, Z3, Z3
-	VXORPS  Z4, Z4, Z4
-	VXORPS  Z5, Z5, Z5
-	VXORPS  Z6, Z6, Z6
-	VXORPS  Z7, Z7, Z7
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	SHLQ    $0x02, DX
-	LEAQ    (DX)(DX*2), BX
-	LEAQ    (CX)(DX*4), SI
-	MOVQ    x+24(FP), DI
-	MOVQ    ldx+32(FP), R8
-	SHLQ    $0x02, R8
-
-matVecBatch512x8_loop:
-	VMOVUPS.Z    (DI), K1, Z8
-	VBROADCASTSS (CX), Z9
-	VFMADD231PS  Z8, Z9, Z0
-	VBROADCASTSS (CX)(DX*1), Z9
-	VFMADD231PS  Z8, Z9, Z1
-	VBROADCASTSS (CX)(DX*2), Z9
-	VFMADD231PS  Z8, Z9, Z2
-	VBROADCASTSS (CX)(BX*1), Z9
-	VFMADD231PS  Z8, Z9, Z3
-	VBROADCASTSS (SI), Z9
-	VFMADD231PS  Z8, Z9, Z4
-	VBROADCASTSS (SI)(DX*1), Z9
-	VFMADD231PS  Z8, Z9, Z5
-	VBROADCASTSS (SI)(DX*2), Z9
-	VFMADD231PS  Z8, Z9, Z6
-	VBROADCASTSS (SI)(BX*1), Z9
-	VFMADD231PS  Z8, Z9, Z7
-	ADDQ         R8, DI
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, SI
-	DECQ         AX
-	JNZ          matVecBatch512x8_loop
-	MOVQ         y+40(FP), AX
-	MOVQ         ldy+48(FP), CX
-	SHLQ         $0x02, CX
-	LEAQ         (CX)(CX*2), DX
-	LEAQ         (AX)(CX*4), BX
-	MOVB         load+64(FP), SI
-	TESTB        SI, SI
-	JZ           matVecBatch512x8_bias
-	VADDPS.Z     (AX), Z0, K1, Z0
-	VADDPS.Z     (AX)(CX*1), Z1, K1, Z1
-	VADDPS.Z     (AX)(CX*2), Z2, K1, Z2
-	VADDPS.Z     (AX)(DX*1), Z3, K1, Z3
-	VADDPS.Z     (BX), Z4, K1, Z4
-	VADDPS.Z     (BX)(CX*1), Z5, K1, Z5
-	VADDPS.Z     (BX)(CX*2), Z6, K1, Z6
-	VADDPS.Z     (BX)(DX*1), Z7, K1, Z7
-
-matVecBatch512x8_bias:
-	MOVQ        bias+56(FP), SI
-	TESTQ       SI, SI
-	JZ          matVecBatch512x8_store
-	VADDPS.BCST (SI), Z0, Z0
-	VADDPS.BCST 4(SI), Z1, Z1
-	VADDPS.BCST 8(SI), Z2, Z2
-	VADDPS.BCST 12(SI), Z3, Z3
-	VADDPS.BCST 16(SI), Z4, Z4
-	VADDPS.BCST 20(SI), Z5, Z5
-	VADDPS.BCST 24(SI), Z6, Z6
-	VADDPS.BCST 28(SI), Z7, Z7
-
-matVecBatch512x8_store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K1, (AX)(CX*1)
-	VMOVUPS Z2, K1, (AX)(CX*2)
-	VMOVUPS Z3, K1, (AX)(DX*1)
-	VMOVUPS Z4, K1, (BX)
-	VMOVUPS Z5, K1, (BX)(CX*1)
-	VMOVUPS Z6, K1, (BX)(CX*2)
-	VMOVUPS Z7, K1, (BX)(DX*1)
-	VZEROUPPER
-	RET
-
-// func matVecBatch512x4(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·matVecBatch512x4(SB), NOSPLIT, $0-68
-	MOVWLZX mask+66(FP), AX
-	KMOVW   AX, K1
-	VXORPS  Z0, Z0, Z0
-	VXORPS  Z1, Z1, Z1
-	VXORPS  Z2, Z2, Z2
-	VXORPS  Z3, Z3, Z3
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	SHLQ    $0x02, DX
-	LEAQ    (DX)(DX*2), BX
-	MOVQ    x+24(FP), SI
-	MOVQ    ldx+32(FP), DI
-	SHLQ    $0x02, DI
-
-matVecBatch512x4_loop:
-	VMOVUPS.Z    (SI), K1, Z4
-	VBROADCASTSS (CX), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS (CX)(DX*1), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS (CX)(DX*2), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS (CX)(BX*1), Z5
-	VFMADD231PS  Z4, Z5, Z3
-	ADDQ         DI, SI
-	ADDQ         $0x04, CX
-	DECQ         AX
-	JNZ          matVecBatch512x4_loop
-	MOVQ         y+40(FP), AX
-	MOVQ         ldy+48(FP), CX
-	SHLQ         $0x02, CX
-	LEAQ         (CX)(CX*2), DX
-	MOVB         load+64(FP), BL
-	TESTB        BL, BL
-	JZ           matVecBatch512x4_bias
-	VADDPS.Z     (AX), Z0, K1, Z0
-	VADDPS.Z     (AX)(CX*1), Z1, K1, Z1
-	VADDPS.Z     (AX)(CX*2), Z2, K1, Z2
-	VADDPS.Z     (AX)(DX*1), Z3, K1, Z3
-
-matVecBatch512x4_bias:
-	MOVQ        bias+56(FP), BX
-	TESTQ       BX, BX
-	JZ          matVecBatch512x4_store
-	VADDPS.BCST (BX), Z0, Z0
-	VADDPS.BCST 4(BX), Z1, Z1
-	VADDPS.BCST 8(BX), Z2, Z2
-	VADDPS.BCST 12(BX), Z3, Z3
-
-matVecBatch512x4_store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K1, (AX)(CX*1)
-	VMOVUPS Z2, K1, (AX)(CX*2)
-	VMOVUPS Z3, K1, (AX)(DX*1)
-	VZEROUPPER
-	RET
-
-// func matVecBatch512x2(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·matVecBatch512x2(SB), NOSPLIT, $0-68
-	MOVWLZX mask+66(FP), AX
-	KMOVW   AX, K1
-	VXORPS  Z0, Z0, Z0
-	VXORPS  Z1, Z1, Z1
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	SHLQ    $0x02, DX
-	LEAQ    (DX)(DX*2), BX
-	MOVQ    x+24(FP), BX
-	MOVQ    ldx+32(FP), SI
-	SHLQ    $0x02, SI
-
-matVecBatch512x2_loop:
-	VMOVUPS.Z    (BX), K1, Z2
-	VBROADCASTSS (CX), Z3
-	VFMADD231PS  Z2, Z3, Z0
-	VBROADCASTSS (CX)(DX*1), Z3
-	VFMADD231PS  Z2, Z3, Z1
-	ADDQ         SI, BX
-	ADDQ         $0x04, CX
-	DECQ         AX
-	JNZ          matVecBatch512x2_loop
-	MOVQ         y+40(FP), AX
-	MOVQ         ldy+48(FP), CX
-	SHLQ         $0x02, CX
-	LEAQ         (CX)(CX*2), DX
-	MOVB         load+64(FP), DL
-	TESTB        DL, DL
-	JZ           matVecBatch512x2_bias
-	VADDPS.Z     (AX), Z0, K1, Z0
-	VADDPS.Z     (AX)(CX*1), Z1, K1, Z1
-
-matVecBatch512x2_bias:
-	MOVQ        bias+56(FP), DX
-	TESTQ       DX, DX
-	JZ          matVecBatch512x2_store
-	VADDPS.BCST (DX), Z0, Z0
-	VADDPS.BCST 4(DX), Z1, Z1
-
-matVecBatch512x2_store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K1, (AX)(CX*1)
-	VZEROUPPER
-	RET
-
-// func matVecBatch512x1(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·matVecBatch512x1(SB), NOSPLIT, $0-68
-	MOVWLZX mask+66(FP), AX
-	KMOVW   AX, K1
-	VXORPS  Z0, Z0, Z0
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	SHLQ    $0x02, DX
-	LEAQ    (DX)(DX*2), DX
-	MOVQ    x+24(FP), DX
-	MOVQ    ldx+32(FP), BX
-	SHLQ    $0x02, BX
-
-matVecBatch512x1_loop:
-	VMOVUPS.Z    (DX), K1, Z1
-	VBROADCASTSS (CX), Z2
-	VFMADD231PS  Z1, Z2, Z0
-	ADDQ         BX, DX
-	ADDQ         $0x04, CX
-	DECQ         AX
-	JNZ          matVecBatch512x1_loop
-	MOVQ         y+40(FP), AX
-	MOVQ         ldy+48(FP), CX
-	SHLQ         $0x02, CX
-	LEAQ         (CX)(CX*2), CX
-	MOVB         load+64(FP), CL
-	TESTB        CL, CL
-	JZ           matVecBatch512x1_bias
-	VADDPS.Z     (AX), Z0, K1, Z0
-
-matVecBatch512x1_bias:
-	MOVQ        bias+56(FP), CX
-	TESTQ       CX, CX
-	JZ          matVecBatch512x1_store
-	VADDPS.BCST (CX), Z0, Z0
-
-matVecBatch512x1_store:
-	VMOVUPS Z0, K1, (AX)
-	VZEROUPPER
-	RET
-
 // func gate512(n int, f *float32, s *float32, z *float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·gate512(SB), NOSPLIT, $0-32
@@ -3030,6 +2647,998 @@ exp512_loop:
 	ADDQ       $0x40, BX
 	CMPQ       BX, AX
 	JL         exp512_loop
+	VZEROUPPER
+	RET
+
+// func gemmTile256x1(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)
+// Requires: AVX, FMA3
+TEXT ·gemmTile256x1(SB), NOSPLIT, $0-57
+	MOVQ    c+32(FP), AX
+	MOVQ    ldc+40(FP), CX
+	SHLQ    $0x02, CX
+	LEAQ    (CX)(CX*2), CX
+	MOVB    load+56(FP), CL
+	TESTB   CL, CL
+	JZ      gemmTile256x1_zero
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	JMP     gemmTile256x1_bias
+
+gemmTile256x1_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+
+gemmTile256x1_bias:
+	MOVQ         bias+48(FP), CX
+	TESTQ        CX, CX
+	JZ           gemmTile256x1_body
+	VBROADCASTSS (CX), Y3
+	VADDPS       Y3, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
+
+gemmTile256x1_body:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), DX
+	MOVQ lda+16(FP), BX
+	SHLQ $0x02, BX
+	LEAQ (BX)(BX*2), BX
+	MOVQ p+24(FP), BX
+
+gemmTile256x1_loop2:
+	CMPQ         CX, $0x02
+	JL           gemmTile256x1_tail
+	VMOVUPS      (BX), Y3
+	VMOVUPS      32(BX), Y4
+	VMOVUPS      64(BX), Y5
+	VBROADCASTSS (DX), Y6
+	VFMADD231PS  Y3, Y6, Y0
+	VFMADD231PS  Y4, Y6, Y1
+	VFMADD231PS  Y5, Y6, Y2
+	VMOVUPS      96(BX), Y3
+	VMOVUPS      128(BX), Y4
+	VMOVUPS      160(BX), Y5
+	VBROADCASTSS 4(DX), Y6
+	VFMADD231PS  Y3, Y6, Y0
+	VFMADD231PS  Y4, Y6, Y1
+	VFMADD231PS  Y5, Y6, Y2
+	ADDQ         $0x000000c0, BX
+	ADDQ         $0x08, DX
+	SUBQ         $0x02, CX
+	JMP          gemmTile256x1_loop2
+
+gemmTile256x1_tail:
+	TESTQ        CX, CX
+	JZ           gemmTile256x1_store
+	VMOVUPS      (BX), Y3
+	VMOVUPS      32(BX), Y4
+	VMOVUPS      64(BX), Y5
+	VBROADCASTSS (DX), Y6
+	VFMADD231PS  Y3, Y6, Y0
+	VFMADD231PS  Y4, Y6, Y1
+	VFMADD231PS  Y5, Y6, Y2
+
+gemmTile256x1_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VZEROUPPER
+	RET
+
+// func gemmTile256x2(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)
+// Requires: AVX, FMA3
+TEXT ·gemmTile256x2(SB), NOSPLIT, $0-57
+	MOVQ    c+32(FP), AX
+	MOVQ    ldc+40(FP), CX
+	SHLQ    $0x02, CX
+	LEAQ    (CX)(CX*2), DX
+	MOVB    load+56(FP), DL
+	TESTB   DL, DL
+	JZ      gemmTile256x2_zero
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS (AX)(CX*1), Y3
+	VMOVUPS 32(AX)(CX*1), Y4
+	VMOVUPS 64(AX)(CX*1), Y5
+	JMP     gemmTile256x2_bias
+
+gemmTile256x2_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+gemmTile256x2_bias:
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           gemmTile256x2_body
+	VBROADCASTSS (DX), Y6
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VBROADCASTSS 4(DX), Y6
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y6, Y5, Y5
+
+gemmTile256x2_body:
+	MOVQ k+0(FP), DX
+	MOVQ a+8(FP), BX
+	MOVQ lda+16(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (SI)(SI*2), DI
+	MOVQ p+24(FP), DI
+
+gemmTile256x2_loop2:
+	CMPQ         DX, $0x02
+	JL           gemmTile256x2_tail
+	VMOVUPS      (DI), Y6
+	VMOVUPS      32(DI), Y7
+	VMOVUPS      64(DI), Y8
+	VBROADCASTSS (BX), Y9
+	VFMADD231PS  Y6, Y9, Y0
+	VFMADD231PS  Y7, Y9, Y1
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (BX)(SI*1), Y9
+	VFMADD231PS  Y6, Y9, Y3
+	VFMADD231PS  Y7, Y9, Y4
+	VFMADD231PS  Y8, Y9, Y5
+	VMOVUPS      96(DI), Y6
+	VMOVUPS      128(DI), Y7
+	VMOVUPS      160(DI), Y8
+	VBROADCASTSS 4(BX), Y9
+	VFMADD231PS  Y6, Y9, Y0
+	VFMADD231PS  Y7, Y9, Y1
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS 4(BX)(SI*1), Y9
+	VFMADD231PS  Y6, Y9, Y3
+	VFMADD231PS  Y7, Y9, Y4
+	VFMADD231PS  Y8, Y9, Y5
+	ADDQ         $0x000000c0, DI
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, DX
+	JMP          gemmTile256x2_loop2
+
+gemmTile256x2_tail:
+	TESTQ        DX, DX
+	JZ           gemmTile256x2_store
+	VMOVUPS      (DI), Y6
+	VMOVUPS      32(DI), Y7
+	VMOVUPS      64(DI), Y8
+	VBROADCASTSS (BX), Y9
+	VFMADD231PS  Y6, Y9, Y0
+	VFMADD231PS  Y7, Y9, Y1
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (BX)(SI*1), Y9
+	VFMADD231PS  Y6, Y9, Y3
+	VFMADD231PS  Y7, Y9, Y4
+	VFMADD231PS  Y8, Y9, Y5
+
+gemmTile256x2_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, (AX)(CX*1)
+	VMOVUPS Y4, 32(AX)(CX*1)
+	VMOVUPS Y5, 64(AX)(CX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTile256x3(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)
+// Requires: AVX, FMA3
+TEXT ·gemmTile256x3(SB), NOSPLIT, $0-57
+	MOVQ    c+32(FP), AX
+	MOVQ    ldc+40(FP), CX
+	SHLQ    $0x02, CX
+	LEAQ    (CX)(CX*2), DX
+	MOVB    load+56(FP), DL
+	TESTB   DL, DL
+	JZ      gemmTile256x3_zero
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS (AX)(CX*1), Y3
+	VMOVUPS 32(AX)(CX*1), Y4
+	VMOVUPS 64(AX)(CX*1), Y5
+	VMOVUPS (AX)(CX*2), Y6
+	VMOVUPS 32(AX)(CX*2), Y7
+	VMOVUPS 64(AX)(CX*2), Y8
+	JMP     gemmTile256x3_bias
+
+gemmTile256x3_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+
+gemmTile256x3_bias:
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           gemmTile256x3_body
+	VBROADCASTSS (DX), Y9
+	VADDPS       Y9, Y0, Y0
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VBROADCASTSS 4(DX), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VBROADCASTSS 8(DX), Y9
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
+
+gemmTile256x3_body:
+	MOVQ k+0(FP), DX
+	MOVQ a+8(FP), BX
+	MOVQ lda+16(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (SI)(SI*2), DI
+	MOVQ p+24(FP), DI
+
+gemmTile256x3_loop2:
+	CMPQ         DX, $0x02
+	JL           gemmTile256x3_tail
+	VMOVUPS      (DI), Y9
+	VMOVUPS      32(DI), Y10
+	VMOVUPS      64(DI), Y11
+	VBROADCASTSS (BX), Y12
+	VFMADD231PS  Y9, Y12, Y0
+	VFMADD231PS  Y10, Y12, Y1
+	VFMADD231PS  Y11, Y12, Y2
+	VBROADCASTSS (BX)(SI*1), Y12
+	VFMADD231PS  Y9, Y12, Y3
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (BX)(SI*2), Y12
+	VFMADD231PS  Y9, Y12, Y6
+	VFMADD231PS  Y10, Y12, Y7
+	VFMADD231PS  Y11, Y12, Y8
+	VMOVUPS      96(DI), Y9
+	VMOVUPS      128(DI), Y10
+	VMOVUPS      160(DI), Y11
+	VBROADCASTSS 4(BX), Y12
+	VFMADD231PS  Y9, Y12, Y0
+	VFMADD231PS  Y10, Y12, Y1
+	VFMADD231PS  Y11, Y12, Y2
+	VBROADCASTSS 4(BX)(SI*1), Y12
+	VFMADD231PS  Y9, Y12, Y3
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 4(BX)(SI*2), Y12
+	VFMADD231PS  Y9, Y12, Y6
+	VFMADD231PS  Y10, Y12, Y7
+	VFMADD231PS  Y11, Y12, Y8
+	ADDQ         $0x000000c0, DI
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, DX
+	JMP          gemmTile256x3_loop2
+
+gemmTile256x3_tail:
+	TESTQ        DX, DX
+	JZ           gemmTile256x3_store
+	VMOVUPS      (DI), Y9
+	VMOVUPS      32(DI), Y10
+	VMOVUPS      64(DI), Y11
+	VBROADCASTSS (BX), Y12
+	VFMADD231PS  Y9, Y12, Y0
+	VFMADD231PS  Y10, Y12, Y1
+	VFMADD231PS  Y11, Y12, Y2
+	VBROADCASTSS (BX)(SI*1), Y12
+	VFMADD231PS  Y9, Y12, Y3
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (BX)(SI*2), Y12
+	VFMADD231PS  Y9, Y12, Y6
+	VFMADD231PS  Y10, Y12, Y7
+	VFMADD231PS  Y11, Y12, Y8
+
+gemmTile256x3_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, (AX)(CX*1)
+	VMOVUPS Y4, 32(AX)(CX*1)
+	VMOVUPS Y5, 64(AX)(CX*1)
+	VMOVUPS Y6, (AX)(CX*2)
+	VMOVUPS Y7, 32(AX)(CX*2)
+	VMOVUPS Y8, 64(AX)(CX*2)
+	VZEROUPPER
+	RET
+
+// func gemmTile256x4(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)
+// Requires: AVX, FMA3
+TEXT ·gemmTile256x4(SB), NOSPLIT, $0-57
+	MOVQ    c+32(FP), AX
+	MOVQ    ldc+40(FP), CX
+	SHLQ    $0x02, CX
+	LEAQ    (CX)(CX*2), DX
+	MOVB    load+56(FP), BL
+	TESTB   BL, BL
+	JZ      gemmTile256x4_zero
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS (AX)(CX*1), Y3
+	VMOVUPS 32(AX)(CX*1), Y4
+	VMOVUPS 64(AX)(CX*1), Y5
+	VMOVUPS (AX)(CX*2), Y6
+	VMOVUPS 32(AX)(CX*2), Y7
+	VMOVUPS 64(AX)(CX*2), Y8
+	VMOVUPS (AX)(DX*1), Y9
+	VMOVUPS 32(AX)(DX*1), Y10
+	VMOVUPS 64(AX)(DX*1), Y11
+	JMP     gemmTile256x4_bias
+
+gemmTile256x4_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+gemmTile256x4_bias:
+	MOVQ         bias+48(FP), BX
+	TESTQ        BX, BX
+	JZ           gemmTile256x4_body
+	VBROADCASTSS (BX), Y12
+	VADDPS       Y12, Y0, Y0
+	VADDPS       Y12, Y1, Y1
+	VADDPS       Y12, Y2, Y2
+	VBROADCASTSS 4(BX), Y12
+	VADDPS       Y12, Y3, Y3
+	VADDPS       Y12, Y4, Y4
+	VADDPS       Y12, Y5, Y5
+	VBROADCASTSS 8(BX), Y12
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+	VADDPS       Y12, Y8, Y8
+	VBROADCASTSS 12(BX), Y12
+	VADDPS       Y12, Y9, Y9
+	VADDPS       Y12, Y10, Y10
+	VADDPS       Y12, Y11, Y11
+
+gemmTile256x4_body:
+	MOVQ k+0(FP), BX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DI
+	SHLQ $0x02, DI
+	LEAQ (DI)(DI*2), R8
+	MOVQ p+24(FP), R9
+
+gemmTile256x4_loop2:
+	CMPQ         BX, $0x02
+	JL           gemmTile256x4_tail
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VMOVUPS      64(R9), Y14
+	VBROADCASTSS (SI), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VBROADCASTSS (SI)(DI*1), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VBROADCASTSS (SI)(DI*2), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VBROADCASTSS (SI)(R8*1), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	VMOVUPS      96(R9), Y12
+	VMOVUPS      128(R9), Y13
+	VMOVUPS      160(R9), Y14
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VBROADCASTSS 4(SI)(DI*1), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VBROADCASTSS 4(SI)(DI*2), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VBROADCASTSS 4(SI)(R8*1), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	ADDQ         $0x000000c0, R9
+	ADDQ         $0x08, SI
+	SUBQ         $0x02, BX
+	JMP          gemmTile256x4_loop2
+
+gemmTile256x4_tail:
+	TESTQ        BX, BX
+	JZ           gemmTile256x4_store
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VMOVUPS      64(R9), Y14
+	VBROADCASTSS (SI), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VBROADCASTSS (SI)(DI*1), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VBROADCASTSS (SI)(DI*2), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VBROADCASTSS (SI)(R8*1), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+
+gemmTile256x4_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, (AX)(CX*1)
+	VMOVUPS Y4, 32(AX)(CX*1)
+	VMOVUPS Y5, 64(AX)(CX*1)
+	VMOVUPS Y6, (AX)(CX*2)
+	VMOVUPS Y7, 32(AX)(CX*2)
+	VMOVUPS Y8, 64(AX)(CX*2)
+	VMOVUPS Y9, (AX)(DX*1)
+	VMOVUPS Y10, 32(AX)(DX*1)
+	VMOVUPS Y11, 64(AX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func packNN256(k int, b *float32, off *int, t0 int, p *float32)
+// Requires: AVX, MMX+
+TEXT ·packNN256(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), AX
+	MOVQ b+8(FP), CX
+	MOVQ t0+24(FP), DX
+	LEAQ (CX)(DX*4), CX
+	MOVQ off+16(FP), DX
+	MOVQ p+32(FP), BX
+
+packNN256_loop:
+	MOVQ       (DX), SI
+	VMOVUPS    (CX)(SI*4), Y0
+	VMOVUPS    32(CX)(SI*4), Y1
+	VMOVUPS    64(CX)(SI*4), Y2
+	PREFETCHT0 96(CX)(SI*4)
+	PREFETCHT0 160(CX)(SI*4)
+	VMOVUPS    Y0, (BX)
+	VMOVUPS    Y1, 32(BX)
+	VMOVUPS    Y2, 64(BX)
+	ADDQ       $0x08, DX
+	ADDQ       $0x60, BX
+	DECQ       AX
+	JNZ        packNN256_loop
+	VZEROUPPER
+	RET
+
+// func packNT256(n int, b *float32, off *int, p *float32, mask *int32)
+// Requires: AVX
+TEXT ·packNT256(SB), NOSPLIT, $0-40
+	MOVQ n+0(FP), AX
+	MOVQ b+8(FP), CX
+	MOVQ off+16(FP), DX
+	MOVQ p+24(FP), BX
+
+packNT256_loop:
+	CMPQ       AX, $0x08
+	JLE        packNT256_last
+	MOVQ       (DX), SI
+	VMOVUPS    (CX)(SI*4), Y0
+	MOVQ       8(DX), SI
+	VMOVUPS    (CX)(SI*4), Y1
+	MOVQ       16(DX), SI
+	VMOVUPS    (CX)(SI*4), Y2
+	MOVQ       24(DX), SI
+	VMOVUPS    (CX)(SI*4), Y3
+	MOVQ       32(DX), SI
+	VMOVUPS    (CX)(SI*4), Y4
+	MOVQ       40(DX), SI
+	VMOVUPS    (CX)(SI*4), Y5
+	MOVQ       48(DX), SI
+	VMOVUPS    (CX)(SI*4), Y6
+	MOVQ       56(DX), SI
+	VMOVUPS    (CX)(SI*4), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VUNPCKLPD  Y1, Y8, Y7
+	VUNPCKHPD  Y1, Y8, Y1
+	VUNPCKLPD  Y2, Y0, Y8
+	VUNPCKHPD  Y2, Y0, Y0
+	VUNPCKLPD  Y5, Y3, Y2
+	VUNPCKHPD  Y5, Y3, Y3
+	VUNPCKLPD  Y6, Y4, Y5
+	VUNPCKHPD  Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, (BX)
+	VMOVUPS    Y7, 96(BX)
+	VMOVUPS    Y3, 192(BX)
+	VMOVUPS    Y8, 288(BX)
+	VMOVUPS    Y2, 384(BX)
+	VMOVUPS    Y1, 480(BX)
+	VMOVUPS    Y5, 576(BX)
+	VMOVUPS    Y0, 672(BX)
+	ADDQ       $0x20, CX
+	ADDQ       $0x00000300, BX
+	SUBQ       $0x08, AX
+	JMP        packNT256_loop
+
+packNT256_last:
+	MOVQ       mask+32(FP), AX
+	VMOVUPS    (AX), Y0
+	MOVQ       (DX), AX
+	VMASKMOVPS (CX)(AX*4), Y0, Y1
+	MOVQ       8(DX), AX
+	VMASKMOVPS (CX)(AX*4), Y0, Y2
+	MOVQ       16(DX), AX
+	VMASKMOVPS (CX)(AX*4), Y0, Y3
+	MOVQ       24(DX), AX
+	VMASKMOVPS (CX)(AX*4), Y0, Y4
+	MOVQ       32(DX), AX
+	VMASKMOVPS (CX)(AX*4), Y0, Y5
+	MOVQ       40(DX), AX
+	VMASKMOVPS (CX)(AX*4), Y0, Y6
+	MOVQ       48(DX), AX
+	VMASKMOVPS (CX)(AX*4), Y0, Y7
+	MOVQ       56(DX), AX
+	VMASKMOVPS (CX)(AX*4), Y0, Y0
+	VUNPCKLPS  Y2, Y1, Y8
+	VUNPCKHPS  Y2, Y1, Y1
+	VUNPCKLPS  Y4, Y3, Y2
+	VUNPCKHPS  Y4, Y3, Y3
+	VUNPCKLPS  Y6, Y5, Y4
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y0, Y7, Y6
+	VUNPCKHPS  Y0, Y7, Y0
+	VUNPCKLPD  Y2, Y8, Y7
+	VUNPCKHPD  Y2, Y8, Y2
+	VUNPCKLPD  Y3, Y1, Y8
+	VUNPCKHPD  Y3, Y1, Y1
+	VUNPCKLPD  Y6, Y4, Y3
+	VUNPCKHPD  Y6, Y4, Y4
+	VUNPCKLPD  Y0, Y5, Y6
+	VUNPCKHPD  Y0, Y5, Y0
+	VPERM2F128 $0x20, Y3, Y7, Y5
+	VPERM2F128 $0x31, Y3, Y7, Y3
+	VPERM2F128 $0x20, Y4, Y2, Y7
+	VPERM2F128 $0x31, Y4, Y2, Y2
+	VPERM2F128 $0x20, Y6, Y8, Y4
+	VPERM2F128 $0x31, Y6, Y8, Y6
+	VPERM2F128 $0x20, Y0, Y1, Y8
+	VPERM2F128 $0x31, Y0, Y1, Y0
+	VMOVUPS    Y5, (BX)
+	VMOVUPS    Y7, 96(BX)
+	VMOVUPS    Y4, 192(BX)
+	VMOVUPS    Y8, 288(BX)
+	VMOVUPS    Y3, 384(BX)
+	VMOVUPS    Y2, 480(BX)
+	VMOVUPS    Y6, 576(BX)
+	VMOVUPS    Y0, 672(BX)
+	VZEROUPPER
+	RET
+
+// func matVec256(k int, a *float32, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask *int32, ymask *int32)
+// Requires: AVX, CMOV, FMA3
+TEXT ·matVec256(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    lda+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    rows+24(FP), BX
+	MOVQ    x+32(FP), SI
+	MOVQ    CX, DI
+	LEAQ    (CX)(DX*1), R8
+	CMPQ    BX, $0x01
+	CMOVQGT R8, DI
+	MOVQ    DI, R8
+	LEAQ    (DI)(DX*1), R9
+	CMPQ    BX, $0x02
+	CMOVQGT R9, R8
+	MOVQ    R8, R9
+	LEAQ    (R8)(DX*1), R10
+	CMPQ    BX, $0x03
+	CMOVQGT R10, R9
+	MOVQ    R9, R10
+	LEAQ    (R9)(DX*1), R11
+	CMPQ    BX, $0x04
+	CMOVQGT R11, R10
+	MOVQ    R10, R11
+	LEAQ    (R10)(DX*1), R12
+	CMPQ    BX, $0x05
+	CMOVQGT R12, R11
+	MOVQ    R11, R12
+	LEAQ    (R11)(DX*1), R13
+	CMPQ    BX, $0x06
+	CMOVQGT R13, R12
+	MOVQ    R12, R13
+	LEAQ    (R12)(DX*1), DX
+	CMPQ    BX, $0x07
+	CMOVQGT DX, R13
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	XORQ    DX, DX
+
+matVec256_loop:
+	MOVQ        AX, BX
+	SUBQ        DX, BX
+	CMPQ        BX, $0x08
+	JL          matVec256_tail
+	VMOVUPS     (SI)(DX*4), Y8
+	VFMADD231PS (CX)(DX*4), Y8, Y0
+	VFMADD231PS (DI)(DX*4), Y8, Y1
+	VFMADD231PS (R8)(DX*4), Y8, Y2
+	VFMADD231PS (R9)(DX*4), Y8, Y3
+	VFMADD231PS (R10)(DX*4), Y8, Y4
+	VFMADD231PS (R11)(DX*4), Y8, Y5
+	VFMADD231PS (R12)(DX*4), Y8, Y6
+	VFMADD231PS (R13)(DX*4), Y8, Y7
+	ADDQ        $0x08, DX
+	JMP         matVec256_loop
+
+matVec256_tail:
+	TESTQ       BX, BX
+	JZ          matVec256_reduce
+	MOVQ        kmask+64(FP), AX
+	VMOVUPS     (AX), Y8
+	VMASKMOVPS  (SI)(DX*4), Y8, Y9
+	VMASKMOVPS  (CX)(DX*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (DI)(DX*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y1
+	VMASKMOVPS  (R8)(DX*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (R9)(DX*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VMASKMOVPS  (R10)(DX*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (R11)(DX*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y5
+	VMASKMOVPS  (R12)(DX*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y6
+	VMASKMOVPS  (R13)(DX*4), Y8, Y8
+	VFMADD231PS Y8, Y9, Y7
+
+matVec256_reduce:
+	VHADDPS    Y1, Y0, Y0
+	VHADDPS    Y3, Y2, Y1
+	VHADDPS    Y5, Y4, Y2
+	VHADDPS    Y7, Y6, Y3
+	VHADDPS    Y1, Y0, Y0
+	VHADDPS    Y3, Y2, Y1
+	VPERM2F128 $0x20, Y1, Y0, Y2
+	VPERM2F128 $0x31, Y1, Y0, Y0
+	VADDPS     Y0, Y2, Y2
+	MOVQ       ymask+72(FP), AX
+	VMOVUPS    (AX), Y0
+	MOVQ       y+40(FP), AX
+	MOVB       load+56(FP), CL
+	TESTB      CL, CL
+	JZ         matVec256_bias
+	VMASKMOVPS (AX), Y0, Y1
+	VADDPS     Y1, Y2, Y2
+
+matVec256_bias:
+	MOVQ       bias+48(FP), CX
+	TESTQ      CX, CX
+	JZ         matVec256_store
+	VMASKMOVPS (CX), Y0, Y1
+	VADDPS     Y1, Y2, Y2
+
+matVec256_store:
+	VMASKMOVPS Y2, Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func matVecBatch256x8(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecBatch256x8(SB), NOSPLIT, $0-80
+	MOVQ    mask+72(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    k+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    lda+16(FP), DX
+	SHLQ    $0x02, DX
+	LEAQ    (DX)(DX*2), BX
+	LEAQ    (CX)(DX*4), SI
+	MOVQ    x+24(FP), DI
+	MOVQ    ldx+32(FP), R8
+	SHLQ    $0x02, R8
+
+matVecBatch256x8_loop:
+	VMASKMOVPS   (DI), Y0, Y9
+	VBROADCASTSS (CX), Y10
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (CX)(DX*1), Y10
+	VFMADD231PS  Y9, Y10, Y2
+	VBROADCASTSS (CX)(DX*2), Y10
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS (CX)(BX*1), Y10
+	VFMADD231PS  Y9, Y10, Y4
+	VBROADCASTSS (SI), Y10
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS (SI)(DX*1), Y10
+	VFMADD231PS  Y9, Y10, Y6
+	VBROADCASTSS (SI)(DX*2), Y10
+	VFMADD231PS  Y9, Y10, Y7
+	VBROADCASTSS (SI)(BX*1), Y10
+	VFMADD231PS  Y9, Y10, Y8
+	ADDQ         R8, DI
+	ADDQ         $0x04, CX
+	ADDQ         $0x04, SI
+	DECQ         AX
+	JNZ          matVecBatch256x8_loop
+	MOVQ         y+40(FP), AX
+	MOVQ         ldy+48(FP), CX
+	SHLQ         $0x02, CX
+	LEAQ         (CX)(CX*2), DX
+	LEAQ         (AX)(CX*4), BX
+	MOVB         load+64(FP), SI
+	TESTB        SI, SI
+	JZ           matVecBatch256x8_bias
+	VMASKMOVPS   (AX), Y0, Y9
+	VADDPS       Y9, Y1, Y1
+	VMASKMOVPS   (AX)(CX*1), Y0, Y9
+	VADDPS       Y9, Y2, Y2
+	VMASKMOVPS   (AX)(CX*2), Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMASKMOVPS   (AX)(DX*1), Y0, Y9
+	VADDPS       Y9, Y4, Y4
+	VMASKMOVPS   (BX), Y0, Y9
+	VADDPS       Y9, Y5, Y5
+	VMASKMOVPS   (BX)(CX*1), Y0, Y9
+	VADDPS       Y9, Y6, Y6
+	VMASKMOVPS   (BX)(CX*2), Y0, Y9
+	VADDPS       Y9, Y7, Y7
+	VMASKMOVPS   (BX)(DX*1), Y0, Y9
+	VADDPS       Y9, Y8, Y8
+
+matVecBatch256x8_bias:
+	MOVQ         bias+56(FP), SI
+	TESTQ        SI, SI
+	JZ           matVecBatch256x8_store
+	VBROADCASTSS (SI), Y9
+	VADDPS       Y9, Y1, Y1
+	VBROADCASTSS 4(SI), Y9
+	VADDPS       Y9, Y2, Y2
+	VBROADCASTSS 8(SI), Y9
+	VADDPS       Y9, Y3, Y3
+	VBROADCASTSS 12(SI), Y9
+	VADDPS       Y9, Y4, Y4
+	VBROADCASTSS 16(SI), Y9
+	VADDPS       Y9, Y5, Y5
+	VBROADCASTSS 20(SI), Y9
+	VADDPS       Y9, Y6, Y6
+	VBROADCASTSS 24(SI), Y9
+	VADDPS       Y9, Y7, Y7
+	VBROADCASTSS 28(SI), Y9
+	VADDPS       Y9, Y8, Y8
+
+matVecBatch256x8_store:
+	VMASKMOVPS Y1, Y0, (AX)
+	VMASKMOVPS Y2, Y0, (AX)(CX*1)
+	VMASKMOVPS Y3, Y0, (AX)(CX*2)
+	VMASKMOVPS Y4, Y0, (AX)(DX*1)
+	VMASKMOVPS Y5, Y0, (BX)
+	VMASKMOVPS Y6, Y0, (BX)(CX*1)
+	VMASKMOVPS Y7, Y0, (BX)(CX*2)
+	VMASKMOVPS Y8, Y0, (BX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func matVecBatch256x4(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecBatch256x4(SB), NOSPLIT, $0-80
+	MOVQ    mask+72(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	MOVQ    k+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    lda+16(FP), DX
+	SHLQ    $0x02, DX
+	LEAQ    (DX)(DX*2), BX
+	MOVQ    x+24(FP), SI
+	MOVQ    ldx+32(FP), DI
+	SHLQ    $0x02, DI
+
+matVecBatch256x4_loop:
+	VMASKMOVPS   (SI), Y0, Y5
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (CX)(DX*1), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (CX)(DX*2), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (CX)(BX*1), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	ADDQ         DI, SI
+	ADDQ         $0x04, CX
+	DECQ         AX
+	JNZ          matVecBatch256x4_loop
+	MOVQ         y+40(FP), AX
+	MOVQ         ldy+48(FP), CX
+	SHLQ         $0x02, CX
+	LEAQ         (CX)(CX*2), DX
+	MOVB         load+64(FP), BL
+	TESTB        BL, BL
+	JZ           matVecBatch256x4_bias
+	VMASKMOVPS   (AX), Y0, Y5
+	VADDPS       Y5, Y1, Y1
+	VMASKMOVPS   (AX)(CX*1), Y0, Y5
+	VADDPS       Y5, Y2, Y2
+	VMASKMOVPS   (AX)(CX*2), Y0, Y5
+	VADDPS       Y5, Y3, Y3
+	VMASKMOVPS   (AX)(DX*1), Y0, Y5
+	VADDPS       Y5, Y4, Y4
+
+matVecBatch256x4_bias:
+	MOVQ         bias+56(FP), BX
+	TESTQ        BX, BX
+	JZ           matVecBatch256x4_store
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VBROADCASTSS 4(BX), Y5
+	VADDPS       Y5, Y2, Y2
+	VBROADCASTSS 8(BX), Y5
+	VADDPS       Y5, Y3, Y3
+	VBROADCASTSS 12(BX), Y5
+	VADDPS       Y5, Y4, Y4
+
+matVecBatch256x4_store:
+	VMASKMOVPS Y1, Y0, (AX)
+	VMASKMOVPS Y2, Y0, (AX)(CX*1)
+	VMASKMOVPS Y3, Y0, (AX)(CX*2)
+	VMASKMOVPS Y4, Y0, (AX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func matVecBatch256x2(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecBatch256x2(SB), NOSPLIT, $0-80
+	MOVQ    mask+72(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    k+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    lda+16(FP), DX
+	SHLQ    $0x02, DX
+	LEAQ    (DX)(DX*2), BX
+	MOVQ    x+24(FP), BX
+	MOVQ    ldx+32(FP), SI
+	SHLQ    $0x02, SI
+
+matVecBatch256x2_loop:
+	VMASKMOVPS   (BX), Y0, Y3
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS (CX)(DX*1), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	ADDQ         SI, BX
+	ADDQ         $0x04, CX
+	DECQ         AX
+	JNZ          matVecBatch256x2_loop
+	MOVQ         y+40(FP), AX
+	MOVQ         ldy+48(FP), CX
+	SHLQ         $0x02, CX
+	LEAQ         (CX)(CX*2), DX
+	MOVB         load+64(FP), DL
+	TESTB        DL, DL
+	JZ           matVecBatch256x2_bias
+	VMASKMOVPS   (AX), Y0, Y3
+	VADDPS       Y3, Y1, Y1
+	VMASKMOVPS   (AX)(CX*1), Y0, Y3
+	VADDPS       Y3, Y2, Y2
+
+matVecBatch256x2_bias:
+	MOVQ         bias+56(FP), DX
+	TESTQ        DX, DX
+	JZ           matVecBatch256x2_store
+	VBROADCASTSS (DX), Y3
+	VADDPS       Y3, Y1, Y1
+	VBROADCASTSS 4(DX), Y3
+	VADDPS       Y3, Y2, Y2
+
+matVecBatch256x2_store:
+	VMASKMOVPS Y1, Y0, (AX)
+	VMASKMOVPS Y2, Y0, (AX)(CX*1)
+	VZEROUPPER
+	RET
+
+// func matVecBatch256x1(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecBatch256x1(SB), NOSPLIT, $0-80
+	MOVQ    mask+72(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    k+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    lda+16(FP), DX
+	SHLQ    $0x02, DX
+	LEAQ    (DX)(DX*2), DX
+	MOVQ    x+24(FP), DX
+	MOVQ    ldx+32(FP), BX
+	SHLQ    $0x02, BX
+
+matVecBatch256x1_loop:
+	VMASKMOVPS   (DX), Y0, Y2
+	VBROADCASTSS (CX), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         BX, DX
+	ADDQ         $0x04, CX
+	DECQ         AX
+	JNZ          matVecBatch256x1_loop
+	MOVQ         y+40(FP), AX
+	MOVQ         ldy+48(FP), CX
+	SHLQ         $0x02, CX
+	LEAQ         (CX)(CX*2), CX
+	MOVB         load+64(FP), CL
+	TESTB        CL, CL
+	JZ           matVecBatch256x1_bias
+	VMASKMOVPS   (AX), Y0, Y2
+	VADDPS       Y2, Y1, Y1
+
+matVecBatch256x1_bias:
+	MOVQ         bias+56(FP), CX
+	TESTQ        CX, CX
+	JZ           matVecBatch256x1_store
+	VBROADCASTSS (CX), Y2
+	VADDPS       Y2, Y1, Y1
+
+matVecBatch256x1_store:
+	VMASKMOVPS Y1, Y0, (AX)
 	VZEROUPPER
 	RET
 

@@ -18,6 +18,9 @@ func hasAVX2FMA() bool {
 
 func sets() []Set {
 	s := []Set{Reference(), Generic()}
+	if hasAVX2FMA() {
+		s = append(s, avx2())
+	}
 	if hasAVX512() {
 		s = append(s, avx512())
 	}

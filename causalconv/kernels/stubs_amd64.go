@@ -79,36 +79,6 @@ func packNT512(n int, b *float32, off *int, p *float32, mask uint16)
 //go:noescape
 func matVec512(k int, a *float32, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask uint16, ymask uint16)
 
-// matVecBatch512x16 computes 16 rows of Y = A·X for up to 16 streams (the lanes set in mask):
-// Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
-//
-//go:noescape
-func matVecBatch512x16(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-
-// matVecBatch512x8 computes 8 rows of Y = A·X for up to 16 streams (the lanes set in mask):
-// Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
-//
-//go:noescape
-func matVecBatch512x8(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-
-// matVecBatch512x4 computes 4 rows of Y = A·X for up to 16 streams (the lanes set in mask):
-// Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
-//
-//go:noescape
-func matVecBatch512x4(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-
-// matVecBatch512x2 computes 2 rows of Y = A·X for up to 16 streams (the lanes set in mask):
-// Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
-//
-//go:noescape
-func matVecBatch512x2(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-
-// matVecBatch512x1 computes 1 rows of Y = A·X for up to 16 streams (the lanes set in mask):
-// Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
-//
-//go:noescape
-func matVecBatch512x1(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask uint16)
-
 // gate512 is Gate over n elements, n a positive multiple of the vector width:
 // f ← tanh f, s ← σ(s), z = f·s.
 //
@@ -154,6 +124,80 @@ func softmaxBlock512(q int, logits *float32, ld int, grad *float32, scale float3
 //
 //go:noescape
 func exp512(n int, x *float32, y *float32)
+
+// gemmTile256x1 computes a 1×24 tile: for r < 1, x < 24,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·P[j*24+x].
+// bias may be nil; k ≥ 1.
+//
+//go:noescape
+func gemmTile256x1(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)
+
+// gemmTile256x2 computes a 2×24 tile: for r < 2, x < 24,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·P[j*24+x].
+// bias may be nil; k ≥ 1.
+//
+//go:noescape
+func gemmTile256x2(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)
+
+// gemmTile256x3 computes a 3×24 tile: for r < 3, x < 24,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·P[j*24+x].
+// bias may be nil; k ≥ 1.
+//
+//go:noescape
+func gemmTile256x3(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)
+
+// gemmTile256x4 computes a 4×24 tile: for r < 4, x < 24,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·P[j*24+x].
+// bias may be nil; k ≥ 1.
+//
+//go:noescape
+func gemmTile256x4(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)
+
+// packNN256 copies a 24-column slice of k ≥ 1 rows of B into the panel P:
+// P[j*24+x] = B[off[j]+t0+x], x < 24 (whole panels only).
+//
+//go:noescape
+func packNN256(k int, b *float32, off *int, t0 int, p *float32)
+
+// packNT256 transposes 8 rows of B over n ≥ 1 columns into 8 columns of
+// the panel P: P[t*24+r] = B[off[r]+t] for r < 8, t < n. mask points to 8
+// int32 whose first n%8 (all 8 if n%8 == 0) are -1 and the rest 0: the last
+// block of columns is loaded with vmaskmovps so nothing past B's end is read.
+//
+//go:noescape
+func packNT256(n int, b *float32, off *int, p *float32, mask *int32)
+
+// matVec256 computes up to 8 rows of y = A·x: for r < rows (1..8),
+// y[r] = (load ? y[r] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·x[j]. kmask and
+// ymask point to 8 int32 masks (-1 = lane in use) for the last k%8
+// columns and for the rows. bias may be nil.
+//
+//go:noescape
+func matVec256(k int, a *float32, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask *int32, ymask *int32)
+
+// matVecBatch256x8 computes 8 rows of Y = A·X for up to 8 streams (the lanes set in the
+// 8 int32 at mask): Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_j A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
+//
+//go:noescape
+func matVecBatch256x8(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
+
+// matVecBatch256x4 computes 4 rows of Y = A·X for up to 8 streams (the lanes set in the
+// 8 int32 at mask): Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_j A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
+//
+//go:noescape
+func matVecBatch256x4(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
+
+// matVecBatch256x2 computes 2 rows of Y = A·X for up to 8 streams (the lanes set in the
+// 8 int32 at mask): Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_j A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
+//
+//go:noescape
+func matVecBatch256x2(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
+
+// matVecBatch256x1 computes 1 rows of Y = A·X for up to 8 streams (the lanes set in the
+// 8 int32 at mask): Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_j A[r*lda+j]·X[j*ldx+s]; k ≥ 1.
+//
+//go:noescape
+func matVecBatch256x1(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
 
 // gate256 is Gate over n elements, n a positive multiple of the vector width:
 // f ← tanh f, s ← σ(s), z = f·s.

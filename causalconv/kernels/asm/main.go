@@ -36,10 +36,10 @@ func main() {
 	packNN512()
 	packNT512()
 	matVec512()
-	for _, mr := range []int{16, 8, 4, 2, 1} {
-		matVecBatch512(mr)
-	}
 	avx512.elementwise()
+
+	// AVX2+FMA set.
+	gemm256()
 	avx2.elementwise()
 	fmaPeak(avx512)
 	fmaPeak(avx2)

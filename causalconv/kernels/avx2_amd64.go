@@ -1,0 +1,191 @@
+package kernels
+
+// The AVX2+FMA set: the same blocking as avx512_amd64.go with a 4×24
+// register tile (asm/gemm256.go). AVX2 has no mask registers, so the
+// drivers pack the last, narrower panel in Go and give the kernel a scratch
+// tile for it; masks for vmaskmovps come from laneMasks.
+
+func avx2() Set {
+	s := Set{
+		Name:        "avx2",
+		GemmNN:      gemmNNAVX2,
+		GemmNT:      gemmNTAVX2,
+		MatVec:      matVecAVX2,
+		MatVecBatch: matVecBatchAVX2,
+	}
+	installElementwise(&s, false)
+	return s
+}
+
+const (
+	tileRows2 = 4
+	tileCols2 = 24
+)
+
+// laneMasks[8-w:][:8] is a vmaskmovps mask selecting the first w lanes.
+// It is read-only.
+var laneMasks = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
+
+func laneMask(w int) *int32 { return &laneMasks[8-w] }
+
+func gemmTile256(mr, k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool) {
+	switch mr {
+	case 4:
+		gemmTile256x4(k, a, lda, p, c, ldc, bias, load)
+	case 3:
+		gemmTile256x3(k, a, lda, p, c, ldc, bias, load)
+	case 2:
+		gemmTile256x2(k, a, lda, p, c, ldc, bias, load)
+	case 1:
+		gemmTile256x1(k, a, lda, p, c, ldc, bias, load)
+	}
+}
+
+// tileAVX2 runs the kernel on rows i0.. of a C window of w ≤ 24 columns
+// starting at c[off]; a narrower window goes through a scratch tile.
+func tileAVX2(mr, k int, a *float32, lda int, p *float32, c []float32, off, ldc, w int, bias *float32, load bool) {
+	if w == tileCols2 {
+		gemmTile256(mr, k, a, lda, p, &c[off], ldc, bias, load)
+		return
+	}
+	var tmp [tileRows2 * tileCols2]float32
+	if load {
+		for r := range mr {
+			copy(tmp[r*tileCols2:r*tileCols2+w], c[off+r*ldc:off+r*ldc+w])
+		}
+	}
+	gemmTile256(mr, k, a, lda, p, &tmp[0], tileCols2, bias, load)
+	for r := range mr {
+		copy(c[off+r*ldc:off+r*ldc+w], tmp[r*tileCols2:r*tileCols2+w])
+	}
+}
+
+func gemmNNAVX2(m, n, k int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, bias []float32, accumulate bool) {
+	checkGemmNN(m, n, k, a, lda, b, bOff, c, ldc, bias)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		genericGemmNN(m, n, k, a, lda, b, bOff, c, ldc, bias, accumulate)
+		return
+	}
+	var pack [nnKC * tileCols2]float32
+	blocks := (k + nnKC - 1) / nnKC
+	kcMax := (k + blocks - 1) / blocks
+	for t0 := 0; t0 < n; t0 += tileCols2 {
+		w := min(tileCols2, n-t0)
+		for k0 := 0; k0 < k; k0 += kcMax {
+			kc := min(kcMax, k-k0)
+			if w == tileCols2 {
+				packNN256(kc, &b[0], &bOff[k0], t0, &pack[0])
+			} else {
+				for j := range kc {
+					row := pack[j*tileCols2 : (j+1)*tileCols2]
+					o := bOff[k0+j] + t0
+					copy(row, b[o:o+w])
+					clear(row[w:])
+				}
+			}
+			load := accumulate || k0 > 0
+			for i0 := 0; i0 < m; i0 += tileRows2 {
+				var bi *float32
+				if bias != nil && k0 == 0 {
+					bi = &bias[i0]
+				}
+				tileAVX2(min(tileRows2, m-i0), kc, &a[i0*lda+k0], lda, &pack[0], c, i0*ldc+t0, ldc, w, bi, load)
+			}
+		}
+	}
+}
+
+func gemmNTAVX2(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, accumulate bool) {
+	checkGemmNT(m, k, n, a, lda, b, bOff, c, ldc)
+	if m == 0 || k == 0 {
+		return
+	}
+	if n == 0 {
+		genericGemmNT(m, k, n, a, lda, b, bOff, c, ldc, accumulate)
+		return
+	}
+	var pack [ntTC * tileCols2]float32
+	var offs [tileCols2]int
+	for t0 := 0; t0 < n; t0 += ntTC {
+		tc := min(ntTC, n-t0)
+		tail := tc % 8
+		if tail == 0 {
+			tail = 8
+		}
+		load := accumulate || t0 > 0
+		for j0 := 0; j0 < k; j0 += tileCols2 {
+			w := min(tileCols2, k-j0)
+			for g := 0; g*8 < w; g++ {
+				for r := range 8 {
+					j := j0 + g*8 + r
+					if j >= k {
+						j = j0
+					}
+					offs[g*8+r] = bOff[j] + t0
+				}
+				packNT256(tc, &b[0], &offs[g*8], &pack[g*8], laneMask(tail))
+			}
+			for i0 := 0; i0 < m; i0 += tileRows2 {
+				tileAVX2(min(tileRows2, m-i0), tc, &a[i0*lda+t0], lda, &pack[0], c, i0*ldc+j0, ldc, w, nil, load)
+			}
+		}
+	}
+}
+
+func matVecAVX2(m, k int, a []float32, lda int, x, y, bias []float32, accumulate bool) {
+	checkMatVec(m, k, a, lda, x, y, bias)
+	if m == 0 {
+		return
+	}
+	if k == 0 {
+		genericMatVec(m, k, a, lda, x, y, bias, accumulate)
+		return
+	}
+	kmask := laneMask(max(k%8, 1))
+	for i0 := 0; i0 < m; i0 += 8 {
+		rows := min(8, m-i0)
+		var bi *float32
+		if bias != nil {
+			bi = &bias[i0]
+		}
+		matVec256(k, &a[i0*lda], lda, rows, &x[0], &y[i0], bi, accumulate, kmask, laneMask(rows))
+	}
+}
+
+func matVecBatchAVX2(m, k, nb int, a []float32, lda int, x, y, bias []float32, accumulate bool) {
+	checkMatVecBatch(m, k, nb, a, lda, x, y, bias)
+	if m == 0 || nb == 0 {
+		return
+	}
+	if k == 0 {
+		genericMatVecBatch(m, k, nb, a, lda, x, y, bias, accumulate)
+		return
+	}
+	for s0 := 0; s0 < nb; s0 += 8 {
+		mask := laneMask(min(8, nb-s0))
+		for i0 := 0; i0 < m; {
+			var bi *float32
+			if bias != nil {
+				bi = &bias[i0]
+			}
+			ap, xp, yp := &a[i0*lda], &x[s0], &y[i0*nb+s0]
+			switch rest := m - i0; {
+			case rest >= 8:
+				matVecBatch256x8(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
+				i0 += 8
+			case rest >= 4:
+				matVecBatch256x4(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
+				i0 += 4
+			case rest >= 2:
+				matVecBatch256x2(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
+				i0 += 2
+			default:
+				matVecBatch256x1(k, ap, lda, xp, nb, yp, nb, bi, accumulate, mask)
+				i0++
+			}
+		}
+	}
+}
