@@ -47,10 +47,10 @@ type Workspace struct {
 	maxLen   int
 	training bool
 
-	Q, R, D, S, E, K, L int
-	margin              int // zero columns left of time 0 in h and dh rows, ≥ (K−1)·max d
-	ld                  int // row stride of z, tf/σ, dz, dfg: column = time
-	ldh                 int // row stride of h and dh: column = margin + time
+	n      dims
+	margin int // zero columns left of time 0 in h and dh rows, ≥ (K−1)·max d
+	ld     int // row stride of z, tf/σ, dz, dfg: column = time
+	ldh    int // row stride of h and dh: column = margin + time
 
 	h    []float32 // training: L × [R × ldh] (h_l, layer l's input); eval: 2 such (ping-pong)
 	tfsg []float32 // training: L × [2D × ld] (tanh(f) rows, then σ(g) rows); eval: one layer
@@ -67,6 +67,10 @@ type Workspace struct {
 	offs  []int // row offsets for the kernels' right-hand operands
 	zview []Matrix
 }
+
+// dims are a network's widths: classes, residual, dilation (gate), skip
+// and end channels, kernel size and layer count.
+type dims struct{ Q, R, D, S, E, K, L int }
 
 // Matrix is a read-only view of a [Rows × Cols] row-major block: element
 // (i, j) is Data[i*Stride+j]. Views returned by a Workspace are valid until
@@ -121,10 +125,10 @@ func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspac
 	c.Dilations = slices.Clone(c.Dilations)
 	w := &Workspace{
 		cfg: c, k: k, maxLen: maxLen, training: training,
-		Q: c.QuantizationChannels, R: c.ResidualChannels, D: c.DilationChannels,
-		S: c.SkipChannels, E: c.EndChannels, K: c.KernelSize, L: c.Layers(),
+		n: dims{Q: c.QuantizationChannels, R: c.ResidualChannels, D: c.DilationChannels,
+			S: c.SkipChannels, E: c.EndChannels, K: c.KernelSize, L: c.Layers()},
 	}
-	Q, R, D, S, E, K, L := w.Q, w.R, w.D, w.S, w.E, w.K, w.L
+	Q, R, D, S, E, K, L := w.n.Q, w.n.R, w.n.D, w.n.S, w.n.E, w.n.K, w.n.L
 	w.margin = ((K-1)*slices.Max(c.Dilations) + 15) &^ 15
 	w.ld = stride(maxLen)
 	w.ldh = stride(w.margin + maxLen)
@@ -185,7 +189,7 @@ func (w *Workspace) hbuf(l int) []float32 {
 	if !w.training {
 		l &= 1
 	}
-	return w.h[l*w.R*w.ldh:]
+	return w.h[l*w.n.R*w.ldh:]
 }
 
 // hoff is hbuf(l)'s offset in w.h.
@@ -193,7 +197,7 @@ func (w *Workspace) hoff(l int) int {
 	if !w.training {
 		l &= 1
 	}
-	return l * w.R * w.ldh
+	return l * w.n.R * w.ldh
 }
 
 // tfsgBuf returns layer l's tanh(f), σ(g) rows ([2D × ld]).
@@ -201,7 +205,7 @@ func (w *Workspace) tfsgBuf(l int) []float32 {
 	if !w.training {
 		l = 0
 	}
-	return w.tfsg[l*2*w.D*w.ld:]
+	return w.tfsg[l*2*w.n.D*w.ld:]
 }
 
 var errNotTraining = errors.New("causalconv: ForwardBackward needs a training workspace")
@@ -221,7 +225,7 @@ func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
 	if scoreFrom < 0 || scoreFrom > n {
 		return fmt.Errorf("causalconv: scoreFrom %d outside a sequence of %d", scoreFrom, n)
 	}
-	q := int32(w.Q)
+	q := int32(w.n.Q)
 	for t, v := range x {
 		if v < 0 || v >= q {
 			return fmt.Errorf("causalconv: input %d is class %d, not in [0, %d)", t, v, q)
@@ -270,9 +274,9 @@ func (w *Workspace) ForwardBackward(p *Packed, x, y []int32, scoreFrom int, loss
 	if scoreFrom == len(x) {
 		return 0, nil
 	}
-	w.setStarts(len(x), scoreFrom, w.L-1)
+	w.setStarts(len(x), scoreFrom, w.n.L-1)
 	w.inputForward(p, x)
-	w.layersForward(p, len(x), w.L-1)
+	w.layersForward(p, len(x), w.n.L-1)
 	loss := w.head(p, y, len(x), scoreFrom, lossScale, grad, nil)
 	w.skipBackward(p, grad, len(x), scoreFrom)
 	w.layersBackward(p, grad, len(x), scoreFrom)
@@ -292,9 +296,9 @@ func (w *Workspace) Loss(p *Packed, x, y []int32, scoreFrom int) (float64, error
 	if scoreFrom == len(x) {
 		return 0, nil
 	}
-	w.setStarts(len(x), scoreFrom, w.L-1)
+	w.setStarts(len(x), scoreFrom, w.n.L-1)
 	w.inputForward(p, x)
-	w.layersForward(p, len(x), w.L-1)
+	w.layersForward(p, len(x), w.n.L-1)
 	return w.head(p, y, len(x), scoreFrom, 0, nil, nil), nil
 }
 
@@ -306,16 +310,16 @@ func (w *Workspace) Logits(p *Packed, x []int32, from int, dst []float32) (Matri
 		return Matrix{}, err
 	}
 	n := len(x) - from
-	if len(dst) < w.Q*n {
-		return Matrix{}, fmt.Errorf("causalconv: logits buffer holds %d floats, needs %d", len(dst), w.Q*n)
+	if len(dst) < w.n.Q*n {
+		return Matrix{}, fmt.Errorf("causalconv: logits buffer holds %d floats, needs %d", len(dst), w.n.Q*n)
 	}
-	out := Matrix{Rows: w.Q, Cols: n, Stride: n, Data: dst[:w.Q*n]}
+	out := Matrix{Rows: w.n.Q, Cols: n, Stride: n, Data: dst[:w.n.Q*n]}
 	if n == 0 {
 		return out, nil
 	}
-	w.setStarts(len(x), from, w.L-1)
+	w.setStarts(len(x), from, w.n.L-1)
 	w.inputForward(p, x)
-	w.layersForward(p, len(x), w.L-1)
+	w.layersForward(p, len(x), w.n.L-1)
 	w.head(p, nil, len(x), from, 0, nil, dst)
 	return out, nil
 }
@@ -351,18 +355,18 @@ func (w *Workspace) Activations(p *Packed, x []int32, from int, opt ActivationOp
 	}
 	layers := opt.Layers
 	if layers == 0 {
-		layers = w.L
+		layers = w.n.L
 	}
-	if layers < 1 || layers > w.L {
-		return Activations{}, fmt.Errorf("causalconv: %d layers asked for, the model has %d", opt.Layers, w.L)
+	if layers < 1 || layers > w.n.L {
+		return Activations{}, fmt.Errorf("causalconv: %d layers asked for, the model has %d", opt.Layers, w.n.L)
 	}
-	if opt.SkipSum && layers != w.L {
-		return Activations{}, fmt.Errorf("causalconv: the skip sum needs all %d layers, not %d", w.L, layers)
+	if opt.SkipSum && layers != w.n.L {
+		return Activations{}, fmt.Errorf("causalconv: the skip sum needs all %d layers, not %d", w.n.L, layers)
 	}
 	N, n := len(x), len(x)-from
 	a := Activations{From: from, N: N, Z: w.zview[:layers]}
 	for l := range a.Z {
-		a.Z[l] = Matrix{Rows: w.D, Cols: n, Stride: w.ld, Data: w.z[l*w.D*w.ld+from:]}
+		a.Z[l] = Matrix{Rows: w.n.D, Cols: n, Stride: w.ld, Data: w.z[l*w.n.D*w.ld+from:]}
 	}
 	if n == 0 {
 		return a, nil
@@ -371,8 +375,8 @@ func (w *Workspace) Activations(p *Packed, x []int32, from int, opt ActivationOp
 	w.inputForward(p, x)
 	w.layersForward(p, N, layers-1)
 	if opt.SkipSum {
-		w.k.GemmNN(w.S, n, w.L*w.D, p.skipW, w.L*w.D, w.z, w.zOffsets(from), w.skip, n, p.skipB, false)
-		a.SkipSum = Matrix{Rows: w.S, Cols: n, Stride: n, Data: w.skip[:w.S*n]}
+		w.k.GemmNN(w.n.S, n, w.n.L*w.n.D, p.skipW, w.n.L*w.n.D, w.z, w.zOffsets(from), w.skip, n, p.skipB, false)
+		a.SkipSum = Matrix{Rows: w.n.S, Cols: n, Stride: n, Data: w.skip[:w.n.S*n]}
 	}
 	return a, nil
 }
@@ -384,19 +388,19 @@ func (w *Workspace) setStarts(N, scoreFrom, top int) {
 	u := scoreFrom
 	for l := top; l >= 0; l-- {
 		w.start[l] = max(0, u)
-		u -= (w.K - 1) * w.cfg.Dilations[l]
+		u -= (w.n.K - 1) * w.cfg.Dilations[l]
 	}
 }
 
 // inputStart is the first position of the input layer's output (h_0) that
 // layer 0 reads.
 func (w *Workspace) inputStart() int {
-	return max(0, w.start[0]-(w.K-1)*w.cfg.Dilations[0])
+	return max(0, w.start[0]-(w.n.K-1)*w.cfg.Dilations[0])
 }
 
 // zOffsets returns the row offsets of all L·D gate-output rows at column t.
 func (w *Workspace) zOffsets(t int) []int {
-	offs := w.offs[:w.L*w.D]
+	offs := w.offs[:w.n.L*w.n.D]
 	for j := range offs {
 		offs[j] = j*w.ld + t
 	}
@@ -415,7 +419,7 @@ func (w *Workspace) rowOffsets(n, ld, t int) []int {
 // tapOffsets returns the K·R row offsets of layer l's dilated-conv input
 // at time t: row k·R+r is channel r of h_l at time t−(K−1−k)·d.
 func (w *Workspace) tapOffsets(l, t int) []int {
-	R, K, d := w.R, w.K, w.cfg.Dilations[l]
+	R, K, d := w.n.R, w.n.K, w.cfg.Dilations[l]
 	offs := w.offs[:K*R]
 	base := w.hoff(l) + w.margin + t
 	for k := 0; k < K; k++ {
@@ -432,7 +436,7 @@ func (w *Workspace) tapOffsets(l, t int) []int {
 // width-Kin input conv sees x at t−(Kin−1−k); taps before position 0 see
 // the zero one-hot vector and add nothing.
 func (w *Workspace) inputForward(p *Packed, x []int32) {
-	N, R, Q := len(x), w.R, w.Q
+	N, R, Q := len(x), w.n.R, w.n.Q
 	a0 := w.inputStart()
 	h := w.hbuf(0)
 	kin := w.cfg.InputKernelSize
@@ -472,7 +476,7 @@ func (w *Workspace) inputForward(p *Packed, x []int32) {
 //	z      = tanh(f)·σ(g)                                 (tanh(f), σ(g) kept)
 //	h_l+1  = h_l + W_r·z + b_r                            (not after the last layer)
 func (w *Workspace) layersForward(p *Packed, N, top int) {
-	R, D, K, ld, ldh, M := w.R, w.D, w.K, w.ld, w.ldh, w.margin
+	R, D, K, ld, ldh, M := w.n.R, w.n.D, w.n.K, w.ld, w.ldh, w.margin
 	for l := 0; l <= top; l++ {
 		s := w.start[l]
 		n := N - s
@@ -504,7 +508,7 @@ func (w *Workspace) layersForward(p *Packed, N, top int) {
 // it also backpropagates to the skip sum, leaving dS (scaled by lossScale)
 // in w.skip; with logitsOut it writes the logits there ([Q × n]).
 func (w *Workspace) head(p *Packed, y []int32, N, scoreFrom int, lossScale float32, grad, logitsOut []float32) float64 {
-	Q, S, E, LD := w.Q, w.S, w.E, w.L*w.D
+	Q, S, E, LD := w.n.Q, w.n.S, w.n.E, w.n.L*w.n.D
 	n := N - scoreFrom
 	lo := p.lo
 	var loss float64
@@ -563,7 +567,7 @@ func addRowSums(k kernels.Set, dst, m []float32, n, ld int) {
 // into the per-layer skip.l.weight tensors. Every layer's skip bias gets the
 // same gradient, Σ_t dS.
 func (w *Workspace) skipBackward(p *Packed, grad []float32, N, scoreFrom int) {
-	S, D, L, LD := w.S, w.D, w.L, w.L*w.D
+	S, D, L, LD := w.n.S, w.n.D, w.n.L, w.n.L*w.n.D
 	n := N - scoreFrom
 	lo := p.lo
 	w.k.GemmNT(S, LD, n, w.skip, n, w.z, w.zOffsets(scoreFrom), w.gw, LD, false)
@@ -598,7 +602,7 @@ func (w *Workspace) skipBackward(p *Packed, grad []float32, N, scoreFrom int) {
 //	[df;dg] = gate backward of dz_l                          dW_fg += [df;dg]·taps(h_l)ᵀ
 //	dh(t−(K−1−k)d) += W_fg,kᵀ·[df;dg](t)  for each tap k
 func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) {
-	R, D, S, K, L, ld, ldh, M := w.R, w.D, w.S, w.K, w.L, w.ld, w.ldh, w.margin
+	R, D, S, K, L, ld, ldh, M := w.n.R, w.n.D, w.n.S, w.n.K, w.n.L, w.ld, w.ldh, w.margin
 	lo := p.lo
 	n := N - scoreFrom
 	for r := 0; r < R; r++ {
@@ -653,7 +657,7 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 // inputBackward scatters ∂loss/∂h_0 into the input layer's weight (the
 // transpose of the forward gather) and bias.
 func (w *Workspace) inputBackward(p *Packed, grad []float32, x []int32) {
-	N, R, Q := len(x), w.R, w.Q
+	N, R, Q := len(x), w.n.R, w.n.Q
 	a0 := w.inputStart()
 	lo := p.lo
 	kin := w.cfg.InputKernelSize
