@@ -28,24 +28,13 @@ var laneMasks = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
 
 func laneMask(w int) *int32 { return &laneMasks[8-w] }
 
-func gemmTile256(mr, k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool) {
-	switch mr {
-	case 4:
-		gemmTile256x4(k, a, lda, p, c, ldc, bias, load)
-	case 3:
-		gemmTile256x3(k, a, lda, p, c, ldc, bias, load)
-	case 2:
-		gemmTile256x2(k, a, lda, p, c, ldc, bias, load)
-	case 1:
-		gemmTile256x1(k, a, lda, p, c, ldc, bias, load)
-	}
-}
-
-// tileAVX2 runs the kernel on rows i0.. of a C window of w ≤ 24 columns
-// starting at c[off]; a narrower window goes through a scratch tile.
+// tileAVX2 runs the kernel on mr rows of a C window of w ≤ 24 columns
+// starting at c[off]; a window that is not whole vectors goes through a
+// scratch tile.
 func tileAVX2(mr, k int, a *float32, lda int, p *float32, c []float32, off, ldc, w int, bias *float32, load bool) {
-	if w == tileCols2 {
-		gemmTile256(mr, k, a, lda, p, &c[off], ldc, bias, load)
+	nv := vectors(w, 8)
+	if w == 8*nv {
+		gemmTile256(mr, nv, k, a, lda, p, &c[off], ldc, bias, load)
 		return
 	}
 	var tmp [tileRows2 * tileCols2]float32
@@ -54,7 +43,7 @@ func tileAVX2(mr, k int, a *float32, lda int, p *float32, c []float32, off, ldc,
 			copy(tmp[r*tileCols2:r*tileCols2+w], c[off+r*ldc:off+r*ldc+w])
 		}
 	}
-	gemmTile256(mr, k, a, lda, p, &tmp[0], tileCols2, bias, load)
+	gemmTile256(mr, nv, k, a, lda, p, &tmp[0], tileCols2, bias, load)
 	for r := range mr {
 		copy(c[off+r*ldc:off+r*ldc+w], tmp[r*tileCols2:r*tileCols2+w])
 	}
@@ -72,8 +61,8 @@ func gemmNNAVX2(m, n, k int, a []float32, lda int, b []float32, bOff []int, c []
 	var pack [nnKC * tileCols2]float32
 	blocks := (k + nnKC - 1) / nnKC
 	kcMax := (k + blocks - 1) / blocks
-	for t0 := 0; t0 < n; t0 += tileCols2 {
-		w := min(tileCols2, n-t0)
+	for t0 := 0; t0 < n; {
+		w := nextPanel(n-t0, 8)
 		for k0 := 0; k0 < k; k0 += kcMax {
 			kc := min(kcMax, k-k0)
 			if w == tileCols2 {
@@ -95,6 +84,7 @@ func gemmNNAVX2(m, n, k int, a []float32, lda int, b []float32, bOff []int, c []
 				tileAVX2(min(tileRows2, m-i0), kc, &a[i0*lda+k0], lda, &pack[0], c, i0*ldc+t0, ldc, w, bi, load)
 			}
 		}
+		t0 += w
 	}
 }
 
@@ -116,8 +106,8 @@ func gemmNTAVX2(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []
 			tail = 8
 		}
 		load := accumulate || t0 > 0
-		for j0 := 0; j0 < k; j0 += tileCols2 {
-			w := min(tileCols2, k-j0)
+		for j0 := 0; j0 < k; {
+			w := nextPanel(k-j0, 8)
 			for g := 0; g*8 < w; g++ {
 				for r := range 8 {
 					j := j0 + g*8 + r
@@ -131,6 +121,7 @@ func gemmNTAVX2(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []
 			for i0 := 0; i0 < m; i0 += tileRows2 {
 				tileAVX2(min(tileRows2, m-i0), tc, &a[i0*lda+t0], lda, &pack[0], c, i0*ldc+j0, ldc, w, nil, load)
 			}
+			j0 += w
 		}
 	}
 }

@@ -31,27 +31,20 @@ const (
 	ntTC = 128
 )
 
-// gemmTile512 calls the micro-kernel for an mr-row tile.
-func gemmTile512(mr, k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool, mask uint64) {
-	switch mr {
-	case 8:
-		gemmTile512x8(k, a, lda, p, c, ldc, bias, load, mask)
-	case 7:
-		gemmTile512x7(k, a, lda, p, c, ldc, bias, load, mask)
-	case 6:
-		gemmTile512x6(k, a, lda, p, c, ldc, bias, load, mask)
-	case 5:
-		gemmTile512x5(k, a, lda, p, c, ldc, bias, load, mask)
-	case 4:
-		gemmTile512x4(k, a, lda, p, c, ldc, bias, load, mask)
-	case 3:
-		gemmTile512x3(k, a, lda, p, c, ldc, bias, load, mask)
-	case 2:
-		gemmTile512x2(k, a, lda, p, c, ldc, bias, load, mask)
-	case 1:
-		gemmTile512x1(k, a, lda, p, c, ldc, bias, load, mask)
+// nextPanel returns the width of the next panel when rest columns are
+// left, for vectors of lanes floats: three vectors, except that when more
+// than three and at most four vectors' worth are left they are split two
+// and two (a 64-column product as 32 + 32, not 48 + 16): the narrow
+// kernels have fewer independent accumulators and more loads per FMA.
+func nextPanel(rest, lanes int) int {
+	if rest > 3*lanes && rest <= 4*lanes {
+		return 2 * lanes
 	}
+	return min(3*lanes, rest)
 }
+
+// vectors is the number of vectors of lanes floats that cover w columns.
+func vectors(w, lanes int) int { return (w + lanes - 1) / lanes }
 
 // colMask has the low w (≤ 64) bits set.
 func colMask(w int) uint64 {
@@ -79,8 +72,9 @@ func gemmNNAVX512(m, n, k int, a []float32, lda int, b []float32, bOff []int, c 
 	// blocks, each packed once and reused by all m/8 row tiles. The C panel
 	// (m × 48) stays in L2 across the depth blocks, and A (m × k) is read
 	// from L2 once per time panel.
-	for t0 := 0; t0 < n; t0 += tileCols {
-		mask := colMask(min(tileCols, n-t0))
+	for t0 := 0; t0 < n; {
+		w := nextPanel(n-t0, 16)
+		nv, mask := vectors(w, 16), colMask(w)
 		for k0 := 0; k0 < k; k0 += kcMax {
 			kc := min(kcMax, k-k0)
 			packNN512(kc, &b[0], &bOff[k0], t0, &pack[0], mask)
@@ -90,9 +84,10 @@ func gemmNNAVX512(m, n, k int, a []float32, lda int, b []float32, bOff []int, c 
 				if bias != nil && k0 == 0 {
 					bi = &bias[i0]
 				}
-				gemmTile512(min(tileRows, m-i0), kc, &a[i0*lda+k0], lda, &pack[0], &c[i0*ldc+t0], ldc, bi, load, mask)
+				gemmTile512(min(tileRows, m-i0), nv, kc, &a[i0*lda+k0], lda, &pack[0], &c[i0*ldc+t0], ldc, bi, load, mask)
 			}
 		}
+		t0 += w
 	}
 }
 
@@ -117,8 +112,8 @@ func gemmNTAVX512(m, k, n int, a []float32, lda int, b []float32, bOff []int, c 
 			tail = 0xffff
 		}
 		load := accumulate || t0 > 0
-		for j0 := 0; j0 < k; j0 += tileCols {
-			w := min(tileCols, k-j0)
+		for j0 := 0; j0 < k; {
+			w := nextPanel(k-j0, 16)
 			// Transpose rows j0..j0+w of B over this time block into the
 			// panel, 16 rows at a time; rows past k repeat row j0 (their
 			// columns of the tile are computed but never stored).
@@ -132,10 +127,11 @@ func gemmNTAVX512(m, k, n int, a []float32, lda int, b []float32, bOff []int, c 
 				}
 				packNT512(tc, &b[0], &offs[g*16], &pack[g*16], tail)
 			}
-			mask := colMask(w)
+			nv, mask := vectors(w, 16), colMask(w)
 			for i0 := 0; i0 < m; i0 += tileRows {
-				gemmTile512(min(tileRows, m-i0), tc, &a[i0*lda+t0], lda, &pack[0], &c[i0*ldc+j0], ldc, nil, load, mask)
+				gemmTile512(min(tileRows, m-i0), nv, tc, &a[i0*lda+t0], lda, &pack[0], &c[i0*ldc+j0], ldc, nil, load, mask)
 			}
+			j0 += w
 		}
 	}
 }

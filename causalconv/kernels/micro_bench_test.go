@@ -12,7 +12,7 @@ func BenchmarkMicroTile512(b *testing.B) {
 	c := make([]float32, 8*48)
 	clk := startCPU(b)
 	for b.Loop() {
-		gemmTile512x8(k, &a[0], k, &p[0], &c[0], 48, nil, true, 1<<48-1)
+		gemmTile512x8v3(k, &a[0], k, &p[0], &c[0], 48, nil, true, 1<<48-1)
 	}
 	reportGFLOPs(b, clk, 2*8*48*k)
 }

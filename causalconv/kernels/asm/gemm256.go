@@ -30,19 +30,21 @@ const (
 	panelRow256 = tileCols256 * 4
 )
 
-func gemmTile256(mr int) {
-	name := fmt.Sprintf("gemmTile256x%d", mr)
+// gemmTile256 generates the kernel for mr rows and nv vectors (8·nv
+// columns) per row; nv < 3 serves the last, narrower panels.
+func gemmTile256(mr, nv int) {
+	name := fmt.Sprintf("gemmTile256x%dv%d", mr, nv)
 	TEXT(name, NOSPLIT, "func(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool)")
 	Pragma("noescape")
 	Doc(
-		fmt.Sprintf("%s computes a %d×24 tile: for r < %d, x < 24,", name, mr, mr),
+		fmt.Sprintf("%s computes a %d×%d tile: for r < %d, x < %d,", name, mr, 8*nv, mr, 8*nv),
 		"C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·P[j*24+x].",
 		"bias may be nil; k ≥ 1.",
 	)
 	c0, _, ldc, ldc3 := stridedRows("c", "ldc", mr)
 	acc := make([][3]VecVirtual, mr)
 	for r := range acc {
-		for v := range acc[r] {
+		for v := 0; v < nv; v++ {
 			acc[r][v] = YMM()
 		}
 	}
@@ -50,14 +52,14 @@ func gemmTile256(mr int) {
 	TESTB(load, load)
 	JZ(LabelRef(name + "_zero"))
 	for r := 0; r < mr; r++ {
-		for v := 0; v < 3; v++ {
+		for v := 0; v < nv; v++ {
 			VMOVUPS(rowMem(r, c0, nil, ldc, ldc3).Offset(32*v), acc[r][v])
 		}
 	}
 	JMP(LabelRef(name + "_bias"))
 	Label(name + "_zero")
 	for r := 0; r < mr; r++ {
-		for v := 0; v < 3; v++ {
+		for v := 0; v < nv; v++ {
 			VXORPS(acc[r][v], acc[r][v], acc[r][v])
 		}
 	}
@@ -68,7 +70,7 @@ func gemmTile256(mr int) {
 	for r := 0; r < mr; r++ {
 		b := YMM()
 		VBROADCASTSS(Mem{Base: bias, Disp: 4 * r}, b)
-		for v := 0; v < 3; v++ {
+		for v := 0; v < nv; v++ {
 			VADDPS(b, acc[r][v], acc[r][v])
 		}
 	}
@@ -79,14 +81,14 @@ func gemmTile256(mr int) {
 	p := Load(Param("p"), GP64())
 	step := func(u int) {
 		var b [3]VecVirtual
-		for v := range b {
+		for v := 0; v < nv; v++ {
 			b[v] = YMM()
 			VMOVUPS(Mem{Base: p, Disp: u*panelRow256 + 32*v}, b[v])
 		}
 		for r := 0; r < mr; r++ {
 			x := YMM()
 			VBROADCASTSS(rowMem(r, a0, nil, lda, lda3).Offset(4*u), x)
-			for v := 0; v < 3; v++ {
+			for v := 0; v < nv; v++ {
 				VFMADD231PS(b[v], x, acc[r][v])
 			}
 		}
@@ -106,7 +108,7 @@ func gemmTile256(mr int) {
 	step(0)
 	Label(name + "_store")
 	for r := 0; r < mr; r++ {
-		for v := 0; v < 3; v++ {
+		for v := 0; v < nv; v++ {
 			VMOVUPS(acc[r][v], rowMem(r, c0, nil, ldc, ldc3).Offset(32*v))
 		}
 	}
@@ -391,7 +393,9 @@ func matVecBatch256(mr int) {
 
 func gemm256() {
 	for mr := 1; mr <= tileRows256; mr++ {
-		gemmTile256(mr)
+		for nv := 1; nv <= 3; nv++ {
+			gemmTile256(mr, nv)
+		}
 	}
 	packNN256()
 	packNT256()

@@ -82,12 +82,16 @@ func stridedRows(ptr, stride string, rows int) (base0, base4, ld, ld3 Register) 
 	return
 }
 
-func gemmTile512(mr int) {
-	name := fmt.Sprintf("gemmTile512x%d", mr)
+// gemmTile512 generates the kernel for mr rows and nv vectors (16·nv
+// columns) per row. nv < 3 serves panels narrower than 48 (the last
+// columns of a product), so that e.g. a 64-column GemmNT is two 32-column
+// panels rather than 48 + 16 with two thirds of the second wasted.
+func gemmTile512(mr, nv int) {
+	name := fmt.Sprintf("gemmTile512x%dv%d", mr, nv)
 	TEXT(name, NOSPLIT, "func(k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool, mask uint64)")
 	Pragma("noescape")
 	Doc(
-		fmt.Sprintf("%s computes a %d×48 tile: for r < %d and the columns x < 48 set in mask,", name, mr, mr),
+		fmt.Sprintf("%s computes a %d×%d tile: for r < %d and the columns x < %d set in mask,", name, mr, 16*nv, mr, 16*nv),
 		"C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·P[j*48+x].",
 		"bias may be nil; k ≥ 1. P is a packed panel (packNN512 or packNT512).",
 	)
@@ -102,7 +106,7 @@ func gemmTile512(mr int) {
 	c0, c4, ldc, ldc3 := stridedRows("c", "ldc", mr)
 	acc := make([][3]VecVirtual, mr)
 	for r := range acc {
-		for v := range acc[r] {
+		for v := 0; v < nv; v++ {
 			acc[r][v] = ZMM()
 		}
 	}
@@ -112,14 +116,14 @@ func gemmTile512(mr int) {
 	TESTB(load, load)
 	JZ(LabelRef(name + "_zero"))
 	for r := 0; r < mr; r++ {
-		for v := 0; v < 3; v++ {
+		for v := 0; v < nv; v++ {
 			VMOVUPS_Z(rowMem(r, c0, c4, ldc, ldc3).Offset(64*v), kmask[v], acc[r][v])
 		}
 	}
 	JMP(LabelRef(name + "_bias"))
 	Label(name + "_zero")
 	for r := 0; r < mr; r++ {
-		for v := 0; v < 3; v++ {
+		for v := 0; v < nv; v++ {
 			VXORPS(acc[r][v], acc[r][v], acc[r][v])
 		}
 	}
@@ -130,7 +134,7 @@ func gemmTile512(mr int) {
 	for r := 0; r < mr; r++ {
 		b := ZMM()
 		VBROADCASTSS(Mem{Base: bias, Disp: 4 * r}, b)
-		for v := 0; v < 3; v++ {
+		for v := 0; v < nv; v++ {
 			VADDPS(b, acc[r][v], acc[r][v])
 		}
 	}
@@ -144,14 +148,14 @@ func gemmTile512(mr int) {
 	// three FMAs.
 	step := func(u int) {
 		var b [3]VecVirtual
-		for v := range b {
+		for v := 0; v < nv; v++ {
 			b[v] = ZMM()
 			VMOVUPS(Mem{Base: p, Disp: u*panelRow512 + 64*v}, b[v])
 		}
 		for r := 0; r < mr; r++ {
 			x := ZMM()
 			VBROADCASTSS(rowMem(r, a0, a4, lda, lda3).Offset(4*u), x)
-			for v := 0; v < 3; v++ {
+			for v := 0; v < nv; v++ {
 				VFMADD231PS(b[v], x, acc[r][v])
 			}
 		}
@@ -181,7 +185,7 @@ func gemmTile512(mr int) {
 
 	Label(name + "_store")
 	for r := 0; r < mr; r++ {
-		for v := 0; v < 3; v++ {
+		for v := 0; v < nv; v++ {
 			VMOVUPS(acc[r][v], kmask[v], rowMem(r, c0, c4, ldc, ldc3).Offset(64*v))
 		}
 	}
