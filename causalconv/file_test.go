@@ -49,6 +49,11 @@ func TestGoldenPyTorch(t *testing.T) {
 		p := m.Packed()
 		t.Run(name, func(t *testing.T) {
 			forEachSet(t, func(t *testing.T, k kernels.Set) {
+				if k.Name == "reference" && name == "skip256" {
+					// float64 triple loops take seconds on this one; the
+					// other sets are tested against the reference anyway
+					t.Skip("the reference kernels are too slow for skip256")
+				}
 				ws, err := NewTrainingWorkspace(m.Config, k, T)
 				if err != nil {
 					t.Fatal(err)
