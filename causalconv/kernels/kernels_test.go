@@ -421,3 +421,78 @@ func setNames(s []Set) []string {
 	}
 	return names
 }
+
+// TestGemmRandomShapes compares every set with Reference on many random
+// small shapes, to reach every combination of row tiles, panel widths,
+// depth blocks and tails.
+func TestGemmRandomShapes(t *testing.T) {
+	ref := Reference()
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 60 {
+		tc := gemmCase{m: 1 + r.IntN(20), n: 1 + r.IntN(130), k: 1 + r.IntN(300)}
+		acc := r.IntN(2) == 0
+		lda := tc.k + r.IntN(3)
+		a := randSlice(r, tc.m*lda)
+		off, blen := makeOffsets(r, tc.k, tc.n)
+		b := randSlice(r, blen)
+		bias := randSlice(r, tc.m)
+		c0 := randSlice(r, tc.m*tc.n)
+		want := append([]float32(nil), c0...)
+		scale := absSlice(c0)
+		ref.GemmNN(tc.m, tc.n, tc.k, a, lda, b, off, want, tc.n, bias, acc)
+		ref.GemmNN(tc.m, tc.n, tc.k, absSlice(a), lda, absSlice(b), off, scale, tc.n, absSlice(bias), acc)
+		// NT: A is m×n, C is m×k.
+		at := randSlice(r, tc.m*tc.n)
+		ct0 := randSlice(r, tc.m*tc.k)
+		wantT := append([]float32(nil), ct0...)
+		scaleT := absSlice(ct0)
+		ref.GemmNT(tc.m, tc.k, tc.n, at, tc.n, b, off, wantT, tc.k, acc)
+		ref.GemmNT(tc.m, tc.k, tc.n, absSlice(at), tc.n, absSlice(b), off, scaleT, tc.k, acc)
+		for _, s := range testSets(t) {
+			got := append([]float32(nil), c0...)
+			s.GemmNN(tc.m, tc.n, tc.k, a, lda, b, off, got, tc.n, bias, acc)
+			closeTo(t, fmt.Sprintf("%s GemmNN %v acc=%v", s.Name, tc, acc), got, want, scale, 1e-6)
+			gotT := append([]float32(nil), ct0...)
+			s.GemmNT(tc.m, tc.k, tc.n, at, tc.n, b, off, gotT, tc.k, acc)
+			closeTo(t, fmt.Sprintf("%s GemmNT %v acc=%v", s.Name, tc, acc), gotT, wantT, scaleT, 1e-6)
+		}
+	}
+}
+
+// TestNoAllocs checks that no kernel allocates: their scratch (packed
+// panels, per-column softmax values) lives on the stack.
+func TestNoAllocs(t *testing.T) {
+	const m, n, k, q = 64, 300, 130, 40
+	r := rand.New(rand.NewPCG(3, 4))
+	a := randSlice(r, m*k)
+	off, blen := makeOffsets(r, k, n)
+	b := randSlice(r, blen)
+	c := make([]float32, m*n)
+	ct := make([]float32, m*k)
+	at := randSlice(r, m*n)
+	bias := randSlice(r, m)
+	x := randSlice(r, k*8)
+	y := make([]float32, m*8)
+	f, g, z := randSlice(r, n), randSlice(r, n), make([]float32, n)
+	logits := randSlice(r, q*n)
+	grad := make([]float32, q*n)
+	targets := make([]int32, n)
+	for _, s := range testSets(t) {
+		allocs := testing.AllocsPerRun(5, func() {
+			s.GemmNN(m, n, k, a, k, b, off, c, n, bias, false)
+			s.GemmNT(m, k, n, at, n, b, off, ct, k, true)
+			s.MatVec(m, k, a, k, x, y, bias, false)
+			s.MatVecBatch(m, k, 8, a, k, x, y, bias, true)
+			s.Gate(n, f, g, z)
+			s.GateBackward(n, f, g, z, c, ct)
+			s.ReLU(n, f)
+			s.ReLUBackward(n, f, g)
+			s.Axpy(n, 0.5, f, g)
+			s.Sum(n, f)
+			s.SoftmaxXent(q, n, logits, n, targets, grad, 1)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per call sequence, want 0", s.Name, allocs)
+		}
+	}
+}
