@@ -174,9 +174,15 @@ func readManifest(path string) ([]Entry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	r.TrimLeadingSpace = true
-	header, err := r.Read()
+	return parseManifest(f, path)
+}
+
+// parseManifest reads the manifest CSV at path from r; relative paths in
+// it are resolved against path's directory.
+func parseManifest(r io.Reader, path string) ([]Entry, error) {
+	cr := csv.NewReader(r)
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
 	if err == io.EOF {
 		return nil, fmt.Errorf("%s: empty manifest, want a header row with a path column", path)
 	}
@@ -200,19 +206,22 @@ func readManifest(path string) ([]Entry, error) {
 	dir := filepath.Dir(path)
 	var entries []Entry
 	for {
-		rec, err := r.Read()
+		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err) // csv errors carry the line
 		}
-		line, _ := r.FieldPos(0)
+		line, _ := cr.FieldPos(0)
 		p := strings.TrimSpace(rec[pathCol])
 		if p == "" {
 			return nil, fmt.Errorf("%s:%d: empty path", path, line)
 		}
 		e := Entry{Key: KeyFor(p), Path: p}
+		if e.Key == "" {
+			return nil, fmt.Errorf("%s:%d: path %q makes an empty utterance key", path, line, p)
+		}
 		if !filepath.IsAbs(p) {
 			e.Path = filepath.Join(dir, p)
 		}
