@@ -1,17 +1,552 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/train"
 )
 
+// defaultManifest is the bundled corpus that `nextsample train` uses when
+// --data is not given.
+const defaultManifest = "samples/fsdd/manifest.csv"
+
+// defaultOut is the run directory when --out is not given.
+const defaultOut = "runs/latest"
+
 func trainCommand() *cli.Command {
+	sgd, adam := train.DefaultOptions(train.SGD), train.DefaultOptions(train.Adam)
+	perOpt := func(s, a any) string { return fmt.Sprintf("%v (sgd), %v (adam)", s, a) }
 	return &cli.Command{
-		Name:  "train",
-		Usage: "(not implemented yet)",
-		Action: func(*cli.Context) error {
-			return errors.New("train: not implemented yet")
+		Name:      "train",
+		Usage:     "train a model on a folder or manifest of WAV files",
+		ArgsUsage: " ",
+		Description: "Trains the network to predict the next μ-law sample of speech. Each step takes\n" +
+			"--batch files of the training split in a seeded order, reshuffled every epoch,\n" +
+			"and from each a random window of at most --crop scored samples with the\n" +
+			"receptive field of real audio in front of it as context (whole files when\n" +
+			"shorter); the loss is the mean cross-entropy over the scored samples.\n\n" +
+			"Every --eval-every steps it prints the validation NLL in bits per sample beside\n" +
+			"two baselines, the uniform distribution (log2 Q = 8 bits) and the unigram\n" +
+			"entropy of the training classes. In --out it keeps last.safetensors (to\n" +
+			"resume), best.safetensors (lowest validation bits), step-NNNNNN.safetensors\n" +
+			"every --save-every steps, train_log.csv and loss.png. Ctrl-C finishes the step,\n" +
+			"saves and exits with status 130; --resume continues up to --steps, bit for bit.\n\n" +
+			"Defaults depend on --optimizer: sgd uses momentum 0.9, lr 0.05 with " + fmt.Sprint(sgd.Warmup) + " steps of\n" +
+			"warm-up and a cosine decay to 10%, gradients clipped to norm 1; adam uses\n" +
+			"lr 0.001, constant, no clipping (the reference's FSDD recipe).\n\n" +
+			"Examples:\n" +
+			"  nextsample train                                  # bundled samples, a few minutes\n" +
+			"  nextsample train --data /data/fsdd/manifest.csv --optimizer adam --steps 650 --out runs/fsdd\n" +
+			"  nextsample train --out runs/fsdd --resume --steps 2000",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data", Usage: "training corpus: a `DIR` of WAV files or a manifest.csv (default: the bundled " + defaultManifest + ", looked up from the current directory upwards and beside the executable)"},
+			&cli.StringFlag{Name: "out", Usage: "run `DIR` for checkpoints, log and plot", Value: defaultOut},
+			&cli.StringFlag{Name: "config", Usage: "model configuration `FILE`: the reference's config.json or just its model object (default: the built-in skip256 model)"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last.safetensors, up to --steps"},
+			&cli.Int64Flag{Name: "steps", Usage: "total training steps of the run", Value: sgd.Steps},
+			&cli.IntFlag{Name: "batch", Usage: "files per step", Value: sgd.Batch},
+			&cli.IntFlag{Name: "crop", Usage: "at most this many scored samples per file and step", Value: sgd.Crop},
+			&cli.StringFlag{Name: "optimizer", Usage: "sgd (with momentum) or adam", Value: train.SGD},
+			&cli.Float64Flag{Name: "lr", Usage: "peak learning rate", DefaultText: perOpt(sgd.LR, adam.LR)},
+			&cli.Float64Flag{Name: "momentum", Usage: "SGD momentum", Value: sgd.Momentum},
+			&cli.BoolFlag{Name: "nesterov", Usage: "Nesterov momentum (SGD)"},
+			&cli.Float64Flag{Name: "weight-decay", Usage: "L2 penalty added to the gradient (torch semantics)"},
+			&cli.Int64Flag{Name: "warmup", Usage: "steps of linear learning-rate warm-up", DefaultText: perOpt(sgd.Warmup, adam.Warmup)},
+			&cli.StringFlag{Name: "decay", Usage: "learning-rate decay after the warm-up: cosine or constant", DefaultText: perOpt(sgd.Decay, adam.Decay)},
+			&cli.Float64Flag{Name: "lr-floor", Usage: "final learning rate of the cosine decay, as a fraction of --lr", DefaultText: perOpt(sgd.LRFloor, adam.LRFloor)},
+			&cli.Float64Flag{Name: "clip", Usage: "clip the gradient's global L2 norm to this (0: off)", DefaultText: perOpt(sgd.Clip, adam.Clip)},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed of the initial weights and the data order", Value: sgd.Seed},
+			&cli.IntFlag{Name: "threads", Usage: "worker threads (results do not depend on it)", DefaultText: "all cores"},
+			&cli.Int64Flag{Name: "eval-every", Usage: "validate every `N` steps (0: never)", Value: sgd.EvalEvery},
+			&cli.Int64Flag{Name: "save-every", Usage: "keep step-NNNNNN.safetensors every `N` steps (0: never)", Value: sgd.SaveEvery},
+			&cli.StringFlag{Name: "val-split", Usage: "manifest split to validate on", DefaultText: "the first of valid, validation, dev, test present"},
+			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: sgd.Chunk, Hidden: true},
+			&cli.IntFlag{Name: "sample-rate", Usage: "model sample rate in `Hz`", DefaultText: "the corpus's rate"},
+			&cli.BoolFlag{Name: "resample", Usage: "resample files at other rates instead of refusing them"},
+			&cli.IntFlag{Name: "channel", Usage: "channel to use, from 1 (0: average all channels)"},
+			&cli.StringFlag{Name: "normalize", Usage: "level normalization per file: peak, rms or none", Value: audio.DefaultSettings().Normalize},
+			&cli.Float64Flag{Name: "trim-db", Usage: "trim leading and trailing 10 ms frames quieter than this many `dBFS` (0: off)"},
 		},
+		Action: runTrain,
 	}
+}
+
+// optionsFromFlags returns base with every flag the user set applied.
+func optionsFromFlags(c *cli.Context, base train.Options) train.Options {
+	o := base
+	if c.IsSet("steps") {
+		o.Steps = c.Int64("steps")
+	}
+	if c.IsSet("batch") {
+		o.Batch = c.Int("batch")
+	}
+	if c.IsSet("crop") {
+		o.Crop = c.Int("crop")
+	}
+	if c.IsSet("optimizer") {
+		o.Optimizer = c.String("optimizer")
+	}
+	if c.IsSet("lr") {
+		o.LR = c.Float64("lr")
+	}
+	if c.IsSet("momentum") {
+		o.Momentum = c.Float64("momentum")
+	}
+	if c.IsSet("nesterov") {
+		o.Nesterov = c.Bool("nesterov")
+	}
+	if c.IsSet("weight-decay") {
+		o.WeightDecay = c.Float64("weight-decay")
+	}
+	if c.IsSet("warmup") {
+		o.Warmup = c.Int64("warmup")
+	}
+	if c.IsSet("decay") {
+		o.Decay = c.String("decay")
+	}
+	if c.IsSet("lr-floor") {
+		o.LRFloor = c.Float64("lr-floor")
+	}
+	if c.IsSet("clip") {
+		o.Clip = c.Float64("clip")
+	}
+	if c.IsSet("seed") {
+		o.Seed = c.Uint64("seed")
+	}
+	if c.IsSet("eval-every") {
+		o.EvalEvery = c.Int64("eval-every")
+	}
+	if c.IsSet("save-every") {
+		o.SaveEvery = c.Int64("save-every")
+	}
+	if c.IsSet("chunk") {
+		o.Chunk = c.Int("chunk")
+	}
+	o.Threads = c.Int("threads")
+	if o.Threads <= 0 {
+		o.Threads = runtime.NumCPU()
+	}
+	return o
+}
+
+// findDefaultData looks for the bundled manifest in the current directory
+// and its parents (so the command works from anywhere inside a checkout),
+// then beside the executable and its parents (a binary built into or next
+// to the checkout).
+func findDefaultData() (string, error) {
+	var tried []string
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if exe, err := filepath.EvalSymlinks(exe); err == nil {
+			starts = append(starts, filepath.Dir(exe))
+		}
+	}
+	for _, dir := range starts {
+		for {
+			p := filepath.Join(dir, defaultManifest)
+			if _, err := os.Stat(p); err == nil {
+				if rel, err := filepath.Rel(mustGetwd(), p); err == nil && !strings.HasPrefix(rel, "..") {
+					return rel, nil
+				}
+				return p, nil
+			}
+			tried = append(tried, filepath.Dir(filepath.Dir(p)))
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", fmt.Errorf("no --data given, and the bundled corpus %s is not in the current directory, its parents or beside the executable; run from the nextsample repository or pass --data DIR|manifest.csv", defaultManifest)
+}
+
+func mustGetwd() string {
+	wd, _ := os.Getwd()
+	return wd
+}
+
+// isTerminal reports whether w is a character device (a terminal), where a
+// redrawn progress bar makes sense.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// loadModelConfig returns the architecture of --config, or the default.
+func loadModelConfig(path string) (causalconv.Config, error) {
+	if path == "" {
+		return causalconv.DefaultConfig(), nil
+	}
+	f, err := causalconv.LoadConfig(path)
+	if err != nil {
+		return causalconv.Config{}, err
+	}
+	return f.Model, nil
+}
+
+func sameConfig(a, b causalconv.Config) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// metaData is the metadata key where a run records its corpus, so that
+// --resume without --data finds it again.
+const metaData = "train_data"
+
+type dataSource struct {
+	Data     string `json:"data"`
+	ValSplit string `json:"val_split"`
+}
+
+// settingsFromFlags returns the preprocessing of a new run: the defaults,
+// the corpus's sample rate, and the audio flags.
+func settingsFromFlags(c *cli.Context, corpusRate int, q int) audio.Settings {
+	s := audio.DefaultSettings()
+	s.SampleRate = corpusRate
+	if c.IsSet("sample-rate") {
+		s.SampleRate = c.Int("sample-rate")
+	}
+	s.Resample = c.Bool("resample")
+	s.Channel = c.Int("channel")
+	s.Normalize = c.String("normalize")
+	s.TrimDB = c.Float64("trim-db")
+	s.Quantization = q
+	return s
+}
+
+// checkAudioFlags refuses audio flags that contradict a resumed run's
+// stored preprocessing.
+func checkAudioFlags(c *cli.Context, s audio.Settings) error {
+	want := s
+	if c.IsSet("sample-rate") {
+		want.SampleRate = c.Int("sample-rate")
+	}
+	if c.IsSet("resample") {
+		want.Resample = c.Bool("resample")
+	}
+	if c.IsSet("channel") {
+		want.Channel = c.Int("channel")
+	}
+	if c.IsSet("normalize") {
+		want.Normalize = c.String("normalize")
+	}
+	if c.IsSet("trim-db") {
+		want.TrimDB = c.Float64("trim-db")
+	}
+	if want != s {
+		a, _ := json.Marshal(s)
+		return fmt.Errorf("the run was trained with audio settings %s; the audio flags given differ, and a run cannot change its preprocessing", a)
+	}
+	return nil
+}
+
+// commonRate returns the most frequent sample rate of entries (the lowest
+// on a tie), the default model rate.
+func commonRate(entries []corpus.Entry) int {
+	n := map[int]int{}
+	best := 0
+	for _, e := range entries {
+		r := e.Info.SampleRate
+		n[r]++
+		if best == 0 || n[r] > n[best] || n[r] == n[best] && r < best {
+			best = r
+		}
+	}
+	return best
+}
+
+// valSplitNames are the split names taken for validation, in order of
+// preference, when --val-split is not given.
+var valSplitNames = []string{"valid", "validation", "dev", "test"}
+
+// chooseSplits returns the training and validation entries of a corpus:
+// split "train", and the split named by valSplit (or the first of
+// valSplitNames present). A corpus with no validation split gives up the
+// training files that corpus.AssignSplit puts in its validation share.
+func chooseSplits(corp *corpus.Corpus, valSplit string) (trainSet, valSet []corpus.Entry, valName string, err error) {
+	trainSet = corp.Split(corpus.Train)
+	if len(trainSet) == 0 {
+		return nil, nil, "", fmt.Errorf("%s: no files in split %q (splits: %s)", corp.Source, corpus.Train, splitList(corp))
+	}
+	if valSplit != "" {
+		valSet = corp.Split(valSplit)
+		if len(valSet) == 0 {
+			return nil, nil, "", fmt.Errorf("%s: --val-split %q has no files (splits: %s)", corp.Source, valSplit, splitList(corp))
+		}
+		return trainSet, valSet, valSplit, nil
+	}
+	for _, name := range valSplitNames {
+		if v := corp.Split(name); len(v) > 0 {
+			return trainSet, v, name, nil
+		}
+	}
+	var kept []corpus.Entry
+	for _, e := range trainSet {
+		if corpus.AssignSplit(e.Key) == corpus.Validation {
+			valSet = append(valSet, e)
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 || len(valSet) == 0 {
+		return trainSet, nil, "", nil
+	}
+	return kept, valSet, "held out from train by key hash", nil
+}
+
+func splitList(corp *corpus.Corpus) string {
+	var parts []string
+	for name, n := range corp.Splits() {
+		parts = append(parts, fmt.Sprintf("%s %d", name, n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+// dataKey identifies a training set by its files' keys and lengths.
+func dataKey(entries []corpus.Entry, classes [][]int32) string {
+	h := fnv.New64a()
+	for i, e := range entries {
+		fmt.Fprintf(h, "%s\x00%d\x00", e.Key, len(classes[i]))
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// audioLength formats n samples at rate Hz as hours, minutes or seconds.
+func audioLength(n int64, rate int) string {
+	sec := float64(n) / float64(rate)
+	switch {
+	case sec >= 3600:
+		return fmt.Sprintf("%.2f h", sec/3600)
+	case sec >= 60:
+		return fmt.Sprintf("%.1f min", sec/60)
+	}
+	return fmt.Sprintf("%.1f s", sec)
+}
+
+func totalSamples(files [][]int32) int64 {
+	var n int64
+	for _, f := range files {
+		n += int64(len(f))
+	}
+	return n
+}
+
+func runTrain(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("train: unexpected argument %q (the corpus is given with --data)", c.Args().First())
+	}
+	ctx := c.Context
+	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	out := c.String("out")
+
+	var (
+		model    *causalconv.Model
+		opts     train.Options
+		settings audio.Settings
+		ck       *train.Checkpoint
+		src      dataSource
+	)
+	if c.Bool("resume") {
+		var err error
+		ck, err = train.ReadCheckpoint(filepath.Join(out, train.LastFile))
+		if errors.Is(err, train.ErrNoCheckpoint) {
+			return fmt.Errorf("train --resume: %s holds no %s to resume from", out, train.LastFile)
+		}
+		if err != nil {
+			return fmt.Errorf("train --resume: %w", err)
+		}
+		model = ck.Model
+		if c.IsSet("config") {
+			cfg, err := loadModelConfig(c.String("config"))
+			if err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			if !sameConfig(cfg, model.Config) {
+				return fmt.Errorf("train --resume: %s describes a different model than the run in %s", c.String("config"), out)
+			}
+		}
+		if settings, err = train.AudioSettings(ck.Metadata, model); err != nil {
+			return fmt.Errorf("train --resume: %s: %w", ck.Path, err)
+		}
+		if err := checkAudioFlags(c, settings); err != nil {
+			return fmt.Errorf("train --resume: %w", err)
+		}
+		_ = json.Unmarshal([]byte(ck.Metadata[metaData]), &src)
+		opts = optionsFromFlags(c, ck.Options)
+	} else {
+		cfg, err := loadModelConfig(c.String("config"))
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		opts = optionsFromFlags(c, train.DefaultOptions(c.String("optimizer")))
+		if err := opts.Validate(); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		if model, err = causalconv.NewRandom(cfg, opts.Seed); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	if c.IsSet("data") || src.Data == "" {
+		src.Data = c.String("data")
+		if src.Data == "" {
+			p, err := findDefaultData()
+			if err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			src.Data = p
+		}
+	}
+	if c.IsSet("val-split") || ck == nil {
+		src.ValSplit = c.String("val-split")
+	}
+	corp, err := corpus.Open(src.Data)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	trainSet, valSet, valName, err := chooseSplits(corp, src.ValSplit)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if ck == nil {
+		settings = settingsFromFlags(c, commonRate(trainSet), model.Config.QuantizationChannels)
+		if err := settings.Validate(); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	rf := model.Config.ReceptiveField()
+	fmt.Fprintf(stderr, "model: %d layers, receptive field %d samples (%.1f ms at %d Hz), %d parameters, %.2f MFLOP per trained sample\n",
+		model.Config.Layers(), rf, 1000*float64(rf)/float64(settings.SampleRate), settings.SampleRate, model.NumParams(), float64(model.Config.FLOPs().Train())/1e6)
+	fmt.Fprintf(stderr, "data: %s (%d files)\n", corp.Source, len(corp.Entries))
+
+	t0 := time.Now()
+	var data train.Data
+	var reports []audio.Report
+	if data.Train, reports, err = corpus.LoadClasses(ctx, trainSet, settings, opts.Threads); err != nil {
+		return interrupted(ctx, fmt.Errorf("train: %w", err))
+	}
+	if len(valSet) > 0 {
+		if data.Valid, _, err = corpus.LoadClasses(ctx, valSet, settings, opts.Threads); err != nil {
+			return interrupted(ctx, fmt.Errorf("train: %w", err))
+		}
+	}
+	data.Key = dataKey(trainSet, data.Train)
+	resampled := 0
+	for _, r := range reports {
+		if r.Resampled {
+			resampled++
+		}
+	}
+	length := func(files [][]int32) string { return audioLength(totalSamples(files), settings.SampleRate) }
+	fmt.Fprintf(stderr, "  train: %d files, %s, %d samples", len(data.Train), length(data.Train), totalSamples(data.Train))
+	if resampled > 0 {
+		fmt.Fprintf(stderr, " (%d resampled)", resampled)
+	}
+	fmt.Fprintln(stderr)
+	if len(valSet) > 0 {
+		fmt.Fprintf(stderr, "  validation (%s): %d files, %s, %d samples\n", valName, len(data.Valid), length(data.Valid), totalSamples(data.Valid))
+	} else {
+		fmt.Fprintf(stderr, "  validation: none (the corpus has no validation split)\n")
+	}
+	a, _ := json.Marshal(settings)
+	fmt.Fprintf(stderr, "  audio: %s (loaded in %.1fs)\n", a, time.Since(t0).Seconds())
+
+	audioMeta, err := train.AudioMeta(settings)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if abs, err := filepath.Abs(src.Data); err == nil {
+		src.Data = abs
+	}
+	srcMeta, _ := json.Marshal(src)
+	setup := train.Setup{
+		Out:      out,
+		Meta:     map[string]string{train.MetaAudio: audioMeta, metaData: string(srcMeta)},
+		Log:      stderr,
+		Progress: isTerminal(stderr),
+	}
+	var run *train.Run
+	if ck != nil {
+		run, err = train.Resume(ck, data, opts, setup)
+	} else {
+		run, err = train.New(model, data, opts, setup)
+	}
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer run.Close()
+	fmt.Fprintf(stderr, "optimizer: %s, lr %g", opts.Optimizer, opts.LR)
+	if opts.Optimizer == train.SGD {
+		fmt.Fprintf(stderr, ", momentum %g", opts.Momentum)
+		if opts.Nesterov {
+			fmt.Fprint(stderr, " (Nesterov)")
+		}
+	}
+	fmt.Fprintf(stderr, ", warm-up %d, decay %s", opts.Warmup, opts.Decay)
+	if opts.Decay == train.DecayCosine {
+		fmt.Fprintf(stderr, " to %g×", opts.LRFloor)
+	}
+	if opts.Clip > 0 {
+		fmt.Fprintf(stderr, ", clip %g", opts.Clip)
+	}
+	if opts.WeightDecay > 0 {
+		fmt.Fprintf(stderr, ", weight decay %g", opts.WeightDecay)
+	}
+	fmt.Fprintf(stderr, "; %d steps of %d files × ≤%d samples; %d threads; run in %s\n", opts.Steps, opts.Batch, opts.Crop, opts.Threads, out)
+
+	err = run.Train(ctx)
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return fmt.Errorf("train: %w", errInterrupted)
+	}
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	base := run.Baselines()
+	if bits, step, ok := run.BestVal(); ok {
+		verdict := "below"
+		if bits >= base.Unigram {
+			verdict = "NOT below"
+		}
+		fmt.Fprintf(stdout, "best validation: %.4f bits/sample at step %d, %.2f bits %s the unigram baseline (%.3f; uniform %.3f)\n",
+			bits, step, math.Abs(base.Unigram-bits), verdict, base.Unigram, base.Uniform)
+		fmt.Fprintf(stdout, "model: %s\n", filepath.Join(out, train.BestFile))
+	} else {
+		fmt.Fprintf(stdout, "model: %s\n", filepath.Join(out, train.LastFile))
+	}
+	return nil
+}
+
+// interrupted marks err as a Ctrl-C stop when ctx was cancelled.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", errInterrupted, err)
+	}
+	return err
 }
