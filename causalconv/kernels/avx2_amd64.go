@@ -12,6 +12,7 @@ func avx2() Set {
 		GemmNT:      gemmNTAVX2,
 		MatVec:      matVecAVX2,
 		MatVecBatch: matVecBatchAVX2,
+		MatVecBF16:  matVecBF16AVX2,
 	}
 	installElementwise(&s, false)
 	return s
@@ -178,5 +179,25 @@ func matVecBatchAVX2(m, k, nb int, a []float32, lda int, x, y, bias []float32, a
 				i0++
 			}
 		}
+	}
+}
+
+func matVecBF16AVX2(m, k int, a []uint16, lda int, x, y, bias []float32, accumulate bool) {
+	checkMatVecBF16(m, k, a, lda, x, y, bias)
+	k8 := k - k%8
+	if m == 0 || k8 == 0 {
+		genericMatVecBF16(m, k, a, lda, x, y, bias, accumulate)
+		return
+	}
+	for i0 := 0; i0 < m; i0 += 8 {
+		rows := min(8, m-i0)
+		var bi *float32
+		if bias != nil {
+			bi = &bias[i0]
+		}
+		matVecBF16256(k8, &a[i0*lda], lda, rows, &x[0], &y[i0], bi, accumulate, laneMask(rows))
+	}
+	if k8 < k { // the last k%8 columns
+		genericMatVecBF16(m, k-k8, a[k8:], lda, x[k8:], y, nil, true)
 	}
 }

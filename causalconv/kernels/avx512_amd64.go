@@ -10,6 +10,7 @@ func avx512() Set {
 	s.GemmNN = gemmNNAVX512
 	s.GemmNT = gemmNTAVX512
 	s.MatVec = matVecAVX512
+	s.MatVecBF16 = matVecBF16AVX512
 	// The ymm kernel: with 8 streams a zmm FMA would be half idle, and
 	// zmm FMAs are no faster than ymm ones on the CPU measured (see
 	// asm/matvec512.go).
@@ -153,5 +154,25 @@ func matVecAVX512(m, k int, a []float32, lda int, x, y, bias []float32, accumula
 			bi = &bias[i0]
 		}
 		matVec512(k, &a[i0*lda], lda, rows, &x[0], &y[i0], bi, accumulate, kmask, uint16(colMask(rows)))
+	}
+}
+
+func matVecBF16AVX512(m, k int, a []uint16, lda int, x, y, bias []float32, accumulate bool) {
+	checkMatVecBF16(m, k, a, lda, x, y, bias)
+	if m == 0 {
+		return
+	}
+	if k == 0 {
+		genericMatVecBF16(m, k, a, lda, x, y, bias, accumulate)
+		return
+	}
+	kmask := uint16(colMask(k % 16))
+	for i0 := 0; i0 < m; i0 += 8 {
+		rows := min(8, m-i0)
+		var bi *float32
+		if bias != nil {
+			bi = &bias[i0]
+		}
+		matVecBF16512(k, &a[i0*lda], lda, rows, &x[0], &y[i0], bi, accumulate, kmask, uint16(colMask(rows)))
 	}
 }

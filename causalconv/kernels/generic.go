@@ -23,6 +23,7 @@ func Generic() Set {
 		Sum:          genericSum,
 		MatVec:       genericMatVec,
 		MatVecBatch:  genericMatVecBatch,
+		MatVecBF16:   genericMatVecBF16,
 		expForTest: func(x, y []float32) {
 			for i, v := range x {
 				y[i] = expf(v)

@@ -83,6 +83,11 @@ type Set struct {
 	//	y[i*nb+s] = (accumulate ? y[i*nb+s] : 0) + bias[i] + Σ_{j<k} A[i*lda+j]·x[j*nb+s]
 	MatVecBatch func(m, k, nb int, a []float32, lda int, x, y, bias []float32, accumulate bool)
 
+	// MatVecBF16 is MatVec with A in bfloat16 (see ToBF16): each weight is
+	// widened exactly to float32 and the arithmetic is MatVec's. lda is in
+	// elements of a.
+	MatVecBF16 func(m, k int, a []uint16, lda int, x, y, bias []float32, accumulate bool)
+
 	// expForTest, if set, is the set's vector exp (y[i] = exp(x[i]) over
 	// len(x)), exposed so the tests can check its error bound directly.
 	expForTest func(x, y []float32)

@@ -18,6 +18,7 @@ func Reference() Set {
 		Sum:          refSum,
 		MatVec:       refMatVec,
 		MatVecBatch:  refMatVecBatch,
+		MatVecBF16:   refMatVecBF16,
 	}
 }
 

@@ -191,6 +191,13 @@ func packNT512(n int, b *float32, off *int, p *float32, mask uint16)
 //go:noescape
 func matVec512(k int, a *float32, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask uint16, ymask uint16)
 
+// matVecBF16512 computes up to 8 rows of y = A·x with A in bfloat16: for r < rows,
+// y[r] = (load ? y[r] : 0) + bias[r] + Σ_{j<k} float32(A[r*lda+j])·x[j]. kmask has the
+// low k%16 bits set, ymask the low rows bits. bias may be nil.
+//
+//go:noescape
+func matVecBF16512(k int, a *uint16, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask uint16, ymask uint16)
+
 // gate512 is Gate over n elements, n a positive multiple of the vector width:
 // f ← tanh f, s ← σ(s), z = f·s.
 //
@@ -342,6 +349,13 @@ func packNT256(n int, b *float32, off *int, p *float32, mask *int32)
 //
 //go:noescape
 func matVec256(k int, a *float32, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask *int32, ymask *int32)
+
+// matVecBF16256 computes up to 8 rows of y = A·x with A in bfloat16: for r < rows,
+// y[r] = (load ? y[r] : 0) + bias[r] + Σ_{j<k} float32(A[r*lda+j])·x[j]; k a positive
+// multiple of 8. ymask points to 8 int32 masks (-1 = row in use). bias may be nil.
+//
+//go:noescape
+func matVecBF16256(k int, a *uint16, lda int, rows int, x *float32, y *float32, bias *float32, load bool, ymask *int32)
 
 // matVecBatch256x8 computes 8 rows of Y = A·X for up to 8 streams (the lanes set in the
 // 8 int32 at mask): Y[r*ldy+s] = (load ? Y[r*ldy+s] : 0) + bias[r] + Σ_j A[r*lda+j]·X[j*ldx+s]; k ≥ 1.

@@ -400,7 +400,80 @@ func gemm256() {
 	packNN256()
 	packNT256()
 	matVec256()
+	matVecBF16256()
 	for _, mr := range []int{8, 4, 2, 1} {
 		matVecBatch256(mr)
 	}
+}
+
+// matVecBF16256 is matVec256 with A in bfloat16, widened as in
+// matVecBF16512 (vpmovzxwd from memory, shift left by 16). It handles the
+// columns j < k with k a positive multiple of 8; the Go driver adds the
+// last k%8 columns.
+func matVecBF16256() {
+	TEXT("matVecBF16256", NOSPLIT, "func(k int, a *uint16, lda int, rows int, x *float32, y *float32, bias *float32, load bool, ymask *int32)")
+	Pragma("noescape")
+	Doc(
+		"matVecBF16256 computes up to 8 rows of y = A·x with A in bfloat16: for r < rows,",
+		"y[r] = (load ? y[r] : 0) + bias[r] + Σ_{j<k} float32(A[r*lda+j])·x[j]; k a positive",
+		"multiple of 8. ymask points to 8 int32 masks (-1 = row in use). bias may be nil.",
+	)
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	SHLQ(U8(1), lda)
+	rows := Load(Param("rows"), GP64())
+	x := Load(Param("x"), GP64())
+	ptr := make([]Register, 8)
+	ptr[0] = a
+	for r := 1; r < 8; r++ {
+		ptr[r] = GP64()
+		MOVQ(ptr[r-1], ptr[r])
+		next := GP64()
+		LEAQ(Mem{Base: ptr[r-1], Index: lda, Scale: 1}, next)
+		CMPQ(rows, U8(r))
+		CMOVQGT(next, ptr[r])
+	}
+	var acc [8]VecVirtual
+	for r := range acc {
+		acc[r] = YMM()
+		VXORPS(acc[r], acc[r], acc[r])
+	}
+	j := GP64()
+	XORQ(j, j)
+	Label("matVecBF16256_loop")
+	xv := YMM()
+	VMOVUPS(Mem{Base: x, Index: j, Scale: 4}, xv)
+	for r := 0; r < 8; r++ {
+		w := YMM()
+		VPMOVZXWD(Mem{Base: ptr[r], Index: j, Scale: 2}, w)
+		VPSLLD(U8(16), w, w)
+		VFMADD231PS(w, xv, acc[r])
+	}
+	ADDQ(U8(8), j)
+	CMPQ(j, k)
+	JL(LabelRef("matVecBF16256_loop"))
+	var h [8]VecVirtual
+	copy(h[:], acc[:])
+	sums := hadd8(h)
+	ym := YMM()
+	VMOVUPS(Mem{Base: Load(Param("ymask"), GP64())}, ym)
+	y := Load(Param("y"), GP64())
+	load := Load(Param("load"), GP8())
+	TESTB(load, load)
+	JZ(LabelRef("matVecBF16256_bias"))
+	old := YMM()
+	VMASKMOVPS(Mem{Base: y}, ym, old)
+	VADDPS(old, sums, sums)
+	Label("matVecBF16256_bias")
+	bias := Load(Param("bias"), GP64())
+	TESTQ(bias, bias)
+	JZ(LabelRef("matVecBF16256_store"))
+	bv := YMM()
+	VMASKMOVPS(Mem{Base: bias}, ym, bv)
+	VADDPS(bv, sums, sums)
+	Label("matVecBF16256_store")
+	VMASKMOVPS(sums, ym, Mem{Base: y})
+	VZEROUPPER()
+	RET()
 }

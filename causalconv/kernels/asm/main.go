@@ -47,6 +47,7 @@ func main() {
 	packNN512()
 	packNT512()
 	matVec512()
+	matVecBF16512()
 	avx512.elementwise()
 
 	// AVX2+FMA set.

@@ -160,3 +160,115 @@ func reduce8(acc [2][8]VecVirtual) VecVirtual {
 	VADDPS(hi, lo, lo)
 	return lo
 }
+
+// matVecBF16512 is matVec512 with A in bfloat16: a bf16 is the upper half
+// of a float32, so vpmovzxwd (16 words → 16 dwords, straight from memory)
+// and a 16-bit left shift widen 16 weights exactly to float32, and the
+// FMAs are those of matVec512. A is half the bytes, which is what a
+// matrix-vector product is limited by; x stays float32. (vdpbf16ps would
+// also round x to bf16, and the Go assembler does not know it.)
+func matVecBF16512() {
+	TEXT("matVecBF16512", NOSPLIT, "func(k int, a *uint16, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask uint16, ymask uint16)")
+	Pragma("noescape")
+	Doc(
+		"matVecBF16512 computes up to 8 rows of y = A·x with A in bfloat16: for r < rows,",
+		"y[r] = (load ? y[r] : 0) + bias[r] + Σ_{j<k} float32(A[r*lda+j])·x[j]. kmask has the",
+		"low k%16 bits set, ymask the low rows bits. bias may be nil.",
+	)
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	SHLQ(U8(1), lda)
+	rows := Load(Param("rows"), GP64())
+	x := Load(Param("x"), GP64())
+	ptr := make([]Register, 8)
+	ptr[0] = a
+	for r := 1; r < 8; r++ {
+		ptr[r] = GP64()
+		MOVQ(ptr[r-1], ptr[r])
+		next := GP64()
+		LEAQ(Mem{Base: ptr[r-1], Index: lda, Scale: 1}, next)
+		CMPQ(rows, U8(r))
+		CMOVQGT(next, ptr[r])
+	}
+	var acc [2][8]VecVirtual
+	for s := range acc {
+		for r := range acc[s] {
+			acc[s][r] = ZMM()
+			VXORPS(acc[s][r], acc[s][r], acc[s][r])
+		}
+	}
+	j := GP64()
+	XORQ(j, j)
+	rem := GP64()
+	// widen loads 16 bf16 of row r at column j (+16·s) as float32.
+	widen := func(r, s int) VecVirtual {
+		w := ZMM()
+		VPMOVZXWD(Mem{Base: ptr[r], Index: j, Scale: 2, Disp: 32 * s}, w)
+		VPSLLD(U8(16), w, w)
+		return w
+	}
+	Label("matVecBF16512_loop2")
+	MOVQ(k, rem)
+	SUBQ(j, rem)
+	CMPQ(rem, U8(32))
+	JL(LabelRef("matVecBF16512_one"))
+	for s := 0; s < 2; s++ {
+		xv := ZMM()
+		VMOVUPS(Mem{Base: x, Index: j, Scale: 4, Disp: 64 * s}, xv)
+		for r := 0; r < 8; r++ {
+			VFMADD231PS(widen(r, s), xv, acc[s][r])
+		}
+	}
+	ADDQ(U8(32), j)
+	JMP(LabelRef("matVecBF16512_loop2"))
+	Label("matVecBF16512_one")
+	CMPQ(rem, U8(16))
+	JL(LabelRef("matVecBF16512_tail"))
+	{
+		xv := ZMM()
+		VMOVUPS(Mem{Base: x, Index: j, Scale: 4}, xv)
+		for r := 0; r < 8; r++ {
+			VFMADD231PS(widen(r, 0), xv, acc[0][r])
+		}
+		ADDQ(U8(16), j)
+		SUBQ(U8(16), rem)
+	}
+	Label("matVecBF16512_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef("matVecBF16512_reduce"))
+	{
+		km := K()
+		KMOVW(Load(Param("kmask"), GP32()), km)
+		xv := ZMM()
+		VMOVUPS_Z(Mem{Base: x, Index: j, Scale: 4}, km, xv)
+		for r := 0; r < 8; r++ {
+			w := ZMM()
+			VPMOVZXWD_Z(Mem{Base: ptr[r], Index: j, Scale: 2}, km, w)
+			VPSLLD(U8(16), w, w)
+			VFMADD231PS(w, xv, acc[1][r])
+		}
+	}
+	Label("matVecBF16512_reduce")
+	sums := reduce8(acc)
+	ym := K()
+	KMOVW(Load(Param("ymask"), GP32()), ym)
+	y := Load(Param("y"), GP64())
+	load := Load(Param("load"), GP8())
+	TESTB(load, load)
+	JZ(LabelRef("matVecBF16512_bias"))
+	old := YMM()
+	VMOVUPS_Z(Mem{Base: y}, ym, old)
+	VADDPS(old, sums, sums)
+	Label("matVecBF16512_bias")
+	bias := Load(Param("bias"), GP64())
+	TESTQ(bias, bias)
+	JZ(LabelRef("matVecBF16512_store"))
+	bv := YMM()
+	VMOVUPS_Z(Mem{Base: bias}, ym, bv)
+	VADDPS(bv, sums, sums)
+	Label("matVecBF16512_store")
+	VMOVUPS(sums, ym, Mem{Base: y})
+	VZEROUPPER()
+	RET()
+}
