@@ -496,3 +496,22 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmNTLong checks the accuracy of the weight-gradient reduction over
+// a long time axis (float32 accumulation over 16000 steps).
+func TestGemmNTLong(t *testing.T) {
+	const m, k, n = 8, 20, 16000
+	ref := Reference()
+	r := rand.New(rand.NewPCG(21, 22))
+	a := randSlice(r, m*n)
+	off, blen := makeOffsets(r, k, n)
+	b := randSlice(r, blen)
+	want, scale := make([]float32, m*k), make([]float32, m*k)
+	ref.GemmNT(m, k, n, a, n, b, off, want, k, false)
+	ref.GemmNT(m, k, n, absSlice(a), n, absSlice(b), off, scale, k, false)
+	for _, s := range testSets(t) {
+		got := make([]float32, m*k)
+		s.GemmNT(m, k, n, a, n, b, off, got, k, false)
+		closeTo(t, s.Name+" GemmNT n=16000", got, want, scale, 1e-5)
+	}
+}

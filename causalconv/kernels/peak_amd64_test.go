@@ -1,0 +1,59 @@
+package kernels
+
+import "testing"
+
+// BenchmarkFMAPeak measures the FMA throughput of one core with a loop of
+// independent register-only FMAs (asm/elementwise.go, fmaPeak): the
+// ceiling the GEMM rates are to be compared with. On the Zen 5 VMs this
+// project runs on, zmm and ymm FMAs reach the same ~115 GFLOP/s per core
+// (a 512-bit FMA issues as two 256-bit halves), half the 224 GFLOP/s that
+// two full-width 512-bit pipes would give.
+//
+// BenchmarkMicroTile is the GEMM register tile alone on a panel in L1 (k =
+// 128): the best a GEMM call can do.
+func BenchmarkFMAPeak(b *testing.B) {
+	const iters = 100000
+	if hasAVX512() {
+		b.Run("zmm", func(b *testing.B) {
+			clk := startCPU(b)
+			for b.Loop() {
+				fmaPeak512(iters)
+			}
+			reportGFLOPs(b, clk, iters*24*32)
+		})
+	}
+	if hasAVX2FMA() {
+		b.Run("ymm", func(b *testing.B) {
+			clk := startCPU(b)
+			for b.Loop() {
+				fmaPeak256(iters)
+			}
+			reportGFLOPs(b, clk, iters*12*16)
+		})
+	}
+}
+
+func BenchmarkMicroTile(b *testing.B) {
+	const k = 128
+	p := make([]float32, k*48)
+	a := make([]float32, 8*k)
+	c := make([]float32, 8*48)
+	if hasAVX512() {
+		b.Run("avx512_8x48", func(b *testing.B) {
+			clk := startCPU(b)
+			for b.Loop() {
+				gemmTile512x8v3(k, &a[0], k, &p[0], &c[0], 48, nil, true, 1<<48-1)
+			}
+			reportGFLOPs(b, clk, 2*8*48*k)
+		})
+	}
+	if hasAVX2FMA() {
+		b.Run("avx2_4x24", func(b *testing.B) {
+			clk := startCPU(b)
+			for b.Loop() {
+				gemmTile256x4v3(k, &a[0], k, &p[0], &c[0], 24, nil, true)
+			}
+			reportGFLOPs(b, clk, 2*4*24*k)
+		})
+	}
+}
