@@ -44,7 +44,7 @@
 // # Accuracy
 //
 // Products and sums are float32, accumulated along the reduction (in
-// GemmNT over all n time steps; TestGemmNTLong checks n = 16000 to 1e-5 of
+// GemmNT over all n time steps; TestGemmNTLong checks n = 16000 to 1e-6 of
 // Σ|a·b|). exp, tanh and sigmoid are polynomial approximations with the
 // error bounds stated in approx.go, tested for every set.
 package kernels

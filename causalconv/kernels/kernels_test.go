@@ -512,6 +512,6 @@ func TestGemmNTLong(t *testing.T) {
 	for _, s := range testSets(t) {
 		got := make([]float32, m*k)
 		s.GemmNT(m, k, n, a, n, b, off, got, k, false)
-		closeTo(t, s.Name+" GemmNT n=16000", got, want, scale, 1e-5)
+		closeTo(t, s.Name+" GemmNT n=16000", got, want, scale, 1e-6)
 	}
 }
