@@ -294,6 +294,10 @@ func (r *Run) Train(ctx context.Context) error {
 			r.logf("step %d: loss %v, gradient norm %v: not finite; step skipped, learning-rate scale halved to %g",
 				r.st.Step, res.Nats, res.GradNorm, r.st.LRScale)
 			if r.st.BadSteps >= maxBadSteps {
+				r.rows = append(r.rows, row)
+				if err := r.writeLogAndPlot(); err != nil {
+					r.logf("warning: %v", err)
+				}
 				return fmt.Errorf("step %d: %d non-finite steps in a row; stopping (the last good checkpoint is %s at step %d)",
 					r.st.Step, r.st.BadSteps, filepath.Join(r.setup.Out, LastFile), r.savedStep)
 			}

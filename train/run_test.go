@@ -259,3 +259,33 @@ func TestResumeRefusesIncompatibleRuns(t *testing.T) {
 		t.Errorf("missing checkpoint gave %v", err)
 	}
 }
+
+func TestRunStopsAfterRepeatedNonFiniteSteps(t *testing.T) {
+	o := tinyOptions(Adam)
+	o.Steps, o.EvalEvery, o.SaveEvery = 20, 0, 0
+	out := t.TempDir()
+	m, _ := causalconv.NewRandom(tinyConfig(), 1)
+	m.Params[len(m.Params)-1] = float32(math.NaN()) // a bias of the output layer
+	var log strings.Builder
+	r, err := New(m, tinyData(1), o, Setup{Out: out, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	err = r.Train(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "5 non-finite steps in a row") {
+		t.Fatalf("Train returned %v", err)
+	}
+	if r.Step() != 5 || r.st.LRScale != 1.0/32 || r.st.Updates != 0 {
+		t.Fatalf("after the guard: step %d, lr scale %g, %d updates", r.Step(), r.st.LRScale, r.st.Updates)
+	}
+	if n := strings.Count(log.String(), "not finite; step skipped"); n != 5 {
+		t.Fatalf("%d skipped-step messages:\n%s", n, log.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, LastFile)); !os.IsNotExist(err) {
+		t.Fatalf("a checkpoint was written for a non-finite model: %v", err)
+	}
+	if err := writeModelFile(filepath.Join(out, "x.safetensors"), m, nil, nil); err == nil || !strings.Contains(err.Error(), "not finite") {
+		t.Fatalf("saving a non-finite model: %v", err)
+	}
+}
