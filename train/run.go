@@ -294,6 +294,7 @@ func (r *Run) Train(ctx context.Context) error {
 			r.logf("step %d: loss %v, gradient norm %v: not finite; step skipped, learning-rate scale halved to %g",
 				r.st.Step, res.Nats, res.GradNorm, r.st.LRScale)
 			if r.st.BadSteps >= maxBadSteps {
+				row.Seconds = r.elapsed()
 				r.rows = append(r.rows, row)
 				if err := r.writeLogAndPlot(); err != nil {
 					r.logf("warning: %v", err)
