@@ -59,7 +59,8 @@ func gemmNNAVX2(m, n, k int, a []float32, lda int, b []float32, bOff []int, c []
 		genericGemmNN(m, n, k, a, lda, b, bOff, c, ldc, bias, accumulate)
 		return
 	}
-	var pack [nnKC * tileCols2]float32
+	var buf [nnKC*tileCols2 + 16]float32
+	pack := aligned64(buf[:])
 	blocks := (k + nnKC - 1) / nnKC
 	kcMax := (k + blocks - 1) / blocks
 	for t0 := 0; t0 < n; {
@@ -98,7 +99,8 @@ func gemmNTAVX2(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []
 		genericGemmNT(m, k, n, a, lda, b, bOff, c, ldc, accumulate)
 		return
 	}
-	var pack [ntTC * tileCols2]float32
+	var buf [ntTC*tileCols2 + 16]float32
+	pack := aligned64(buf[:])
 	var offs [tileCols2]int
 	for t0 := 0; t0 < n; t0 += ntTC {
 		tc := min(ntTC, n-t0)
