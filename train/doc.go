@@ -1,0 +1,47 @@
+// Package train trains a causalconv network to predict the next μ-law
+// sample of speech, and scores it.
+//
+// # A step
+//
+// A batch is a list of Units: a window of a file whose next samples are
+// scored, with up to RF−1 samples of real context in front of it (RF is the
+// receptive field). The loss is the masked mean cross-entropy: the sum over
+// every scored target divided by their count. Each unit longer than
+// Options.Chunk scored targets is split into near-equal chunks that each
+// carry their own RF−1 samples of context, so even a batch of one long
+// sequence gives every core work, and the gradient is that of the whole
+// window (the network computes each layer only as far back as later layers
+// need).
+//
+// The chunks run on persistent worker goroutines, one causalconv.Workspace
+// each, sharing one read-only causalconv.Packed copy of the weights; the
+// longest chunks are handed out first. Every chunk adds its gradient into
+// its own slot. The slots are then summed in chunk order, in parallel over
+// fixed blocks of the parameter arena, and the same pass computes the
+// gradient's global norm from per-block float64 partial sums added in block
+// order. So the result of a step does not depend on the thread count or on
+// which worker ran which chunk: it is bit-identical for any --threads. A
+// steady-state step allocates nothing.
+//
+// After the sum come the NaN guard (a non-finite loss or gradient skips the
+// update and halves the learning rate; five in a row stop the run),
+// clipping of the global norm as torch.nn.utils.clip_grad_norm_ does, and
+// the optimizer: SGD with momentum (optionally Nesterov) or Adam, both with
+// torch.optim's exact update rules, applied over the same parameter
+// blocks. The learning rate follows a Schedule: linear warm-up, then
+// constant or cosine decay.
+//
+// # A run
+//
+// Run adds everything around the steps: batches drawn by a seeded sampler
+// (files in an order reshuffled every epoch, a random window of at most
+// Options.Crop targets from each), validation in bits per sample beside the
+// uniform and unigram baselines, checkpoints (last, best and periodic
+// snapshots, written atomically; see checkpoint.go for the layout), a CSV
+// log and a loss-curve PNG. The sampler's state, the optimizer's moments,
+// the step counts and the learning-rate scale are all saved, so a run that
+// is stopped and resumed ends with exactly the weights of one that was not.
+//
+// Evaluate scores a model on whole files, every sample after the first
+// predicted from the samples before it.
+package train
