@@ -1,0 +1,436 @@
+package causalconv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
+)
+
+// Generator runs a network one time step at a time, for autoregressive
+// generation: each Step takes the newest input class of every stream and
+// returns the logits that predict the next one.
+//
+// Running the whole network over the last receptive field for every new
+// sample (naive generation) repeats almost all of its work: of the RF
+// positions a layer computes, only the newest is new. A Generator keeps,
+// per layer, a ring buffer of the layer's last (K−1)·d inputs (the "fast
+// WaveNet" queues), so a step costs one time step of work per layer:
+//
+//	input   h_0 = Σ_k W_in,k[x(t−(Kin−1−k))] + b_in       a column gather, no product
+//	layer l [f; g] = W_fg · [h_l(t−(K−1)d); …; h_l(t)] + b_fg   one matrix-vector product, K·R deep
+//	        z_l = tanh(f)·σ(g);  h_l+1 = h_l + W_r·z_l + b_r
+//	head    relu(W_skip·[z_0; …; z_L−1] + Σb_skip) → post1 → relu → post2
+//
+// With zero-filled queues and no earlier inputs the logits are exactly
+// those of the full forward pass (Workspace.Logits), which pads the
+// residual stream with zeros on the left; generator_test.go checks this at
+// every step.
+//
+// A Generator runs any number of streams in lockstep. Activations are
+// [channels × streams] matrices (row c holds channel c of every stream, the
+// layout of kernels.Set.MatVecBatch), so with more than one stream every
+// matrix-vector product becomes a small matrix product that reads each
+// weight once for all streams. Streams are independent: stream s's logits
+// depend only on stream s's inputs.
+//
+// All buffers are allocated by NewGenerator; Step and Warm do not allocate.
+// A Generator is not safe for concurrent use; the Packed weights it reads
+// may be shared by any number of Generators and Workspaces.
+type Generator struct {
+	p       *Packed
+	k       kernels.Set
+	n       dims
+	streams int
+	kin     int   // width of the input conv (1 for an embedding)
+	dil     []int // per layer
+	nres    int   // layers whose residual conv feeds a later layer: min(ResidualLayers, L−1)
+
+	// inTab[(k·Q+q)·R + r] is what class q at input tap k adds to
+	// channel r of h_0: input_layer.weight[r, q, k] for one-hot input,
+	// the embedding row for an embedding. Laid out so a gather reads R
+	// consecutive floats.
+	inTab []float32
+	inB   []float32 // nil without bias
+	// hist[s·(kin−1):(s+1)·(kin−1)] are stream s's last kin−1 inputs,
+	// oldest first; −1 stands for "before time 0", which contributes
+	// nothing (a zero one-hot vector).
+	hist []int32
+	xs   []int32 // [streams]: one step's inputs, for Warm and Generate
+
+	ring [][]float32 // per layer: (K−1)·d slots of [R × streams]
+	pos  []int       // per layer: the slot holding h_l(t−(K−1)·d), the oldest
+	taps [][]float32 // per layer: [K·R × streams]; block K−1 is h_l(t), the layer's input
+	fg   []float32   // [2D × streams]: f rows, then g rows; the gate overwrites them
+	z    []float32   // [L·D × streams]: every layer's gate output, the skip product's input
+	skip []float32   // [S × streams]
+	end  []float32   // [E × streams]
+	out  []float32   // [Q × streams]: the logits
+}
+
+// NewGenerator returns a generator for streams streams of the network p,
+// using the kernels of set k (which must have MatVec, and MatVecBatch when
+// streams > 1). It starts reset: every queue zero, no inputs seen.
+func NewGenerator(p *Packed, k kernels.Set, streams int) (*Generator, error) {
+	if p == nil {
+		return nil, errors.New("causalconv: nil packed weights")
+	}
+	if streams < 1 || streams > 1<<16 {
+		return nil, fmt.Errorf("causalconv: %d streams: must be between 1 and %d", streams, 1<<16)
+	}
+	if k.MatVec == nil || k.Gate == nil || k.ReLU == nil || (streams > 1 && k.MatVecBatch == nil) {
+		return nil, fmt.Errorf("causalconv: kernel set %q lacks the matrix-vector kernels generation needs", k.Name)
+	}
+	c := p.cfg
+	g := &Generator{
+		p: p, k: k, streams: streams,
+		n: dims{Q: c.QuantizationChannels, R: c.ResidualChannels, D: c.DilationChannels,
+			S: c.SkipChannels, E: c.EndChannels, K: c.KernelSize, L: c.Layers()},
+		kin:  c.InputKernelSize,
+		dil:  append([]int(nil), c.Dilations...),
+		nres: min(c.ResidualLayers(), c.Layers()-1),
+		inB:  p.inB,
+	}
+	Q, R, D, S, E, K, L, B := g.n.Q, g.n.R, g.n.D, g.n.S, g.n.E, g.n.K, g.n.L, streams
+	if c.InputEncoding == InputEmbedding {
+		g.kin = 1
+		g.inTab = p.inW // [Q, R] already
+	} else {
+		g.inTab = make([]float32, g.kin*Q*R)
+		for r := 0; r < R; r++ {
+			for q := 0; q < Q; q++ {
+				for k := 0; k < g.kin; k++ {
+					g.inTab[(k*Q+q)*R+r] = p.inW[(r*Q+q)*g.kin+k]
+				}
+			}
+		}
+	}
+	g.hist = make([]int32, B*(g.kin-1))
+	g.xs = make([]int32, B)
+	g.ring = make([][]float32, L)
+	g.taps = make([][]float32, L)
+	g.pos = make([]int, L)
+	for l, d := range g.dil {
+		g.ring[l] = make([]float32, (K-1)*d*R*B)
+		g.taps[l] = make([]float32, K*R*B)
+	}
+	g.fg = make([]float32, 2*D*B)
+	g.z = make([]float32, L*D*B)
+	g.skip = make([]float32, S*B)
+	g.end = make([]float32, E*B)
+	g.out = make([]float32, Q*B)
+	g.Reset()
+	return g, nil
+}
+
+// Streams returns the number of streams the generator runs.
+func (g *Generator) Streams() int { return g.streams }
+
+// Config returns the architecture of the network.
+func (g *Generator) Config() Config { return g.p.cfg }
+
+// Reset forgets every input: the queues hold zeros, as the full forward
+// pass's left padding does, and the next Step is time 0.
+func (g *Generator) Reset() {
+	for l := range g.ring {
+		clear(g.ring[l])
+		g.pos[l] = 0
+	}
+	for i := range g.hist {
+		g.hist[i] = -1
+	}
+}
+
+// checkInputs validates one step's classes, one per stream.
+func (g *Generator) checkInputs(x []int32) error {
+	if len(x) != g.streams {
+		return fmt.Errorf("causalconv: %d inputs for %d streams", len(x), g.streams)
+	}
+	for s, v := range x {
+		if v < 0 || int(v) >= g.n.Q {
+			return fmt.Errorf("causalconv: stream %d input is class %d, not in [0, %d)", s, v, g.n.Q)
+		}
+	}
+	return nil
+}
+
+// Step feeds x[s], the newest input class of stream s, to every stream and
+// returns the logits predicting each stream's next class: a [Q × streams]
+// matrix, row-major, so the logits of stream s are out[c·streams+s] for
+// c < Q. The slice is the generator's own and is overwritten by the next
+// call.
+func (g *Generator) Step(x []int32) ([]float32, error) {
+	if err := g.checkInputs(x); err != nil {
+		return nil, err
+	}
+	g.layers(x)
+	g.head()
+	return g.out, nil
+}
+
+// Warm feeds the prompt, the same one to every stream, without computing
+// logits (the output head is more than half the work of a step). Only the
+// last RF−1 inputs (RF = Config.ReceptiveField) of a longer prompt can
+// influence any later output, whatever the state before: every value the
+// queues hold afterwards is computed from them alone. So only those are
+// fed, and a prompt of any length costs at most RF−1 steps without the
+// head.
+//
+// To generate after a prompt, Warm all of it but the last sample and Step
+// with that one, whose logits predict the first new sample.
+func (g *Generator) Warm(prompt []int32) error {
+	for t, v := range prompt {
+		if v < 0 || int(v) >= g.n.Q {
+			return fmt.Errorf("causalconv: prompt sample %d is class %d, not in [0, %d)", t, v, g.n.Q)
+		}
+	}
+	if keep := g.p.cfg.ReceptiveField() - 1; len(prompt) > keep {
+		prompt = prompt[len(prompt)-keep:]
+	}
+	x := g.xs
+	for _, v := range prompt {
+		for s := range x {
+			x[s] = v
+		}
+		g.layers(x)
+	}
+	return nil
+}
+
+// mv is one matrix-vector product per stream: y = (acc ? y : 0) + bias +
+// A·x, with x [k × streams] and y [m × streams].
+func (g *Generator) mv(m, k int, a []float32, lda int, x, y, bias []float32, acc bool) {
+	if g.streams == 1 {
+		g.k.MatVec(m, k, a, lda, x, y, bias, acc)
+		return
+	}
+	g.k.MatVecBatch(m, k, g.streams, a, lda, x, y, bias, acc)
+}
+
+// layers runs the input layer and every dilated layer for one time step,
+// leaving each layer's gate output in g.z and advancing every queue.
+func (g *Generator) layers(x []int32) {
+	Q, R, D, K, B := g.n.Q, g.n.R, g.n.D, g.n.K, g.streams
+	RB := R * B
+	p := g.p
+
+	// Input layer: a gather of table rows into h_0, layer 0's newest tap.
+	h := g.taps[0][(K-1)*RB : K*RB]
+	kin := g.kin
+	for s, v := range x {
+		hist := g.hist[s*(kin-1) : (s+1)*(kin-1)]
+		row := g.inTab[((kin-1)*Q+int(v))*R:][:R]
+		for r, w := range row {
+			var b float32
+			if g.inB != nil {
+				b = g.inB[r]
+			}
+			h[r*B+s] = b + w
+		}
+		for k, c := range hist {
+			if c < 0 {
+				continue // before time 0: a zero one-hot vector adds nothing
+			}
+			row := g.inTab[(k*Q+int(c))*R:][:R]
+			for r, w := range row {
+				h[r*B+s] += w
+			}
+		}
+		if kin > 1 {
+			copy(hist, hist[1:])
+			hist[kin-2] = v
+		}
+	}
+
+	for l, d := range g.dil {
+		taps := g.taps[l]
+		cur := taps[(K-1)*RB : K*RB]
+		ring, n := g.ring[l], (K-1)*d
+		pos := g.pos[l]
+		// Tap k < K−1 is h_l(t−(K−1−k)·d), in slot pos + k·d.
+		for k := 0; k < K-1; k++ {
+			slot := pos + k*d
+			if slot >= n {
+				slot -= n
+			}
+			copy(taps[k*RB:(k+1)*RB], ring[slot*RB:(slot+1)*RB])
+		}
+		// The oldest slot is not needed any more: it takes h_l(t).
+		copy(ring[pos*RB:(pos+1)*RB], cur)
+		if pos++; pos == n {
+			pos = 0
+		}
+		g.pos[l] = pos
+
+		g.mv(2*D, K*R, p.fgW[l], K*R, taps, g.fg, p.fgB[l], false)
+		z := g.z[l*D*B : (l+1)*D*B]
+		g.k.Gate(D*B, g.fg[:D*B], g.fg[D*B:2*D*B], z)
+		if l < g.nres {
+			next := g.taps[l+1][(K-1)*RB : K*RB]
+			copy(next, cur)
+			g.mv(R, D, p.resW[l], D, z, next, p.resB[l], true)
+		}
+	}
+}
+
+// head computes the logits from the gate outputs of every layer.
+func (g *Generator) head() {
+	S, E, Q, LD, B := g.n.S, g.n.E, g.n.Q, g.n.L*g.n.D, g.streams
+	p := g.p
+	g.mv(S, LD, p.skipW, LD, g.z, g.skip, p.skipB, false)
+	g.k.ReLU(S*B, g.skip)
+	g.mv(E, S, p.p1W, S, g.skip, g.end, p.p1B, false)
+	g.k.ReLU(E*B, g.end)
+	g.mv(Q, E, p.p2W, E, g.end, g.out, p.p2B, false)
+}
+
+// Sampler draws one stream's classes from its logits: softmax with a
+// temperature, sampled with a PCG generator (math/rand/v2) of its own. The
+// same seed and stream number give the same draws from the same logits,
+// whatever other streams exist or which goroutine runs them.
+type Sampler struct {
+	temperature float64
+	rng         *rand.Rand
+	w           []float64 // scratch: unnormalised probabilities
+}
+
+// NewSampler returns a sampler over q classes. Temperature 1 samples the
+// model's distribution, lower values sharpen it, higher flatten it; 0
+// always takes the most likely class. Stream numbers the independent
+// streams that share one seed.
+func NewSampler(q int, temperature float64, seed, stream uint64) (*Sampler, error) {
+	if q < 1 {
+		return nil, fmt.Errorf("causalconv: sampler over %d classes", q)
+	}
+	if !(temperature >= 0) || math.IsInf(temperature, 1) {
+		return nil, fmt.Errorf("causalconv: temperature %v: must be a finite number ≥ 0", temperature)
+	}
+	return &Sampler{
+		temperature: temperature,
+		rng:         rand.New(rand.NewPCG(seed, stream)),
+		w:           make([]float64, q),
+	}, nil
+}
+
+// Draw returns a class drawn from softmax(logits/T), where the logit of
+// class c is logits[c·stride] (stride is the generator's stream count, and
+// logits starts at the stream's column). It draws exactly one uniform
+// number per call, also at temperature 0.
+//
+// The probabilities are computed in float64 from the float32 logits, and
+// the class is found by inverse transform sampling on their running sum.
+func (s *Sampler) Draw(logits []float32, stride int) int32 {
+	q := len(s.w)
+	_ = logits[(q-1)*stride]
+	u := s.rng.Float64()
+	best, arg := float64(logits[0]), 0
+	for c := 1; c < q; c++ {
+		if v := float64(logits[c*stride]); v > best {
+			best, arg = v, c
+		}
+	}
+	if s.temperature == 0 || math.IsNaN(best) || math.IsInf(best, 0) {
+		return int32(arg)
+	}
+	inv := 1 / s.temperature
+	var total float64
+	for c := range s.w {
+		e := expNonPositive((float64(logits[c*stride]) - best) * inv)
+		s.w[c] = e
+		total += e
+	}
+	target := u * total
+	var run float64
+	for c, e := range s.w {
+		run += e
+		if target < run {
+			return int32(c)
+		}
+	}
+	return int32(arg) // rounding left target ≥ the sum: the mass is at the top
+}
+
+// expNonPositive is exp(x) for x ≤ 0 (NaN gives 0), to about 1e-15
+// relative accuracy, faster than math.Exp because it need not handle
+// overflow: x = n·ln2 + r with |r| ≤ ln2/2, exp(r) by its Taylor series to
+// r¹² (the remainder is below (ln2/2)¹³/13! ≈ 2e-16 of the result), times
+// 2^n built in the exponent bits.
+func expNonPositive(x float64) float64 {
+	if !(x > -700) {
+		return 0 // below 1e-304 of the largest weight: nothing
+	}
+	const (
+		log2e = 1.4426950408889634
+		ln2hi = 6.93147180369123816490e-01 // ln2 in two parts: n·ln2hi is exact
+		ln2lo = 1.90821492927058770002e-10
+	)
+	n := math.Round(x * log2e)
+	r := (x - n*ln2hi) - n*ln2lo
+	// Horner from r¹²/12! down.
+	p := 1.0 / 479001600
+	p = p*r + 1.0/39916800
+	p = p*r + 1.0/3628800
+	p = p*r + 1.0/362880
+	p = p*r + 1.0/40320
+	p = p*r + 1.0/5040
+	p = p*r + 1.0/720
+	p = p*r + 1.0/120
+	p = p*r + 1.0/24
+	p = p*r + 1.0/6
+	p = p*r + 0.5
+	p = p*r + 1
+	p = p*r + 1
+	return p * math.Float64frombits(uint64(int64(n)+1023)<<52)
+}
+
+// Generate continues every stream: it writes out[s][i], the i-th class
+// generated for stream s, drawing each with samplers[s] from the logits of
+// the previous class, the first from last[s] (the last prompt class, which
+// has not been fed; Warm the rest of the prompt first). All out[s] must
+// have the same length. Every 1,024 steps it checks ctx and calls progress
+// (if not nil) with the number of steps done; it returns ctx's error if it
+// was cancelled, leaving out partly written.
+func (g *Generator) Generate(ctx context.Context, last []int32, samplers []*Sampler, out [][]int32, progress func(done int)) error {
+	B := g.streams
+	if len(samplers) != B || len(out) != B {
+		return fmt.Errorf("causalconv: %d samplers and %d outputs for %d streams", len(samplers), len(out), B)
+	}
+	if err := g.checkInputs(last); err != nil {
+		return err
+	}
+	n := len(out[0])
+	for s := range out {
+		if len(out[s]) != n {
+			return fmt.Errorf("causalconv: output %d holds %d samples, output 0 %d", s, len(out[s]), n)
+		}
+		if samplers[s] == nil || len(samplers[s].w) != g.n.Q {
+			return fmt.Errorf("causalconv: sampler %d is not over the model's %d classes", s, g.n.Q)
+		}
+	}
+	x := g.xs
+	copy(x, last)
+	const every = 1024
+	for i := 0; i < n; i++ {
+		if i%every == 0 && i > 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(i)
+			}
+		}
+		g.layers(x)
+		g.head()
+		for s := range x {
+			x[s] = samplers[s].Draw(g.out[s:], B)
+			out[s][i] = x[s]
+		}
+	}
+	if progress != nil {
+		progress(n)
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,418 @@
+package causalconv
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
+)
+
+// generatorConfigs are the tiny models of the other tests (K = 2 and 3,
+// with and without bias, one-hot input of width 1 and 2, embedding, a
+// residual conv on the last layer), whose queues are at most 8 slots long,
+// plus two with long queues (up to 256 and 512 slots), so that a few
+// thousand steps wrap every ring buffer many times.
+func generatorConfigs() map[string]Config {
+	cs := tinyConfigs()
+	wide := tiny(2, true, InputOneHot, 2)
+	wide.Dilations = []int{1, 4, 32, 512, 3}
+	cs["K2_bias_onehot2_d512"] = wide
+	wide3 := tiny(3, false, InputEmbedding, 1)
+	wide3.Dilations = []int{1, 16, 256, 2}
+	cs["K3_nobias_embed_d256"] = wide3
+	return cs
+}
+
+// forEachGenSet runs f with every kernel set that has the matrix-vector
+// kernels.
+func forEachGenSet(t *testing.T, f func(t *testing.T, k kernels.Set)) {
+	for _, k := range kernels.Sets() {
+		if k.MatVec == nil {
+			continue
+		}
+		t.Run(k.Name, func(t *testing.T) { f(t, k) })
+	}
+}
+
+// fullLogits returns the full forward pass's logits of x, one []float32
+// of Q per position.
+func fullLogits(t *testing.T, p *Packed, k kernels.Set, x []int32) [][]float32 {
+	t.Helper()
+	c := p.Config()
+	ws, err := NewEvalWorkspace(c, k, len(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float32, c.QuantizationChannels*len(x))
+	m, err := ws.Logits(p, x, 0, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]float32, len(x))
+	for j := range out {
+		out[j] = make([]float32, m.Rows)
+		for c := range out[j] {
+			out[j][c] = m.At(c, j)
+		}
+	}
+	return out
+}
+
+// TestGeneratorMatchesForward feeds random inputs to every stream of a
+// generator, one step at a time, and compares the logits of every stream
+// at every one of 5,000 steps with the full forward pass over the stream's
+// whole input: they must agree to 1e-5.
+func TestGeneratorMatchesForward(t *testing.T) {
+	const T, tol = 5000, 1e-5
+	for name, c := range generatorConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m := randomModel(t, c, 3)
+			p := m.Packed()
+			forEachGenSet(t, func(t *testing.T, k kernels.Set) {
+				for _, B := range []int{1, 3} {
+					rng := rand.New(rand.NewPCG(uint64(B), 9))
+					xs := make([][]int32, B)
+					want := make([][][]float32, B)
+					for s := range xs {
+						xs[s] = randomClasses(rng, T, c.QuantizationChannels)
+						want[s] = fullLogits(t, p, k, xs[s])
+					}
+					g, err := NewGenerator(p, k, B)
+					if err != nil {
+						t.Fatal(err)
+					}
+					x := make([]int32, B)
+					var worst float64
+					for step := 0; step < T; step++ {
+						for s := range x {
+							x[s] = xs[s][step]
+						}
+						out, err := g.Step(x)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for s := 0; s < B; s++ {
+							for cl, w := range want[s][step] {
+								d := math.Abs(float64(out[cl*B+s] - w))
+								worst = math.Max(worst, d)
+								if d > tol {
+									t.Fatalf("%d streams: stream %d step %d class %d: generator %g, forward %g", B, s, step, cl, out[cl*B+s], w)
+								}
+							}
+						}
+					}
+					t.Logf("%d streams: max |generator − forward| = %.2g over %d steps", B, worst, T)
+				}
+			})
+		})
+	}
+}
+
+// TestGeneratorWarm checks that warming with a prompt (all but its last
+// sample) and stepping with the last sample gives the full forward pass's
+// logits at the end of the prompt, for prompts shorter and longer than the
+// receptive field (a long one is cut to its last RF−1 samples), also when
+// the generator had seen other inputs before (a prompt of RF−1 or more
+// samples leaves no trace of them).
+func TestGeneratorWarm(t *testing.T) {
+	for name, c := range generatorConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m := randomModel(t, c, 5)
+			p := m.Packed()
+			k := kernels.Best()
+			rf := c.ReceptiveField()
+			rng := rand.New(rand.NewPCG(5, 5))
+			long := randomClasses(rng, 3*rf+7, c.QuantizationChannels)
+			want := fullLogits(t, p, k, long)
+			g, err := NewGenerator(p, k, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{1, 2, rf - 1, rf, rf + 1, 3*rf + 7} {
+				for _, dirty := range []bool{false, true} {
+					if dirty && n < rf {
+						continue
+					}
+					g.Reset()
+					if dirty {
+						for range 2 * rf {
+							g.Step([]int32{int32(rng.IntN(c.QuantizationChannels)), 0})
+						}
+					}
+					if err := g.Warm(long[:n-1]); err != nil {
+						t.Fatal(err)
+					}
+					out, err := g.Step([]int32{long[n-1], long[n-1]})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for s := 0; s < 2; s++ {
+						for cl, w := range want[n-1] {
+							if d := math.Abs(float64(out[cl*2+s] - w)); d > 1e-5 {
+								t.Fatalf("prompt of %d (dirty %v): stream %d class %d: %g, forward %g", n, dirty, s, cl, out[cl*2+s], w)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// naiveGenerate is generation without queues: every sample is drawn from
+// the logits of the full forward pass over the last RF samples so far.
+func naiveGenerate(t *testing.T, p *Packed, k kernels.Set, prompt []int32, n int, smp *Sampler) []int32 {
+	t.Helper()
+	c := p.Config()
+	rf := c.ReceptiveField()
+	ws, err := NewEvalWorkspace(c, k, rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float32, c.QuantizationChannels)
+	seq := slices.Clone(prompt)
+	for range n {
+		win := seq[max(0, len(seq)-rf):]
+		lg, err := ws.Logits(p, win, len(win)-1, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq = append(seq, smp.Draw(lg.Data, 1))
+	}
+	return seq[len(prompt):]
+}
+
+// TestFastEqualsNaiveSampling generates with the queues (several streams
+// at once) and naively (one stream at a time, the full network over the
+// last RF samples for every sample), with the same seeds: the samples must
+// be the same.
+func TestFastEqualsNaiveSampling(t *testing.T) {
+	const n, B = 400, 3
+	names := []string{"K2_bias_onehot2", "K3_nobias_onehot2", "K3_bias_embed", "K2_bias_onehot2_d512"}
+	cs := generatorConfigs()
+	for _, name := range names {
+		c := cs[name]
+		t.Run(name, func(t *testing.T) {
+			m := randomModel(t, c, 11)
+			p := m.Packed()
+			rng := rand.New(rand.NewPCG(1, 1))
+			prompt := randomClasses(rng, 25, c.QuantizationChannels)
+			forEachGenSet(t, func(t *testing.T, k kernels.Set) {
+				for _, temp := range []float64{1, 0.7, 0} {
+					g, err := NewGenerator(p, k, B)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := g.Warm(prompt[:len(prompt)-1]); err != nil {
+						t.Fatal(err)
+					}
+					smp := make([]*Sampler, B)
+					out := make([][]int32, B)
+					last := make([]int32, B)
+					for s := range smp {
+						smp[s], _ = NewSampler(c.QuantizationChannels, temp, 42, uint64(s))
+						out[s] = make([]int32, n)
+						last[s] = prompt[len(prompt)-1]
+					}
+					if err := g.Generate(context.Background(), last, smp, out, nil); err != nil {
+						t.Fatal(err)
+					}
+					for s := range out {
+						ns, _ := NewSampler(c.QuantizationChannels, temp, 42, uint64(s))
+						want := naiveGenerate(t, p, k, prompt, n, ns)
+						if !slices.Equal(out[s], want) {
+							i := 0
+							for out[s][i] == want[i] {
+								i++
+							}
+							t.Fatalf("T=%g stream %d: fast and naive differ first at sample %d: %d vs %d", temp, s, i, out[s][i], want[i])
+						}
+					}
+					if temp > 0 && slices.Equal(out[0], out[1]) {
+						t.Errorf("T=%g: streams 0 and 1 drew the same %d samples; their generators should differ", temp, n)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestSamplerDistribution checks the sampler against the softmax it
+// samples: frequencies over many draws, the effect of temperature, argmax
+// at temperature 0, and reproducibility from the seed.
+func TestSamplerDistribution(t *testing.T) {
+	logits := []float32{1, 0, -1, 2, 0.5, -30, 2, 0}
+	const N = 200000
+	for _, temp := range []float64{1, 0.5, 2} {
+		smp, err := NewSampler(len(logits), temp, 7, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := make([]int, len(logits))
+		for range N {
+			count[smp.Draw(logits, 1)]++
+		}
+		var z float64
+		for _, l := range logits {
+			z += math.Exp(float64(l) / temp)
+		}
+		for c, l := range logits {
+			p := math.Exp(float64(l)/temp) / z
+			got := float64(count[c]) / N
+			sd := math.Sqrt(p * (1 - p) / N)
+			if math.Abs(got-p) > 5*sd+1e-9 {
+				t.Errorf("T=%g class %d: frequency %.5f, probability %.5f (±%.5f)", temp, c, got, p, sd)
+			}
+		}
+	}
+	greedy, _ := NewSampler(len(logits), 0, 1, 0)
+	for range 10 {
+		if c := greedy.Draw(logits, 1); c != 3 {
+			t.Fatalf("temperature 0 drew class %d, want the first largest logit, 3", c)
+		}
+	}
+	// A strided column: the logits of stream 1 of 2.
+	inter := make([]float32, 2*len(logits))
+	for c, l := range logits {
+		inter[2*c+1] = l
+		inter[2*c] = -l
+	}
+	g2, _ := NewSampler(len(logits), 0, 1, 0)
+	if c := g2.Draw(inter[1:], 2); c != 3 {
+		t.Errorf("strided draw took class %d, want 3", c)
+	}
+	a, _ := NewSampler(len(logits), 1, 99, 3)
+	b, _ := NewSampler(len(logits), 1, 99, 3)
+	o, _ := NewSampler(len(logits), 1, 99, 4)
+	same, differ := true, false
+	for range 1000 {
+		x, y, z := a.Draw(logits, 1), b.Draw(logits, 1), o.Draw(logits, 1)
+		same = same && x == y
+		differ = differ || x != z
+	}
+	if !same || !differ {
+		t.Errorf("same seed and stream reproduce: %v (want true); another stream differs: %v (want true)", same, differ)
+	}
+	for _, bad := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if _, err := NewSampler(4, bad, 1, 0); err == nil {
+			t.Errorf("temperature %v accepted", bad)
+		}
+	}
+}
+
+// TestExpNonPositive checks the sampler's exp against math.Exp.
+func TestExpNonPositive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := 0; i < 100000; i++ {
+		x := -rng.Float64() * 40
+		if i%2 == 0 {
+			x = -rng.Float64() * 700
+		}
+		got, want := expNonPositive(x), math.Exp(x)
+		if math.Abs(got-want) > 2e-15*want {
+			t.Fatalf("exp(%v) = %v, want %v", x, got, want)
+		}
+	}
+	for _, x := range []float64{0, -0.5 * math.Ln2, -745, math.Inf(-1), math.NaN()} {
+		want := math.Exp(x)
+		if x < -700 || math.IsNaN(x) {
+			want = 0
+		}
+		if got := expNonPositive(x); math.Abs(got-want) > 2e-15*want {
+			t.Errorf("exp(%v) = %v, want %v", x, got, want)
+		}
+	}
+}
+
+// TestGeneratorNoAllocation: a step, a warm-up and a draw allocate nothing.
+func TestGeneratorNoAllocation(t *testing.T) {
+	c := tiny(2, true, InputOneHot, 2)
+	p := randomModel(t, c, 1).Packed()
+	for _, B := range []int{1, 4} {
+		g, err := NewGenerator(p, kernels.Best(), B)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]int32, B)
+		prompt := []int32{1, 2, 3, 4, 5}
+		smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+		allocs := testing.AllocsPerRun(100, func() {
+			out, _ := g.Step(x)
+			x[0] = smp.Draw(out, B)
+			g.Warm(prompt)
+		})
+		if allocs != 0 {
+			t.Errorf("%d streams: %v allocations per step", B, allocs)
+		}
+	}
+}
+
+// TestGeneratorRejects checks the argument errors.
+func TestGeneratorRejects(t *testing.T) {
+	c := tiny(2, true, InputOneHot, 1)
+	p := randomModel(t, c, 1).Packed()
+	k := kernels.Best()
+	if _, err := NewGenerator(nil, k, 1); err == nil {
+		t.Error("nil weights accepted")
+	}
+	if _, err := NewGenerator(p, k, 0); err == nil {
+		t.Error("0 streams accepted")
+	}
+	noBatch := k
+	noBatch.MatVecBatch = nil
+	if _, err := NewGenerator(p, noBatch, 1); err != nil {
+		t.Errorf("one stream needs no MatVecBatch: %v", err)
+	}
+	if _, err := NewGenerator(p, noBatch, 2); err == nil || !strings.Contains(err.Error(), "matrix-vector") {
+		t.Errorf("a set without MatVecBatch accepted for 2 streams: %v", err)
+	}
+	g, _ := NewGenerator(p, k, 2)
+	for _, x := range [][]int32{{1}, {1, 2, 3}, {1, 16}, {-1, 0}} {
+		if _, err := g.Step(x); err == nil {
+			t.Errorf("Step(%v) accepted", x)
+		}
+	}
+	if err := g.Warm([]int32{1, 2, 99}); err == nil || !strings.Contains(err.Error(), "prompt sample 2") {
+		t.Errorf("Warm with class 99: %v", err)
+	}
+	smp := []*Sampler{nil, nil}
+	for s := range smp {
+		smp[s], _ = NewSampler(c.QuantizationChannels, 1, 1, uint64(s))
+	}
+	ctx := context.Background()
+	if err := g.Generate(ctx, []int32{1, 1}, smp, [][]int32{make([]int32, 3), make([]int32, 4)}, nil); err == nil {
+		t.Error("outputs of different lengths accepted")
+	}
+	wrongQ, _ := NewSampler(7, 1, 1, 0)
+	if err := g.Generate(ctx, []int32{1, 1}, []*Sampler{smp[0], wrongQ}, [][]int32{make([]int32, 3), make([]int32, 3)}, nil); err == nil {
+		t.Error("a sampler over the wrong class count accepted")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err := g.Generate(cctx, []int32{1, 1}, smp, [][]int32{make([]int32, 5000), make([]int32, 5000)}, nil)
+	if err != context.Canceled {
+		t.Errorf("cancelled Generate returned %v", err)
+	}
+}
+
+// TestGenerateProgress checks that Generate reports progress and fills
+// every output.
+func TestGenerateProgress(t *testing.T) {
+	c := tiny(3, true, InputOneHot, 1)
+	p := randomModel(t, c, 2).Packed()
+	g, _ := NewGenerator(p, kernels.Best(), 1)
+	smp, _ := NewSampler(c.QuantizationChannels, 1, 5, 0)
+	out := [][]int32{make([]int32, 2500)}
+	var calls []int
+	if err := g.Generate(context.Background(), []int32{3}, []*Sampler{smp}, out, func(n int) { calls = append(calls, n) }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(calls) != "[1024 2048 2500]" {
+		t.Errorf("progress calls %v", calls)
+	}
+}
