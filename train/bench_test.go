@@ -24,13 +24,13 @@ func BenchmarkStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			net, err := newConvNet(m, true)
+			o := DefaultOptions(Adam)
+			o.Threads = runtime.GOMAXPROCS(0)
+			st, err := NewStepper(m, o)
 			if err != nil {
 				b.Fatal(err)
 			}
-			opt, _ := NewAdam(m.NumParams(), DefaultAdam())
-			e := mustEngine(b, net, opt, runtime.GOMAXPROCS(0), DefaultChunk)
-			defer e.close()
+			defer st.Close()
 			r := rand.New(rand.NewPCG(1, 1))
 			units := make([]Unit, shape.batch)
 			for i := range units {
@@ -40,14 +40,12 @@ func BenchmarkStep(b *testing.B) {
 				}
 				units[i] = Unit{Seq: seq, Targets: shape.samples}
 			}
-			update := int64(1)
-			if _, err := e.step(units, update, 1e-3, 0); err != nil {
+			if _, err := st.Step(units); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				update++
-				if _, err := e.step(units, update, 1e-3, 0); err != nil {
+				if _, err := st.Step(units); err != nil {
 					b.Fatal(err)
 				}
 			}

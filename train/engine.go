@@ -163,37 +163,24 @@ func (e *engine) schedule() {
 	}
 }
 
-// stepResult is what one training step measured.
-type stepResult struct {
-	// Nats is the masked mean cross-entropy of the batch.
-	Nats float64
-	// Targets is the number of scored targets.
-	Targets int
-	// GradNorm is the global L2 norm of the gradient before clipping.
-	GradNorm float64
-	// Finite is false when the loss or the gradient was NaN or ±Inf; the
-	// parameters were then left unchanged.
-	Finite bool
-}
-
 var errNoTargets = errors.New("batch has no scored targets")
 
 // step runs one training step on units: forward and backward over every
 // chunk, the gradient sum and norm, clipping to clip (0: off), and the
 // optimizer update number update (1-based) with learning rate lr, unless
 // the loss or gradient is not finite.
-func (e *engine) step(units []Unit, update int64, lr, clip float64) (stepResult, error) {
+func (e *engine) step(units []Unit, update int64, lr, clip float64) (StepResult, error) {
 	e.chunks = e.chunks[:0]
 	total := 0
 	for _, u := range units {
 		if err := u.validate(); err != nil {
-			return stepResult{}, err
+			return StepResult{}, err
 		}
 		e.split(u.Seq, u.Start, u.Targets)
 		total += u.Targets
 	}
 	if total == 0 {
-		return stepResult{}, errNoTargets
+		return StepResult{}, errNoTargets
 	}
 	e.schedule()
 	for len(e.slots) < len(e.chunks) {
@@ -204,7 +191,7 @@ func (e *engine) step(units []Unit, update int64, lr, clip float64) (stepResult,
 	e.pool.run(len(e.chunks), e.fbPhase)
 	e.pool.run(len(e.norms), e.reducePhase)
 	if err := e.firstError(); err != nil {
-		return stepResult{}, err
+		return StepResult{}, err
 	}
 
 	var nats, sq float64
@@ -215,7 +202,7 @@ func (e *engine) step(units []Unit, update int64, lr, clip float64) (stepResult,
 	for _, s := range e.norms {
 		sq += s
 	}
-	res := stepResult{Nats: nats, Targets: total, GradNorm: math.Sqrt(sq)}
+	res := StepResult{Nats: nats, Targets: total, GradNorm: math.Sqrt(sq)}
 	res.Finite = isFinite(nats) && isFinite(res.GradNorm)
 	if !res.Finite {
 		return res, nil

@@ -141,3 +141,42 @@ func TestEvaluateMatchesOnePass(t *testing.T) {
 		t.Fatal("cancelled evaluation returned no error")
 	}
 }
+
+func TestStepper(t *testing.T) {
+	seq := make([]int32, 201)
+	for i := range seq {
+		seq[i] = int32(i*7) % 16
+	}
+	units := []Unit{{Seq: seq, Start: 0, Targets: 200}, {Seq: seq, Start: 50, Targets: 100}}
+	train := func(threads int) ([]float32, float64) {
+		m, _ := causalconv.NewRandom(tinyConfig(), 3)
+		o := DefaultOptions(Adam)
+		o.Chunk, o.Threads, o.LR = 30, threads, 0.01
+		st, err := NewStepper(m, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var first, last StepResult
+		for i := range 10 {
+			if last, err = st.Step(units); err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = last
+			}
+		}
+		if !(last.Nats < first.Nats-0.05) || last.Targets != 300 || !last.Finite {
+			t.Fatalf("10 steps on a periodic sequence: first %+v, last %+v", first, last)
+		}
+		if allocs := testing.AllocsPerRun(5, func() { st.Step(units) }); allocs != 0 {
+			t.Fatalf("Stepper.Step allocates %v times", allocs)
+		}
+		return m.Params, last.Nats
+	}
+	p1, l1 := train(1)
+	p2, l2 := train(2)
+	if !slices.Equal(p1, p2) || l1 != l2 {
+		t.Fatal("Stepper results depend on the thread count")
+	}
+}

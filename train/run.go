@@ -152,9 +152,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Threads == 0 {
-		opts.Threads = runtime.NumCPU()
-	}
+	opts.Threads = threadsOrAll(opts.Threads)
 	train := withTargets(data.Train)
 	if len(train) == 0 {
 		return nil, errors.New("no training file has at least 2 samples")
@@ -467,4 +465,12 @@ func withTargets(files [][]int32) [][]int32 {
 		}
 	}
 	return out
+}
+
+// threadsOrAll returns n, or the number of CPUs when n is 0.
+func threadsOrAll(n int) int {
+	if n <= 0 {
+		return runtime.NumCPU()
+	}
+	return n
 }
