@@ -1,0 +1,9 @@
+//go:build !linux
+
+package kernels
+
+import "time"
+
+// threadCPU is not measured outside Linux: the benchmarks then report wall
+// time only.
+func threadCPU() time.Duration { return 0 }
