@@ -13,6 +13,7 @@ func avx2() Set {
 		MatVec:      matVecAVX2,
 		MatVecBatch: matVecBatchAVX2,
 		MatVecBF16:  matVecBF16AVX2,
+		MatVecT:     matVecTAVX2,
 	}
 	installElementwise(&s, false)
 	return s
@@ -201,5 +202,44 @@ func matVecBF16AVX2(m, k int, a []uint16, lda int, x, y, bias []float32, accumul
 	}
 	if k8 < k { // the last k%8 columns
 		genericMatVecBF16(m, k-k8, a[k8:], lda, x[k8:], y, nil, true)
+	}
+}
+
+func matVecTAVX2(m, k int, at []float32, ldat int, x, y, bias []float32, accumulate bool) {
+	checkMatVecT(m, k, at, ldat, x, y, bias)
+	if m == 0 {
+		return
+	}
+	if k == 0 {
+		genericMatVecT(m, k, at, ldat, x, y, bias, accumulate)
+		return
+	}
+	// Up to 8 ymm (64 outputs) per call.
+	for i0 := 0; i0 < m; i0 += 64 {
+		w := min(64, m-i0)
+		nv := vectors(w, 8)
+		mask := laneMask(w - 8*(nv-1))
+		var bi *float32
+		if bias != nil {
+			bi = &bias[i0]
+		}
+		switch nv {
+		case 1:
+			matVecT256x1(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 2:
+			matVecT256x2(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 3:
+			matVecT256x3(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 4:
+			matVecT256x4(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 5:
+			matVecT256x5(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 6:
+			matVecT256x6(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 7:
+			matVecT256x7(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 8:
+			matVecT256x8(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		}
 	}
 }

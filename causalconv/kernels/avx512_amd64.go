@@ -13,6 +13,7 @@ func avx512() Set {
 	s.GemmNT = gemmNTAVX512
 	s.MatVec = matVecAVX512
 	s.MatVecBF16 = matVecBF16AVX512
+	s.MatVecT = matVecTAVX512
 	// The ymm kernel: with 8 streams a zmm FMA would be half idle, and
 	// zmm FMAs are no faster than ymm ones on the CPU measured (see
 	// asm/matvec512.go).
@@ -186,5 +187,44 @@ func matVecBF16AVX512(m, k int, a []uint16, lda int, x, y, bias []float32, accum
 			bi = &bias[i0]
 		}
 		matVecBF16512(k, &a[i0*lda], lda, rows, &x[0], &y[i0], bi, accumulate, kmask, uint16(colMask(rows)))
+	}
+}
+
+func matVecTAVX512(m, k int, at []float32, ldat int, x, y, bias []float32, accumulate bool) {
+	checkMatVecT(m, k, at, ldat, x, y, bias)
+	if m == 0 {
+		return
+	}
+	if k == 0 {
+		genericMatVecT(m, k, at, ldat, x, y, bias, accumulate)
+		return
+	}
+	// Up to 8 zmm (128 outputs) per call.
+	for i0 := 0; i0 < m; i0 += 128 {
+		w := min(128, m-i0)
+		nv := vectors(w, 16)
+		mask := uint16(colMask(w - 16*(nv-1)))
+		var bi *float32
+		if bias != nil {
+			bi = &bias[i0]
+		}
+		switch nv {
+		case 1:
+			matVecT512x1(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 2:
+			matVecT512x2(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 3:
+			matVecT512x3(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 4:
+			matVecT512x4(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 5:
+			matVecT512x5(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 6:
+			matVecT512x6(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 7:
+			matVecT512x7(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 8:
+			matVecT512x8(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		}
 	}
 }

@@ -152,6 +152,25 @@ func BenchmarkMatVec(b *testing.B) {
 	}
 }
 
+func BenchmarkMatVecT(b *testing.B) {
+	for _, s := range benchSets() {
+		for _, sh := range matVecShapes {
+			r := rand.New(rand.NewPCG(1, 3))
+			at := randSlice(r, sh.m*sh.k)
+			x := randSlice(r, sh.k)
+			y := make([]float32, sh.m)
+			bias := randSlice(r, sh.m)
+			b.Run(fmt.Sprintf("%s/%s", s.Name, sh.name), func(b *testing.B) {
+				clk := startCPU(b)
+				for b.Loop() {
+					s.MatVecT(sh.m, sh.k, at, sh.m, x, y, bias, false)
+				}
+				reportGFLOPs(b, clk, 2*float64(sh.m*sh.k))
+			})
+		}
+	}
+}
+
 func BenchmarkMatVecBatch8(b *testing.B) {
 	const nb = 8
 	for _, s := range benchSets() {
@@ -292,6 +311,16 @@ func BenchmarkGenerationMatVecs(b *testing.B) {
 			for b.Loop() {
 				for i, mt := range mats {
 					s.MatVec(mt.m, mt.k, w32[i], mt.k, x, y, nil, false)
+				}
+			}
+			reportGFLOPs(b, clk, flops)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+		b.Run(s.Name+"/fp32T", func(b *testing.B) {
+			clk := startCPU(b)
+			for b.Loop() {
+				for i, mt := range mats {
+					s.MatVecT(mt.m, mt.k, w32[i], mt.m, x, y, nil, false)
 				}
 			}
 			reportGFLOPs(b, clk, flops)

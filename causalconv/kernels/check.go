@@ -102,3 +102,12 @@ func checkMatVecBatch(m, k, nb int, a []float32, lda int, x, y, bias []float32) 
 		checkVec("MatVecBatch bias", bias, m)
 	}
 }
+
+func checkMatVecT(m, k int, at []float32, ldat int, x, y, bias []float32) {
+	checkMatrix("MatVecT At", at, k, m, ldat)
+	checkVec("MatVecT x", x, k)
+	checkVec("MatVecT y", y, m)
+	if bias != nil {
+		checkVec("MatVecT bias", bias, m)
+	}
+}

@@ -24,6 +24,7 @@ func Generic() Set {
 		MatVec:       genericMatVec,
 		MatVecBatch:  genericMatVecBatch,
 		MatVecBF16:   genericMatVecBF16,
+		MatVecT:      genericMatVecT,
 		expForTest: func(x, y []float32) {
 			for i, v := range x {
 				y[i] = expf(v)
@@ -339,6 +340,25 @@ func genericMatVecBatch(m, k, nb int, a []float32, lda int, x, y, bias []float32
 			for s := range yi {
 				yi[s] += w * xj[s]
 			}
+		}
+	}
+}
+
+func genericMatVecT(m, k int, at []float32, ldat int, x, y, bias []float32, accumulate bool) {
+	checkMatVecT(m, k, at, ldat, x, y, bias)
+	y = y[:m]
+	if !accumulate {
+		clear(y)
+	}
+	if bias != nil {
+		for i, b := range bias[:m] {
+			y[i] += b
+		}
+	}
+	for j, xj := range x[:k] {
+		row := at[j*ldat:][:len(y)]
+		for i, w := range row {
+			y[i] += w * xj
 		}
 	}
 }

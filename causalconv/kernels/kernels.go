@@ -113,6 +113,15 @@ type Set struct {
 	//	y[i*nb+s] = (accumulate ? y[i*nb+s] : 0) + bias[i] + Σ_{j<k} A[i*lda+j]·x[j*nb+s]
 	MatVecBatch func(m, k, nb int, a []float32, lda int, x, y, bias []float32, accumulate bool)
 
+	// MatVecT is MatVec with the matrix stored transposed: at is [k × m]
+	// row-major (row j holds column j of A, stride ldat), and for i < m
+	//
+	//	y[i] = (accumulate ? y[i] : 0) + bias[i] + Σ_{j<k} at[j*ldat+i]·x[j]
+	//
+	// It needs no horizontal sums, so it is the faster form for the small
+	// matrices of generation (keep a transposed copy of the weights).
+	MatVecT func(m, k int, at []float32, ldat int, x, y, bias []float32, accumulate bool)
+
 	// MatVecBF16 is MatVec with A in bfloat16 (see ToBF16): each weight is
 	// widened exactly to float32 and the arithmetic is MatVec's. lda is in
 	// elements of a.

@@ -4037,6 +4037,514 @@ matVecBF16512_store:
 	VZEROUPPER
 	RET
 
+// func matVecT512x1(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecT512x1(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT512x1_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecT512x1_tail
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  (CX), Z2, K1, Z0
+	VBROADCASTSS 4(BX), Z2
+	VFMADD231PS  (CX)(DX*1), Z2, K1, Z1
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecT512x1_loop2
+
+matVecT512x1_tail:
+	TESTQ        AX, AX
+	JZ           matVecT512x1_done
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  (CX), Z2, K1, Z0
+
+matVecT512x1_done:
+	VADDPS Z1, Z0, Z0
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecT512x1_bias
+	VADDPS (AX), Z0, K1, Z0
+
+matVecT512x1_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecT512x1_store
+	VADDPS (CX), Z0, K1, Z0
+
+matVecT512x1_store:
+	VMOVUPS Z0, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func matVecT512x2(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecT512x2(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT512x2_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecT512x2_tail
+	VBROADCASTSS (BX), Z4
+	VFMADD231PS  (CX), Z4, Z0
+	VFMADD231PS  64(CX), Z4, K1, Z1
+	VBROADCASTSS 4(BX), Z4
+	VFMADD231PS  (CX)(DX*1), Z4, Z2
+	VFMADD231PS  64(CX)(DX*1), Z4, K1, Z3
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecT512x2_loop2
+
+matVecT512x2_tail:
+	TESTQ        AX, AX
+	JZ           matVecT512x2_done
+	VBROADCASTSS (BX), Z4
+	VFMADD231PS  (CX), Z4, Z0
+	VFMADD231PS  64(CX), Z4, K1, Z1
+
+matVecT512x2_done:
+	VADDPS Z2, Z0, Z0
+	VADDPS Z3, Z1, Z1
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecT512x2_bias
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, K1, Z1
+
+matVecT512x2_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecT512x2_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, K1, Z1
+
+matVecT512x2_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, K1, 64(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT512x3(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecT512x3(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT512x3_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecT512x3_tail
+	VBROADCASTSS (BX), Z6
+	VFMADD231PS  (CX), Z6, Z0
+	VFMADD231PS  64(CX), Z6, Z1
+	VFMADD231PS  128(CX), Z6, K1, Z2
+	VBROADCASTSS 4(BX), Z6
+	VFMADD231PS  (CX)(DX*1), Z6, Z3
+	VFMADD231PS  64(CX)(DX*1), Z6, Z4
+	VFMADD231PS  128(CX)(DX*1), Z6, K1, Z5
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecT512x3_loop2
+
+matVecT512x3_tail:
+	TESTQ        AX, AX
+	JZ           matVecT512x3_done
+	VBROADCASTSS (BX), Z6
+	VFMADD231PS  (CX), Z6, Z0
+	VFMADD231PS  64(CX), Z6, Z1
+	VFMADD231PS  128(CX), Z6, K1, Z2
+
+matVecT512x3_done:
+	VADDPS Z3, Z0, Z0
+	VADDPS Z4, Z1, Z1
+	VADDPS Z5, Z2, Z2
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecT512x3_bias
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, K1, Z2
+
+matVecT512x3_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecT512x3_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, K1, Z2
+
+matVecT512x3_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, K1, 128(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT512x4(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecT512x4(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	VXORPS  Z7, Z7, Z7
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT512x4_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecT512x4_tail
+	VBROADCASTSS (BX), Z8
+	VFMADD231PS  (CX), Z8, Z0
+	VFMADD231PS  64(CX), Z8, Z1
+	VFMADD231PS  128(CX), Z8, Z2
+	VFMADD231PS  192(CX), Z8, K1, Z3
+	VBROADCASTSS 4(BX), Z8
+	VFMADD231PS  (CX)(DX*1), Z8, Z4
+	VFMADD231PS  64(CX)(DX*1), Z8, Z5
+	VFMADD231PS  128(CX)(DX*1), Z8, Z6
+	VFMADD231PS  192(CX)(DX*1), Z8, K1, Z7
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecT512x4_loop2
+
+matVecT512x4_tail:
+	TESTQ        AX, AX
+	JZ           matVecT512x4_done
+	VBROADCASTSS (BX), Z8
+	VFMADD231PS  (CX), Z8, Z0
+	VFMADD231PS  64(CX), Z8, Z1
+	VFMADD231PS  128(CX), Z8, Z2
+	VFMADD231PS  192(CX), Z8, K1, Z3
+
+matVecT512x4_done:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecT512x4_bias
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, K1, Z3
+
+matVecT512x4_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecT512x4_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, K1, Z3
+
+matVecT512x4_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, K1, 192(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT512x5(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecT512x5(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT512x5_loop:
+	VBROADCASTSS (BX), Z5
+	VFMADD231PS  (CX), Z5, Z0
+	VFMADD231PS  64(CX), Z5, Z1
+	VFMADD231PS  128(CX), Z5, Z2
+	VFMADD231PS  192(CX), Z5, Z3
+	VFMADD231PS  256(CX), Z5, K1, Z4
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecT512x5_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecT512x5_bias
+	VADDPS       (AX), Z0, Z0
+	VADDPS       64(AX), Z1, Z1
+	VADDPS       128(AX), Z2, Z2
+	VADDPS       192(AX), Z3, Z3
+	VADDPS       256(AX), Z4, K1, Z4
+
+matVecT512x5_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecT512x5_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, Z3
+	VADDPS 256(CX), Z4, K1, Z4
+
+matVecT512x5_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, K1, 256(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT512x6(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecT512x6(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT512x6_loop:
+	VBROADCASTSS (BX), Z6
+	VFMADD231PS  (CX), Z6, Z0
+	VFMADD231PS  64(CX), Z6, Z1
+	VFMADD231PS  128(CX), Z6, Z2
+	VFMADD231PS  192(CX), Z6, Z3
+	VFMADD231PS  256(CX), Z6, Z4
+	VFMADD231PS  320(CX), Z6, K1, Z5
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecT512x6_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecT512x6_bias
+	VADDPS       (AX), Z0, Z0
+	VADDPS       64(AX), Z1, Z1
+	VADDPS       128(AX), Z2, Z2
+	VADDPS       192(AX), Z3, Z3
+	VADDPS       256(AX), Z4, Z4
+	VADDPS       320(AX), Z5, K1, Z5
+
+matVecT512x6_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecT512x6_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, Z3
+	VADDPS 256(CX), Z4, Z4
+	VADDPS 320(CX), Z5, K1, Z5
+
+matVecT512x6_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, K1, 320(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT512x7(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecT512x7(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT512x7_loop:
+	VBROADCASTSS (BX), Z7
+	VFMADD231PS  (CX), Z7, Z0
+	VFMADD231PS  64(CX), Z7, Z1
+	VFMADD231PS  128(CX), Z7, Z2
+	VFMADD231PS  192(CX), Z7, Z3
+	VFMADD231PS  256(CX), Z7, Z4
+	VFMADD231PS  320(CX), Z7, Z5
+	VFMADD231PS  384(CX), Z7, K1, Z6
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecT512x7_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecT512x7_bias
+	VADDPS       (AX), Z0, Z0
+	VADDPS       64(AX), Z1, Z1
+	VADDPS       128(AX), Z2, Z2
+	VADDPS       192(AX), Z3, Z3
+	VADDPS       256(AX), Z4, Z4
+	VADDPS       320(AX), Z5, Z5
+	VADDPS       384(AX), Z6, K1, Z6
+
+matVecT512x7_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecT512x7_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, Z3
+	VADDPS 256(CX), Z4, Z4
+	VADDPS 320(CX), Z5, Z5
+	VADDPS 384(CX), Z6, K1, Z6
+
+matVecT512x7_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, K1, 384(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT512x8(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecT512x8(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	VXORPS  Z7, Z7, Z7
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT512x8_loop:
+	VBROADCASTSS (BX), Z8
+	VFMADD231PS  (CX), Z8, Z0
+	VFMADD231PS  64(CX), Z8, Z1
+	VFMADD231PS  128(CX), Z8, Z2
+	VFMADD231PS  192(CX), Z8, Z3
+	VFMADD231PS  256(CX), Z8, Z4
+	VFMADD231PS  320(CX), Z8, Z5
+	VFMADD231PS  384(CX), Z8, Z6
+	VFMADD231PS  448(CX), Z8, K1, Z7
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecT512x8_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecT512x8_bias
+	VADDPS       (AX), Z0, Z0
+	VADDPS       64(AX), Z1, Z1
+	VADDPS       128(AX), Z2, Z2
+	VADDPS       192(AX), Z3, Z3
+	VADDPS       256(AX), Z4, Z4
+	VADDPS       320(AX), Z5, Z5
+	VADDPS       384(AX), Z6, Z6
+	VADDPS       448(AX), Z7, K1, Z7
+
+matVecT512x8_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecT512x8_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, Z3
+	VADDPS 256(CX), Z4, Z4
+	VADDPS 320(CX), Z5, Z5
+	VADDPS 384(CX), Z6, Z6
+	VADDPS 448(CX), Z7, K1, Z7
+
+matVecT512x8_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, K1, 448(AX)
+	VZEROUPPER
+	RET
+
 // func gate512(n int, f *float32, s *float32, z *float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·gate512(SB), NOSPLIT, $0-32
@@ -6601,6 +7109,546 @@ matVecBatch256x1_bias:
 
 matVecBatch256x1_store:
 	VMASKMOVPS Y1, Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func matVecT256x1(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecT256x1(SB), NOSPLIT, $0-64
+	MOVQ    mask+56(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT256x1_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecT256x1_tail
+	VBROADCASTSS (BX), Y3
+	VMASKMOVPS   (CX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS 4(BX), Y3
+	VMASKMOVPS   (CX)(DX*1), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecT256x1_loop2
+
+matVecT256x1_tail:
+	TESTQ        AX, AX
+	JZ           matVecT256x1_done
+	VBROADCASTSS (BX), Y3
+	VMASKMOVPS   (CX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+
+matVecT256x1_done:
+	VADDPS     Y2, Y1, Y1
+	MOVQ       y+32(FP), AX
+	MOVB       load+48(FP), CL
+	TESTB      CL, CL
+	JZ         matVecT256x1_bias
+	VMASKMOVPS (AX), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+
+matVecT256x1_bias:
+	MOVQ       bias+40(FP), CX
+	TESTQ      CX, CX
+	JZ         matVecT256x1_store
+	VMASKMOVPS (CX), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+
+matVecT256x1_store:
+	VMASKMOVPS Y1, Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func matVecT256x2(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecT256x2(SB), NOSPLIT, $0-64
+	MOVQ    mask+56(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT256x2_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecT256x2_tail
+	VBROADCASTSS (BX), Y5
+	VFMADD231PS  (CX), Y5, Y1
+	VMASKMOVPS   32(CX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	VBROADCASTSS 4(BX), Y5
+	VFMADD231PS  (CX)(DX*1), Y5, Y3
+	VMASKMOVPS   32(CX)(DX*1), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecT256x2_loop2
+
+matVecT256x2_tail:
+	TESTQ        AX, AX
+	JZ           matVecT256x2_done
+	VBROADCASTSS (BX), Y5
+	VFMADD231PS  (CX), Y5, Y1
+	VMASKMOVPS   32(CX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+
+matVecT256x2_done:
+	VADDPS     Y3, Y1, Y1
+	VADDPS     Y4, Y2, Y2
+	MOVQ       y+32(FP), AX
+	MOVB       load+48(FP), CL
+	TESTB      CL, CL
+	JZ         matVecT256x2_bias
+	VADDPS     (AX), Y1, Y1
+	VMASKMOVPS 32(AX), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+matVecT256x2_bias:
+	MOVQ       bias+40(FP), CX
+	TESTQ      CX, CX
+	JZ         matVecT256x2_store
+	VADDPS     (CX), Y1, Y1
+	VMASKMOVPS 32(CX), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+matVecT256x2_store:
+	VMOVUPS    Y1, (AX)
+	VMASKMOVPS Y2, Y0, 32(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT256x3(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecT256x3(SB), NOSPLIT, $0-64
+	MOVQ    mask+56(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT256x3_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecT256x3_tail
+	VBROADCASTSS (BX), Y7
+	VFMADD231PS  (CX), Y7, Y1
+	VFMADD231PS  32(CX), Y7, Y2
+	VMASKMOVPS   64(CX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	VBROADCASTSS 4(BX), Y7
+	VFMADD231PS  (CX)(DX*1), Y7, Y4
+	VFMADD231PS  32(CX)(DX*1), Y7, Y5
+	VMASKMOVPS   64(CX)(DX*1), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecT256x3_loop2
+
+matVecT256x3_tail:
+	TESTQ        AX, AX
+	JZ           matVecT256x3_done
+	VBROADCASTSS (BX), Y7
+	VFMADD231PS  (CX), Y7, Y1
+	VFMADD231PS  32(CX), Y7, Y2
+	VMASKMOVPS   64(CX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+
+matVecT256x3_done:
+	VADDPS     Y4, Y1, Y1
+	VADDPS     Y5, Y2, Y2
+	VADDPS     Y6, Y3, Y3
+	MOVQ       y+32(FP), AX
+	MOVB       load+48(FP), CL
+	TESTB      CL, CL
+	JZ         matVecT256x3_bias
+	VADDPS     (AX), Y1, Y1
+	VADDPS     32(AX), Y2, Y2
+	VMASKMOVPS 64(AX), Y0, Y4
+	VADDPS     Y4, Y3, Y3
+
+matVecT256x3_bias:
+	MOVQ       bias+40(FP), CX
+	TESTQ      CX, CX
+	JZ         matVecT256x3_store
+	VADDPS     (CX), Y1, Y1
+	VADDPS     32(CX), Y2, Y2
+	VMASKMOVPS 64(CX), Y0, Y4
+	VADDPS     Y4, Y3, Y3
+
+matVecT256x3_store:
+	VMOVUPS    Y1, (AX)
+	VMOVUPS    Y2, 32(AX)
+	VMASKMOVPS Y3, Y0, 64(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT256x4(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecT256x4(SB), NOSPLIT, $0-64
+	MOVQ    mask+56(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT256x4_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecT256x4_tail
+	VBROADCASTSS (BX), Y9
+	VFMADD231PS  (CX), Y9, Y1
+	VFMADD231PS  32(CX), Y9, Y2
+	VFMADD231PS  64(CX), Y9, Y3
+	VMASKMOVPS   96(CX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
+	VBROADCASTSS 4(BX), Y9
+	VFMADD231PS  (CX)(DX*1), Y9, Y5
+	VFMADD231PS  32(CX)(DX*1), Y9, Y6
+	VFMADD231PS  64(CX)(DX*1), Y9, Y7
+	VMASKMOVPS   96(CX)(DX*1), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecT256x4_loop2
+
+matVecT256x4_tail:
+	TESTQ        AX, AX
+	JZ           matVecT256x4_done
+	VBROADCASTSS (BX), Y9
+	VFMADD231PS  (CX), Y9, Y1
+	VFMADD231PS  32(CX), Y9, Y2
+	VFMADD231PS  64(CX), Y9, Y3
+	VMASKMOVPS   96(CX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
+
+matVecT256x4_done:
+	VADDPS     Y5, Y1, Y1
+	VADDPS     Y6, Y2, Y2
+	VADDPS     Y7, Y3, Y3
+	VADDPS     Y8, Y4, Y4
+	MOVQ       y+32(FP), AX
+	MOVB       load+48(FP), CL
+	TESTB      CL, CL
+	JZ         matVecT256x4_bias
+	VADDPS     (AX), Y1, Y1
+	VADDPS     32(AX), Y2, Y2
+	VADDPS     64(AX), Y3, Y3
+	VMASKMOVPS 96(AX), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+matVecT256x4_bias:
+	MOVQ       bias+40(FP), CX
+	TESTQ      CX, CX
+	JZ         matVecT256x4_store
+	VADDPS     (CX), Y1, Y1
+	VADDPS     32(CX), Y2, Y2
+	VADDPS     64(CX), Y3, Y3
+	VMASKMOVPS 96(CX), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+matVecT256x4_store:
+	VMOVUPS    Y1, (AX)
+	VMOVUPS    Y2, 32(AX)
+	VMOVUPS    Y3, 64(AX)
+	VMASKMOVPS Y4, Y0, 96(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT256x5(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecT256x5(SB), NOSPLIT, $0-64
+	MOVQ    mask+56(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT256x5_loop:
+	VBROADCASTSS (BX), Y6
+	VFMADD231PS  (CX), Y6, Y1
+	VFMADD231PS  32(CX), Y6, Y2
+	VFMADD231PS  64(CX), Y6, Y3
+	VFMADD231PS  96(CX), Y6, Y4
+	VMASKMOVPS   128(CX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecT256x5_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecT256x5_bias
+	VADDPS       (AX), Y1, Y1
+	VADDPS       32(AX), Y2, Y2
+	VADDPS       64(AX), Y3, Y3
+	VADDPS       96(AX), Y4, Y4
+	VMASKMOVPS   128(AX), Y0, Y6
+	VADDPS       Y6, Y5, Y5
+
+matVecT256x5_bias:
+	MOVQ       bias+40(FP), CX
+	TESTQ      CX, CX
+	JZ         matVecT256x5_store
+	VADDPS     (CX), Y1, Y1
+	VADDPS     32(CX), Y2, Y2
+	VADDPS     64(CX), Y3, Y3
+	VADDPS     96(CX), Y4, Y4
+	VMASKMOVPS 128(CX), Y0, Y6
+	VADDPS     Y6, Y5, Y5
+
+matVecT256x5_store:
+	VMOVUPS    Y1, (AX)
+	VMOVUPS    Y2, 32(AX)
+	VMOVUPS    Y3, 64(AX)
+	VMOVUPS    Y4, 96(AX)
+	VMASKMOVPS Y5, Y0, 128(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT256x6(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecT256x6(SB), NOSPLIT, $0-64
+	MOVQ    mask+56(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT256x6_loop:
+	VBROADCASTSS (BX), Y7
+	VFMADD231PS  (CX), Y7, Y1
+	VFMADD231PS  32(CX), Y7, Y2
+	VFMADD231PS  64(CX), Y7, Y3
+	VFMADD231PS  96(CX), Y7, Y4
+	VFMADD231PS  128(CX), Y7, Y5
+	VMASKMOVPS   160(CX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecT256x6_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecT256x6_bias
+	VADDPS       (AX), Y1, Y1
+	VADDPS       32(AX), Y2, Y2
+	VADDPS       64(AX), Y3, Y3
+	VADDPS       96(AX), Y4, Y4
+	VADDPS       128(AX), Y5, Y5
+	VMASKMOVPS   160(AX), Y0, Y7
+	VADDPS       Y7, Y6, Y6
+
+matVecT256x6_bias:
+	MOVQ       bias+40(FP), CX
+	TESTQ      CX, CX
+	JZ         matVecT256x6_store
+	VADDPS     (CX), Y1, Y1
+	VADDPS     32(CX), Y2, Y2
+	VADDPS     64(CX), Y3, Y3
+	VADDPS     96(CX), Y4, Y4
+	VADDPS     128(CX), Y5, Y5
+	VMASKMOVPS 160(CX), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+matVecT256x6_store:
+	VMOVUPS    Y1, (AX)
+	VMOVUPS    Y2, 32(AX)
+	VMOVUPS    Y3, 64(AX)
+	VMOVUPS    Y4, 96(AX)
+	VMOVUPS    Y5, 128(AX)
+	VMASKMOVPS Y6, Y0, 160(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT256x7(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecT256x7(SB), NOSPLIT, $0-64
+	MOVQ    mask+56(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT256x7_loop:
+	VBROADCASTSS (BX), Y8
+	VFMADD231PS  (CX), Y8, Y1
+	VFMADD231PS  32(CX), Y8, Y2
+	VFMADD231PS  64(CX), Y8, Y3
+	VFMADD231PS  96(CX), Y8, Y4
+	VFMADD231PS  128(CX), Y8, Y5
+	VFMADD231PS  160(CX), Y8, Y6
+	VMASKMOVPS   192(CX), Y0, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecT256x7_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecT256x7_bias
+	VADDPS       (AX), Y1, Y1
+	VADDPS       32(AX), Y2, Y2
+	VADDPS       64(AX), Y3, Y3
+	VADDPS       96(AX), Y4, Y4
+	VADDPS       128(AX), Y5, Y5
+	VADDPS       160(AX), Y6, Y6
+	VMASKMOVPS   192(AX), Y0, Y8
+	VADDPS       Y8, Y7, Y7
+
+matVecT256x7_bias:
+	MOVQ       bias+40(FP), CX
+	TESTQ      CX, CX
+	JZ         matVecT256x7_store
+	VADDPS     (CX), Y1, Y1
+	VADDPS     32(CX), Y2, Y2
+	VADDPS     64(CX), Y3, Y3
+	VADDPS     96(CX), Y4, Y4
+	VADDPS     128(CX), Y5, Y5
+	VADDPS     160(CX), Y6, Y6
+	VMASKMOVPS 192(CX), Y0, Y8
+	VADDPS     Y8, Y7, Y7
+
+matVecT256x7_store:
+	VMOVUPS    Y1, (AX)
+	VMOVUPS    Y2, 32(AX)
+	VMOVUPS    Y3, 64(AX)
+	VMOVUPS    Y4, 96(AX)
+	VMOVUPS    Y5, 128(AX)
+	VMOVUPS    Y6, 160(AX)
+	VMASKMOVPS Y7, Y0, 192(AX)
+	VZEROUPPER
+	RET
+
+// func matVecT256x8(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·matVecT256x8(SB), NOSPLIT, $0-64
+	MOVQ    mask+56(FP), AX
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    x+24(FP), BX
+
+matVecT256x8_loop:
+	VBROADCASTSS (BX), Y9
+	VFMADD231PS  (CX), Y9, Y1
+	VFMADD231PS  32(CX), Y9, Y2
+	VFMADD231PS  64(CX), Y9, Y3
+	VFMADD231PS  96(CX), Y9, Y4
+	VFMADD231PS  128(CX), Y9, Y5
+	VFMADD231PS  160(CX), Y9, Y6
+	VFMADD231PS  192(CX), Y9, Y7
+	VMASKMOVPS   224(CX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecT256x8_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecT256x8_bias
+	VADDPS       (AX), Y1, Y1
+	VADDPS       32(AX), Y2, Y2
+	VADDPS       64(AX), Y3, Y3
+	VADDPS       96(AX), Y4, Y4
+	VADDPS       128(AX), Y5, Y5
+	VADDPS       160(AX), Y6, Y6
+	VADDPS       192(AX), Y7, Y7
+	VMASKMOVPS   224(AX), Y0, Y9
+	VADDPS       Y9, Y8, Y8
+
+matVecT256x8_bias:
+	MOVQ       bias+40(FP), CX
+	TESTQ      CX, CX
+	JZ         matVecT256x8_store
+	VADDPS     (CX), Y1, Y1
+	VADDPS     32(CX), Y2, Y2
+	VADDPS     64(CX), Y3, Y3
+	VADDPS     96(CX), Y4, Y4
+	VADDPS     128(CX), Y5, Y5
+	VADDPS     160(CX), Y6, Y6
+	VADDPS     192(CX), Y7, Y7
+	VMASKMOVPS 224(CX), Y0, Y9
+	VADDPS     Y9, Y8, Y8
+
+matVecT256x8_store:
+	VMOVUPS    Y1, (AX)
+	VMOVUPS    Y2, 32(AX)
+	VMOVUPS    Y3, 64(AX)
+	VMOVUPS    Y4, 96(AX)
+	VMOVUPS    Y5, 128(AX)
+	VMOVUPS    Y6, 160(AX)
+	VMOVUPS    Y7, 192(AX)
+	VMASKMOVPS Y8, Y0, 224(AX)
 	VZEROUPPER
 	RET
 

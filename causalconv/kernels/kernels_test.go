@@ -204,7 +204,7 @@ func TestGemmPanicsOnShortSlices(t *testing.T) {
 func TestMatVec(t *testing.T) {
 	ref := Reference()
 	for _, s := range testSets(t) {
-		for ci, tc := range []struct{ m, k int }{{1, 1}, {3, 5}, {64, 64}, {32, 32}, {256, 640}, {17, 33}, {9, 100}, {256, 256}, {5, 15}} {
+		for ci, tc := range []struct{ m, k int }{{1, 1}, {3, 5}, {64, 64}, {32, 32}, {256, 640}, {17, 33}, {9, 100}, {256, 256}, {5, 15}, {130, 7}, {100, 1}, {24, 2}} {
 			for _, variant := range []struct{ bias, acc bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 				r := rand.New(rand.NewPCG(uint64(ci), 3))
 				lda := tc.k + 2
@@ -222,6 +222,18 @@ func TestMatVec(t *testing.T) {
 				ref.MatVec(tc.m, tc.k, absSlice(a), lda, absSlice(x), scale, absSlice(bias), variant.acc)
 				s.MatVec(tc.m, tc.k, a, lda, x, got, bias, variant.acc)
 				closeTo(t, fmt.Sprintf("%s MatVec %v bias=%v acc=%v", s.Name, tc, variant.bias, variant.acc), got, want, scale, 1e-6)
+
+				// The same product from the transposed matrix.
+				ldat := tc.m + 1
+				at := make([]float32, tc.k*ldat)
+				for i := 0; i < tc.m; i++ {
+					for j := 0; j < tc.k; j++ {
+						at[j*ldat+i] = a[i*lda+j]
+					}
+				}
+				gotT := append([]float32(nil), y0...)
+				s.MatVecT(tc.m, tc.k, at, ldat, x, gotT, bias, variant.acc)
+				closeTo(t, fmt.Sprintf("%s MatVecT %v bias=%v acc=%v", s.Name, tc, variant.bias, variant.acc), gotT, want, scale, 1e-6)
 
 				for _, nb := range []int{1, 3, 8, 16, 20} {
 					x := randSlice(r, tc.k*nb)
@@ -482,6 +494,7 @@ func TestNoAllocs(t *testing.T) {
 			s.GemmNN(m, n, k, a, k, b, off, c, n, bias, false)
 			s.GemmNT(m, k, n, at, n, b, off, ct, k, true)
 			s.MatVec(m, k, a, k, x, y, bias, false)
+			s.MatVecT(m, k, a, m, x, y, bias, false)
 			s.MatVecBatch(m, k, 8, a, k, x, y, bias, true)
 			s.Gate(n, f, g, z)
 			s.GateBackward(n, f, g, z, c, ct)

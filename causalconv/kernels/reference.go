@@ -19,6 +19,7 @@ func Reference() Set {
 		MatVec:       refMatVec,
 		MatVecBatch:  refMatVecBatch,
 		MatVecBF16:   refMatVecBF16,
+		MatVecT:      refMatVecT,
 	}
 }
 
@@ -158,5 +159,21 @@ func refMatVecBatch(m, k, nb int, a []float32, lda int, x, y, bias []float32, ac
 			}
 			y[i*nb+s] = float32(acc)
 		}
+	}
+}
+
+func refMatVecT(m, k int, at []float32, ldat int, x, y, bias []float32, accumulate bool) {
+	for i := 0; i < m; i++ {
+		var s float64
+		for j := 0; j < k; j++ {
+			s += float64(at[j*ldat+i]) * float64(x[j])
+		}
+		if bias != nil {
+			s += float64(bias[i])
+		}
+		if accumulate {
+			s += float64(y[i])
+		}
+		y[i] = float32(s)
 	}
 }

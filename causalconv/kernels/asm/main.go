@@ -48,10 +48,12 @@ func main() {
 	packNT512()
 	matVec512()
 	matVecBF16512()
+	matVecTAll(avx512)
 	avx512.elementwise()
 
 	// AVX2+FMA set.
 	gemm256()
+	matVecTAll(avx2)
 	avx2.elementwise()
 	fmaPeak(avx512)
 	fmaPeak(avx2)
