@@ -41,6 +41,15 @@
 // give. The GEMMs reach 85–90% of that on the network's shapes, and the
 // AVX2 set is about as fast as the AVX-512 one; see bench_test.go.
 //
+// # Generation
+//
+// For one stream, MatVecT (weights stored transposed) is the fastest form
+// for the small per-layer matrices, which stay in L2; MatVecBF16 (weights
+// rounded to bfloat16) halves the bytes of the large ones (skip, post),
+// whose float32 weights together exceed L2. MatVecBatch serves several
+// streams at once. BenchmarkGenerationMatVecs runs a whole sample's
+// products each way.
+//
 // # Accuracy
 //
 // Products and sums are float32, accumulated along the reduction (in

@@ -10,12 +10,15 @@
 //
 // # Machine model
 //
-// The kernels are tuned for AMD Zen 5 (two 512-bit FMA pipes, FMA latency
-// 4 cycles, two 512-bit loads per cycle, 48 KiB L1d, 1 MiB L2) and are
+// The kernels are tuned for the AMD Zen 5 cores this project runs on (48
+// KiB L1d, 1 MiB L2, two loads per cycle, FMA latency 4 cycles) and are
 // correct on any CPU with the features the Go side checks before choosing
 // them (AVX-512 F/BW/VL/DQ for the *512 functions, AVX2+FMA for the *256
-// ones). To keep both pipes busy, a kernel needs at least 2×4 = 8
-// independent FMA chains in flight and at most about one load per FMA.
+// ones). On these machines a zmm FMA has the throughput of two ymm FMAs:
+// both reach ~115 GFLOP/s per core (BenchmarkFMAPeak), so 512-bit code
+// wins through its 32 registers and mask registers, not wider arithmetic.
+// To keep the FMA pipes busy a kernel needs at least ~8 independent FMA
+// chains and at most about one load per FMA.
 //
 // # Register allocation
 //
