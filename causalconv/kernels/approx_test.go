@@ -8,9 +8,9 @@ import (
 
 // The documented error bounds (approx.go), checked here for every Set.
 const (
-	maxRelErrExp     = 2.5e-7
-	maxRelErrSigmoid = 4e-7
-	maxRelErrTanh    = 5e-7
+	maxRelErrExp     = 1.2e-7
+	maxRelErrSigmoid = 2e-7
+	maxRelErrTanh    = 2e-7
 	minNormal32      = 0x1p-126
 )
 
