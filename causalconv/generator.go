@@ -294,7 +294,7 @@ func (g *Generator) head() {
 type Sampler struct {
 	temperature float64
 	rng         *rand.Rand
-	w           []float64 // scratch: unnormalised probabilities
+	cdf         []float64 // scratch: running sums of the unnormalised probabilities
 }
 
 // NewSampler returns a sampler over q classes. Temperature 1 samples the
@@ -311,81 +311,112 @@ func NewSampler(q int, temperature float64, seed, stream uint64) (*Sampler, erro
 	return &Sampler{
 		temperature: temperature,
 		rng:         rand.New(rand.NewPCG(seed, stream)),
-		w:           make([]float64, q),
+		cdf:         make([]float64, q),
 	}, nil
 }
 
 // Draw returns a class drawn from softmax(logits/T), where the logit of
 // class c is logits[c·stride] (stride is the generator's stream count, and
 // logits starts at the stream's column). It draws exactly one uniform
-// number per call, also at temperature 0.
+// number per call, also at temperature 0, where it returns the first
+// largest logit's class.
 //
-// The probabilities are computed in float64 from the float32 logits, and
-// the class is found by inverse transform sampling on their running sum.
+// It is inverse transform sampling: the weights exp((l_c − max)/T) are
+// computed in float32 (relative error ≤ 3e-7, see expNonPositive), their
+// running sums in float64, and the class is the first whose running sum
+// exceeds u·total.
 func (s *Sampler) Draw(logits []float32, stride int) int32 {
-	q := len(s.w)
+	cdf := s.cdf
+	q := len(cdf)
 	_ = logits[(q-1)*stride]
 	u := s.rng.Float64()
-	best, arg := float64(logits[0]), 0
+	best, arg := logits[0], 0
 	for c := 1; c < q; c++ {
-		if v := float64(logits[c*stride]); v > best {
+		if v := logits[c*stride]; v > best {
 			best, arg = v, c
 		}
 	}
-	if s.temperature == 0 || math.IsNaN(best) || math.IsInf(best, 0) {
+	if s.temperature == 0 || best != best || math.IsInf(float64(best), 0) {
 		return int32(arg)
 	}
-	inv := 1 / s.temperature
+	inv := float32(1 / s.temperature)
 	var total float64
-	for c := range s.w {
-		e := expNonPositive((float64(logits[c*stride]) - best) * inv)
-		s.w[c] = e
-		total += e
+	for c := range cdf {
+		// expNonPositive, written out: a call per class would cost more
+		// than the arithmetic (the function is too big to be inlined).
+		x := (logits[c*stride] - best) * inv
+		var e float32
+		if x > expMin {
+			n := x*log2e + roundMag
+			n -= roundMag
+			r := x - n*ln2Hi
+			r -= n * ln2Lo
+			p := float32(expC7)
+			p = p*r + expC6
+			p = p*r + expC5
+			p = p*r + expC4
+			p = p*r + expC3
+			p = p*r + expC2
+			p = p*(r*r) + r
+			p++
+			e = p * math.Float32frombits(uint32(int32(n)+127)<<23)
+		}
+		total += float64(e)
+		cdf[c] = total
 	}
+	// The first c with cdf[c] > target; cdf is non-decreasing.
 	target := u * total
-	var run float64
-	for c, e := range s.w {
-		run += e
-		if target < run {
-			return int32(c)
+	lo, hi := 0, q-1
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if cdf[mid] > target {
+			hi = mid
+		} else {
+			lo = mid + 1
 		}
 	}
-	return int32(arg) // rounding left target ≥ the sum: the mass is at the top
+	return int32(lo)
 }
 
-// expNonPositive is exp(x) for x ≤ 0 (NaN gives 0), to about 1e-15
-// relative accuracy, faster than math.Exp because it need not handle
-// overflow: x = n·ln2 + r with |r| ≤ ln2/2, exp(r) by its Taylor series to
-// r¹² (the remainder is below (ln2/2)¹³/13! ≈ 2e-16 of the result), times
-// 2^n built in the exponent bits.
-func expNonPositive(x float64) float64 {
-	if !(x > -700) {
-		return 0 // below 1e-304 of the largest weight: nothing
+// expNonPositive is exp(x) for x ≤ 0 in float32, with a relative error
+// below 3e-7 down to exp(-87) ≈ 1.6e-38, and 0 below (or for NaN): the
+// weight of a class that far below the best one does not matter. x =
+// n·ln2 + r with |r| ≤ ln2/2 (ln2 in two parts, so n·ln2hi is exact),
+// exp(r) by Cephes' degree-7 minimax polynomial, times 2^n built in the
+// exponent bits; the same algorithm as the kernels' vector exp.
+func expNonPositive(x float32) float32 {
+	if !(x > expMin) {
+		return 0
 	}
-	const (
-		log2e = 1.4426950408889634
-		ln2hi = 6.93147180369123816490e-01 // ln2 in two parts: n·ln2hi is exact
-		ln2lo = 1.90821492927058770002e-10
-	)
-	n := math.Round(x * log2e)
-	r := (x - n*ln2hi) - n*ln2lo
-	// Horner from r¹²/12! down.
-	p := 1.0 / 479001600
-	p = p*r + 1.0/39916800
-	p = p*r + 1.0/3628800
-	p = p*r + 1.0/362880
-	p = p*r + 1.0/40320
-	p = p*r + 1.0/5040
-	p = p*r + 1.0/720
-	p = p*r + 1.0/120
-	p = p*r + 1.0/24
-	p = p*r + 1.0/6
-	p = p*r + 0.5
-	p = p*r + 1
-	p = p*r + 1
-	return p * math.Float64frombits(uint64(int64(n)+1023)<<52)
+	n := x*log2e + roundMag
+	n -= roundMag
+	r := x - n*ln2Hi
+	r -= n * ln2Lo
+	p := float32(expC7)
+	p = p*r + expC6
+	p = p*r + expC5
+	p = p*r + expC4
+	p = p*r + expC3
+	p = p*r + expC2
+	p = p*(r*r) + r
+	p++
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
+// Constants of expNonPositive.
+const (
+	expMin   = -87 // exp(-87) ≈ 1.6e-38, still a normal float32
+	log2e    = 1.44269504088896341
+	ln2Hi    = 0.693359375 // 9 significant bits: n·ln2Hi is exact
+	ln2Lo    = -2.12194440e-4
+	roundMag = 12582912 // 1.5·2^23: adding and subtracting it rounds to an integer
+	expC2    = 5.0000001201e-1
+	expC3    = 1.6666665459e-1
+	expC4    = 4.1665795894e-2
+	expC5    = 8.3334519073e-3
+	expC6    = 1.3981999507e-3
+	expC7    = 1.9875691500e-4
+)
 // Generate continues every stream: it writes out[s][i], the i-th class
 // generated for stream s, drawing each with samplers[s] from the logits of
 // the previous class, the first from last[s] (the last prompt class, which
@@ -406,7 +437,7 @@ func (g *Generator) Generate(ctx context.Context, last []int32, samplers []*Samp
 		if len(out[s]) != n {
 			return fmt.Errorf("causalconv: output %d holds %d samples, output 0 %d", s, len(out[s]), n)
 		}
-		if samplers[s] == nil || len(samplers[s].w) != g.n.Q {
+		if samplers[s] == nil || len(samplers[s].cdf) != g.n.Q {
 			return fmt.Errorf("causalconv: sampler %d is not over the model's %d classes", s, g.n.Q)
 		}
 	}

@@ -1,0 +1,181 @@
+package causalconv
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
+)
+
+// Generation benchmarks on the default skip256 model (random weights: the
+// work does not depend on their values), in the units of the reference's
+// gen_fast_* and gen_naive_* measurements: generated samples per second
+// (all streams together), and "model GFLOP/s" = samples/s × the model's
+// forward FLOPs per time step (the reference's accounting, which counts
+// the one-hot input product that the gather skips). samples/cpu-s divides
+// by the process's CPU time instead of wall time: on a shared machine it
+// says what the code does when it has a core.
+//
+//	go test ./causalconv -run '^$' -bench 'Generate|Naive' -count 5
+
+// reportGeneration reports rates for n generated samples.
+func reportGeneration(b *testing.B, c Config, n float64, cpu0 float64) {
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(n/sec, "samples/s")
+	if cpu1 := processCPU(); cpu0 >= 0 && cpu1 > cpu0 {
+		b.ReportMetric(n/(cpu1-cpu0), "samples/cpu-s")
+	}
+	b.ReportMetric(n*float64(c.FLOPs().Forward())/sec/1e9, "GFLOP/s")
+	b.ReportMetric(0, "ns/op") // one op is one step of every stream; samples/s says it better
+}
+
+// BenchmarkGenerate is fast (queued) generation with sampling at
+// temperature 1: streams1 is the reference's gen_fast_skip256 (one stream,
+// one core); streams8 runs 8 streams in lockstep on one core (small matrix
+// products); streams8/threads2 gives each of two goroutines a generator of
+// 4 streams, as `nextsample generate --count 8 --threads 2` does.
+func BenchmarkGenerate(b *testing.B) {
+	c := DefaultConfig()
+	m, _ := NewRandom(c, 1)
+	p := m.Packed()
+	k := kernels.Best()
+	for _, cs := range []struct{ streams, threads int }{{1, 1}, {8, 1}, {8, 2}} {
+		name := fmt.Sprintf("skip256/streams%d", cs.streams)
+		if cs.threads > 1 {
+			name += fmt.Sprintf("/threads%d", cs.threads)
+		}
+		b.Run(name, func(b *testing.B) {
+			per := cs.streams / cs.threads
+			gens := make([]*Generator, cs.threads)
+			smps := make([][]*Sampler, cs.threads)
+			for i := range gens {
+				g, err := NewGenerator(p, k, per)
+				if err != nil {
+					b.Fatal(err)
+				}
+				gens[i] = g
+				for s := range per {
+					smp, _ := NewSampler(c.QuantizationChannels, 1, 1, uint64(i*per+s))
+					smps[i] = append(smps[i], smp)
+				}
+			}
+			run := func(i, steps int) {
+				g, x := gens[i], make([]int32, per)
+				for s := range x {
+					x[s] = 128
+				}
+				for range steps {
+					out, _ := g.Step(x)
+					for s := range x {
+						x[s] = smps[i][s].Draw(out[s:], per)
+					}
+				}
+			}
+			for i := range gens {
+				run(i, 200) // warm-up: caches, branch predictors, the queues' pages
+			}
+			cpu0 := processCPU()
+			b.ResetTimer()
+			if cs.threads == 1 {
+				run(0, b.N)
+			} else {
+				var wg sync.WaitGroup
+				for i := range gens {
+					wg.Add(1)
+					go func() { defer wg.Done(); run(i, b.N) }()
+				}
+				wg.Wait()
+			}
+			reportGeneration(b, c, float64(b.N*cs.streams), cpu0)
+		})
+	}
+}
+
+// BenchmarkGenerateParts splits a single-stream step: the layers alone
+// (what Warm costs per prompt sample), the layers and the head, and a draw
+// alone.
+func BenchmarkGenerateParts(b *testing.B) {
+	c := DefaultConfig()
+	m, _ := NewRandom(c, 1)
+	p := m.Packed()
+	g, _ := NewGenerator(p, kernels.Best(), 1)
+	x := []int32{128}
+	b.Run("skip256/layers", func(b *testing.B) {
+		cpu0 := processCPU()
+		for b.Loop() {
+			g.layers(x)
+		}
+		reportGeneration(b, c, float64(b.N), cpu0)
+	})
+	b.Run("skip256/layers+head", func(b *testing.B) {
+		cpu0 := processCPU()
+		for b.Loop() {
+			g.layers(x)
+			g.head()
+		}
+		reportGeneration(b, c, float64(b.N), cpu0)
+	})
+	b.Run("skip256/draw", func(b *testing.B) {
+		smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+		out, _ := g.Step(x)
+		cpu0 := processCPU()
+		for b.Loop() {
+			smp.Draw(out, 1)
+		}
+		reportGeneration(b, c, float64(b.N), cpu0)
+	})
+}
+
+// BenchmarkWarm times warming one stream with a prompt of RF−1 samples
+// (the most Warm ever feeds).
+func BenchmarkWarm(b *testing.B) {
+	c := DefaultConfig()
+	m, _ := NewRandom(c, 1)
+	g, _ := NewGenerator(m.Packed(), kernels.Best(), 1)
+	prompt := randomClasses(rand.New(rand.NewPCG(1, 1)), c.ReceptiveField()-1, c.QuantizationChannels)
+	for b.Loop() {
+		g.Reset()
+		g.Warm(prompt)
+	}
+	b.ReportMetric(float64(len(prompt))*float64(b.N)/b.Elapsed().Seconds(), "prompt-samples/s")
+}
+
+// BenchmarkNaive is the reference's gen_naive_skip256: every sample runs
+// the full forward pass over the last RF inputs (an evaluation workspace,
+// logits of the last position only) and draws from them. GFLOP/s counts
+// RF time steps per sample, as the reference does.
+func BenchmarkNaive(b *testing.B) {
+	c := DefaultConfig()
+	m, _ := NewRandom(c, 1)
+	p := m.Packed()
+	rf := c.ReceptiveField()
+	ws, err := NewEvalWorkspace(c, kernels.Best(), rf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+	win := make([]int32, rf)
+	for i := range win {
+		win[i] = 128
+	}
+	dst := make([]float32, c.QuantizationChannels)
+	step := func() {
+		lg, _ := ws.Logits(p, win, rf-1, dst)
+		copy(win, win[1:])
+		win[rf-1] = smp.Draw(lg.Data, 1)
+	}
+	step()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	for range b.N {
+		step()
+	}
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(float64(b.N)/sec, "samples/s")
+	if cpu1 := processCPU(); cpu0 >= 0 && cpu1 > cpu0 {
+		b.ReportMetric(float64(b.N)/(cpu1-cpu0), "samples/cpu-s")
+	}
+	b.ReportMetric(float64(b.N)*float64(rf)*float64(c.FLOPs().Forward())/sec/1e9, "GFLOP/s")
+}
