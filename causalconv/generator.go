@@ -417,6 +417,7 @@ const (
 	expC6    = 1.3981999507e-3
 	expC7    = 1.9875691500e-4
 )
+
 // Generate continues every stream: it writes out[s][i], the i-th class
 // generated for stream s, drawing each with samplers[s] from the logits of
 // the previous class, the first from last[s] (the last prompt class, which
