@@ -45,6 +45,7 @@ type Generator struct {
 	k       kernels.Set
 	n       dims
 	streams int
+	batched bool  // use MatVecBatch (always when streams > 1)
 	kin     int   // width of the input conv (1 for an embedding)
 	dil     []int // per layer
 	nres    int   // layers whose residual conv feeds a later layer: min(ResidualLayers, L−1)
@@ -65,28 +66,45 @@ type Generator struct {
 	pos  []int       // per layer: the slot holding h_l(t−(K−1)·d), the oldest
 	taps [][]float32 // per layer: [K·R × streams]; block K−1 is h_l(t), the layer's input
 	fg   []float32   // [2D × streams]: f rows, then g rows; the gate overwrites them
+	// gate scratch (nil when D·streams is a multiple of gateLanes):
+	// f, g and z padded to a whole number of vectors; see gate.
+	gateF, gateG, gateZ []float32
 	z    []float32   // [L·D × streams]: every layer's gate output, the skip product's input
 	skip []float32   // [S × streams]
 	end  []float32   // [E × streams]
 	out  []float32   // [Q × streams]: the logits
 }
 
+// GeneratorOptions tune a Generator.
+type GeneratorOptions struct {
+	// Batched makes a one-stream generator use MatVecBatch like a
+	// many-stream one, instead of MatVec. MatVec sums its products in a
+	// different order, so its logits differ in the last bits; with
+	// Batched a stream's logits are bit-identical however many streams
+	// share its generator (MatVecBatch sums each column in the same
+	// order), which keeps samples reproducible when the streams of one
+	// run are divided among goroutines in different ways.
+	Batched bool
+}
+
 // NewGenerator returns a generator for streams streams of the network p,
 // using the kernels of set k (which must have MatVec, and MatVecBatch when
-// streams > 1). It starts reset: every queue zero, no inputs seen.
-func NewGenerator(p *Packed, k kernels.Set, streams int) (*Generator, error) {
+// streams > 1 or opt.Batched). It starts reset: every queue zero, no
+// inputs seen.
+func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (*Generator, error) {
 	if p == nil {
 		return nil, errors.New("causalconv: nil packed weights")
 	}
 	if streams < 1 || streams > 1<<16 {
 		return nil, fmt.Errorf("causalconv: %d streams: must be between 1 and %d", streams, 1<<16)
 	}
-	if k.MatVec == nil || k.Gate == nil || k.ReLU == nil || (streams > 1 && k.MatVecBatch == nil) {
+	batched := streams > 1 || opt.Batched
+	if k.MatVec == nil || k.Gate == nil || k.ReLU == nil || (batched && k.MatVecBatch == nil) {
 		return nil, fmt.Errorf("causalconv: kernel set %q lacks the matrix-vector kernels generation needs", k.Name)
 	}
 	c := p.cfg
 	g := &Generator{
-		p: p, k: k, streams: streams,
+		p: p, k: k, streams: streams, batched: batched,
 		n: dims{Q: c.QuantizationChannels, R: c.ResidualChannels, D: c.DilationChannels,
 			S: c.SkipChannels, E: c.EndChannels, K: c.KernelSize, L: c.Layers()},
 		kin:  c.InputKernelSize,
@@ -118,6 +136,10 @@ func NewGenerator(p *Packed, k kernels.Set, streams int) (*Generator, error) {
 		g.taps[l] = make([]float32, K*R*B)
 	}
 	g.fg = make([]float32, 2*D*B)
+	if n := D * B; n%gateLanes != 0 {
+		n += gateLanes - n%gateLanes
+		g.gateF, g.gateG, g.gateZ = make([]float32, n), make([]float32, n), make([]float32, n)
+	}
 	g.z = make([]float32, L*D*B)
 	g.skip = make([]float32, S*B)
 	g.end = make([]float32, E*B)
@@ -203,7 +225,7 @@ func (g *Generator) Warm(prompt []int32) error {
 // mv is one matrix-vector product per stream: y = (acc ? y : 0) + bias +
 // A·x, with x [k × streams] and y [m × streams].
 func (g *Generator) mv(m, k int, a []float32, lda int, x, y, bias []float32, acc bool) {
-	if g.streams == 1 {
+	if !g.batched {
 		g.k.MatVec(m, k, a, lda, x, y, bias, acc)
 		return
 	}
@@ -267,13 +289,35 @@ func (g *Generator) layers(x []int32) {
 
 		g.mv(2*D, K*R, p.fgW[l], K*R, taps, g.fg, p.fgB[l], false)
 		z := g.z[l*D*B : (l+1)*D*B]
-		g.k.Gate(D*B, g.fg[:D*B], g.fg[D*B:2*D*B], z)
+		g.gate(z)
 		if l < g.nres {
 			next := g.taps[l+1][(K-1)*RB : K*RB]
 			copy(next, cur)
 			g.mv(R, D, p.resW[l], D, z, next, p.resB[l], true)
 		}
 	}
+}
+
+// gateLanes is the widest vector of the kernel sets' element-wise
+// kernels, in floats.
+const gateLanes = 16
+
+// gate computes z = tanh(f)·σ(g) from g.fg. The kernels' Gate does whole
+// vectors in assembly and the few elements left over in scalar Go, which
+// rounds differently in the last bit; so that a stream's values do not
+// depend on where the number of streams puts them, the gate always runs
+// over a whole number of the widest vectors, on padded copies when
+// D·streams is not one.
+func (g *Generator) gate(z []float32) {
+	n := len(z)
+	if g.gateF == nil {
+		g.k.Gate(n, g.fg[:n], g.fg[n:2*n], z)
+		return
+	}
+	copy(g.gateF, g.fg[:n])
+	copy(g.gateG, g.fg[n:2*n])
+	g.k.Gate(len(g.gateF), g.gateF, g.gateG, g.gateZ)
+	copy(z, g.gateZ)
 }
 
 // head computes the logits from the gate outputs of every layer.

@@ -51,7 +51,7 @@ func BenchmarkGenerate(b *testing.B) {
 			gens := make([]*Generator, cs.threads)
 			smps := make([][]*Sampler, cs.threads)
 			for i := range gens {
-				g, err := NewGenerator(p, k, per)
+				g, err := NewGenerator(p, k, per, GeneratorOptions{})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -100,7 +100,7 @@ func BenchmarkGenerateParts(b *testing.B) {
 	c := DefaultConfig()
 	m, _ := NewRandom(c, 1)
 	p := m.Packed()
-	g, _ := NewGenerator(p, kernels.Best(), 1)
+	g, _ := NewGenerator(p, kernels.Best(), 1, GeneratorOptions{})
 	x := []int32{128}
 	b.Run("skip256/layers", func(b *testing.B) {
 		cpu0 := processCPU()
@@ -133,7 +133,7 @@ func BenchmarkGenerateParts(b *testing.B) {
 func BenchmarkWarm(b *testing.B) {
 	c := DefaultConfig()
 	m, _ := NewRandom(c, 1)
-	g, _ := NewGenerator(m.Packed(), kernels.Best(), 1)
+	g, _ := NewGenerator(m.Packed(), kernels.Best(), 1, GeneratorOptions{})
 	prompt := randomClasses(rand.New(rand.NewPCG(1, 1)), c.ReceptiveField()-1, c.QuantizationChannels)
 	for b.Loop() {
 		g.Reset()

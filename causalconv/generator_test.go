@@ -82,7 +82,7 @@ func TestGeneratorMatchesForward(t *testing.T) {
 						xs[s] = randomClasses(rng, T, c.QuantizationChannels)
 						want[s] = fullLogits(t, p, k, xs[s])
 					}
-					g, err := NewGenerator(p, k, B)
+					g, err := NewGenerator(p, k, B, GeneratorOptions{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -129,7 +129,7 @@ func TestGeneratorWarm(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, 5))
 			long := randomClasses(rng, 3*rf+7, c.QuantizationChannels)
 			want := fullLogits(t, p, k, long)
-			g, err := NewGenerator(p, k, 2)
+			g, err := NewGenerator(p, k, 2, GeneratorOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +204,7 @@ func TestFastEqualsNaiveSampling(t *testing.T) {
 			prompt := randomClasses(rng, 25, c.QuantizationChannels)
 			forEachGenSet(t, func(t *testing.T, k kernels.Set) {
 				for _, temp := range []float64{1, 0.7, 0} {
-					g, err := NewGenerator(p, k, B)
+					g, err := NewGenerator(p, k, B, GeneratorOptions{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -240,6 +240,49 @@ func TestFastEqualsNaiveSampling(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestBatchedIsIndependentOfGrouping: with MatVecBatch, a stream's logits
+// are bit-identical whether it runs alone (Batched) or among 5 streams,
+// for every kernel set, so that dividing a run's streams among goroutines
+// does not change its samples.
+func TestBatchedIsIndependentOfGrouping(t *testing.T) {
+	c := generatorConfigs()["K2_bias_onehot2_d512"]
+	c.ResidualChannels, c.DilationChannels, c.SkipChannels, c.EndChannels = 24, 20, 40, 36 // odd sizes: every kernel tail
+	p := randomModel(t, c, 13).Packed()
+	forEachGenSet(t, func(t *testing.T, k kernels.Set) {
+		const B, T = 5, 300
+		rng := rand.New(rand.NewPCG(2, 2))
+		xs := make([][]int32, B)
+		for s := range xs {
+			xs[s] = randomClasses(rng, T, c.QuantizationChannels)
+		}
+		all, err := NewGenerator(p, k, B, GeneratorOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone := make([]*Generator, B)
+		for s := range alone {
+			if alone[s], err = NewGenerator(p, k, 1, GeneratorOptions{Batched: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		x := make([]int32, B)
+		for step := 0; step < T; step++ {
+			for s := range x {
+				x[s] = xs[s][step]
+			}
+			out, _ := all.Step(x)
+			for s := range x {
+				one, _ := alone[s].Step(x[s : s+1])
+				for cl, v := range one {
+					if v != out[cl*B+s] {
+						t.Fatalf("step %d stream %d class %d: alone %v, among %d %v", step, s, cl, v, B, out[cl*B+s])
+					}
+				}
+			}
+		}
+	})
 }
 
 // TestSamplerDistribution checks the sampler against the softmax it
@@ -338,7 +381,7 @@ func TestGeneratorNoAllocation(t *testing.T) {
 	c := tiny(2, true, InputOneHot, 2)
 	p := randomModel(t, c, 1).Packed()
 	for _, B := range []int{1, 4} {
-		g, err := NewGenerator(p, kernels.Best(), B)
+		g, err := NewGenerator(p, kernels.Best(), B, GeneratorOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,21 +404,24 @@ func TestGeneratorRejects(t *testing.T) {
 	c := tiny(2, true, InputOneHot, 1)
 	p := randomModel(t, c, 1).Packed()
 	k := kernels.Best()
-	if _, err := NewGenerator(nil, k, 1); err == nil {
+	if _, err := NewGenerator(nil, k, 1, GeneratorOptions{}); err == nil {
 		t.Error("nil weights accepted")
 	}
-	if _, err := NewGenerator(p, k, 0); err == nil {
+	if _, err := NewGenerator(p, k, 0, GeneratorOptions{}); err == nil {
 		t.Error("0 streams accepted")
 	}
 	noBatch := k
 	noBatch.MatVecBatch = nil
-	if _, err := NewGenerator(p, noBatch, 1); err != nil {
+	if _, err := NewGenerator(p, noBatch, 1, GeneratorOptions{}); err != nil {
 		t.Errorf("one stream needs no MatVecBatch: %v", err)
 	}
-	if _, err := NewGenerator(p, noBatch, 2); err == nil || !strings.Contains(err.Error(), "matrix-vector") {
+	if _, err := NewGenerator(p, noBatch, 2, GeneratorOptions{}); err == nil || !strings.Contains(err.Error(), "matrix-vector") {
 		t.Errorf("a set without MatVecBatch accepted for 2 streams: %v", err)
 	}
-	g, _ := NewGenerator(p, k, 2)
+	if _, err := NewGenerator(p, noBatch, 1, GeneratorOptions{Batched: true}); err == nil {
+		t.Error("a set without MatVecBatch accepted for a batched generator")
+	}
+	g, _ := NewGenerator(p, k, 2, GeneratorOptions{})
 	for _, x := range [][]int32{{1}, {1, 2, 3}, {1, 16}, {-1, 0}} {
 		if _, err := g.Step(x); err == nil {
 			t.Errorf("Step(%v) accepted", x)
@@ -409,7 +455,7 @@ func TestGeneratorRejects(t *testing.T) {
 func TestGenerateProgress(t *testing.T) {
 	c := tiny(3, true, InputOneHot, 1)
 	p := randomModel(t, c, 2).Packed()
-	g, _ := NewGenerator(p, kernels.Best(), 1)
+	g, _ := NewGenerator(p, kernels.Best(), 1, GeneratorOptions{})
 	smp, _ := NewSampler(c.QuantizationChannels, 1, 5, 0)
 	out := [][]int32{make([]int32, 2500)}
 	var calls []int
