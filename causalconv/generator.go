@@ -69,10 +69,10 @@ type Generator struct {
 	// gate scratch (nil when D·streams is a multiple of gateLanes):
 	// f, g and z padded to a whole number of vectors; see gate.
 	gateF, gateG, gateZ []float32
-	z    []float32   // [L·D × streams]: every layer's gate output, the skip product's input
-	skip []float32   // [S × streams]
-	end  []float32   // [E × streams]
-	out  []float32   // [Q × streams]: the logits
+	z                   []float32 // [L·D × streams]: every layer's gate output, the skip product's input
+	skip                []float32 // [S × streams]
+	end                 []float32 // [E × streams]
+	out                 []float32 // [Q × streams]: the logits
 }
 
 // GeneratorOptions tune a Generator.
