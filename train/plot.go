@@ -27,7 +27,10 @@ func writePlot(w io.Writer, rows []LogRow, base Baselines, title string) error {
 	p.Title.Text = title
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "bits per sample"
-	p.Legend.Top = true
+	// Loss curves fall from the top left; the bottom left stays empty.
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(30)
+	p.Legend.YOffs = vg.Points(10)
 
 	var trainPts, valPts plotter.XYs
 	var last int64
