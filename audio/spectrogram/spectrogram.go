@@ -138,8 +138,8 @@ type PlotOptions struct {
 	// RangeDB is how far below the loudest bin the colours reach;
 	// quieter bins take the darkest colour. 0 means 80 dB.
 	RangeDB float64
-	// Marker, if positive, draws a vertical line at that time (seconds),
-	// labelled MarkerLabel at its top.
+	// Marker, if positive, draws a dashed vertical line at that time
+	// (seconds), explained by MarkerLabel under the time axis.
 	Marker      float64
 	MarkerLabel string
 	// Width and Height of the image; 0 means 10 × 4 inches (at the PNG
@@ -191,28 +191,27 @@ func (s *Spectrogram) Plot(opt PlotOptions) (*plot.Plot, error) {
 	p.X.Min, p.X.Max = math.Max(0, s.Time(0)-half), s.Time(s.Frames-1)+half
 	p.Y.Min, p.Y.Max = 0, float64(s.Rate)/2
 	if opt.Marker > 0 {
-		l, err := plotter.NewLine(plotter.XYs{{X: opt.Marker, Y: 0}, {X: opt.Marker, Y: float64(s.Rate) / 2}})
+		// White dashes over a black line: visible on every colour of
+		// the palette.
+		xy := plotter.XYs{{X: opt.Marker, Y: 0}, {X: opt.Marker, Y: float64(s.Rate) / 2}}
+		under, err := plotter.NewLine(xy)
 		if err != nil {
 			return nil, err
 		}
-		l.Color = color.RGBA{R: 40, G: 220, B: 255, A: 255}
-		l.Width = vg.Points(1.5)
-		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-		p.Add(l)
+		under.Color = color.Black
+		under.Width = vg.Points(3)
+		over, err := plotter.NewLine(xy)
+		if err != nil {
+			return nil, err
+		}
+		over.Color = color.White
+		over.Width = vg.Points(1.5)
+		over.Dashes = []vg.Length{vg.Points(6), vg.Points(4)}
+		p.Add(under, over)
 		if opt.MarkerLabel != "" {
-			// Written beside the top of the line, in its colour: a legend
-			// box would hide part of the picture.
-			lab, err := plotter.NewLabels(plotter.XYLabels{
-				XYs:    plotter.XYs{{X: opt.Marker, Y: float64(s.Rate) / 2}},
-				Labels: []string{opt.MarkerLabel},
-			})
-			if err != nil {
-				return nil, err
-			}
-			lab.TextStyle[0].Color = l.Color
-			lab.TextStyle[0].YAlign = -1 // hang below the top edge
-			lab.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(-4)}
-			p.Add(lab)
+			// Said under the axis: text on the picture would be
+			// unreadable on some backgrounds and hide part of it.
+			p.X.Label.Text = fmt.Sprintf("time (s); dashed line at %.2f s: %s", opt.Marker, opt.MarkerLabel)
 		}
 	}
 	return p, nil

@@ -1,17 +1,473 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/atomicfile"
+	"github.com/nextsample/nextsample/audio/spectrogram"
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/train"
 )
+
+// streamPlaceholder is what an output pattern holds where the stream
+// number goes.
+const streamPlaceholder = "{i}"
+
+// maxStreams bounds --count: every stream holds its whole output in memory.
+const maxStreams = 1024
 
 func generateCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "generate",
-		Usage: "(not implemented yet)",
-		Action: func(*cli.Context) error {
-			return errors.New("generate: not implemented yet")
+		Name:      "generate",
+		Usage:     "continue a prompt WAV with a trained model",
+		ArgsUsage: " ",
+		Description: "Generates audio one sample at a time: each new μ-law sample is drawn from the\n" +
+			"model's predicted distribution (softmax of the logits divided by --temperature)\n" +
+			"and fed back as the next input. The network keeps per-layer queues of its past\n" +
+			"activations, so a sample costs one time step of work per layer.\n\n" +
+			"The prompt is prepared exactly as the model's training data were, with the\n" +
+			"settings stored in the model file (channel, rate, DC, normalization, trimming,\n" +
+			"μ-law); a prompt at another sample rate is refused unless the model was trained\n" +
+			"with resampling or --resample is given. Only the last receptive field of a long\n" +
+			"prompt can influence the continuation, so only that part is run through the\n" +
+			"network. Without --prompt the model starts from silence.\n\n" +
+			"The output is a WAV file at the model's sample rate (16-bit PCM, or 32-bit float\n" +
+			"with --float) holding the prompt as the model saw it (μ-law quantized) followed\n" +
+			"by the continuation, or the continuation alone with --continuation-only. --out -\n" +
+			"writes it to standard output. --count N generates N independent continuations\n" +
+			"of the same prompt together (their matrix-vector products become small matrix\n" +
+			"products); --out and --spectrogram must then be patterns holding " + streamPlaceholder + ",\n" +
+			"which becomes the continuation's number (0, 1, … zero-padded to equal width).\n" +
+			"Streams are shared among --threads goroutines; the samples depend on the model,\n" +
+			"prompt, --seed, --temperature and --count, not on --threads.\n\n" +
+			"Progress (samples per second and the real-time factor) goes to standard error.\n" +
+			"Files are written only when every continuation is complete, each atomically;\n" +
+			"Ctrl-C stops without writing anything and exits with status 130.\n\n" +
+			"Examples:\n" +
+			"  nextsample generate --model runs/latest/best.safetensors --prompt samples/fsdd/0_george_0.wav \\\n" +
+			"      --seconds 2 --out continuation.wav --spectrogram continuation.png\n" +
+			"  nextsample generate --model best.safetensors --seconds 5 --count 8 --temperature 0.9 --out 'babble-{i}.wav'\n" +
+			"  nextsample generate --model best.safetensors --prompt in.wav --samples 8000 --out - | play -",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "model `FILE` (.safetensors) written by nextsample train", Required: true},
+			&cli.StringFlag{Name: "prompt", Usage: "WAV `FILE` to continue (- for standard input)", DefaultText: "silence"},
+			&cli.Float64Flag{Name: "seconds", Usage: "length of each continuation in seconds (or give --samples)"},
+			&cli.IntFlag{Name: "samples", Usage: "length of each continuation in samples (or give --seconds)"},
+			&cli.Float64Flag{Name: "temperature", Usage: "softmax temperature: 1 samples the model's distribution, lower is more conservative, 0 always takes the most likely sample", Value: 1},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed of the sampling; the same seed gives the same audio", Value: 1},
+			&cli.IntFlag{Name: "count", Usage: "number of independent continuations, computed together", Value: 1},
+			&cli.StringFlag{Name: "out", Usage: "output WAV `PATH`, - for standard output; with --count > 1 a pattern holding " + streamPlaceholder, Required: true},
+			&cli.BoolFlag{Name: "continuation-only", Usage: "write only the generated samples, without the prompt"},
+			&cli.StringFlag{Name: "spectrogram", Usage: "also draw the spectrogram of prompt + continuation, with a marker where the continuation starts, as a PNG at `PATH` (a pattern with --count > 1)"},
+			&cli.BoolFlag{Name: "float", Usage: "write 32-bit float WAV instead of 16-bit PCM"},
+			&cli.BoolFlag{Name: "resample", Usage: "resample a prompt at another sample rate even if the model was trained without resampling"},
+			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the continuations (one continuation uses one)", DefaultText: "min(--count, cores)"},
 		},
+		Action: runGenerate,
 	}
+}
+
+// genRequest is a checked generate command line.
+type genRequest struct {
+	modelPath, promptPath string
+	seconds               float64
+	samples               int
+	temperature           float64
+	seed                  uint64
+	count, threads        int
+	outs, pngs            []string // one per continuation; pngs nil without --spectrogram
+	continuationOnly      bool
+	encoding              audio.Encoding
+	resample              bool
+}
+
+// expandPattern returns the count paths of an output pattern.
+func expandPattern(flag, pattern string, count int) ([]string, error) {
+	has := strings.Contains(pattern, streamPlaceholder)
+	if count > 1 {
+		if pattern == "-" {
+			return nil, fmt.Errorf("--%s -: standard output takes one continuation, not --count %d", flag, count)
+		}
+		if !has {
+			return nil, fmt.Errorf("--%s %q: with --count %d it must be a pattern holding %s, the continuation's number (like out-%s.wav)", flag, pattern, count, streamPlaceholder, streamPlaceholder)
+		}
+	}
+	width := len(strconv.Itoa(count - 1))
+	paths := make([]string, count)
+	for i := range paths {
+		paths[i] = strings.ReplaceAll(pattern, streamPlaceholder, fmt.Sprintf("%0*d", width, i))
+	}
+	return paths, nil
+}
+
+// checkOutputDir refuses a path whose directory does not exist, before
+// any work is done.
+func checkOutputDir(path string) error {
+	if path == "-" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory; give a file name", path)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+	}
+	return nil
+}
+
+func parseGenerate(c *cli.Context) (*genRequest, error) {
+	if c.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (the prompt is given with --prompt)", c.Args().First())
+	}
+	r := &genRequest{
+		modelPath:        c.String("model"),
+		promptPath:       c.String("prompt"),
+		temperature:      c.Float64("temperature"),
+		seed:             c.Uint64("seed"),
+		count:            c.Int("count"),
+		continuationOnly: c.Bool("continuation-only"),
+		resample:         c.Bool("resample"),
+	}
+	if c.Bool("float") {
+		r.encoding = audio.Float32
+	}
+	switch secs, samps := c.IsSet("seconds"), c.IsSet("samples"); {
+	case secs && samps:
+		return nil, errors.New("give --seconds or --samples, not both")
+	case secs:
+		r.seconds = c.Float64("seconds")
+		if !(r.seconds > 0) || math.IsInf(r.seconds, 0) {
+			return nil, fmt.Errorf("--seconds %v: must be a positive number", r.seconds)
+		}
+	case samps:
+		r.samples = c.Int("samples")
+		if r.samples < 1 {
+			return nil, fmt.Errorf("--samples %d: must be at least 1", r.samples)
+		}
+	default:
+		return nil, errors.New("say how much to generate with --seconds or --samples")
+	}
+	if !(r.temperature >= 0) || math.IsInf(r.temperature, 0) {
+		return nil, fmt.Errorf("--temperature %v: must be a finite number ≥ 0", r.temperature)
+	}
+	if r.count < 1 || r.count > maxStreams {
+		return nil, fmt.Errorf("--count %d: must be between 1 and %d", r.count, maxStreams)
+	}
+	r.threads = min(r.count, runtime.NumCPU())
+	if c.IsSet("threads") {
+		r.threads = c.Int("threads")
+		if r.threads < 1 {
+			return nil, fmt.Errorf("--threads %d: must be at least 1", r.threads)
+		}
+		r.threads = min(r.threads, r.count)
+	}
+	var err error
+	if r.outs, err = expandPattern("out", c.String("out"), r.count); err != nil {
+		return nil, err
+	}
+	if png := c.String("spectrogram"); png != "" {
+		if png == "-" {
+			return nil, errors.New("--spectrogram -: the picture must go to a file")
+		}
+		if r.pngs, err = expandPattern("spectrogram", png, r.count); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range append(append([]string(nil), r.outs...), r.pngs...) {
+		if err := checkOutputDir(p); err != nil {
+			return nil, err
+		}
+		if p != "-" && seen[filepath.Clean(p)] {
+			return nil, fmt.Errorf("%s would be written twice; give --out and --spectrogram different names", p)
+		}
+		seen[filepath.Clean(p)] = true
+	}
+	return r, nil
+}
+
+// genPrompt is the prompt as the model sees it.
+type genPrompt struct {
+	classes []int32   // μ-law classes; without a prompt, one silence class
+	audio   []float32 // the classes decoded (empty without a prompt): what the output starts with
+	name    string
+}
+
+func loadPrompt(r *genRequest, settings audio.Settings, rf int, stderr io.Writer) (*genPrompt, error) {
+	mu := settings.MuLaw()
+	if r.promptPath == "" {
+		// Silence: one silence class as the first input, on queues that
+		// are zero as the forward pass's padding is. It is not output.
+		return &genPrompt{classes: []int32{mu.Silence()}, name: "silence"}, nil
+	}
+	if r.resample {
+		settings.Resample = true
+	}
+	x, rep, err := settings.Load(r.promptPath)
+	if err != nil {
+		return nil, err
+	}
+	p := &genPrompt{classes: make([]int32, len(x)), audio: make([]float32, len(x)), name: filepath.Base(r.promptPath)}
+	mu.Encode(x, p.classes)
+	mu.Decode(p.classes, p.audio)
+	how := ""
+	if rep.Resampled {
+		how = fmt.Sprintf(", resampled from %d Hz", rep.Info.SampleRate)
+	}
+	if rep.TrimmedStart+rep.TrimmedEnd > 0 {
+		how += fmt.Sprintf(", %d silent samples trimmed", rep.TrimmedStart+rep.TrimmedEnd)
+	}
+	used := ""
+	if len(x) > rf {
+		used = fmt.Sprintf("; the last %d (the receptive field) condition the continuation", rf)
+	}
+	fmt.Fprintf(stderr, "prompt: %s: %d samples, %.2f s at %d Hz%s%s\n", r.promptPath, len(x), float64(len(x))/float64(settings.SampleRate), settings.SampleRate, how, used)
+	return p, nil
+}
+
+func runGenerate(c *cli.Context) error {
+	ctx := c.Context
+	stderr := c.App.ErrWriter
+	r, err := parseGenerate(c)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	mf, err := train.ReadModelFile(r.modelPath)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	model := mf.Model
+	settings, err := train.AudioSettings(mf.Metadata, model)
+	if err != nil {
+		return fmt.Errorf("generate: %s: %w", mf.Path, err)
+	}
+	rate := settings.SampleRate
+	n := r.samples
+	if n == 0 {
+		n = int(math.Round(r.seconds * float64(rate)))
+		if n < 1 {
+			return fmt.Errorf("generate: --seconds %v is less than one sample at %d Hz", r.seconds, rate)
+		}
+	}
+	rf := model.Config.ReceptiveField()
+	prompt, err := loadPrompt(r, settings, rf, stderr)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	perFile := int64(n)
+	if !r.continuationOnly {
+		perFile += int64(len(prompt.audio))
+	}
+	if bytesPer := map[audio.Encoding]int64{audio.PCM16: 2, audio.Float32: 4}[r.encoding]; perFile*bytesPer > math.MaxUint32-1024 {
+		return fmt.Errorf("generate: %d samples per file do not fit a WAV file (4 GiB)", perFile)
+	}
+
+	classes, elapsed, err := generateStreams(ctx, r, model, prompt.classes, n, rate, stderr)
+	if err != nil {
+		return interrupted(ctx, fmt.Errorf("generate: %w", err))
+	}
+	total := float64(n) * float64(r.count)
+	fmt.Fprintf(stderr, "generated %d samples × %d in %.2f s: %s samples/s, %.2f× real time at %d Hz\n",
+		n, r.count, elapsed.Seconds(), groupThousands(total/elapsed.Seconds()), total/elapsed.Seconds()/float64(rate), rate)
+
+	if err := ctx.Err(); err != nil {
+		return interrupted(ctx, fmt.Errorf("generate: %w; nothing written", err))
+	}
+	mu := settings.MuLaw()
+	for i, cls := range classes {
+		cont := make([]float32, len(cls))
+		mu.Decode(cls, cont)
+		full := append(append(make([]float32, 0, len(prompt.audio)+len(cont)), prompt.audio...), cont...)
+		out := full
+		if r.continuationOnly {
+			out = cont
+		}
+		if err := writeWAV(c.App.Writer, r.outs[i], out, rate, r.encoding); err != nil {
+			return fmt.Errorf("generate: %w", err)
+		}
+		if r.pngs != nil {
+			if err := drawSpectrogram(r, i, full, len(prompt.audio), rate, filepath.Base(r.modelPath), prompt.name); err != nil {
+				return fmt.Errorf("generate: %w", err)
+			}
+		}
+	}
+	if r.outs[0] != "-" {
+		what := r.outs[0]
+		if r.count > 1 {
+			what = fmt.Sprintf("%s … %s", r.outs[0], r.outs[r.count-1])
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", what)
+	}
+	return nil
+}
+
+// generateStreams runs the r.count continuations, divided among r.threads
+// goroutines, each with one Generator for its share of the streams, and
+// returns each stream's classes and the time the generation took (after
+// the prompt's warm-up).
+func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model, prompt []int32, n, rate int, stderr io.Writer) ([][]int32, time.Duration, error) {
+	packed := model.Packed()
+	k := kernels.Best()
+	q := model.Config.QuantizationChannels
+	out := make([][]int32, r.count)
+	for s := range out {
+		out[s] = make([]int32, n)
+	}
+	type group struct {
+		g    *causalconv.Generator
+		smp  []*causalconv.Sampler
+		out  [][]int32
+		last []int32
+		done atomic.Int64 // steps
+	}
+	groups := make([]*group, r.threads)
+	first := 0
+	for i := range groups {
+		size := r.count / r.threads
+		if i < r.count%r.threads {
+			size++
+		}
+		// With several continuations every generator uses the batched
+		// kernel, so that a stream's samples do not depend on how the
+		// streams are divided among the goroutines.
+		g, err := causalconv.NewGenerator(packed, k, size, causalconv.GeneratorOptions{Batched: r.count > 1})
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := g.Warm(prompt[:len(prompt)-1]); err != nil {
+			return nil, 0, err
+		}
+		gr := &group{g: g, out: out[first : first+size], last: make([]int32, size)}
+		for s := range size {
+			smp, err := causalconv.NewSampler(q, r.temperature, r.seed, uint64(first+s))
+			if err != nil {
+				return nil, 0, err
+			}
+			gr.smp = append(gr.smp, smp)
+			gr.last[s] = prompt[len(prompt)-1]
+		}
+		groups[i] = gr
+		first += size
+	}
+
+	start := time.Now()
+	stop := make(chan struct{})
+	var reporter sync.WaitGroup
+	reporter.Add(1)
+	go func() {
+		defer reporter.Done()
+		progressLoop(stop, stderr, start, n, r.count, rate, func() int64 {
+			var steps int64
+			for _, gr := range groups {
+				steps += gr.done.Load() * int64(len(gr.out))
+			}
+			return steps
+		})
+	}()
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, gr := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = gr.g.Generate(ctx, gr.last, gr.smp, gr.out, func(done int) { gr.done.Store(int64(done)) })
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stop)
+	reporter.Wait()
+	return out, elapsed, errors.Join(errs...)
+}
+
+// progressLoop prints the progress until stop is closed: redrawn twice a
+// second on a terminal, a line every 10 s otherwise.
+func progressLoop(stop <-chan struct{}, w io.Writer, start time.Time, n, count, rate int, done func() int64) {
+	tty := isTerminal(w)
+	every := 10 * time.Second
+	if tty {
+		every = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	total := int64(n) * int64(count)
+	for {
+		select {
+		case <-stop:
+			if tty {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			return
+		case <-tick.C:
+			d := done()
+			sec := time.Since(start).Seconds()
+			sps := float64(d) / sec
+			line := fmt.Sprintf("generating: %.2f of %.2f s of audio (%3.0f%%), %s samples/s, %.2f× real time",
+				float64(d)/float64(count)/float64(rate), float64(n)/float64(rate), 100*float64(d)/float64(total),
+				groupThousands(sps), sps/float64(rate))
+			if tty {
+				fmt.Fprintf(w, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+}
+
+// groupThousands formats v rounded to an integer with thousands separated
+// by commas.
+func groupThousands(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// writeWAV writes one continuation to path, atomically, or to stdout for "-".
+func writeWAV(stdout io.Writer, path string, x []float32, rate int, enc audio.Encoding) error {
+	if path == "-" {
+		return audio.WriteWAV(stdout, x, rate, enc)
+	}
+	return atomicfile.Write(path, func(w io.Writer) error { return audio.WriteWAV(w, x, rate, enc) })
+}
+
+// drawSpectrogram writes continuation i's picture.
+func drawSpectrogram(r *genRequest, i int, x []float32, promptLen, rate int, modelName, promptName string) error {
+	s, err := spectrogram.Compute(x, rate, spectrogram.Options{})
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.pngs[i], err)
+	}
+	title := fmt.Sprintf("%s continuing %s (temperature %g, seed %d", modelName, promptName, r.temperature, r.seed)
+	if r.count > 1 {
+		title += fmt.Sprintf(", continuation %d", i)
+	}
+	title += ")"
+	opt := spectrogram.PlotOptions{Title: title}
+	if promptLen > 0 {
+		opt.Marker = float64(promptLen) / float64(rate)
+		opt.MarkerLabel = "continuation starts"
+	}
+	return s.WriteFile(r.pngs[i], opt)
 }
