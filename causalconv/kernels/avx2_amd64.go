@@ -14,6 +14,7 @@ func avx2() Set {
 		MatVecBatch: matVecBatchAVX2,
 		MatVecBF16:  matVecBF16AVX2,
 		MatVecT:     matVecTAVX2,
+		MatVecTBF16: matVecTBF16AVX2,
 	}
 	installElementwise(&s, false)
 	return s
@@ -241,5 +242,46 @@ func matVecTAVX2(m, k int, at []float32, ldat int, x, y, bias []float32, accumul
 		case 8:
 			matVecT256x8(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
 		}
+	}
+}
+
+func matVecTBF16AVX2(m, k int, at []uint16, ldat int, x, y, bias []float32, accumulate bool) {
+	checkMatVecTBF16(m, k, at, ldat, x, y, bias)
+	m8 := m - m%8 // the kernels do whole ymm of outputs
+	if m8 == 0 || k == 0 {
+		genericMatVecTBF16(m, k, at, ldat, x, y, bias, accumulate)
+		return
+	}
+	for i0 := 0; i0 < m8; i0 += 64 {
+		nv := min(64, m8-i0) / 8
+		var bi *float32
+		if bias != nil {
+			bi = &bias[i0]
+		}
+		switch nv {
+		case 1:
+			matVecTBF16256x1(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate)
+		case 2:
+			matVecTBF16256x2(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate)
+		case 3:
+			matVecTBF16256x3(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate)
+		case 4:
+			matVecTBF16256x4(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate)
+		case 5:
+			matVecTBF16256x5(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate)
+		case 6:
+			matVecTBF16256x6(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate)
+		case 7:
+			matVecTBF16256x7(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate)
+		case 8:
+			matVecTBF16256x8(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate)
+		}
+	}
+	if m8 < m {
+		var bt []float32
+		if bias != nil {
+			bt = bias[m8:]
+		}
+		genericMatVecTBF16(m-m8, k, at[m8:], ldat, x, y[m8:], bt, accumulate)
 	}
 }

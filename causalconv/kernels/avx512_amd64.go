@@ -14,6 +14,7 @@ func avx512() Set {
 	s.MatVec = matVecAVX512
 	s.MatVecBF16 = matVecBF16AVX512
 	s.MatVecT = matVecTAVX512
+	s.MatVecTBF16 = matVecTBF16AVX512
 	// The ymm kernel: with 8 streams a zmm FMA would be half idle, and
 	// zmm FMAs are no faster than ymm ones on the CPU measured (see
 	// asm/matvec512.go).
@@ -225,6 +226,41 @@ func matVecTAVX512(m, k int, at []float32, ldat int, x, y, bias []float32, accum
 			matVecT512x7(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
 		case 8:
 			matVecT512x8(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		}
+	}
+}
+
+func matVecTBF16AVX512(m, k int, at []uint16, ldat int, x, y, bias []float32, accumulate bool) {
+	checkMatVecTBF16(m, k, at, ldat, x, y, bias)
+	if m == 0 || k == 0 {
+		genericMatVecTBF16(m, k, at, ldat, x, y, bias, accumulate)
+		return
+	}
+	for i0 := 0; i0 < m; i0 += 128 {
+		w := min(128, m-i0)
+		nv := vectors(w, 16)
+		mask := uint16(colMask(w - 16*(nv-1)))
+		var bi *float32
+		if bias != nil {
+			bi = &bias[i0]
+		}
+		switch nv {
+		case 1:
+			matVecTBF16512x1(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 2:
+			matVecTBF16512x2(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 3:
+			matVecTBF16512x3(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 4:
+			matVecTBF16512x4(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 5:
+			matVecTBF16512x5(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 6:
+			matVecTBF16512x6(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 7:
+			matVecTBF16512x7(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
+		case 8:
+			matVecTBF16512x8(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
 		}
 	}
 }

@@ -326,6 +326,16 @@ func BenchmarkGenerationMatVecs(b *testing.B) {
 			reportGFLOPs(b, clk, flops)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 		})
+		b.Run(s.Name+"/bf16T", func(b *testing.B) {
+			clk := startCPU(b)
+			for b.Loop() {
+				for i, mt := range mats {
+					s.MatVecTBF16(mt.m, mt.k, w16[i], mt.m, x, y, nil, false)
+				}
+			}
+			reportGFLOPs(b, clk, flops)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
 		b.Run(s.Name+"/bf16", func(b *testing.B) {
 			clk := startCPU(b)
 			for b.Loop() {

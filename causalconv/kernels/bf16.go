@@ -93,3 +93,49 @@ func genericMatVecBF16(m, k int, a []uint16, lda int, x, y, bias []float32, accu
 		y[i] = s
 	}
 }
+
+func checkMatVecTBF16(m, k int, at []uint16, ldat int, x, y, bias []float32) {
+	if m < 0 || k < 0 || (m > 0 && k > 0 && (ldat < m || len(at) < (k-1)*ldat+m)) {
+		panic("kernels: MatVecTBF16: At too short for the sizes given")
+	}
+	checkVec("MatVecTBF16 x", x, k)
+	checkVec("MatVecTBF16 y", y, m)
+	if bias != nil {
+		checkVec("MatVecTBF16 bias", bias, m)
+	}
+}
+
+func refMatVecTBF16(m, k int, at []uint16, ldat int, x, y, bias []float32, accumulate bool) {
+	for i := 0; i < m; i++ {
+		var s float64
+		for j := 0; j < k; j++ {
+			s += float64(math.Float32frombits(uint32(at[j*ldat+i])<<16)) * float64(x[j])
+		}
+		if bias != nil {
+			s += float64(bias[i])
+		}
+		if accumulate {
+			s += float64(y[i])
+		}
+		y[i] = float32(s)
+	}
+}
+
+func genericMatVecTBF16(m, k int, at []uint16, ldat int, x, y, bias []float32, accumulate bool) {
+	checkMatVecTBF16(m, k, at, ldat, x, y, bias)
+	y = y[:m]
+	if !accumulate {
+		clear(y)
+	}
+	if bias != nil {
+		for i, b := range bias[:m] {
+			y[i] += b
+		}
+	}
+	for j, xj := range x[:k] {
+		row := at[j*ldat:][:len(y)]
+		for i, w := range row {
+			y[i] += math.Float32frombits(uint32(w)<<16) * xj
+		}
+	}
+}

@@ -47,7 +47,7 @@ func TestBF16Conversion(t *testing.T) {
 func TestMatVecBF16(t *testing.T) {
 	ref := Reference()
 	for _, s := range testSets(t) {
-		for ci, tc := range []struct{ m, k int }{{1, 1}, {3, 5}, {64, 64}, {32, 32}, {256, 640}, {17, 33}, {9, 100}, {5, 15}} {
+		for ci, tc := range []struct{ m, k int }{{1, 1}, {3, 5}, {64, 64}, {32, 32}, {256, 640}, {17, 33}, {9, 100}, {5, 15}, {130, 9}, {8, 3}, {200, 1}} {
 			for _, variant := range []struct{ bias, acc bool }{{false, false}, {true, true}, {true, false}} {
 				r := rand.New(rand.NewPCG(uint64(ci), 9))
 				lda := tc.k + 3
@@ -70,6 +70,17 @@ func TestMatVecBF16(t *testing.T) {
 				ref.MatVecBF16(tc.m, tc.k, abs, lda, absSlice(x), scale, absSlice(bias), variant.acc)
 				s.MatVecBF16(tc.m, tc.k, a, lda, x, got, bias, variant.acc)
 				closeTo(t, fmt.Sprintf("%s MatVecBF16 %v bias=%v acc=%v", s.Name, tc, variant.bias, variant.acc), got, want, scale, 1e-6)
+
+				ldat := tc.m + 2
+				at := make([]uint16, tc.k*ldat)
+				for i := 0; i < tc.m; i++ {
+					for j := 0; j < tc.k; j++ {
+						at[j*ldat+i] = a[i*lda+j]
+					}
+				}
+				gotT := append([]float32(nil), y0...)
+				s.MatVecTBF16(tc.m, tc.k, at, ldat, x, gotT, bias, variant.acc)
+				closeTo(t, fmt.Sprintf("%s MatVecTBF16 %v bias=%v acc=%v", s.Name, tc, variant.bias, variant.acc), gotT, want, scale, 1e-6)
 			}
 		}
 	}

@@ -25,6 +25,7 @@ func Generic() Set {
 		MatVecBatch:  genericMatVecBatch,
 		MatVecBF16:   genericMatVecBF16,
 		MatVecT:      genericMatVecT,
+		MatVecTBF16:  genericMatVecTBF16,
 		expForTest: func(x, y []float32) {
 			for i, v := range x {
 				y[i] = expf(v)

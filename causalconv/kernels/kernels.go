@@ -44,9 +44,9 @@
 // # Generation
 //
 // For one stream, MatVecT (weights stored transposed) is the fastest form
-// for the small per-layer matrices, which stay in L2; MatVecBF16 (weights
-// rounded to bfloat16) halves the bytes of the large ones (skip, post),
-// whose float32 weights together exceed L2. MatVecBatch serves several
+// for the small per-layer matrices, which stay in L2; MatVecTBF16 (and
+// MatVecBF16), with weights rounded to bfloat16, halve the bytes of the
+// large ones (skip, post), whose float32 weights together exceed L2. MatVecBatch serves several
 // streams at once. BenchmarkGenerationMatVecs runs a whole sample's
 // products each way.
 //
@@ -135,6 +135,9 @@ type Set struct {
 	// widened exactly to float32 and the arithmetic is MatVec's. lda is in
 	// elements of a.
 	MatVecBF16 func(m, k int, a []uint16, lda int, x, y, bias []float32, accumulate bool)
+
+	// MatVecTBF16 is MatVecT with the transposed matrix in bfloat16.
+	MatVecTBF16 func(m, k int, at []uint16, ldat int, x, y, bias []float32, accumulate bool)
 
 	// expForTest, if set, is the set's vector exp (y[i] = exp(x[i]) over
 	// len(x)), exposed so the tests can check its error bound directly.

@@ -4545,6 +4545,626 @@ matVecT512x8_store:
 	VZEROUPPER
 	RET
 
+// func matVecTBF16512x1(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecTBF16512x1(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    x+24(FP), BX
+
+matVecTBF16512x1_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecTBF16512x1_tail
+	VBROADCASTSS (BX), Z2
+	VPMOVZXWD.Z  (CX), K1, Z3
+	VPSLLD       $0x10, Z3, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	VBROADCASTSS 4(BX), Z2
+	VPMOVZXWD.Z  (CX)(DX*1), K1, Z3
+	VPSLLD       $0x10, Z3, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecTBF16512x1_loop2
+
+matVecTBF16512x1_tail:
+	TESTQ        AX, AX
+	JZ           matVecTBF16512x1_done
+	VBROADCASTSS (BX), Z2
+	VPMOVZXWD.Z  (CX), K1, Z3
+	VPSLLD       $0x10, Z3, Z3
+	VFMADD231PS  Z3, Z2, Z0
+
+matVecTBF16512x1_done:
+	VADDPS Z1, Z0, Z0
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecTBF16512x1_bias
+	VADDPS (AX), Z0, K1, Z0
+
+matVecTBF16512x1_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16512x1_store
+	VADDPS (CX), Z0, K1, Z0
+
+matVecTBF16512x1_store:
+	VMOVUPS Z0, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16512x2(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecTBF16512x2(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    x+24(FP), BX
+
+matVecTBF16512x2_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecTBF16512x2_tail
+	VBROADCASTSS (BX), Z4
+	VPMOVZXWD    (CX), Z5
+	VPSLLD       $0x10, Z5, Z5
+	VFMADD231PS  Z5, Z4, Z0
+	VPMOVZXWD.Z  32(CX), K1, Z5
+	VPSLLD       $0x10, Z5, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	VBROADCASTSS 4(BX), Z4
+	VPMOVZXWD    (CX)(DX*1), Z5
+	VPSLLD       $0x10, Z5, Z5
+	VFMADD231PS  Z5, Z4, Z2
+	VPMOVZXWD.Z  32(CX)(DX*1), K1, Z5
+	VPSLLD       $0x10, Z5, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecTBF16512x2_loop2
+
+matVecTBF16512x2_tail:
+	TESTQ        AX, AX
+	JZ           matVecTBF16512x2_done
+	VBROADCASTSS (BX), Z4
+	VPMOVZXWD    (CX), Z5
+	VPSLLD       $0x10, Z5, Z5
+	VFMADD231PS  Z5, Z4, Z0
+	VPMOVZXWD.Z  32(CX), K1, Z5
+	VPSLLD       $0x10, Z5, Z5
+	VFMADD231PS  Z5, Z4, Z1
+
+matVecTBF16512x2_done:
+	VADDPS Z2, Z0, Z0
+	VADDPS Z3, Z1, Z1
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecTBF16512x2_bias
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, K1, Z1
+
+matVecTBF16512x2_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16512x2_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, K1, Z1
+
+matVecTBF16512x2_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, K1, 64(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16512x3(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecTBF16512x3(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    x+24(FP), BX
+
+matVecTBF16512x3_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecTBF16512x3_tail
+	VBROADCASTSS (BX), Z6
+	VPMOVZXWD    (CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z0
+	VPMOVZXWD    32(CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z1
+	VPMOVZXWD.Z  64(CX), K1, Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	VBROADCASTSS 4(BX), Z6
+	VPMOVZXWD    (CX)(DX*1), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z3
+	VPMOVZXWD    32(CX)(DX*1), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z4
+	VPMOVZXWD.Z  64(CX)(DX*1), K1, Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecTBF16512x3_loop2
+
+matVecTBF16512x3_tail:
+	TESTQ        AX, AX
+	JZ           matVecTBF16512x3_done
+	VBROADCASTSS (BX), Z6
+	VPMOVZXWD    (CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z0
+	VPMOVZXWD    32(CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z1
+	VPMOVZXWD.Z  64(CX), K1, Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z2
+
+matVecTBF16512x3_done:
+	VADDPS Z3, Z0, Z0
+	VADDPS Z4, Z1, Z1
+	VADDPS Z5, Z2, Z2
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecTBF16512x3_bias
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, K1, Z2
+
+matVecTBF16512x3_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16512x3_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, K1, Z2
+
+matVecTBF16512x3_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, K1, 128(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16512x4(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecTBF16512x4(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	VXORPS  Z7, Z7, Z7
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    x+24(FP), BX
+
+matVecTBF16512x4_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecTBF16512x4_tail
+	VBROADCASTSS (BX), Z8
+	VPMOVZXWD    (CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z0
+	VPMOVZXWD    32(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	VPMOVZXWD    64(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z2
+	VPMOVZXWD.Z  96(CX), K1, Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	VBROADCASTSS 4(BX), Z8
+	VPMOVZXWD    (CX)(DX*1), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z4
+	VPMOVZXWD    32(CX)(DX*1), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	VPMOVZXWD    64(CX)(DX*1), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z6
+	VPMOVZXWD.Z  96(CX)(DX*1), K1, Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecTBF16512x4_loop2
+
+matVecTBF16512x4_tail:
+	TESTQ        AX, AX
+	JZ           matVecTBF16512x4_done
+	VBROADCASTSS (BX), Z8
+	VPMOVZXWD    (CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z0
+	VPMOVZXWD    32(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	VPMOVZXWD    64(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z2
+	VPMOVZXWD.Z  96(CX), K1, Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z3
+
+matVecTBF16512x4_done:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecTBF16512x4_bias
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, K1, Z3
+
+matVecTBF16512x4_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16512x4_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, K1, Z3
+
+matVecTBF16512x4_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, K1, 192(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16512x5(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecTBF16512x5(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    x+24(FP), BX
+
+matVecTBF16512x5_loop:
+	VBROADCASTSS (BX), Z5
+	VPMOVZXWD    (CX), Z6
+	VPSLLD       $0x10, Z6, Z6
+	VFMADD231PS  Z6, Z5, Z0
+	VPMOVZXWD    32(CX), Z6
+	VPSLLD       $0x10, Z6, Z6
+	VFMADD231PS  Z6, Z5, Z1
+	VPMOVZXWD    64(CX), Z6
+	VPSLLD       $0x10, Z6, Z6
+	VFMADD231PS  Z6, Z5, Z2
+	VPMOVZXWD    96(CX), Z6
+	VPSLLD       $0x10, Z6, Z6
+	VFMADD231PS  Z6, Z5, Z3
+	VPMOVZXWD.Z  128(CX), K1, Z6
+	VPSLLD       $0x10, Z6, Z6
+	VFMADD231PS  Z6, Z5, Z4
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecTBF16512x5_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecTBF16512x5_bias
+	VADDPS       (AX), Z0, Z0
+	VADDPS       64(AX), Z1, Z1
+	VADDPS       128(AX), Z2, Z2
+	VADDPS       192(AX), Z3, Z3
+	VADDPS       256(AX), Z4, K1, Z4
+
+matVecTBF16512x5_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16512x5_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, Z3
+	VADDPS 256(CX), Z4, K1, Z4
+
+matVecTBF16512x5_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, K1, 256(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16512x6(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecTBF16512x6(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    x+24(FP), BX
+
+matVecTBF16512x6_loop:
+	VBROADCASTSS (BX), Z6
+	VPMOVZXWD    (CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z0
+	VPMOVZXWD    32(CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z1
+	VPMOVZXWD    64(CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	VPMOVZXWD    96(CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z3
+	VPMOVZXWD    128(CX), Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z4
+	VPMOVZXWD.Z  160(CX), K1, Z7
+	VPSLLD       $0x10, Z7, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecTBF16512x6_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecTBF16512x6_bias
+	VADDPS       (AX), Z0, Z0
+	VADDPS       64(AX), Z1, Z1
+	VADDPS       128(AX), Z2, Z2
+	VADDPS       192(AX), Z3, Z3
+	VADDPS       256(AX), Z4, Z4
+	VADDPS       320(AX), Z5, K1, Z5
+
+matVecTBF16512x6_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16512x6_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, Z3
+	VADDPS 256(CX), Z4, Z4
+	VADDPS 320(CX), Z5, K1, Z5
+
+matVecTBF16512x6_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, K1, 320(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16512x7(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecTBF16512x7(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    x+24(FP), BX
+
+matVecTBF16512x7_loop:
+	VBROADCASTSS (BX), Z7
+	VPMOVZXWD    (CX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VFMADD231PS  Z8, Z7, Z0
+	VPMOVZXWD    32(CX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VFMADD231PS  Z8, Z7, Z1
+	VPMOVZXWD    64(CX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VFMADD231PS  Z8, Z7, Z2
+	VPMOVZXWD    96(CX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VFMADD231PS  Z8, Z7, Z3
+	VPMOVZXWD    128(CX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VFMADD231PS  Z8, Z7, Z4
+	VPMOVZXWD    160(CX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VFMADD231PS  Z8, Z7, Z5
+	VPMOVZXWD.Z  192(CX), K1, Z8
+	VPSLLD       $0x10, Z8, Z8
+	VFMADD231PS  Z8, Z7, Z6
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecTBF16512x7_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecTBF16512x7_bias
+	VADDPS       (AX), Z0, Z0
+	VADDPS       64(AX), Z1, Z1
+	VADDPS       128(AX), Z2, Z2
+	VADDPS       192(AX), Z3, Z3
+	VADDPS       256(AX), Z4, Z4
+	VADDPS       320(AX), Z5, Z5
+	VADDPS       384(AX), Z6, K1, Z6
+
+matVecTBF16512x7_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16512x7_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, Z3
+	VADDPS 256(CX), Z4, Z4
+	VADDPS 320(CX), Z5, Z5
+	VADDPS 384(CX), Z6, K1, Z6
+
+matVecTBF16512x7_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, K1, 384(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16512x8(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·matVecTBF16512x8(SB), NOSPLIT, $0-52
+	MOVWLZX mask+50(FP), AX
+	KMOVW   AX, K1
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	VXORPS  Z7, Z7, Z7
+	MOVQ    k+0(FP), AX
+	MOVQ    at+8(FP), CX
+	MOVQ    ldat+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    x+24(FP), BX
+
+matVecTBF16512x8_loop:
+	VBROADCASTSS (BX), Z8
+	VPMOVZXWD    (CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z0
+	VPMOVZXWD    32(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	VPMOVZXWD    64(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z2
+	VPMOVZXWD    96(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	VPMOVZXWD    128(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z4
+	VPMOVZXWD    160(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	VPMOVZXWD    192(CX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z6
+	VPMOVZXWD.Z  224(CX), K1, Z9
+	VPSLLD       $0x10, Z9, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecTBF16512x8_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecTBF16512x8_bias
+	VADDPS       (AX), Z0, Z0
+	VADDPS       64(AX), Z1, Z1
+	VADDPS       128(AX), Z2, Z2
+	VADDPS       192(AX), Z3, Z3
+	VADDPS       256(AX), Z4, Z4
+	VADDPS       320(AX), Z5, Z5
+	VADDPS       384(AX), Z6, Z6
+	VADDPS       448(AX), Z7, K1, Z7
+
+matVecTBF16512x8_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16512x8_store
+	VADDPS (CX), Z0, Z0
+	VADDPS 64(CX), Z1, Z1
+	VADDPS 128(CX), Z2, Z2
+	VADDPS 192(CX), Z3, Z3
+	VADDPS 256(CX), Z4, Z4
+	VADDPS 320(CX), Z5, Z5
+	VADDPS 384(CX), Z6, Z6
+	VADDPS 448(CX), Z7, K1, Z7
+
+matVecTBF16512x8_store:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, K1, 448(AX)
+	VZEROUPPER
+	RET
+
 // func gate512(n int, f *float32, s *float32, z *float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·gate512(SB), NOSPLIT, $0-32
@@ -7649,6 +8269,610 @@ matVecT256x8_store:
 	VMOVUPS    Y6, 160(AX)
 	VMOVUPS    Y7, 192(AX)
 	VMASKMOVPS Y8, Y0, 224(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16256x1(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·matVecTBF16256x1(SB), NOSPLIT, $0-49
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   k+0(FP), AX
+	MOVQ   at+8(FP), CX
+	MOVQ   ldat+16(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   x+24(FP), BX
+
+matVecTBF16256x1_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecTBF16256x1_tail
+	VBROADCASTSS (BX), Y2
+	VPMOVZXWD    (CX), Y3
+	VPSLLD       $0x10, Y3, Y3
+	VFMADD231PS  Y3, Y2, Y0
+	VBROADCASTSS 4(BX), Y2
+	VPMOVZXWD    (CX)(DX*1), Y3
+	VPSLLD       $0x10, Y3, Y3
+	VFMADD231PS  Y3, Y2, Y1
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecTBF16256x1_loop2
+
+matVecTBF16256x1_tail:
+	TESTQ        AX, AX
+	JZ           matVecTBF16256x1_done
+	VBROADCASTSS (BX), Y2
+	VPMOVZXWD    (CX), Y3
+	VPSLLD       $0x10, Y3, Y3
+	VFMADD231PS  Y3, Y2, Y0
+
+matVecTBF16256x1_done:
+	VADDPS Y1, Y0, Y0
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecTBF16256x1_bias
+	VADDPS (AX), Y0, Y0
+
+matVecTBF16256x1_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16256x1_store
+	VADDPS (CX), Y0, Y0
+
+matVecTBF16256x1_store:
+	VMOVUPS Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16256x2(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·matVecTBF16256x2(SB), NOSPLIT, $0-49
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   k+0(FP), AX
+	MOVQ   at+8(FP), CX
+	MOVQ   ldat+16(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   x+24(FP), BX
+
+matVecTBF16256x2_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecTBF16256x2_tail
+	VBROADCASTSS (BX), Y4
+	VPMOVZXWD    (CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VPMOVZXWD    16(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VBROADCASTSS 4(BX), Y4
+	VPMOVZXWD    (CX)(DX*1), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VPMOVZXWD    16(CX)(DX*1), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y3
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecTBF16256x2_loop2
+
+matVecTBF16256x2_tail:
+	TESTQ        AX, AX
+	JZ           matVecTBF16256x2_done
+	VBROADCASTSS (BX), Y4
+	VPMOVZXWD    (CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VPMOVZXWD    16(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y1
+
+matVecTBF16256x2_done:
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecTBF16256x2_bias
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+
+matVecTBF16256x2_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16256x2_store
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+
+matVecTBF16256x2_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16256x3(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·matVecTBF16256x3(SB), NOSPLIT, $0-49
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   k+0(FP), AX
+	MOVQ   at+8(FP), CX
+	MOVQ   ldat+16(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   x+24(FP), BX
+
+matVecTBF16256x3_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecTBF16256x3_tail
+	VBROADCASTSS (BX), Y6
+	VPMOVZXWD    (CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y0
+	VPMOVZXWD    16(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y1
+	VPMOVZXWD    32(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS 4(BX), Y6
+	VPMOVZXWD    (CX)(DX*1), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y3
+	VPMOVZXWD    16(CX)(DX*1), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VPMOVZXWD    32(CX)(DX*1), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y5
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecTBF16256x3_loop2
+
+matVecTBF16256x3_tail:
+	TESTQ        AX, AX
+	JZ           matVecTBF16256x3_done
+	VBROADCASTSS (BX), Y6
+	VPMOVZXWD    (CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y0
+	VPMOVZXWD    16(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y1
+	VPMOVZXWD    32(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y2
+
+matVecTBF16256x3_done:
+	VADDPS Y3, Y0, Y0
+	VADDPS Y4, Y1, Y1
+	VADDPS Y5, Y2, Y2
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecTBF16256x3_bias
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+
+matVecTBF16256x3_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16256x3_store
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+	VADDPS 64(CX), Y2, Y2
+
+matVecTBF16256x3_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16256x4(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·matVecTBF16256x4(SB), NOSPLIT, $0-49
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   k+0(FP), AX
+	MOVQ   at+8(FP), CX
+	MOVQ   ldat+16(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   x+24(FP), BX
+
+matVecTBF16256x4_loop2:
+	CMPQ         AX, $0x02
+	JL           matVecTBF16256x4_tail
+	VBROADCASTSS (BX), Y8
+	VPMOVZXWD    (CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VPMOVZXWD    16(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VPMOVZXWD    32(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VPMOVZXWD    48(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VBROADCASTSS 4(BX), Y8
+	VPMOVZXWD    (CX)(DX*1), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VPMOVZXWD    16(CX)(DX*1), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VPMOVZXWD    32(CX)(DX*1), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VPMOVZXWD    48(CX)(DX*1), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	LEAQ         (CX)(DX*2), CX
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, AX
+	JMP          matVecTBF16256x4_loop2
+
+matVecTBF16256x4_tail:
+	TESTQ        AX, AX
+	JZ           matVecTBF16256x4_done
+	VBROADCASTSS (BX), Y8
+	VPMOVZXWD    (CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VPMOVZXWD    16(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VPMOVZXWD    32(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VPMOVZXWD    48(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y3
+
+matVecTBF16256x4_done:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	MOVQ   y+32(FP), AX
+	MOVB   load+48(FP), CL
+	TESTB  CL, CL
+	JZ     matVecTBF16256x4_bias
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+
+matVecTBF16256x4_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16256x4_store
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+	VADDPS 64(CX), Y2, Y2
+	VADDPS 96(CX), Y3, Y3
+
+matVecTBF16256x4_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16256x5(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·matVecTBF16256x5(SB), NOSPLIT, $0-49
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   k+0(FP), AX
+	MOVQ   at+8(FP), CX
+	MOVQ   ldat+16(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   x+24(FP), BX
+
+matVecTBF16256x5_loop:
+	VBROADCASTSS (BX), Y5
+	VPMOVZXWD    (CX), Y6
+	VPSLLD       $0x10, Y6, Y6
+	VFMADD231PS  Y6, Y5, Y0
+	VPMOVZXWD    16(CX), Y6
+	VPSLLD       $0x10, Y6, Y6
+	VFMADD231PS  Y6, Y5, Y1
+	VPMOVZXWD    32(CX), Y6
+	VPSLLD       $0x10, Y6, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	VPMOVZXWD    48(CX), Y6
+	VPSLLD       $0x10, Y6, Y6
+	VFMADD231PS  Y6, Y5, Y3
+	VPMOVZXWD    64(CX), Y6
+	VPSLLD       $0x10, Y6, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecTBF16256x5_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecTBF16256x5_bias
+	VADDPS       (AX), Y0, Y0
+	VADDPS       32(AX), Y1, Y1
+	VADDPS       64(AX), Y2, Y2
+	VADDPS       96(AX), Y3, Y3
+	VADDPS       128(AX), Y4, Y4
+
+matVecTBF16256x5_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16256x5_store
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+	VADDPS 64(CX), Y2, Y2
+	VADDPS 96(CX), Y3, Y3
+	VADDPS 128(CX), Y4, Y4
+
+matVecTBF16256x5_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16256x6(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·matVecTBF16256x6(SB), NOSPLIT, $0-49
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   k+0(FP), AX
+	MOVQ   at+8(FP), CX
+	MOVQ   ldat+16(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   x+24(FP), BX
+
+matVecTBF16256x6_loop:
+	VBROADCASTSS (BX), Y6
+	VPMOVZXWD    (CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y0
+	VPMOVZXWD    16(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y1
+	VPMOVZXWD    32(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VPMOVZXWD    48(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y3
+	VPMOVZXWD    64(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VPMOVZXWD    80(CX), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecTBF16256x6_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecTBF16256x6_bias
+	VADDPS       (AX), Y0, Y0
+	VADDPS       32(AX), Y1, Y1
+	VADDPS       64(AX), Y2, Y2
+	VADDPS       96(AX), Y3, Y3
+	VADDPS       128(AX), Y4, Y4
+	VADDPS       160(AX), Y5, Y5
+
+matVecTBF16256x6_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16256x6_store
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+	VADDPS 64(CX), Y2, Y2
+	VADDPS 96(CX), Y3, Y3
+	VADDPS 128(CX), Y4, Y4
+	VADDPS 160(CX), Y5, Y5
+
+matVecTBF16256x6_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16256x7(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·matVecTBF16256x7(SB), NOSPLIT, $0-49
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	MOVQ   k+0(FP), AX
+	MOVQ   at+8(FP), CX
+	MOVQ   ldat+16(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   x+24(FP), BX
+
+matVecTBF16256x7_loop:
+	VBROADCASTSS (BX), Y7
+	VPMOVZXWD    (CX), Y8
+	VPSLLD       $0x10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y0
+	VPMOVZXWD    16(CX), Y8
+	VPSLLD       $0x10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y1
+	VPMOVZXWD    32(CX), Y8
+	VPSLLD       $0x10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y2
+	VPMOVZXWD    48(CX), Y8
+	VPSLLD       $0x10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	VPMOVZXWD    64(CX), Y8
+	VPSLLD       $0x10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	VPMOVZXWD    80(CX), Y8
+	VPSLLD       $0x10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VPMOVZXWD    96(CX), Y8
+	VPSLLD       $0x10, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecTBF16256x7_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecTBF16256x7_bias
+	VADDPS       (AX), Y0, Y0
+	VADDPS       32(AX), Y1, Y1
+	VADDPS       64(AX), Y2, Y2
+	VADDPS       96(AX), Y3, Y3
+	VADDPS       128(AX), Y4, Y4
+	VADDPS       160(AX), Y5, Y5
+	VADDPS       192(AX), Y6, Y6
+
+matVecTBF16256x7_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16256x7_store
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+	VADDPS 64(CX), Y2, Y2
+	VADDPS 96(CX), Y3, Y3
+	VADDPS 128(CX), Y4, Y4
+	VADDPS 160(CX), Y5, Y5
+	VADDPS 192(CX), Y6, Y6
+
+matVecTBF16256x7_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+	VZEROUPPER
+	RET
+
+// func matVecTBF16256x8(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·matVecTBF16256x8(SB), NOSPLIT, $0-49
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   k+0(FP), AX
+	MOVQ   at+8(FP), CX
+	MOVQ   ldat+16(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   x+24(FP), BX
+
+matVecTBF16256x8_loop:
+	VBROADCASTSS (BX), Y8
+	VPMOVZXWD    (CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VPMOVZXWD    16(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VPMOVZXWD    32(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VPMOVZXWD    48(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VPMOVZXWD    64(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VPMOVZXWD    80(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VPMOVZXWD    96(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VPMOVZXWD    112(CX), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         DX, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JNZ          matVecTBF16256x8_loop
+	MOVQ         y+32(FP), AX
+	MOVB         load+48(FP), CL
+	TESTB        CL, CL
+	JZ           matVecTBF16256x8_bias
+	VADDPS       (AX), Y0, Y0
+	VADDPS       32(AX), Y1, Y1
+	VADDPS       64(AX), Y2, Y2
+	VADDPS       96(AX), Y3, Y3
+	VADDPS       128(AX), Y4, Y4
+	VADDPS       160(AX), Y5, Y5
+	VADDPS       192(AX), Y6, Y6
+	VADDPS       224(AX), Y7, Y7
+
+matVecTBF16256x8_bias:
+	MOVQ   bias+40(FP), CX
+	TESTQ  CX, CX
+	JZ     matVecTBF16256x8_store
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+	VADDPS 64(CX), Y2, Y2
+	VADDPS 96(CX), Y3, Y3
+	VADDPS 128(CX), Y4, Y4
+	VADDPS 160(CX), Y5, Y5
+	VADDPS 192(CX), Y6, Y6
+	VADDPS 224(CX), Y7, Y7
+
+matVecTBF16256x8_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+	VMOVUPS Y7, 224(AX)
 	VZEROUPPER
 	RET
 

@@ -20,6 +20,7 @@ func Reference() Set {
 		MatVecBatch:  refMatVecBatch,
 		MatVecBF16:   refMatVecBF16,
 		MatVecT:      refMatVecT,
+		MatVecTBF16:  refMatVecTBF16,
 	}
 }
 

@@ -199,60 +199,116 @@ func matVec512(k int, a *float32, lda int, rows int, x *float32, y *float32, bia
 func matVecBF16512(k int, a *uint16, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask uint16, ymask uint16)
 
 // matVecT512x1 computes 1 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask has the low bits set for the lanes of the last vector in use. bias may be nil.
 //
 //go:noescape
 func matVecT512x1(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // matVecT512x2 computes 2 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask has the low bits set for the lanes of the last vector in use. bias may be nil.
 //
 //go:noescape
 func matVecT512x2(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // matVecT512x3 computes 3 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask has the low bits set for the lanes of the last vector in use. bias may be nil.
 //
 //go:noescape
 func matVecT512x3(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // matVecT512x4 computes 4 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask has the low bits set for the lanes of the last vector in use. bias may be nil.
 //
 //go:noescape
 func matVecT512x4(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // matVecT512x5 computes 5 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask has the low bits set for the lanes of the last vector in use. bias may be nil.
 //
 //go:noescape
 func matVecT512x5(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // matVecT512x6 computes 6 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask has the low bits set for the lanes of the last vector in use. bias may be nil.
 //
 //go:noescape
 func matVecT512x6(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // matVecT512x7 computes 7 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask has the low bits set for the lanes of the last vector in use. bias may be nil.
 //
 //go:noescape
 func matVecT512x7(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // matVecT512x8 computes 8 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask has the low bits set for the lanes of the last vector in use. bias may be nil.
 //
 //go:noescape
 func matVecT512x8(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+
+// matVecTBF16512x1 computes 1 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// mask has the low bits set for the lanes of the last vector in use. bias may be nil.
+//
+//go:noescape
+func matVecTBF16512x1(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+
+// matVecTBF16512x2 computes 2 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// mask has the low bits set for the lanes of the last vector in use. bias may be nil.
+//
+//go:noescape
+func matVecTBF16512x2(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+
+// matVecTBF16512x3 computes 3 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// mask has the low bits set for the lanes of the last vector in use. bias may be nil.
+//
+//go:noescape
+func matVecTBF16512x3(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+
+// matVecTBF16512x4 computes 4 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// mask has the low bits set for the lanes of the last vector in use. bias may be nil.
+//
+//go:noescape
+func matVecTBF16512x4(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+
+// matVecTBF16512x5 computes 5 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// mask has the low bits set for the lanes of the last vector in use. bias may be nil.
+//
+//go:noescape
+func matVecTBF16512x5(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+
+// matVecTBF16512x6 computes 6 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// mask has the low bits set for the lanes of the last vector in use. bias may be nil.
+//
+//go:noescape
+func matVecTBF16512x6(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+
+// matVecTBF16512x7 computes 7 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// mask has the low bits set for the lanes of the last vector in use. bias may be nil.
+//
+//go:noescape
+func matVecTBF16512x7(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
+
+// matVecTBF16512x8 computes 8 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// mask has the low bits set for the lanes of the last vector in use. bias may be nil.
+//
+//go:noescape
+func matVecTBF16512x8(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // gate512 is Gate over n elements, n a positive multiple of the vector width:
 // f ← tanh f, s ← σ(s), z = f·s.
@@ -438,60 +494,116 @@ func matVecBatch256x2(k int, a *float32, lda int, x *float32, ldx int, y *float3
 func matVecBatch256x1(k int, a *float32, lda int, x *float32, ldx int, y *float32, ldy int, bias *float32, load bool, mask *int32)
 
 // matVecT256x1 computes 1 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask points to 8 int32 (-1 = lane in use) for the last vector. bias may be nil.
 //
 //go:noescape
 func matVecT256x1(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
 
 // matVecT256x2 computes 2 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask points to 8 int32 (-1 = lane in use) for the last vector. bias may be nil.
 //
 //go:noescape
 func matVecT256x2(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
 
 // matVecT256x3 computes 3 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask points to 8 int32 (-1 = lane in use) for the last vector. bias may be nil.
 //
 //go:noescape
 func matVecT256x3(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
 
 // matVecT256x4 computes 4 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask points to 8 int32 (-1 = lane in use) for the last vector. bias may be nil.
 //
 //go:noescape
 func matVecT256x4(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
 
 // matVecT256x5 computes 5 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask points to 8 int32 (-1 = lane in use) for the last vector. bias may be nil.
 //
 //go:noescape
 func matVecT256x5(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
 
 // matVecT256x6 computes 6 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask points to 8 int32 (-1 = lane in use) for the last vector. bias may be nil.
 //
 //go:noescape
 func matVecT256x6(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
 
 // matVecT256x7 computes 7 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask points to 8 int32 (-1 = lane in use) for the last vector. bias may be nil.
 //
 //go:noescape
 func matVecT256x7(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
 
 // matVecT256x8 computes 8 vectors of outputs of y = Aᵀ·x (k ≥ 1):
-// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
 // mask points to 8 int32 (-1 = lane in use) for the last vector. bias may be nil.
 //
 //go:noescape
 func matVecT256x8(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)
+
+// matVecTBF16256x1 computes 1 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// All vectors are whole. bias may be nil.
+//
+//go:noescape
+func matVecTBF16256x1(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+
+// matVecTBF16256x2 computes 2 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// All vectors are whole. bias may be nil.
+//
+//go:noescape
+func matVecTBF16256x2(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+
+// matVecTBF16256x3 computes 3 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// All vectors are whole. bias may be nil.
+//
+//go:noescape
+func matVecTBF16256x3(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+
+// matVecTBF16256x4 computes 4 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// All vectors are whole. bias may be nil.
+//
+//go:noescape
+func matVecTBF16256x4(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+
+// matVecTBF16256x5 computes 5 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// All vectors are whole. bias may be nil.
+//
+//go:noescape
+func matVecTBF16256x5(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+
+// matVecTBF16256x6 computes 6 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// All vectors are whole. bias may be nil.
+//
+//go:noescape
+func matVecTBF16256x6(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+
+// matVecTBF16256x7 computes 7 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// All vectors are whole. bias may be nil.
+//
+//go:noescape
+func matVecTBF16256x7(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
+
+// matVecTBF16256x8 computes 8 vectors of outputs of y = Aᵀ·x (k ≥ 1):
+// y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].
+// All vectors are whole. bias may be nil.
+//
+//go:noescape
+func matVecTBF16256x8(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
 
 // gate256 is Gate over n elements, n a positive multiple of the vector width:
 // f ← tanh f, s ← σ(s), z = f·s.

@@ -22,21 +22,36 @@ import (
 // the even and odd j go to separate accumulators, so that there are always
 // at least 4 independent FMA chains.
 
-func matVecT(v isa, nv int) {
+// matVecT generates the kernel for nv vectors of outputs. With bf16 the
+// matrix is bfloat16 and each vector of weights is widened exactly to
+// float32 first (vpmovzxwd from memory, shift left by 16; see
+// matVecBF16512); the ymm bf16 kernels have no masked last vector (the Go
+// driver computes the last m%8 outputs).
+func matVecT(v isa, nv int, bf16 bool) {
 	name := fmt.Sprintf("matVecT%sx%d", v.suffix, nv)
-	sig := "func(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)"
+	elem, elemBytes := "float32", 4
+	if bf16 {
+		name = fmt.Sprintf("matVecTBF16%sx%d", v.suffix, nv)
+		elem, elemBytes = "uint16", 2
+	}
+	sig := "func(k int, at *" + elem + ", ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)"
 	maskDoc := "mask has the low bits set for the lanes of the last vector in use."
 	if v.lanes == 8 {
-		sig = "func(k int, at *float32, ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)"
+		sig = "func(k int, at *" + elem + ", ldat int, x *float32, y *float32, bias *float32, load bool, mask *int32)"
 		maskDoc = "mask points to 8 int32 (-1 = lane in use) for the last vector."
+		if bf16 {
+			sig = "func(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)"
+			maskDoc = "All vectors are whole."
+		}
 	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s computes %d vectors of outputs of y = Aᵀ·x (k ≥ 1):", name, nv),
-		"y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} At[j*ldat+i]·x[j].",
+		"y[i] = (load ? y[i] : 0) + bias[i] + Σ_{j<k} float32(At[j*ldat+i])·x[j].",
 		maskDoc+" bias may be nil.",
 	)
+	wholeLast := v.lanes == 8 && bf16
 	sets := 1
 	if nv <= 4 {
 		sets = 2
@@ -45,10 +60,11 @@ func matVecT(v isa, nv int) {
 	// Masks: a k register (zmm) or a ymm of lane masks.
 	var km Op
 	var ym VecVirtual
-	if v.lanes == 16 {
+	switch {
+	case v.lanes == 16:
 		km = K()
 		KMOVW(Load(Param("mask"), GP32()), km)
-	} else {
+	case !wholeLast:
 		ym = v.vec()
 		VMOVUPS(Mem{Base: Load(Param("mask"), GP64())}, ym)
 	}
@@ -63,15 +79,28 @@ func matVecT(v isa, nv int) {
 	k := Load(Param("k"), GP64())
 	at := Load(Param("at"), GP64())
 	ld := Load(Param("ldat"), GP64())
-	SHLQ(U8(2), ld)
+	if bf16 {
+		SHLQ(U8(1), ld)
+	} else {
+		SHLQ(U8(2), ld)
+	}
 	x := Load(Param("x"), GP64())
 	// step adds row j of Aᵀ (at the current pointer) times x[j] into set s.
 	step := func(s int, xoff int, row Mem) {
 		b := v.vec()
 		VBROADCASTSS(Mem{Base: x, Disp: xoff}, b)
 		for i := 0; i < nv; i++ {
-			m := row.Offset(v.bytes() * i)
+			m := row.Offset(v.lanes * elemBytes * i)
 			switch {
+			case bf16:
+				w := v.vec()
+				if i == last && v.lanes == 16 {
+					VPMOVZXWD_Z(m, km, w)
+				} else {
+					VPMOVZXWD(m, w)
+				}
+				VPSLLD(U8(16), w, w)
+				VFMADD231PS(w, b, acc[s][i])
 			case i < last:
 				VFMADD231PS(m, b, acc[s][i])
 			case v.lanes == 16:
@@ -115,7 +144,7 @@ func matVecT(v isa, nv int) {
 	addFrom := func(p Register, i int) {
 		m := Mem{Base: p, Disp: v.bytes() * i}
 		switch {
-		case i < last:
+		case i < last || wholeLast:
 			VADDPS(m, acc[0][i], acc[0][i])
 		case v.lanes == 16:
 			VADDPS(m, acc[0][i], km, acc[0][i])
@@ -142,7 +171,7 @@ func matVecT(v isa, nv int) {
 	for i := 0; i < nv; i++ {
 		m := Mem{Base: y, Disp: v.bytes() * i}
 		switch {
-		case i < last:
+		case i < last || wholeLast:
 			VMOVUPS(acc[0][i], m)
 		case v.lanes == 16:
 			VMOVUPS(acc[0][i], km, m)
@@ -155,7 +184,9 @@ func matVecT(v isa, nv int) {
 }
 
 func matVecTAll(v isa) {
-	for nv := 1; nv <= 8; nv++ {
-		matVecT(v, nv)
+	for _, bf16 := range []bool{false, true} {
+		for nv := 1; nv <= 8; nv++ {
+			matVecT(v, nv, bf16)
+		}
 	}
 }
