@@ -60,7 +60,10 @@ package kernels
 
 // Set is one implementation of every kernel. All functions panic if a slice
 // is too short for the sizes given (they check once per call, not per
-// element).
+// element). Outputs must not overlap inputs, except where a doc says so
+// (Gate and ReLU work in place; SoftmaxXent's grad may alias logits). The
+// functions are safe for concurrent use; the GEMMs use about 25 KiB of the
+// calling goroutine's stack for their packed panels.
 type Set struct {
 	// Name identifies the implementation ("reference", "generic", "avx2", "avx512").
 	Name string
