@@ -28,7 +28,9 @@ import "math"
 // split as x = n·ln2 + r with n = round(x·log2e) and |r| ≤ ln2/2 (ln2 in two
 // parts, Cody–Waite, so n·ln2hi is exact); exp(r) is Cephes' degree-7
 // minimax polynomial, and the result is scaled by 2^n as 2^(n>>1)·2^(n-n>>1)
-// so that n from -150 to 128 needs no special case.
+// so that n from -150 to 128 needs no special case. (The AVX-512 kernels
+// round with vrndscaleps and apply 2^n with vscalefps, which is exact; the
+// results differ from these only in rounding.)
 //
 // tanh(x): for |x| < 0.5625 an odd minimax polynomial x + x³·P(x²) (degree
 // 4 in x², relative error 1.3e-9 before rounding); above, 1 - 2/(exp(2|x|)+1)

@@ -191,8 +191,14 @@ func BenchmarkMatVecBatch8(b *testing.B) {
 	}
 }
 
-func reportElems(b *testing.B, perOp int) {
-	b.ReportMetric(float64(perOp)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
+func reportElems(b *testing.B, clk *cpuClock, perOp int) {
+	total := float64(perOp) * float64(b.N)
+	if threadCPU() > 0 {
+		if s := clk.seconds(); s > 0 {
+			b.ReportMetric(total/s/1e6, "Melem/cpu-s")
+		}
+	}
+	b.ReportMetric(total/b.Elapsed().Seconds()/1e6, "Melem/s")
 }
 
 // BenchmarkElementwise uses the sizes of one layer at T = 4000 (D = 32
@@ -205,42 +211,48 @@ func BenchmarkElementwise(b *testing.B) {
 		f, g, z := make([]float32, n), make([]float32, n), make([]float32, n)
 		df, dg := make([]float32, n), make([]float32, n)
 		b.Run(s.Name+"/Gate", func(b *testing.B) {
+			clk := startCPU(b)
 			for b.Loop() {
 				copy(f, f0) // keep the inputs in range; the copy is part of the time
 				copy(g, g0)
 				s.Gate(n, f, g, z)
 			}
-			reportElems(b, n)
+			reportElems(b, clk, n)
 		})
 		b.Run(s.Name+"/GateBackward", func(b *testing.B) {
+			clk := startCPU(b)
 			for b.Loop() {
 				s.GateBackward(n, f, g, dz, df, dg)
 			}
-			reportElems(b, n)
+			reportElems(b, clk, n)
 		})
 		b.Run(s.Name+"/ReLU", func(b *testing.B) {
+			clk := startCPU(b)
 			for b.Loop() {
 				s.ReLU(n, f)
 			}
-			reportElems(b, n)
+			reportElems(b, clk, n)
 		})
 		b.Run(s.Name+"/ReLUBackward", func(b *testing.B) {
+			clk := startCPU(b)
 			for b.Loop() {
 				s.ReLUBackward(n, f0, dz)
 			}
-			reportElems(b, n)
+			reportElems(b, clk, n)
 		})
 		b.Run(s.Name+"/Axpy", func(b *testing.B) {
+			clk := startCPU(b)
 			for b.Loop() {
 				s.Axpy(n, 0.5, f0, z)
 			}
-			reportElems(b, n)
+			reportElems(b, clk, n)
 		})
 		b.Run(s.Name+"/Sum", func(b *testing.B) {
+			clk := startCPU(b)
 			for b.Loop() {
 				s.Sum(n, f0)
 			}
-			reportElems(b, n)
+			reportElems(b, clk, n)
 		})
 		const q = 256
 		logits := randSlice(r, q*benchTime)
@@ -250,10 +262,11 @@ func BenchmarkElementwise(b *testing.B) {
 			targets[i] = int32(r.IntN(q))
 		}
 		b.Run(s.Name+"/SoftmaxXent_256", func(b *testing.B) {
+			clk := startCPU(b)
 			for b.Loop() {
 				s.SoftmaxXent(q, benchTime, logits, benchTime, targets, grad, 1.0/benchTime)
 			}
-			reportElems(b, q*benchTime)
+			reportElems(b, clk, q*benchTime)
 		})
 	}
 }

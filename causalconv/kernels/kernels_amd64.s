@@ -5184,8 +5184,7 @@ gate512_loop:
 	VMOVUPS      c_expHi<>+0(SB), Z2
 	VMINPS       Z3, Z2, Z3
 	VMULPS       c_log2e<>+0(SB), Z3, Z2
-	VADDPS       c_roundMag<>+0(SB), Z2, Z2
-	VSUBPS       c_roundMag<>+0(SB), Z2, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
 	VFNMADD231PS c_ln2Hi<>+0(SB), Z2, Z3
 	VFNMADD231PS c_ln2Lo<>+0(SB), Z2, Z3
 	VMOVUPS      c_expC7<>+0(SB), Z4
@@ -5197,17 +5196,7 @@ gate512_loop:
 	VMULPS       Z3, Z3, Z5
 	VFMADD213PS  Z3, Z5, Z4
 	VADDPS       c_one<>+0(SB), Z4, Z4
-
-	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
-	VCVTTPS2DQ   Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPADDD       c_bias127<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       c_bias127<>+0(SB), Z2, Z2
-	VPSLLD       $0x17, Z2, Z2
-	VMULPS       Z3, Z4, Z4
-	VMULPS       Z2, Z4, Z4
+	VSCALEFPS    Z2, Z4, Z4
 	VADDPS       c_one<>+0(SB), Z4, Z4
 	VMOVUPS      c_two<>+0(SB), Z2
 	VDIVPS       Z4, Z2, Z2
@@ -5232,8 +5221,7 @@ gate512_loop:
 	VMOVUPS      c_expHi<>+0(SB), Z0
 	VMINPS       Z1, Z0, Z1
 	VMULPS       c_log2e<>+0(SB), Z1, Z0
-	VADDPS       c_roundMag<>+0(SB), Z0, Z0
-	VSUBPS       c_roundMag<>+0(SB), Z0, Z0
+	VRNDSCALEPS  $0x08, Z0, Z0
 	VFNMADD231PS c_ln2Hi<>+0(SB), Z0, Z1
 	VFNMADD231PS c_ln2Lo<>+0(SB), Z0, Z1
 	VMOVUPS      c_expC7<>+0(SB), Z2
@@ -5245,27 +5233,17 @@ gate512_loop:
 	VMULPS       Z1, Z1, Z4
 	VFMADD213PS  Z1, Z4, Z2
 	VADDPS       c_one<>+0(SB), Z2, Z2
-
-	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
-	VCVTTPS2DQ Z0, Z0
-	VPSRAD     $0x01, Z0, Z1
-	VPSUBD     Z1, Z0, Z0
-	VPADDD     c_bias127<>+0(SB), Z1, Z1
-	VPSLLD     $0x17, Z1, Z1
-	VPADDD     c_bias127<>+0(SB), Z0, Z0
-	VPSLLD     $0x17, Z0, Z0
-	VMULPS     Z1, Z2, Z2
-	VMULPS     Z0, Z2, Z2
-	VADDPS     c_one<>+0(SB), Z2, Z2
-	VMOVUPS    c_one<>+0(SB), Z0
-	VDIVPS     Z2, Z0, Z0
-	VMOVUPS    Z3, (CX)(SI*1)
-	VMOVUPS    Z0, (DX)(SI*1)
-	VMULPS     Z0, Z3, Z3
-	VMOVUPS    Z3, (BX)(SI*1)
-	ADDQ       $0x40, SI
-	CMPQ       SI, AX
-	JL         gate512_loop
+	VSCALEFPS    Z0, Z2, Z2
+	VADDPS       c_one<>+0(SB), Z2, Z2
+	VMOVUPS      c_one<>+0(SB), Z0
+	VDIVPS       Z2, Z0, Z0
+	VMOVUPS      Z3, (CX)(SI*1)
+	VMOVUPS      Z0, (DX)(SI*1)
+	VMULPS       Z0, Z3, Z3
+	VMOVUPS      Z3, (BX)(SI*1)
+	ADDQ         $0x40, SI
+	CMPQ         SI, AX
+	JL           gate512_loop
 	VZEROUPPER
 	RET
 
@@ -5340,24 +5318,6 @@ DATA c_log2e<>+52(SB)/4, $0x3fb8aa3b
 DATA c_log2e<>+56(SB)/4, $0x3fb8aa3b
 DATA c_log2e<>+60(SB)/4, $0x3fb8aa3b
 GLOBL c_log2e<>(SB), RODATA|NOPTR, $64
-
-DATA c_roundMag<>+0(SB)/4, $0x4b400000
-DATA c_roundMag<>+4(SB)/4, $0x4b400000
-DATA c_roundMag<>+8(SB)/4, $0x4b400000
-DATA c_roundMag<>+12(SB)/4, $0x4b400000
-DATA c_roundMag<>+16(SB)/4, $0x4b400000
-DATA c_roundMag<>+20(SB)/4, $0x4b400000
-DATA c_roundMag<>+24(SB)/4, $0x4b400000
-DATA c_roundMag<>+28(SB)/4, $0x4b400000
-DATA c_roundMag<>+32(SB)/4, $0x4b400000
-DATA c_roundMag<>+36(SB)/4, $0x4b400000
-DATA c_roundMag<>+40(SB)/4, $0x4b400000
-DATA c_roundMag<>+44(SB)/4, $0x4b400000
-DATA c_roundMag<>+48(SB)/4, $0x4b400000
-DATA c_roundMag<>+52(SB)/4, $0x4b400000
-DATA c_roundMag<>+56(SB)/4, $0x4b400000
-DATA c_roundMag<>+60(SB)/4, $0x4b400000
-GLOBL c_roundMag<>(SB), RODATA|NOPTR, $64
 
 DATA c_ln2Hi<>+0(SB)/4, $0x3f318000
 DATA c_ln2Hi<>+4(SB)/4, $0x3f318000
@@ -5520,24 +5480,6 @@ DATA c_one<>+52(SB)/4, $0x3f800000
 DATA c_one<>+56(SB)/4, $0x3f800000
 DATA c_one<>+60(SB)/4, $0x3f800000
 GLOBL c_one<>(SB), RODATA|NOPTR, $64
-
-DATA c_bias127<>+0(SB)/4, $0x0000007f
-DATA c_bias127<>+4(SB)/4, $0x0000007f
-DATA c_bias127<>+8(SB)/4, $0x0000007f
-DATA c_bias127<>+12(SB)/4, $0x0000007f
-DATA c_bias127<>+16(SB)/4, $0x0000007f
-DATA c_bias127<>+20(SB)/4, $0x0000007f
-DATA c_bias127<>+24(SB)/4, $0x0000007f
-DATA c_bias127<>+28(SB)/4, $0x0000007f
-DATA c_bias127<>+32(SB)/4, $0x0000007f
-DATA c_bias127<>+36(SB)/4, $0x0000007f
-DATA c_bias127<>+40(SB)/4, $0x0000007f
-DATA c_bias127<>+44(SB)/4, $0x0000007f
-DATA c_bias127<>+48(SB)/4, $0x0000007f
-DATA c_bias127<>+52(SB)/4, $0x0000007f
-DATA c_bias127<>+56(SB)/4, $0x0000007f
-DATA c_bias127<>+60(SB)/4, $0x0000007f
-GLOBL c_bias127<>(SB), RODATA|NOPTR, $64
 
 DATA c_two<>+0(SB)/4, $0x40000000
 DATA c_two<>+4(SB)/4, $0x40000000
@@ -5861,8 +5803,7 @@ softmaxBlock512_exp:
 	VMOVUPS      c_expHi<>+0(SB), Z2
 	VMINPS       Z3, Z2, Z3
 	VMULPS       c_log2e<>+0(SB), Z3, Z2
-	VADDPS       c_roundMag<>+0(SB), Z2, Z2
-	VSUBPS       c_roundMag<>+0(SB), Z2, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
 	VFNMADD231PS c_ln2Hi<>+0(SB), Z2, Z3
 	VFNMADD231PS c_ln2Lo<>+0(SB), Z2, Z3
 	VMOVUPS      c_expC7<>+0(SB), Z4
@@ -5874,22 +5815,12 @@ softmaxBlock512_exp:
 	VMULPS       Z3, Z3, Z5
 	VFMADD213PS  Z3, Z5, Z4
 	VADDPS       c_one<>+0(SB), Z4, Z4
-
-	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
-	VCVTTPS2DQ Z2, Z2
-	VPSRAD     $0x01, Z2, Z3
-	VPSUBD     Z3, Z2, Z2
-	VPADDD     c_bias127<>+0(SB), Z3, Z3
-	VPSLLD     $0x17, Z3, Z3
-	VPADDD     c_bias127<>+0(SB), Z2, Z2
-	VPSLLD     $0x17, Z2, Z2
-	VMULPS     Z3, Z4, Z4
-	VMULPS     Z2, Z4, Z4
-	VADDPS     Z4, Z1, Z1
-	TESTQ      CX, CX
-	JZ         softmaxBlock512_expnext
-	VMOVUPS    Z4, (CX)
-	ADDQ       DX, CX
+	VSCALEFPS    Z2, Z4, Z4
+	VADDPS       Z4, Z1, Z1
+	TESTQ        CX, CX
+	JZ           softmaxBlock512_expnext
+	VMOVUPS      Z4, (CX)
+	ADDQ         DX, CX
 
 softmaxBlock512_expnext:
 	ADDQ    DX, BX
@@ -5933,8 +5864,7 @@ exp512_loop:
 	VMOVUPS      c_expHi<>+0(SB), Z0
 	VMINPS       Z1, Z0, Z1
 	VMULPS       c_log2e<>+0(SB), Z1, Z0
-	VADDPS       c_roundMag<>+0(SB), Z0, Z0
-	VSUBPS       c_roundMag<>+0(SB), Z0, Z0
+	VRNDSCALEPS  $0x08, Z0, Z0
 	VFNMADD231PS c_ln2Hi<>+0(SB), Z0, Z1
 	VFNMADD231PS c_ln2Lo<>+0(SB), Z0, Z1
 	VMOVUPS      c_expC7<>+0(SB), Z2
@@ -5946,21 +5876,11 @@ exp512_loop:
 	VMULPS       Z1, Z1, Z3
 	VFMADD213PS  Z1, Z3, Z2
 	VADDPS       c_one<>+0(SB), Z2, Z2
-
-	// 2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.
-	VCVTTPS2DQ Z0, Z0
-	VPSRAD     $0x01, Z0, Z1
-	VPSUBD     Z1, Z0, Z0
-	VPADDD     c_bias127<>+0(SB), Z1, Z1
-	VPSLLD     $0x17, Z1, Z1
-	VPADDD     c_bias127<>+0(SB), Z0, Z0
-	VPSLLD     $0x17, Z0, Z0
-	VMULPS     Z1, Z2, Z2
-	VMULPS     Z0, Z2, Z2
-	VMOVUPS    Z2, (DX)(BX*1)
-	ADDQ       $0x40, BX
-	CMPQ       BX, AX
-	JL         exp512_loop
+	VSCALEFPS    Z0, Z2, Z2
+	VMOVUPS      Z2, (DX)(BX*1)
+	ADDQ         $0x40, BX
+	CMPQ         BX, AX
+	JL           exp512_loop
 	VZEROUPPER
 	RET
 
@@ -8979,6 +8899,42 @@ gate256_loop:
 	JL         gate256_loop
 	VZEROUPPER
 	RET
+
+DATA c_roundMag<>+0(SB)/4, $0x4b400000
+DATA c_roundMag<>+4(SB)/4, $0x4b400000
+DATA c_roundMag<>+8(SB)/4, $0x4b400000
+DATA c_roundMag<>+12(SB)/4, $0x4b400000
+DATA c_roundMag<>+16(SB)/4, $0x4b400000
+DATA c_roundMag<>+20(SB)/4, $0x4b400000
+DATA c_roundMag<>+24(SB)/4, $0x4b400000
+DATA c_roundMag<>+28(SB)/4, $0x4b400000
+DATA c_roundMag<>+32(SB)/4, $0x4b400000
+DATA c_roundMag<>+36(SB)/4, $0x4b400000
+DATA c_roundMag<>+40(SB)/4, $0x4b400000
+DATA c_roundMag<>+44(SB)/4, $0x4b400000
+DATA c_roundMag<>+48(SB)/4, $0x4b400000
+DATA c_roundMag<>+52(SB)/4, $0x4b400000
+DATA c_roundMag<>+56(SB)/4, $0x4b400000
+DATA c_roundMag<>+60(SB)/4, $0x4b400000
+GLOBL c_roundMag<>(SB), RODATA|NOPTR, $64
+
+DATA c_bias127<>+0(SB)/4, $0x0000007f
+DATA c_bias127<>+4(SB)/4, $0x0000007f
+DATA c_bias127<>+8(SB)/4, $0x0000007f
+DATA c_bias127<>+12(SB)/4, $0x0000007f
+DATA c_bias127<>+16(SB)/4, $0x0000007f
+DATA c_bias127<>+20(SB)/4, $0x0000007f
+DATA c_bias127<>+24(SB)/4, $0x0000007f
+DATA c_bias127<>+28(SB)/4, $0x0000007f
+DATA c_bias127<>+32(SB)/4, $0x0000007f
+DATA c_bias127<>+36(SB)/4, $0x0000007f
+DATA c_bias127<>+40(SB)/4, $0x0000007f
+DATA c_bias127<>+44(SB)/4, $0x0000007f
+DATA c_bias127<>+48(SB)/4, $0x0000007f
+DATA c_bias127<>+52(SB)/4, $0x0000007f
+DATA c_bias127<>+56(SB)/4, $0x0000007f
+DATA c_bias127<>+60(SB)/4, $0x0000007f
+GLOBL c_bias127<>(SB), RODATA|NOPTR, $64
 
 // func gateBackward256(n int, tf *float32, sg *float32, dz *float32, df *float32, dg *float32)
 // Requires: AVX, FMA3

@@ -89,8 +89,10 @@ var tanhCoef = []struct {
 	{"tanhP0", -0.3333331346511841},
 }
 
-// expVec returns exp(x) in a new register; x is not modified.
-// 25 instructions, 8 of them FMAs (Horner's rule for the polynomial).
+// expVec returns exp(x) in a new register; x is not modified. 25
+// instructions with AVX2, 8 of them FMAs (Horner's rule for the
+// polynomial); with AVX-512, vrndscaleps rounds and vscalefps applies 2^n,
+// 16 instructions.
 func (v isa) expVec(x VecVirtual) VecVirtual {
 	// Clamp with x as the second source of maxps and t as that of minps:
 	// they return the second source when either is NaN, so NaN passes.
@@ -100,9 +102,13 @@ func (v isa) expVec(x VecVirtual) VecVirtual {
 	VMOVUPS(cExpHi(), hi)
 	VMINPS(t, hi, t) // t = min(hi, t)
 	nf := v.vec()
-	VMULPS(cLog2e(), t, nf)       // t·log2e
-	VADDPS(cRound(), nf, nf)      // + 1.5·2^23 rounds to an integer…
-	VSUBPS(cRound(), nf, nf)      // … nf = round(t·log2e)
+	VMULPS(cLog2e(), t, nf) // t·log2e
+	if v.lanes == 16 {
+		VRNDSCALEPS(U8(0x08), nf, nf) // nf = round to nearest (no inexact exception)
+	} else {
+		VADDPS(cRound(), nf, nf) // + 1.5·2^23 rounds to an integer…
+		VSUBPS(cRound(), nf, nf) // … nf = round(t·log2e)
+	}
 	VFNMADD231PS(cLn2Hi(), nf, t) // r = t - nf·ln2Hi (exact)
 	VFNMADD231PS(cLn2Lo(), nf, t) // r -= nf·ln2Lo
 	p := v.vec()
@@ -114,6 +120,12 @@ func (v isa) expVec(x VecVirtual) VecVirtual {
 	VMULPS(t, t, r2)
 	VFMADD213PS(t, r2, p) // p = p·r² + r
 	VADDPS(cOne(), p, p)  // p = exp(r)
+	if v.lanes == 16 {
+		// vscalefps multiplies by 2^nf exactly, with one rounding even
+		// when the result is subnormal.
+		VSCALEFPS(nf, p, p)
+		return p
+	}
 	Comment("2^n applied as 2^(n>>1)·2^(n-(n>>1)) so n in [-150, 128] needs no special case.")
 	n := v.vec()
 	VCVTTPS2DQ(nf, n)
