@@ -80,10 +80,14 @@ func Bench(ctx context.Context, o BenchOptions) (BenchResult, error) {
 	}
 	perRound := 4 * threads
 	utts := syntheticUtterances(o.Seed, perRound, o.Utterance, o.SampleRate)
+	comps, err := newComputers(r, threads, perRound)
+	if err != nil {
+		return BenchResult{}, err
+	}
 	round := func() (time.Duration, error) {
 		t0 := time.Now()
-		_, err := run(ctx, r, len(utts), func(i int) ([]float32, error) { return utts[i], nil },
-			func(int, int, featio.Matrix) error { return nil }, RunOptions{Threads: threads})
+		_, err := run(ctx, comps, r.Dim, len(utts), func(i int) ([]float32, error) { return utts[i], nil },
+			func(int, int, featio.Matrix) error { return nil }, nil)
 		return time.Since(t0), err
 	}
 	if _, err := round(); err != nil { // warm-up: workspaces touched, caches filled

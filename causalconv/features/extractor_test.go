@@ -135,9 +135,12 @@ func TestExtractorAgainstReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := m.Packed()
+		p, err := NewWeights(m)
+		if err != nil {
+			t.Fatal(err)
+		}
 		rng := rand.New(rand.NewPCG(1, 2))
-		x := randomClasses(rng, 157, c.QuantizationChannels)
+		x := randomClasses(rng, 457, c.QuantizationChannels)
 		for _, spec := range []string{"skip", "z:all", "z:1,4", "z:2,skip,z:0"} {
 			ls, err := ParseLayers(spec, c.Layers())
 			if err != nil {
@@ -147,7 +150,10 @@ func TestExtractorAgainstReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, pool := range []string{PoolMean, PoolMax} {
-				for _, fr := range []Framing{{20, 8, true}, {20, 8, false}, {9, 9, true}} {
+				// Direct pooling (g = gcd(window, hop) < minBlock, or
+				// g = window) and pooling through blocks of g positions.
+				for _, fr := range []Framing{{20, 8, true}, {20, 8, false}, {9, 9, true}, {40, 16, true}, {40, 16, false}, {30, 20, false}} {
+					want := referenceFeatures(t, m, x, ls, pool, fr)
 					for _, k := range kernels.Sets() {
 						t.Run(fmt.Sprintf("%s/%s/%s/%v/%s", name, spec, pool, fr, k.Name), func(t *testing.T) {
 							ex, err := NewExtractor(p, Options{Layers: ls, Pool: pool, Framing: fr, Kernels: k})
@@ -158,7 +164,6 @@ func TestExtractorAgainstReference(t *testing.T) {
 							if err != nil {
 								t.Fatal(err)
 							}
-							want := referenceFeatures(t, m, x, ls, pool, fr)
 							if frames != len(want) || len(got) != frames*ex.Dim() || ex.Dim() != ls.Dim(c) {
 								t.Fatalf("%d frames × %d dims in %d values, want %d frames × %d", frames, ex.Dim(), len(got), len(want), ls.Dim(c))
 							}
@@ -190,7 +195,10 @@ func TestChunkingIsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := m.Packed()
+		p, err := NewWeights(m)
+		if err != nil {
+			t.Fatal(err)
+		}
 		rng := rand.New(rand.NewPCG(7, 8))
 		x := randomClasses(rng, 400, c.QuantizationChannels)
 		ls, err := ParseLayers("skip,z:all", c.Layers())
@@ -237,10 +245,51 @@ func TestChunkingIsExact(t *testing.T) {
 	}
 }
 
+// TestPoolerAgainstDefinition checks both pooling paths on random rows,
+// for every frame range a chunk can hand them.
+func TestPoolerAgainstDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, fr := range []Framing{{200, 80, true}, {200, 80, false}, {40, 16, false}, {24, 8, true}, {16, 8, false}, {20, 8, false}, {7, 3, true}, {5, 10, false}} {
+		for _, pool := range []string{PoolMean, PoolMax} {
+			p := newPooler(pool, fr)
+			for _, n := range []int{1, 5, 30, 203, 1000} {
+				row := make([]float32, n)
+				for i := range row {
+					row[i] = float32(rng.NormFloat64())
+				}
+				frames := fr.NumFrames(n)
+				for f0 := 0; f0 < frames; f0++ {
+					for f1 := f0 + 1; f1 <= frames; f1 += 1 + f1/4 {
+						lo, _ := fr.Span(f0, n)
+						_, hi := fr.Span(f1-1, n)
+						out := make([]float32, 2*(f1-f0))
+						p.row(n, f0, f1, lo, row[lo:hi], out, 2)
+						for f := f0; f < f1; f++ {
+							a, b := fr.Span(f, n)
+							want := math.Inf(-1)
+							sum := 0.0
+							for _, v := range row[a:b] {
+								want = math.Max(want, float64(v))
+								sum += float64(v)
+							}
+							if pool == PoolMean {
+								want = sum / float64(b-a)
+							}
+							if got := float64(out[2*(f-f0)]); math.Abs(got-want) > 1e-6 {
+								t.Fatalf("%+v %s n=%d frames %d..%d: frame %d is %g, want %g (g=%d)", fr, pool, n, f0, f1, f, got, want, p.g)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestExtractorEdgeCases(t *testing.T) {
 	c := tinyConfigs()["k2bias"]
 	m, _ := causalconv.NewRandom(c, 1)
-	p := m.Packed()
+	p, _ := NewWeights(m)
 	ls, _ := ParseLayers("skip", c.Layers())
 	ex, err := NewExtractor(p, Options{Layers: ls, Framing: Framing{20, 8, true}})
 	if err != nil {

@@ -65,9 +65,13 @@ func Run(ctx context.Context, r *Recipe, entries []corpus.Entry, sink func(Utter
 		x, _, err := r.Settings.Load(entries[i].Path)
 		return x, err
 	}
-	return run(ctx, r, len(entries), load, func(i, samples int, m featio.Matrix) error {
+	comps, err := newComputers(r, opts.Threads, len(entries))
+	if err != nil {
+		return Progress{Total: len(entries)}, err
+	}
+	return run(ctx, comps, r.Dim, len(entries), load, func(i, samples int, m featio.Matrix) error {
 		return sink(Utterance{Index: i, Entry: entries[i], Samples: samples, Matrix: m})
-	}, opts)
+	}, opts.Progress)
 }
 
 // result is one utterance's outcome on its way from a worker to the sink.
@@ -77,24 +81,29 @@ type result struct {
 	err     error
 }
 
-// run is Run over n utterances that load(i) provides.
-func run(ctx context.Context, r *Recipe, n int, load func(int) ([]float32, error),
-	sink func(i, samples int, m featio.Matrix) error, opts RunOptions) (Progress, error) {
-	start := time.Now()
-	prog := Progress{Total: n}
-	threads := opts.Threads
+// newComputers returns one Computer per worker for n utterances.
+func newComputers(r *Recipe, threads, n int) ([]Computer, error) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	threads = max(1, min(threads, n))
-	comps := make([]Computer, threads)
+	comps := make([]Computer, max(1, min(threads, n)))
 	for w := range comps {
 		c, err := r.NewComputer()
 		if err != nil {
-			return prog, err
+			return nil, err
 		}
 		comps[w] = c
 	}
+	return comps, nil
+}
+
+// run computes n utterances that load(i) provides on one worker per
+// Computer and hands them to sink in order.
+func run(ctx context.Context, comps []Computer, dim, n int, load func(int) ([]float32, error),
+	sink func(i, samples int, m featio.Matrix) error, progress func(Progress)) (Progress, error) {
+	start := time.Now()
+	prog := Progress{Total: n}
+	threads := len(comps)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -134,7 +143,7 @@ func run(ctx context.Context, r *Recipe, n int, load func(int) ([]float32, error
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				j.slot <- compute(ctx, comp, r.Dim, j.i, load)
+				j.slot <- compute(ctx, comp, dim, j.i, load)
 			}
 		}()
 	}
@@ -161,8 +170,8 @@ func run(ctx context.Context, r *Recipe, n int, load func(int) ([]float32, error
 		prog.Samples += int64(res.samples)
 		prog.Frames += int64(res.m.Rows)
 		prog.Elapsed = time.Since(start)
-		if opts.Progress != nil {
-			opts.Progress(prog)
+		if progress != nil {
+			progress(prog)
 		}
 	}
 	if err := ctx.Err(); err != nil || i < n {

@@ -138,7 +138,7 @@ func TestShardsPartitionTheCorpus(t *testing.T) {
 	}
 }
 
-// TestOutputIndependentOfThreads writes the same corpus with 1 to 4
+// TestOutputIndependentOfThreads writes the same corpus with 1, 2 and 5
 // workers, small chunks and every format, and compares the bytes.
 func TestOutputIndependentOfThreads(t *testing.T) {
 	corp := makeCorpus(t)
@@ -146,7 +146,7 @@ func TestOutputIndependentOfThreads(t *testing.T) {
 		for name, r := range map[string]*Recipe{"learned": tinyRecipe(t, "skip,z:all", 500, true), "fbank": fbankRecipe(t)} {
 			var first map[string][]byte
 			dir := filepath.Join(t.TempDir(), "out") // the same path each time: feats.scp holds it
-			for threads := 1; threads <= 4; threads++ {
+			for _, threads := range []int{1, 2, 5} {
 				if err := os.RemoveAll(dir); err != nil {
 					t.Fatal(err)
 				}

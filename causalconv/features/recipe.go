@@ -60,8 +60,11 @@ func Learned(m *causalconv.Model, s audio.Settings, opts Options, modelPath, mod
 	if s.Quantization != m.Config.QuantizationChannels {
 		return nil, fmt.Errorf("features: audio settings have %d μ-law classes, the model %d", s.Quantization, m.Config.QuantizationChannels)
 	}
-	p := m.Packed()
-	first, err := NewExtractor(p, opts) // validates opts and fills in the defaults
+	w, err := NewWeights(m)
+	if err != nil {
+		return nil, err
+	}
+	first, err := NewExtractor(w, opts) // validates opts and fills in the defaults
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +98,7 @@ func Learned(m *causalconv.Model, s audio.Settings, opts Options, modelPath, mod
 		ex := spare
 		spare = nil
 		if ex == nil {
-			if ex, err = NewExtractor(p, opts); err != nil {
+			if ex, err = NewExtractor(w, opts); err != nil {
 				return nil, err
 			}
 		}
