@@ -54,8 +54,9 @@ func generateCommand() *cli.Command {
 			"of the same prompt together (their matrix-vector products become small matrix\n" +
 			"products); --out and --spectrogram must then be patterns holding " + streamPlaceholder + ",\n" +
 			"which becomes the continuation's number (0, 1, … zero-padded to equal width).\n" +
-			"Streams are shared among --threads goroutines; the samples depend on the model,\n" +
-			"prompt, --seed, --temperature and --count, not on --threads.\n\n" +
+			"Continuations are computed in groups of " + strconv.Itoa(batchStreams) + " (the rest one by one) shared among\n" +
+			"--threads goroutines; the samples depend on the model, prompt, --seed,\n" +
+			"--temperature and --count, not on --threads.\n\n" +
 			"Progress (samples per second and the real-time factor) goes to standard error.\n" +
 			"Files are written only when every continuation is complete, each atomically;\n" +
 			"Ctrl-C stops without writing anything and exits with status 130.\n\n" +
@@ -77,7 +78,7 @@ func generateCommand() *cli.Command {
 			&cli.StringFlag{Name: "spectrogram", Usage: "also draw the spectrogram of prompt + continuation, with a marker where the continuation starts, as a PNG at `PATH` (a pattern with --count > 1)"},
 			&cli.BoolFlag{Name: "float", Usage: "write 32-bit float WAV instead of 16-bit PCM"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample a prompt at another sample rate even if the model was trained without resampling"},
-			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the continuations (one continuation uses one)", DefaultText: "min(--count, cores)"},
+			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the continuations (a continuation, or a group of " + strconv.Itoa(batchStreams) + ", runs on one)", DefaultText: "all cores"},
 		},
 		Action: runGenerate,
 	}
@@ -322,10 +323,33 @@ func runGenerate(c *cli.Context) error {
 	return nil
 }
 
-// generateStreams runs the r.count continuations, divided among r.threads
-// goroutines, each with one Generator for its share of the streams, and
-// returns each stream's classes and the time the generation took (after
-// the prompt's warm-up).
+// batchStreams is how many continuations one generator computes together
+// with the batched matrix-vector kernel: the lanes of its vectors. With
+// fewer streams the batched kernel is no faster per step, so one-stream
+// generators (MatVec) do better.
+const batchStreams = 8
+
+// streamGroups divides count continuations among generators: groups of
+// batchStreams, and the rest one by one. The division depends on count
+// alone, never on the number of threads, because a stream's logits differ
+// in the last bits between MatVec and MatVecBatch (sums in another
+// order), and those bits can change a draw: this way the audio depends on
+// the seed and --count but not on --threads or the machine's cores.
+func streamGroups(count int) []int {
+	var sizes []int
+	for range count / batchStreams {
+		sizes = append(sizes, batchStreams)
+	}
+	for range count % batchStreams {
+		sizes = append(sizes, 1)
+	}
+	return sizes
+}
+
+// generateStreams runs the r.count continuations, in the generator groups
+// of streamGroups, on r.threads goroutines that take groups in turn (the
+// biggest first), and returns each stream's classes and the time the
+// generation took (after the prompt's warm-up).
 func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model, prompt []int32, n, rate int, stderr io.Writer) ([][]int32, time.Duration, error) {
 	packed := model.Packed()
 	k := kernels.Best()
@@ -341,17 +365,10 @@ func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model
 		last []int32
 		done atomic.Int64 // steps
 	}
-	groups := make([]*group, r.threads)
+	var groups []*group
 	first := 0
-	for i := range groups {
-		size := r.count / r.threads
-		if i < r.count%r.threads {
-			size++
-		}
-		// With several continuations every generator uses the batched
-		// kernel, so that a stream's samples do not depend on how the
-		// streams are divided among the goroutines.
-		g, err := causalconv.NewGenerator(packed, k, size, causalconv.GeneratorOptions{Batched: r.count > 1})
+	for _, size := range streamGroups(r.count) {
+		g, err := causalconv.NewGenerator(packed, k, size, causalconv.GeneratorOptions{})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -367,7 +384,7 @@ func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model
 			gr.smp = append(gr.smp, smp)
 			gr.last[s] = prompt[len(prompt)-1]
 		}
-		groups[i] = gr
+		groups = append(groups, gr)
 		first += size
 	}
 
@@ -386,12 +403,20 @@ func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model
 		})
 	}()
 	errs := make([]error, len(groups))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, gr := range groups {
+	for range min(r.threads, len(groups)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = gr.g.Generate(ctx, gr.last, gr.smp, gr.out, func(done int) { gr.done.Store(int64(done)) })
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(groups) {
+					return
+				}
+				gr := groups[i]
+				errs[i] = gr.g.Generate(ctx, gr.last, gr.smp, gr.out, func(done int) { gr.done.Store(int64(done)) })
+			}
 		}()
 	}
 	wg.Wait()

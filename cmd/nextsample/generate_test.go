@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -166,6 +167,20 @@ func TestGenerateReproducible(t *testing.T) {
 	}
 	if _, err := os.Stat(f.path("one-11.wav")); err == nil {
 		t.Error("11 continuations wrote a 12th file")
+	}
+	// Fewer than 8 continuations are computed one by one, each exactly
+	// as a lone one: continuation 0 of 3 is the --count 1 output.
+	f.generate(t, append(args, "--count", "3", "--out", f.path("few-{i}.wav"), "--seed", "9")...)
+	if !bytes.Equal(mustRead(t, f.path("few-0.wav")), a) {
+		t.Error("continuation 0 of 3 differs from the single continuation with the same seed")
+	}
+}
+
+func TestStreamGroups(t *testing.T) {
+	for count, want := range map[int]string{1: "[1]", 3: "[1 1 1]", 8: "[8]", 11: "[8 1 1 1]", 16: "[8 8]"} {
+		if got := fmt.Sprint(streamGroups(count)); got != want {
+			t.Errorf("streamGroups(%d) = %s, want %s", count, got, want)
+		}
 	}
 }
 
