@@ -66,13 +66,54 @@ type Generator struct {
 	pos  []int       // per layer: the slot holding h_l(t−(K−1)·d), the oldest
 	taps [][]float32 // per layer: [K·R × streams]; block K−1 is h_l(t), the layer's input
 	fg   []float32   // [2D × streams]: f rows, then g rows; the gate overwrites them
+	z    []float32   // [L·D × streams]: every layer's gate output, the skip product's input
+	skip []float32   // [S × streams]
+	end  []float32   // [E × streams]
+	out  []float32   // [Q × streams]: the logits
+
 	// gate scratch (nil when D·streams is a multiple of gateLanes):
 	// f, g and z padded to a whole number of vectors; see gate.
 	gateF, gateG, gateZ []float32
-	z                   []float32 // [L·D × streams]: every layer's gate output, the skip product's input
-	skip                []float32 // [S × streams]
-	end                 []float32 // [E × streams]
-	out                 []float32 // [Q × streams]: the logits
+
+	w16 *bf16Weights // the weight matrices in bfloat16, with GeneratorOptions.BF16
+}
+
+// bf16Weights are a Packed's forward weight matrices rounded to bfloat16,
+// in the same layouts.
+type bf16Weights struct {
+	fgW, resW       [][]uint16
+	skipW, p1W, p2W []uint16
+}
+
+// fg and res return layer l's matrices, or nil without bf16 weights.
+func (w *bf16Weights) fg(l int) []uint16 {
+	if w == nil {
+		return nil
+	}
+	return w.fgW[l]
+}
+
+func (w *bf16Weights) res(l int) []uint16 {
+	if w == nil {
+		return nil
+	}
+	return w.resW[l]
+}
+
+func newBF16Weights(p *Packed) *bf16Weights {
+	conv := func(w []float32) []uint16 {
+		h := make([]uint16, len(w))
+		kernels.ToBF16(h, w)
+		return h
+	}
+	w := &bf16Weights{skipW: conv(p.skipW), p1W: conv(p.p1W), p2W: conv(p.p2W)}
+	for _, m := range p.fgW {
+		w.fgW = append(w.fgW, conv(m))
+	}
+	for _, m := range p.resW {
+		w.resW = append(w.resW, conv(m))
+	}
+	return w
 }
 
 // GeneratorOptions tune a Generator.
@@ -85,6 +126,14 @@ type GeneratorOptions struct {
 	// order), which keeps samples reproducible when the streams of one
 	// run are divided among goroutines in different ways.
 	Batched bool
+
+	// BF16 rounds every weight matrix to bfloat16 (8 significant bits)
+	// and multiplies with MatVecBF16, which reads half the bytes: the
+	// weights of the default model then fit in a core's L2 cache. It is
+	// an approximation (the logits are those of a model whose weights
+	// were rounded; the products and sums stay float32), for one stream
+	// only; biases and the input table stay float32.
+	BF16 bool
 }
 
 // NewGenerator returns a generator for streams streams of the network p,
@@ -101,6 +150,12 @@ func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (
 	batched := streams > 1 || opt.Batched
 	if k.MatVec == nil || k.Gate == nil || k.ReLU == nil || (batched && k.MatVecBatch == nil) {
 		return nil, fmt.Errorf("causalconv: kernel set %q lacks the matrix-vector kernels generation needs", k.Name)
+	}
+	if opt.BF16 && batched {
+		return nil, errors.New("causalconv: bfloat16 weights are for one unbatched stream")
+	}
+	if opt.BF16 && k.MatVecBF16 == nil {
+		return nil, fmt.Errorf("causalconv: kernel set %q has no bfloat16 matrix-vector kernel", k.Name)
 	}
 	c := p.cfg
 	g := &Generator{
@@ -134,6 +189,9 @@ func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (
 	for l, d := range g.dil {
 		g.ring[l] = make([]float32, (K-1)*d*R*B)
 		g.taps[l] = make([]float32, K*R*B)
+	}
+	if opt.BF16 {
+		g.w16 = newBF16Weights(p)
 	}
 	g.fg = make([]float32, 2*D*B)
 	if n := D * B; n%gateLanes != 0 {
@@ -223,8 +281,13 @@ func (g *Generator) Warm(prompt []int32) error {
 }
 
 // mv is one matrix-vector product per stream: y = (acc ? y : 0) + bias +
-// A·x, with x [k × streams] and y [m × streams].
-func (g *Generator) mv(m, k int, a []float32, lda int, x, y, bias []float32, acc bool) {
+// A·x, with x [k × streams] and y [m × streams]; a16 is A in bfloat16,
+// used with GeneratorOptions.BF16.
+func (g *Generator) mv(m, k int, a []float32, a16 []uint16, lda int, x, y, bias []float32, acc bool) {
+	if g.w16 != nil {
+		g.k.MatVecBF16(m, k, a16, lda, x, y, bias, acc)
+		return
+	}
 	if !g.batched {
 		g.k.MatVec(m, k, a, lda, x, y, bias, acc)
 		return
@@ -287,13 +350,13 @@ func (g *Generator) layers(x []int32) {
 		}
 		g.pos[l] = pos
 
-		g.mv(2*D, K*R, p.fgW[l], K*R, taps, g.fg, p.fgB[l], false)
+		g.mv(2*D, K*R, p.fgW[l], g.w16.fg(l), K*R, taps, g.fg, p.fgB[l], false)
 		z := g.z[l*D*B : (l+1)*D*B]
 		g.gate(z)
 		if l < g.nres {
 			next := g.taps[l+1][(K-1)*RB : K*RB]
 			copy(next, cur)
-			g.mv(R, D, p.resW[l], D, z, next, p.resB[l], true)
+			g.mv(R, D, p.resW[l], g.w16.res(l), D, z, next, p.resB[l], true)
 		}
 	}
 }
@@ -324,11 +387,15 @@ func (g *Generator) gate(z []float32) {
 func (g *Generator) head() {
 	S, E, Q, LD, B := g.n.S, g.n.E, g.n.Q, g.n.L*g.n.D, g.streams
 	p := g.p
-	g.mv(S, LD, p.skipW, LD, g.z, g.skip, p.skipB, false)
+	var skip16, p116, p216 []uint16
+	if w := g.w16; w != nil {
+		skip16, p116, p216 = w.skipW, w.p1W, w.p2W
+	}
+	g.mv(S, LD, p.skipW, skip16, LD, g.z, g.skip, p.skipB, false)
 	g.k.ReLU(S*B, g.skip)
-	g.mv(E, S, p.p1W, S, g.skip, g.end, p.p1B, false)
+	g.mv(E, S, p.p1W, p116, S, g.skip, g.end, p.p1B, false)
 	g.k.ReLU(E*B, g.end)
-	g.mv(Q, E, p.p2W, E, g.end, g.out, p.p2B, false)
+	g.mv(Q, E, p.p2W, p216, E, g.end, g.out, p.p2B, false)
 }
 
 // Sampler draws one stream's classes from its logits: softmax with a

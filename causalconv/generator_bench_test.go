@@ -33,25 +33,32 @@ func reportGeneration(b *testing.B, c Config, n float64, cpu0 float64) {
 
 // BenchmarkGenerate is fast (queued) generation with sampling at
 // temperature 1: streams1 is the reference's gen_fast_skip256 (one stream,
-// one core); streams8 runs 8 streams in lockstep on one core (small matrix
-// products); streams8/threads2 gives each of two goroutines a generator of
-// 4 streams, as `nextsample generate --count 8 --threads 2` does.
+// one core), streams1/bf16 the same with bfloat16 weights; streams8 runs 8
+// streams in lockstep on one core (small matrix products), and
+// streams16/threads2 two such generators on two goroutines, as
+// `nextsample generate --count 16` does on two cores.
 func BenchmarkGenerate(b *testing.B) {
 	c := DefaultConfig()
 	m, _ := NewRandom(c, 1)
 	p := m.Packed()
 	k := kernels.Best()
-	for _, cs := range []struct{ streams, threads int }{{1, 1}, {8, 1}, {8, 2}} {
-		name := fmt.Sprintf("skip256/streams%d", cs.streams)
+	for _, cs := range []struct {
+		per, threads int
+		bf16         bool
+	}{{1, 1, false}, {1, 1, true}, {8, 1, false}, {8, 2, false}} {
+		name := fmt.Sprintf("skip256/streams%d", cs.per*cs.threads)
 		if cs.threads > 1 {
 			name += fmt.Sprintf("/threads%d", cs.threads)
 		}
+		if cs.bf16 {
+			name += "/bf16"
+		}
 		b.Run(name, func(b *testing.B) {
-			per := cs.streams / cs.threads
+			per := cs.per
 			gens := make([]*Generator, cs.threads)
 			smps := make([][]*Sampler, cs.threads)
 			for i := range gens {
-				g, err := NewGenerator(p, k, per, GeneratorOptions{})
+				g, err := NewGenerator(p, k, per, GeneratorOptions{BF16: cs.bf16})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -88,7 +95,7 @@ func BenchmarkGenerate(b *testing.B) {
 				}
 				wg.Wait()
 			}
-			reportGeneration(b, c, float64(b.N*cs.streams), cpu0)
+			reportGeneration(b, c, float64(b.N*per*cs.threads), cpu0)
 		})
 	}
 }

@@ -285,6 +285,58 @@ func TestBatchedIsIndependentOfGrouping(t *testing.T) {
 	})
 }
 
+// TestBF16MatchesRoundedModel: with bfloat16 weights the generator
+// computes exactly (to 1e-5) the full forward pass of the model whose
+// weight matrices were rounded to bfloat16 (biases and the input layer
+// stay float32), for every kernel set that has MatVecBF16.
+func TestBF16MatchesRoundedModel(t *testing.T) {
+	const T = 2000
+	for _, name := range []string{"K2_bias_onehot2_d512", "K3_nobias_embed_d256", "K3_bias_onehot1"} {
+		c := generatorConfigs()[name]
+		t.Run(name, func(t *testing.T) {
+			m := randomModel(t, c, 17)
+			rounded := m.Clone()
+			h := make([]uint16, 1)
+			for _, tn := range m.Tensors() {
+				if len(tn.Shape) == 1 || strings.HasPrefix(tn.Name, "input_") {
+					continue
+				}
+				for i := tn.Offset; i < tn.Offset+tn.Size; i++ {
+					kernels.ToBF16(h, rounded.Params[i:i+1])
+					kernels.FromBF16(rounded.Params[i:i+1], h)
+				}
+			}
+			x := randomClasses(rand.New(rand.NewPCG(8, 8)), T, c.QuantizationChannels)
+			for _, k := range kernels.Sets() {
+				if k.MatVecBF16 == nil {
+					continue
+				}
+				t.Run(k.Name, func(t *testing.T) {
+					want := fullLogits(t, rounded.Packed(), k, x)
+					g, err := NewGenerator(m.Packed(), k, 1, GeneratorOptions{BF16: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var moved float64 // how far rounding moved the logits, to show the test can fail
+					exact := fullLogits(t, m.Packed(), k, x)
+					for step, v := range x {
+						out, _ := g.Step([]int32{v})
+						for cl, w := range want[step] {
+							if d := math.Abs(float64(out[cl] - w)); d > 1e-5 {
+								t.Fatalf("step %d class %d: bf16 generator %g, rounded model %g", step, cl, out[cl], w)
+							}
+							moved = math.Max(moved, math.Abs(float64(w-exact[step][cl])))
+						}
+					}
+					if moved < 1e-4 {
+						t.Errorf("rounding to bfloat16 moved no logit by more than %g; the comparison is vacuous", moved)
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestSamplerDistribution checks the sampler against the softmax it
 // samples: frequencies over many draws, the effect of temperature, argmax
 // at temperature 0, and reproducibility from the seed.
@@ -420,6 +472,14 @@ func TestGeneratorRejects(t *testing.T) {
 	}
 	if _, err := NewGenerator(p, noBatch, 1, GeneratorOptions{Batched: true}); err == nil {
 		t.Error("a set without MatVecBatch accepted for a batched generator")
+	}
+	if _, err := NewGenerator(p, k, 2, GeneratorOptions{BF16: true}); err == nil {
+		t.Error("bfloat16 weights accepted for 2 streams")
+	}
+	noBF16 := k
+	noBF16.MatVecBF16 = nil
+	if _, err := NewGenerator(p, noBF16, 1, GeneratorOptions{BF16: true}); err == nil {
+		t.Error("bfloat16 weights accepted with a set that has no MatVecBF16")
 	}
 	g, _ := NewGenerator(p, k, 2, GeneratorOptions{})
 	for _, x := range [][]int32{{1}, {1, 2, 3}, {1, 16}, {-1, 0}} {
