@@ -192,7 +192,7 @@ func naiveGenerate(t *testing.T, p *Packed, k kernels.Set, prompt []int32, n int
 // last RF samples for every sample), with the same seeds: the samples must
 // be the same.
 func TestFastEqualsNaiveSampling(t *testing.T) {
-	const n, B = 400, 3
+	const n, B = 300, 2
 	names := []string{"K2_bias_onehot2", "K3_nobias_onehot2", "K3_bias_embed", "K2_bias_onehot2_d512"}
 	cs := generatorConfigs()
 	for _, name := range names {
@@ -203,7 +203,7 @@ func TestFastEqualsNaiveSampling(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 1))
 			prompt := randomClasses(rng, 25, c.QuantizationChannels)
 			forEachGenSet(t, func(t *testing.T, k kernels.Set) {
-				for _, temp := range []float64{1, 0.7, 0} {
+				for _, temp := range []float64{1, 0.6, 0} {
 					g, err := NewGenerator(p, k, B, GeneratorOptions{})
 					if err != nil {
 						t.Fatal(err)
