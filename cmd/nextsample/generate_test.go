@@ -178,9 +178,27 @@ func TestGenerateReproducible(t *testing.T) {
 
 func TestStreamGroups(t *testing.T) {
 	for count, want := range map[int]string{1: "[1]", 3: "[1 1 1]", 8: "[8]", 11: "[8 1 1 1]", 16: "[8 8]"} {
-		if got := fmt.Sprint(streamGroups(count)); got != want {
+		if got := fmt.Sprint(streamGroups(count, false)); got != want {
 			t.Errorf("streamGroups(%d) = %s, want %s", count, got, want)
 		}
+	}
+	if got := fmt.Sprint(streamGroups(9, true)); got != "[1 1 1 1 1 1 1 1 1]" {
+		t.Errorf("bfloat16: streamGroups(9) = %s, want nine singles", got)
+	}
+}
+
+// TestGenerateBF16: --bf16 writes what was asked for, reproducibly. (Its
+// arithmetic is checked in causalconv's TestBF16MatchesRoundedModel.)
+func TestGenerateBF16(t *testing.T) {
+	f := newGenFixture(t)
+	args := []string{"--prompt", f.prompt, "--samples", "300", "--continuation-only", "--count", "2", "--seed", "4"}
+	f.generate(t, append(args, "--out", f.path("b-{i}.wav"), "--bf16")...)
+	f.generate(t, append(args, "--out", f.path("c-{i}.wav"), "--bf16")...)
+	if !bytes.Equal(mustRead(t, f.path("b-1.wav")), mustRead(t, f.path("c-1.wav"))) {
+		t.Error("--bf16 is not reproducible")
+	}
+	if got := readWAV(t, f.path("b-0.wav")); len(got.Samples) != 300 {
+		t.Errorf("--bf16 wrote %d samples, want 300", len(got.Samples))
 	}
 }
 
