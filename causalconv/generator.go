@@ -78,44 +78,6 @@ type Generator struct {
 	w16 *bf16Weights // the weight matrices in bfloat16, with GeneratorOptions.BF16
 }
 
-// bf16Weights are a Packed's forward weight matrices rounded to bfloat16,
-// in the same layouts.
-type bf16Weights struct {
-	fgW, resW       [][]uint16
-	skipW, p1W, p2W []uint16
-}
-
-// fg and res return layer l's matrices, or nil without bf16 weights.
-func (w *bf16Weights) fg(l int) []uint16 {
-	if w == nil {
-		return nil
-	}
-	return w.fgW[l]
-}
-
-func (w *bf16Weights) res(l int) []uint16 {
-	if w == nil {
-		return nil
-	}
-	return w.resW[l]
-}
-
-func newBF16Weights(p *Packed) *bf16Weights {
-	conv := func(w []float32) []uint16 {
-		h := make([]uint16, len(w))
-		kernels.ToBF16(h, w)
-		return h
-	}
-	w := &bf16Weights{skipW: conv(p.skipW), p1W: conv(p.p1W), p2W: conv(p.p2W)}
-	for _, m := range p.fgW {
-		w.fgW = append(w.fgW, conv(m))
-	}
-	for _, m := range p.resW {
-		w.resW = append(w.resW, conv(m))
-	}
-	return w
-}
-
 // GeneratorOptions tune a Generator.
 type GeneratorOptions struct {
 	// Batched makes a one-stream generator use MatVecBatch like a
@@ -252,7 +214,8 @@ func (g *Generator) Step(x []int32) ([]float32, error) {
 }
 
 // Warm feeds the prompt, the same one to every stream, without computing
-// logits (the output head is more than half the work of a step). Only the
+// logits (for the default model the output head is three quarters of the
+// work of a step). Only the
 // last RF−1 inputs (RF = Config.ReceptiveField) of a longer prompt can
 // influence any later output, whatever the state before: every value the
 // queues hold afterwards is computed from them alone. So only those are
@@ -396,6 +359,44 @@ func (g *Generator) head() {
 	g.mv(E, S, p.p1W, p116, S, g.skip, g.end, p.p1B, false)
 	g.k.ReLU(E*B, g.end)
 	g.mv(Q, E, p.p2W, p216, E, g.end, g.out, p.p2B, false)
+}
+
+// bf16Weights are a Packed's forward weight matrices rounded to bfloat16,
+// in the same layouts.
+type bf16Weights struct {
+	fgW, resW       [][]uint16
+	skipW, p1W, p2W []uint16
+}
+
+// fg and res return layer l's matrices, or nil without bf16 weights.
+func (w *bf16Weights) fg(l int) []uint16 {
+	if w == nil {
+		return nil
+	}
+	return w.fgW[l]
+}
+
+func (w *bf16Weights) res(l int) []uint16 {
+	if w == nil {
+		return nil
+	}
+	return w.resW[l]
+}
+
+func newBF16Weights(p *Packed) *bf16Weights {
+	conv := func(w []float32) []uint16 {
+		h := make([]uint16, len(w))
+		kernels.ToBF16(h, w)
+		return h
+	}
+	w := &bf16Weights{skipW: conv(p.skipW), p1W: conv(p.p1W), p2W: conv(p.p2W)}
+	for _, m := range p.fgW {
+		w.fgW = append(w.fgW, conv(m))
+	}
+	for _, m := range p.resW {
+		w.resW = append(w.resW, conv(m))
+	}
+	return w
 }
 
 // Sampler draws one stream's classes from its logits: softmax with a
