@@ -215,12 +215,11 @@ func (g *Generator) Step(x []int32) ([]float32, error) {
 
 // Warm feeds the prompt, the same one to every stream, without computing
 // logits (for the default model the output head is three quarters of the
-// work of a step). Only the
-// last RF−1 inputs (RF = Config.ReceptiveField) of a longer prompt can
-// influence any later output, whatever the state before: every value the
-// queues hold afterwards is computed from them alone. So only those are
-// fed, and a prompt of any length costs at most RF−1 steps without the
-// head.
+// work of a step). Only the last RF−1 inputs (RF = Config.ReceptiveField)
+// of a longer prompt can influence any later output, whatever the state
+// before: every value the queues hold afterwards is computed from them
+// alone. So only those are fed, and a prompt of any length costs at most
+// RF−1 steps without the head.
 //
 // To generate after a prompt, Warm all of it but the last sample and Step
 // with that one, whose logits predict the first new sample.
