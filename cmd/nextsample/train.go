@@ -32,7 +32,8 @@ const defaultOut = "runs/latest"
 
 func trainCommand() *cli.Command {
 	sgd, adam := train.DefaultOptions(train.SGD), train.DefaultOptions(train.Adam)
-	perOpt := func(s, a any) string { return fmt.Sprintf("%v (sgd), %v (adam)", s, a) }
+	def := train.DefaultOptions("")
+	perOpt := func(s, a any) string { return fmt.Sprintf("%v (adam), %v (sgd)", a, s) }
 	return &cli.Command{
 		Name:      "train",
 		Usage:     "train a model on a folder or manifest of WAV files",
@@ -48,22 +49,20 @@ func trainCommand() *cli.Command {
 			"resume), best.safetensors (lowest validation bits), step-NNNNNN.safetensors\n" +
 			"every --save-every steps, train_log.csv and loss.png. Ctrl-C finishes the step,\n" +
 			"saves and exits with status 130; --resume continues up to --steps, bit for bit.\n\n" +
-			"Defaults depend on --optimizer: sgd uses momentum 0.9, lr 0.05 with " + fmt.Sprint(sgd.Warmup) + " steps of\n" +
-			"warm-up and a cosine decay to 10%, gradients clipped to norm 1; adam uses\n" +
-			"lr 0.001, constant, no clipping (the reference's FSDD recipe).\n\n" +
+			optimizerDefaults(sgd, adam) + "\n\n" +
 			"Examples:\n" +
 			"  nextsample train                                  # bundled samples, a few minutes\n" +
-			"  nextsample train --data /data/fsdd/manifest.csv --optimizer adam --steps 650 --out runs/fsdd\n" +
+			"  nextsample train --data /data/fsdd/manifest.csv --val-split test --steps 650 --out runs/fsdd\n" +
 			"  nextsample train --out runs/fsdd --resume --steps 2000",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "training corpus: a `DIR` of WAV files or a manifest.csv (default: the bundled " + defaultManifest + ", looked up from the current directory upwards and beside the executable)"},
 			&cli.StringFlag{Name: "out", Usage: "run `DIR` for checkpoints, log and plot", Value: defaultOut},
 			&cli.StringFlag{Name: "config", Usage: "model configuration `FILE`: the reference's config.json or just its model object (default: the built-in skip256 model)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last.safetensors, up to --steps"},
-			&cli.Int64Flag{Name: "steps", Usage: "total training steps of the run", Value: sgd.Steps},
-			&cli.IntFlag{Name: "batch", Usage: "files per step", Value: sgd.Batch},
-			&cli.IntFlag{Name: "crop", Usage: "at most this many scored samples per file and step", Value: sgd.Crop},
-			&cli.StringFlag{Name: "optimizer", Usage: "sgd (with momentum) or adam", Value: train.SGD},
+			&cli.Int64Flag{Name: "steps", Usage: "total training steps of the run", Value: def.Steps},
+			&cli.IntFlag{Name: "batch", Usage: "files per step", Value: def.Batch},
+			&cli.IntFlag{Name: "crop", Usage: "at most this many scored samples per file and step", Value: def.Crop},
+			&cli.StringFlag{Name: "optimizer", Usage: "adam or sgd (with momentum)", Value: train.DefaultOptimizer},
 			&cli.Float64Flag{Name: "lr", Usage: "peak learning rate", DefaultText: perOpt(sgd.LR, adam.LR)},
 			&cli.Float64Flag{Name: "momentum", Usage: "SGD momentum", Value: sgd.Momentum},
 			&cli.BoolFlag{Name: "nesterov", Usage: "Nesterov momentum (SGD)"},
@@ -72,12 +71,12 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "decay", Usage: "learning-rate decay after the warm-up: cosine or constant", DefaultText: perOpt(sgd.Decay, adam.Decay)},
 			&cli.Float64Flag{Name: "lr-floor", Usage: "final learning rate of the cosine decay, as a fraction of --lr", DefaultText: perOpt(sgd.LRFloor, adam.LRFloor)},
 			&cli.Float64Flag{Name: "clip", Usage: "clip the gradient's global L2 norm to this (0: off)", DefaultText: perOpt(sgd.Clip, adam.Clip)},
-			&cli.Uint64Flag{Name: "seed", Usage: "seed of the initial weights and the data order", Value: sgd.Seed},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed of the initial weights and the data order", Value: def.Seed},
 			&cli.IntFlag{Name: "threads", Usage: "worker threads (results do not depend on it)", DefaultText: "all cores"},
-			&cli.Int64Flag{Name: "eval-every", Usage: "validate every `N` steps (0: never)", Value: sgd.EvalEvery},
-			&cli.Int64Flag{Name: "save-every", Usage: "keep step-NNNNNN.safetensors every `N` steps (0: never)", Value: sgd.SaveEvery},
+			&cli.Int64Flag{Name: "eval-every", Usage: "validate every `N` steps (0: never)", Value: def.EvalEvery},
+			&cli.Int64Flag{Name: "save-every", Usage: "keep step-NNNNNN.safetensors every `N` steps (0: never)", Value: def.SaveEvery},
 			&cli.StringFlag{Name: "val-split", Usage: "manifest split to validate on", DefaultText: "the first of valid, validation, dev, test present"},
-			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: sgd.Chunk, Hidden: true},
+			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: def.Chunk, Hidden: true},
 			&cli.IntFlag{Name: "sample-rate", Usage: "model sample rate in `Hz`", DefaultText: "the corpus's rate"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample files at other rates instead of refusing them"},
 			&cli.IntFlag{Name: "channel", Usage: "channel to use, from 1 (0: average all channels)"},
@@ -86,6 +85,32 @@ func trainCommand() *cli.Command {
 		},
 		Action: runTrain,
 	}
+}
+
+// optimizerDefaults describes the per-optimizer defaults for the help text.
+func optimizerDefaults(sgd, adam train.Options) string {
+	describe := func(o train.Options) string {
+		d := fmt.Sprintf("lr %g", o.LR)
+		if o.Optimizer == train.SGD {
+			d += fmt.Sprintf(", momentum %g", o.Momentum)
+		}
+		if o.Warmup > 0 {
+			d += fmt.Sprintf(", %d warm-up steps", o.Warmup)
+		}
+		if o.Decay == train.DecayCosine {
+			d += fmt.Sprintf(", cosine decay to %g%%", 100*o.LRFloor)
+		} else {
+			d += ", constant"
+		}
+		if o.Clip > 0 {
+			d += fmt.Sprintf(", gradient norm clipped to %g", o.Clip)
+		} else {
+			d += ", no clipping"
+		}
+		return d
+	}
+	return "Defaults depend on --optimizer. adam (the default): " + describe(adam) +
+		"; with --batch 8 --crop 4000 this is the reference's FSDD recipe.\nsgd: " + describe(sgd) + "."
 }
 
 // optionsFromFlags returns base with every flag the user set applied.
