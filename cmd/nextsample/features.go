@@ -2,16 +2,297 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/featio"
+	"github.com/nextsample/nextsample/audio/kaldifeat"
+	"github.com/nextsample/nextsample/causalconv/features"
+	"github.com/nextsample/nextsample/train"
 )
 
 func featuresCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "features",
-		Usage: "(not implemented yet)",
-		Action: func(*cli.Context) error {
-			return errors.New("features: not implemented yet")
+		Name:      "features",
+		Usage:     "frame features (one vector per 10 ms) for recognizers",
+		ArgsUsage: " ",
+		Description: "Turns every file of a corpus into a matrix of frame features, one row per\n" +
+			"frame (25 ms windows every 10 ms by default), written in a format recognizers\n" +
+			"load directly, with a features.json that records how they were made.\n\n" +
+			"Kinds:\n" +
+			"  --model FILE   learned features: the model's activations pooled over each\n" +
+			"                 frame. Audio is prepared with the settings stored in the model\n" +
+			"                 (sample rate, DC removal, normalization), as in training;\n" +
+			"                 silence trimming is never applied, so frames stay aligned.\n" +
+			"  --kind fbank   Kaldi log-mel filterbank, 23 bins (compute-fbank-feats defaults,\n" +
+			"                 dither 0); the waveform as recorded, at the corpus's rate\n" +
+			"  --kind mfcc    Kaldi MFCC, 13 cepstra with energy (compute-mfcc-feats defaults)\n\n" +
+			"--layers chooses what a learned feature vector holds, a comma-separated list\n" +
+			"whose parts are concatenated in the order given:\n" +
+			"  skip         the skip sum, the output head's input before its first ReLU\n" +
+			"               (skip_channels values, 256 for the default model)\n" +
+			"  z:all        the gated activations tanh(f)·σ(g) of every layer (20 × 32)\n" +
+			"  z:0,5,19     ...of the listed layers (0 is nearest the input); ranges such\n" +
+			"               as z:0-9 work too\n" +
+			"  skip,z:all   both: 256 + 640 values per frame\n" +
+			"--pool mean (default) or max reduces each frame's positions to one value.\n\n" +
+			"Frames follow Kaldi: with --snip-edges=true (default) frame t covers samples\n" +
+			"[t·hop, t·hop + window) and a file of N samples has 1 + (N − window) / hop\n" +
+			"frames (none if shorter than a window). With --snip-edges=false frame t is\n" +
+			"centred on t·hop + hop/2 and there are (N + hop/2) / hop frames; learned\n" +
+			"features pool the part of the window inside the file (fbank reflects it).\n" +
+			"Position t's activation has heard samples 0..t.\n\n" +
+			"Formats (in --out DIR, keys are the paths without .wav, spaces made _):\n" +
+			"  ark   feats.ark + feats.scp (Kaldi binary matrices, byte offsets),\n" +
+			"        utt2num_frames; --ark-text adds feats.txt\n" +
+			"  npy   one NumPy float32 array (frames × dims) per file, mirroring the corpus\n" +
+			"        folders, and index.csv\n" +
+			"  htk   one HTK parameter file per file (USER kind for learned features,\n" +
+			"        FBANK or MFCC for the baselines), and index.csv\n" +
+			"Nothing is visible until the run is complete: on an error or Ctrl-C the output\n" +
+			"folder is left as it was.\n\n" +
+			"Files are computed on all cores (--threads) and written in corpus order, so the\n" +
+			"output is the same for any thread count. --shard I/N computes only the files at\n" +
+			"positions I, I+N, I+2N, ... of the corpus in key order (after --split), so N\n" +
+			"machines can share a corpus; `nextsample probe --features` takes every shard's\n" +
+			"folder, and Kaldi users can concatenate the feats.scp files. A Kubernetes\n" +
+			"indexed Job or a Slurm array runs one shard per task:\n" +
+			"  nextsample features --model m.safetensors --data /data/manifest.csv \\\n" +
+			"      --shard $JOB_COMPLETION_INDEX/8 --out /out/feats-$JOB_COMPLETION_INDEX\n" +
+			"  #SBATCH --array=0-7\n" +
+			"  nextsample features ... --shard $SLURM_ARRAY_TASK_ID/8 --out feats-$SLURM_ARRAY_TASK_ID\n\n" +
+			"Examples:\n" +
+			"  nextsample features --kind fbank --data samples/fsdd/manifest.csv --format npy --out /tmp/fbank\n" +
+			"  nextsample features --model runs/fsdd/best.safetensors --layers skip,z:all \\\n" +
+			"      --data samples/fsdd/manifest.csv --out /tmp/learned",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "learned features of this model `FILE` (.safetensors)"},
+			&cli.StringFlag{Name: "kind", Usage: "fbank or mfcc (Kaldi baselines), or learned (with --model)"},
+			&cli.StringFlag{Name: "data", Usage: "a `DIR` of WAV files or a manifest.csv", Required: true},
+			&cli.StringFlag{Name: "out", Usage: "output `DIR`", Required: true},
+			&cli.StringFlag{Name: "format", Usage: "ark, npy or htk", Value: featio.FormatArk},
+			&cli.StringFlag{Name: "layers", Usage: "learned: `SPEC` of what each frame holds (skip, z:all, z:0,5,19, skip,z:all)", Value: "skip"},
+			&cli.StringFlag{Name: "pool", Usage: "learned: mean or max over each frame", Value: features.PoolMean},
+			&cli.BoolFlag{Name: "snip-edges", Usage: "Kaldi's frame convention: only whole windows (false: centred frames)", Value: true},
+			&cli.Float64Flag{Name: "frame-length", Usage: "window `MS`", Value: 25},
+			&cli.Float64Flag{Name: "frame-shift", Usage: "hop `MS`", Value: 10},
+			&cli.StringFlag{Name: "shard", Usage: "compute only shard `I/N` of the corpus (0 ≤ I < N)"},
+			&cli.StringFlag{Name: "split", Usage: "only files of this manifest split", DefaultText: "every file"},
+			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores"},
+			&cli.BoolFlag{Name: "resample", Usage: "resample files at another rate (learned: to the model's rate; baselines: to --sample-rate)"},
+			&cli.IntFlag{Name: "sample-rate", Usage: "baselines: compute at this rate `HZ` (other rates need --resample)", DefaultText: "the corpus's"},
+			&cli.Float64Flag{Name: "dither", Usage: "baselines: Gaussian dither in int16 units (Kaldi's default is 1)", Value: 0},
+			&cli.BoolFlag{Name: "ark-text", Usage: "ark: also write the text form, feats.txt"},
+			&cli.IntFlag{Name: "chunk", Usage: "learned: positions per network call (bounds memory; does not change the features)", Value: features.DefaultChunk},
 		},
+		Action: runFeatures,
 	}
+}
+
+func runFeatures(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("features: unexpected argument %q (the corpus is given with --data)", c.Args().First())
+	}
+	ctx := c.Context
+	stderr := c.App.ErrWriter
+	kind := c.String("kind")
+	learned := c.IsSet("model")
+	switch {
+	case learned && kind != "" && kind != featio.KindLearned:
+		return fmt.Errorf("features: --model makes learned features; --kind %s does not go with it", kind)
+	case !learned && kind == featio.KindLearned:
+		return errors.New("features: --kind learned needs --model")
+	case !learned && kind == "":
+		return errors.New("features: give --model FILE (learned features) or --kind fbank|mfcc")
+	case !learned && kind != featio.KindFbank && kind != featio.KindMFCC:
+		return fmt.Errorf("features: unknown --kind %q (want fbank, mfcc, or learned with --model)", kind)
+	}
+	for _, name := range []string{"layers", "pool", "chunk"} {
+		if !learned && c.IsSet(name) {
+			return fmt.Errorf("features: --%s is for learned features (--model)", name)
+		}
+	}
+	for _, name := range []string{"sample-rate", "dither"} {
+		if learned && c.IsSet(name) {
+			return fmt.Errorf("features: --%s is for --kind fbank|mfcc; learned features use the model's settings", name)
+		}
+	}
+	format := c.String("format")
+	switch format {
+	case featio.FormatArk, featio.FormatNpy, featio.FormatHTK:
+	default:
+		return fmt.Errorf("features: unknown --format %q (want ark, npy or htk)", format)
+	}
+	if c.IsSet("ark-text") && format != featio.FormatArk {
+		return errors.New("features: --ark-text goes with --format ark")
+	}
+	shard, err := features.ParseShard(c.String("shard"))
+	if err != nil {
+		return fmt.Errorf("features: --%w", err)
+	}
+
+	corp, err := corpus.Open(c.String("data"))
+	if err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	entries, what := corp.Entries, "all files"
+	if split := c.String("split"); split != "" {
+		entries, what = corp.Split(split), "split "+split
+		if len(entries) == 0 {
+			return fmt.Errorf("features: %s: split %q has no files (splits: %s)", corp.Source, split, splitList(corp))
+		}
+	}
+	entries = shard.Select(entries)
+	if shard.Count > 1 {
+		what += ", shard " + shard.String()
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("features: %s (%s): no files in this shard", corp.Source, what)
+	}
+
+	var recipe *features.Recipe
+	var desc string
+	if learned {
+		recipe, desc, err = learnedRecipe(c)
+	} else {
+		recipe, desc, err = kaldiRecipe(c, kind, entries)
+	}
+	if err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+
+	fmt.Fprintf(stderr, "features: %s, %d dims per frame (%d-sample windows every %d samples at %d Hz, %s)\n",
+		desc, recipe.Dim, recipe.Framing.Window, recipe.Framing.Hop, recipe.Settings.SampleRate, frameConvention(recipe.Framing))
+	fmt.Fprintf(stderr, "features: %s (%s): %d files\n", corp.Source, what, len(entries))
+	out := c.String("out")
+	prog, err := features.WriteCorpus(ctx, recipe, entries, out, features.CorpusOptions{
+		RunOptions: features.RunOptions{Threads: c.Int("threads"), Progress: progressPrinter(stderr)},
+		Format:     format,
+		ArkText:    c.Bool("ark-text"),
+		Shard:      shard,
+	})
+	if isTerminal(stderr) {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		return interrupted(ctx, fmt.Errorf("%w; nothing was written to %s", err, out))
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "features: %d files, %d frames × %d dims in %s (%s format), %.1f s of audio in %.1f s (%s samples/s)\n",
+		prog.Done, prog.Frames, recipe.Dim, out, format, float64(prog.Samples)/float64(recipe.Settings.SampleRate),
+		prog.Elapsed.Seconds(), shortCount(prog.SamplesPerSecond()))
+	return err
+}
+
+// learnedRecipe reads the model file and the learned-feature flags.
+func learnedRecipe(c *cli.Context) (*features.Recipe, string, error) {
+	path := c.String("model")
+	mf, err := train.ReadModelFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	settings, err := train.AudioSettings(mf.Metadata, mf.Model)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	if c.IsSet("resample") {
+		settings.Resample = c.Bool("resample")
+	}
+	layers, err := features.ParseLayers(c.String("layers"), mf.Model.Config.Layers())
+	if err != nil {
+		return nil, "", err
+	}
+	fr, err := features.FramingMs(settings.SampleRate, c.Float64("frame-length"), c.Float64("frame-shift"), c.Bool("snip-edges"))
+	if err != nil {
+		return nil, "", err
+	}
+	sum, err := features.FileSHA256(path)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := features.Learned(mf.Model, settings, features.Options{
+		Layers: layers, Pool: c.String("pool"), Framing: fr, Chunk: c.Int("chunk"),
+	}, path, sum)
+	if err != nil {
+		return nil, "", err
+	}
+	return r, fmt.Sprintf("learned from %s (%s, %s pooling)", path, layers, r.Sidecar.Pooling), nil
+}
+
+// kaldiRecipe builds fbank or MFCC features at the corpus's rate (or
+// --sample-rate).
+func kaldiRecipe(c *cli.Context, kind string, entries []corpus.Entry) (*features.Recipe, string, error) {
+	rate := commonRate(entries)
+	if c.IsSet("sample-rate") {
+		rate = c.Int("sample-rate")
+	}
+	if rate <= 0 {
+		return nil, "", fmt.Errorf("invalid sample rate %d Hz", rate)
+	}
+	cfg := kaldifeat.DefaultFbank(float64(rate))
+	if kind == featio.KindMFCC {
+		cfg = kaldifeat.DefaultMFCC(float64(rate))
+	}
+	cfg.FrameLengthMs = c.Float64("frame-length")
+	cfg.FrameShiftMs = c.Float64("frame-shift")
+	cfg.SnipEdges = c.Bool("snip-edges")
+	cfg.Dither = c.Float64("dither")
+	r, err := features.Kaldi(cfg, features.KaldiSettings(rate, c.Bool("resample")))
+	if err != nil {
+		return nil, "", err
+	}
+	return r, fmt.Sprintf("Kaldi %s", kind), nil
+}
+
+func frameConvention(fr features.Framing) string {
+	if fr.SnipEdges {
+		return "snip-edges"
+	}
+	return "centred"
+}
+
+// progressPrinter reports progress on w: a line rewritten in place on a
+// terminal, otherwise a line every 10 seconds.
+func progressPrinter(w io.Writer) func(features.Progress) {
+	tty := isTerminal(w)
+	every := 10 * time.Second
+	if tty {
+		every = 250 * time.Millisecond
+	}
+	var last time.Duration
+	return func(p features.Progress) {
+		if p.Elapsed-last < every && p.Done < p.Total {
+			return
+		}
+		last = p.Elapsed
+		eta := ""
+		if p.Done > 0 && p.Done < p.Total {
+			left := time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
+			eta = fmt.Sprintf(", %s left", left.Round(time.Second))
+		}
+		line := fmt.Sprintf("features: %d/%d files (%.0f%%), %s samples/s%s",
+			p.Done, p.Total, 100*float64(p.Done)/float64(p.Total), shortCount(p.SamplesPerSecond()), eta)
+		if tty {
+			fmt.Fprintf(w, "\r\033[K%s", line)
+		} else {
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+// shortCount prints a count with a K/M suffix: 312K, 4.1M.
+func shortCount(v float64) string {
+	switch {
+	case v >= 1e7:
+		return fmt.Sprintf("%.0fM", v/1e6)
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0fK", v/1e3)
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.0f", v), ".0")
 }
