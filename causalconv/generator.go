@@ -75,7 +75,9 @@ type Generator struct {
 	// f, g and z padded to a whole number of vectors; see gate.
 	gateF, gateG, gateZ []float32
 
-	w16 *bf16Weights // the weight matrices in bfloat16, with GeneratorOptions.BF16
+	// The weight matrices, each in the form it is multiplied in.
+	fgM, resM       []matrix // per layer
+	skipM, p1M, p2M matrix
 }
 
 // GeneratorOptions tune a Generator.
@@ -89,12 +91,13 @@ type GeneratorOptions struct {
 	// run are divided among goroutines in different ways.
 	Batched bool
 
-	// BF16 rounds every weight matrix to bfloat16 (8 significant bits)
-	// and multiplies with MatVecBF16, which reads half the bytes: the
-	// weights of the default model then fit in a core's L2 cache. It is
-	// an approximation (the logits are those of a model whose weights
-	// were rounded; the products and sums stay float32), for one stream
-	// only; biases and the input table stay float32.
+	// BF16 rounds the large weight matrices (filter-gate, skip, post1,
+	// post2) to bfloat16 (8 significant bits) and multiplies with the
+	// bfloat16 kernels, which read half the bytes: the weights of the
+	// default model then fit in a core's L2 cache. It is an approximation
+	// (the logits are those of a model whose matrices were rounded; the
+	// products and sums stay float32), for one unbatched stream only. The
+	// residual matrices, the biases and the input table stay float32.
 	BF16 bool
 }
 
@@ -116,7 +119,7 @@ func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (
 	if opt.BF16 && batched {
 		return nil, errors.New("causalconv: bfloat16 weights are for one unbatched stream")
 	}
-	if opt.BF16 && k.MatVecBF16 == nil {
+	if opt.BF16 && k.MatVecBF16 == nil && k.MatVecTBF16 == nil {
 		return nil, fmt.Errorf("causalconv: kernel set %q has no bfloat16 matrix-vector kernel", k.Name)
 	}
 	c := p.cfg
@@ -152,9 +155,7 @@ func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (
 		g.ring[l] = make([]float32, (K-1)*d*R*B)
 		g.taps[l] = make([]float32, K*R*B)
 	}
-	if opt.BF16 {
-		g.w16 = newBF16Weights(p)
-	}
+	g.setMatrices(opt.BF16)
 	g.fg = make([]float32, 2*D*B)
 	if n := D * B; n%gateLanes != 0 {
 		n += gateLanes - n%gateLanes
@@ -242,19 +243,21 @@ func (g *Generator) Warm(prompt []int32) error {
 	return nil
 }
 
-// mv is one matrix-vector product per stream: y = (acc ? y : 0) + bias +
-// A·x, with x [k × streams] and y [m × streams]; a16 is A in bfloat16,
-// used with GeneratorOptions.BF16.
-func (g *Generator) mv(m, k int, a []float32, a16 []uint16, lda int, x, y, bias []float32, acc bool) {
-	if g.w16 != nil {
-		g.k.MatVecBF16(m, k, a16, lda, x, y, bias, acc)
-		return
+// mul is one matrix-vector product per stream: y = (acc ? y : 0) + bias
+// + A·x, with x [k × streams] and y [m × streams].
+func (g *Generator) mul(w *matrix, x, y []float32, acc bool) {
+	switch w.kind {
+	case mulPlain:
+		g.k.MatVec(w.m, w.k, w.a, w.ld, x, y, w.bias, acc)
+	case mulT:
+		g.k.MatVecT(w.m, w.k, w.a, w.ld, x, y, w.bias, acc)
+	case mulBatch:
+		g.k.MatVecBatch(w.m, w.k, g.streams, w.a, w.ld, x, y, w.bias, acc)
+	case mulBF16:
+		g.k.MatVecBF16(w.m, w.k, w.a16, w.ld, x, y, w.bias, acc)
+	case mulBF16T:
+		g.k.MatVecTBF16(w.m, w.k, w.a16, w.ld, x, y, w.bias, acc)
 	}
-	if !g.batched {
-		g.k.MatVec(m, k, a, lda, x, y, bias, acc)
-		return
-	}
-	g.k.MatVecBatch(m, k, g.streams, a, lda, x, y, bias, acc)
 }
 
 // layers runs the input layer and every dilated layer for one time step,
@@ -262,7 +265,6 @@ func (g *Generator) mv(m, k int, a []float32, a16 []uint16, lda int, x, y, bias 
 func (g *Generator) layers(x []int32) {
 	Q, R, D, K, B := g.n.Q, g.n.R, g.n.D, g.n.K, g.streams
 	RB := R * B
-	p := g.p
 
 	// Input layer: a gather of table rows into h_0, layer 0's newest tap.
 	h := g.taps[0][(K-1)*RB : K*RB]
@@ -312,13 +314,13 @@ func (g *Generator) layers(x []int32) {
 		}
 		g.pos[l] = pos
 
-		g.mv(2*D, K*R, p.fgW[l], g.w16.fg(l), K*R, taps, g.fg, p.fgB[l], false)
+		g.mul(&g.fgM[l], taps, g.fg, false)
 		z := g.z[l*D*B : (l+1)*D*B]
 		g.gate(z)
 		if l < g.nres {
 			next := g.taps[l+1][(K-1)*RB : K*RB]
 			copy(next, cur)
-			g.mv(R, D, p.resW[l], g.w16.res(l), D, z, next, p.resB[l], true)
+			g.mul(&g.resM[l], z, next, true)
 		}
 	}
 }
@@ -347,55 +349,91 @@ func (g *Generator) gate(z []float32) {
 
 // head computes the logits from the gate outputs of every layer.
 func (g *Generator) head() {
-	S, E, Q, LD, B := g.n.S, g.n.E, g.n.Q, g.n.L*g.n.D, g.streams
-	p := g.p
-	var skip16, p116, p216 []uint16
-	if w := g.w16; w != nil {
-		skip16, p116, p216 = w.skipW, w.p1W, w.p2W
-	}
-	g.mv(S, LD, p.skipW, skip16, LD, g.z, g.skip, p.skipB, false)
+	S, E, B := g.n.S, g.n.E, g.streams
+	g.mul(&g.skipM, g.z, g.skip, false)
 	g.k.ReLU(S*B, g.skip)
-	g.mv(E, S, p.p1W, p116, S, g.skip, g.end, p.p1B, false)
+	g.mul(&g.p1M, g.skip, g.end, false)
 	g.k.ReLU(E*B, g.end)
-	g.mv(Q, E, p.p2W, p216, E, g.end, g.out, p.p2B, false)
+	g.mul(&g.p2M, g.end, g.out, false)
 }
 
-// bf16Weights are a Packed's forward weight matrices rounded to bfloat16,
-// in the same layouts.
-type bf16Weights struct {
-	fgW, resW       [][]uint16
-	skipW, p1W, p2W []uint16
+// mulKind says which kernel multiplies by a matrix.
+type mulKind uint8
+
+const (
+	mulPlain mulKind = iota // MatVec, A as packed [m × k]
+	mulT                    // MatVecT, Aᵀ [k × m]
+	mulBatch                // MatVecBatch, A as packed
+	mulBF16                 // MatVecBF16, A in bfloat16
+	mulBF16T                // MatVecTBF16, Aᵀ in bfloat16
+)
+
+// matrix is one weight matrix A [m × k] and its bias, in the form its
+// kind multiplies: a (or a16) holds A or Aᵀ with row stride ld.
+type matrix struct {
+	kind mulKind
+	m, k int
+	a    []float32
+	a16  []uint16
+	ld   int
+	bias []float32
 }
 
-// fg and res return layer l's matrices, or nil without bf16 weights.
-func (w *bf16Weights) fg(l int) []uint16 {
-	if w == nil {
-		return nil
+// setMatrices chooses how each product is computed. Several streams use
+// MatVecBatch on the packed weights. One stream uses the transposed
+// weights that Packed keeps for the backward pass, with MatVecT, which
+// needs no horizontal sums and is the faster form for the small matrices
+// of generation (kernels/BENCH.md), falling back to MatVec. With bf16,
+// the large matrices are rounded into transposed bfloat16 copies
+// (MatVecTBF16, or MatVecBF16 on untransposed copies).
+func (g *Generator) setMatrices(bf16 bool) {
+	p, n := g.p, g.n
+	LD := n.L * n.D
+	// The fused skip matrix's transpose [L·D × S]: Packed keeps it per
+	// layer ([D × S] each), which stacked is the whole.
+	var skipWT []float32
+	if !g.batched && (g.k.MatVecT != nil || bf16) {
+		skipWT = make([]float32, 0, LD*n.S)
+		for _, w := range p.skipWT {
+			skipWT = append(skipWT, w...)
+		}
 	}
-	return w.fgW[l]
+	set := func(m, k int, a, at, bias []float32, round bool) matrix {
+		w := matrix{m: m, k: k, bias: bias}
+		switch {
+		case g.batched:
+			w.kind, w.a, w.ld = mulBatch, a, k
+		case round && g.k.MatVecTBF16 != nil:
+			w.kind, w.a16, w.ld = mulBF16T, toBF16(at), m
+		case round:
+			w.kind, w.a16, w.ld = mulBF16, toBF16(a), k
+		case g.k.MatVecT != nil:
+			w.kind, w.a, w.ld = mulT, at, m
+		default:
+			w.kind, w.a, w.ld = mulPlain, a, k
+		}
+		return w
+	}
+	g.fgM = make([]matrix, n.L)
+	for l := range g.fgM {
+		// fgWT[l] is K taps of [R × 2D] one after the other: the
+		// [K·R × 2D] transpose of fgW[l].
+		g.fgM[l] = set(2*n.D, n.K*n.R, p.fgW[l], p.fgWT[l], p.fgB[l], bf16)
+	}
+	g.resM = make([]matrix, g.nres)
+	for l := range g.resM {
+		g.resM[l] = set(n.R, n.D, p.resW[l], p.resWT[l], p.resB[l], false)
+	}
+	g.skipM = set(n.S, LD, p.skipW, skipWT, p.skipB, bf16)
+	g.p1M = set(n.E, n.S, p.p1W, p.p1WT, p.p1B, bf16)
+	g.p2M = set(n.Q, n.E, p.p2W, p.p2WT, p.p2B, bf16)
 }
 
-func (w *bf16Weights) res(l int) []uint16 {
-	if w == nil {
-		return nil
-	}
-	return w.resW[l]
-}
-
-func newBF16Weights(p *Packed) *bf16Weights {
-	conv := func(w []float32) []uint16 {
-		h := make([]uint16, len(w))
-		kernels.ToBF16(h, w)
-		return h
-	}
-	w := &bf16Weights{skipW: conv(p.skipW), p1W: conv(p.p1W), p2W: conv(p.p2W)}
-	for _, m := range p.fgW {
-		w.fgW = append(w.fgW, conv(m))
-	}
-	for _, m := range p.resW {
-		w.resW = append(w.resW, conv(m))
-	}
-	return w
+// toBF16 returns w rounded to bfloat16.
+func toBF16(w []float32) []uint16 {
+	h := make([]uint16, len(w))
+	kernels.ToBF16(h, w)
+	return h
 }
 
 // Sampler draws one stream's classes from its logits: softmax with a

@@ -33,7 +33,8 @@ func reportGeneration(b *testing.B, c Config, n float64, cpu0 float64) {
 
 // BenchmarkGenerate is fast (queued) generation with sampling at
 // temperature 1: streams1 is the reference's gen_fast_skip256 (one stream,
-// one core), streams1/bf16 the same with bfloat16 weights; streams8 runs 8
+// one core), streams1/bf16 the same with bfloat16 weights, and
+// /untransposed both without the transposed kernels; streams8 runs 8
 // streams in lockstep on one core (small matrix products), and
 // streams16/threads2 two such generators on two goroutines, as
 // `nextsample generate --count 16` does on two cores.
@@ -42,16 +43,23 @@ func BenchmarkGenerate(b *testing.B) {
 	m, _ := NewRandom(c, 1)
 	p := m.Packed()
 	k := kernels.Best()
+	plain := k // without the transposed kernels: MatVec and MatVecBF16
+	plain.MatVecT, plain.MatVecTBF16 = nil, nil
 	for _, cs := range []struct {
 		per, threads int
-		bf16         bool
-	}{{1, 1, false}, {1, 1, true}, {8, 1, false}, {8, 2, false}} {
+		bf16, plain  bool
+	}{{1, 1, false, false}, {1, 1, true, false}, {1, 1, false, true}, {1, 1, true, true}, {8, 1, false, false}, {8, 2, false, false}} {
 		name := fmt.Sprintf("skip256/streams%d", cs.per*cs.threads)
 		if cs.threads > 1 {
 			name += fmt.Sprintf("/threads%d", cs.threads)
 		}
 		if cs.bf16 {
 			name += "/bf16"
+		}
+		k := k
+		if cs.plain {
+			name += "/untransposed"
+			k = plain
 		}
 		b.Run(name, func(b *testing.B) {
 			per := cs.per

@@ -28,13 +28,25 @@ func generatorConfigs() map[string]Config {
 	return cs
 }
 
-// forEachGenSet runs f with every kernel set that has the matrix-vector
-// kernels.
-func forEachGenSet(t *testing.T, f func(t *testing.T, k kernels.Set)) {
+// genSets are the kernel sets that have the matrix-vector kernels, plus
+// the fastest without its transposed kernels (MatVecT, MatVecTBF16), so
+// that the generator's fallback to MatVec and MatVecBF16 is tested too.
+func genSets() []kernels.Set {
+	var sets []kernels.Set
 	for _, k := range kernels.Sets() {
-		if k.MatVec == nil {
-			continue
+		if k.MatVec != nil {
+			sets = append(sets, k)
 		}
+	}
+	plain := kernels.Best()
+	plain.Name += "-untransposed"
+	plain.MatVecT, plain.MatVecTBF16 = nil, nil
+	return append(sets, plain)
+}
+
+// forEachGenSet runs f with every set of genSets.
+func forEachGenSet(t *testing.T, f func(t *testing.T, k kernels.Set)) {
+	for _, k := range genSets() {
 		t.Run(k.Name, func(t *testing.T) { f(t, k) })
 	}
 }
@@ -287,8 +299,9 @@ func TestBatchedIsIndependentOfGrouping(t *testing.T) {
 
 // TestBF16MatchesRoundedModel: with bfloat16 weights the generator
 // computes exactly (to 1e-5) the full forward pass of the model whose
-// weight matrices were rounded to bfloat16 (biases and the input layer
-// stay float32), for every kernel set that has MatVecBF16.
+// filter-gate, skip and head matrices were rounded to bfloat16 (residual
+// matrices, biases and the input layer stay float32), for every kernel
+// set that has a bfloat16 kernel.
 func TestBF16MatchesRoundedModel(t *testing.T) {
 	const T = 2000
 	for _, name := range []string{"K2_bias_onehot2_d512", "K3_nobias_embed_d256", "K3_bias_onehot1"} {
@@ -298,7 +311,7 @@ func TestBF16MatchesRoundedModel(t *testing.T) {
 			rounded := m.Clone()
 			h := make([]uint16, 1)
 			for _, tn := range m.Tensors() {
-				if len(tn.Shape) == 1 || strings.HasPrefix(tn.Name, "input_") {
+				if len(tn.Shape) == 1 || strings.HasPrefix(tn.Name, "input_") || strings.HasPrefix(tn.Name, "residual.") {
 					continue
 				}
 				for i := tn.Offset; i < tn.Offset+tn.Size; i++ {
@@ -307,8 +320,8 @@ func TestBF16MatchesRoundedModel(t *testing.T) {
 				}
 			}
 			x := randomClasses(rand.New(rand.NewPCG(8, 8)), T, c.QuantizationChannels)
-			for _, k := range kernels.Sets() {
-				if k.MatVecBF16 == nil {
+			for _, k := range genSets() {
+				if k.MatVecBF16 == nil && k.MatVecTBF16 == nil {
 					continue
 				}
 				t.Run(k.Name, func(t *testing.T) {
@@ -477,7 +490,7 @@ func TestGeneratorRejects(t *testing.T) {
 		t.Error("bfloat16 weights accepted for 2 streams")
 	}
 	noBF16 := k
-	noBF16.MatVecBF16 = nil
+	noBF16.MatVecBF16, noBF16.MatVecTBF16 = nil, nil
 	if _, err := NewGenerator(p, noBF16, 1, GeneratorOptions{BF16: true}); err == nil {
 		t.Error("bfloat16 weights accepted with a set that has no MatVecBF16")
 	}
