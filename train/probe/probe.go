@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/audio/featio"
 )
 
@@ -447,21 +448,20 @@ func ReadManifest(path, label, group string) ([]ManifestRow, error) {
 }
 
 // UtteranceKey turns a manifest path (relative to the manifest's folder)
-// into the key the features were stored under: the cleaned path in slash
-// form without its extension, e.g. "recordings/0_george_0.wav" →
-// "recordings/0_george_0".
-//
-// This is the one place the key rule lives on the probe's side; it must
-// agree with the corpus reader that `nextsample features` uses.
+// into the key the features were stored under: corpus.KeyFor, the corpus
+// key rule that `nextsample features` uses (slash form, cleaned, without
+// a .wav extension, whitespace made "_"), e.g. "recordings/0_george_0.wav"
+// → "recordings/0_george_0". Paths that leave the manifest's folder are
+// refused: their keys could collide with those of files inside it.
 func UtteranceKey(manifestPath string) (string, error) {
 	if manifestPath == "" {
 		return "", errors.New("empty path")
 	}
-	p := filepath.ToSlash(filepath.Clean(filepath.FromSlash(manifestPath)))
-	if !filepath.IsLocal(filepath.FromSlash(p)) {
+	p := filepath.Clean(filepath.FromSlash(manifestPath))
+	if !filepath.IsLocal(p) {
 		return "", fmt.Errorf("path %q is not inside the manifest's folder", manifestPath)
 	}
-	return strings.TrimSuffix(p, filepath.Ext(p)), nil
+	return corpus.KeyFor(p), nil
 }
 
 func sortedUnique(v []string) []string {
