@@ -29,8 +29,13 @@ import (
 // number goes.
 const streamPlaceholder = "{i}"
 
-// maxStreams bounds --count: every stream holds its whole output in memory.
-const maxStreams = 1024
+// maxStreams bounds --count, and maxHeldSamples the samples of all
+// continuations together (2 GiB of classes): every stream holds its whole
+// output in memory.
+const (
+	maxStreams     = 1024
+	maxHeldSamples = 1 << 29
+)
 
 func generateCommand() *cli.Command {
 	return &cli.Command{
@@ -284,6 +289,11 @@ func runGenerate(c *cli.Context) error {
 	}
 	if bytesPer := map[audio.Encoding]int64{audio.PCM16: 2, audio.Float32: 4}[r.encoding]; perFile*bytesPer > math.MaxUint32-1024 {
 		return fmt.Errorf("generate: %d samples per file do not fit a WAV file (4 GiB)", perFile)
+	}
+	// Every continuation is held in memory until the end (4 bytes a
+	// sample, then 4 more while its file is written).
+	if total := int64(n) * int64(r.count); total > maxHeldSamples {
+		return fmt.Errorf("generate: %d continuations of %d samples are more than the %d samples generate holds in memory; ask for fewer or shorter ones", r.count, n, int64(maxHeldSamples))
 	}
 
 	classes, elapsed, err := generateStreams(ctx, r, model, prompt.classes, n, rate, stderr)

@@ -237,6 +237,7 @@ func TestGenerateRefuses(t *testing.T) {
 		{[]string{"--samples", "10", "--out", out, "--prompt", f.path("none.wav")}, "none.wav"},
 		{[]string{"--samples", "10", "--out", out, "--prompt", f.model}, "model.safetensors"},
 		{[]string{"--samples", "10", "--out", out, "extra"}, "unexpected argument"},
+		{[]string{"--samples", "300000000", "--count", "2", "--out", f.path("big-{i}.wav")}, "in memory"},
 	} {
 		code, _, stderr := runCLI("", append([]string{"generate", "--model", f.model}, c.args...)...)
 		if code != 1 || !strings.Contains(stderr, c.phrase) {
