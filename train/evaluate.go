@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
 )
 
 // EvalChunk is how many predictions one worker computes at once in
@@ -48,7 +49,7 @@ func evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, thr
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	net, err := newConvNet(model, false)
+	net, err := newConvNet(model, false, kernels.Set{})
 	if err != nil {
 		return EvalResult{}, err
 	}

@@ -17,12 +17,17 @@ type convNet struct {
 	training bool
 }
 
-func newConvNet(m *causalconv.Model, training bool) (*convNet, error) {
+// newConvNet adapts m to the engine. A zero kernel set k means
+// kernels.Best().
+func newConvNet(m *causalconv.Model, training bool, k kernels.Set) (*convNet, error) {
 	p, err := causalconv.NewPacked(m.Config)
 	if err != nil {
 		return nil, err
 	}
-	return &convNet{m: m, packed: p, k: kernels.Best(), training: training}, nil
+	if k.GemmNN == nil {
+		k = kernels.Best()
+	}
+	return &convNet{m: m, packed: p, k: k, training: training}, nil
 }
 
 func (n *convNet) params() []float32   { return n.m.Params }

@@ -2,13 +2,12 @@ package train
 
 import (
 	"context"
-
-	"github.com/nextsample/nextsample/causalconv/kernels"
 	"math"
 	"slices"
 	"testing"
 
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
 )
 
 // convSteps trains the tiny real model for a few steps and returns its
@@ -19,7 +18,7 @@ func convSteps(t *testing.T, optimizer string, threads, chunk, steps int) ([]flo
 	if err != nil {
 		t.Fatal(err)
 	}
-	net, err := newConvNet(m, true)
+	net, err := newConvNet(m, true, kernels.Set{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +73,7 @@ func TestConvEngineChunkingKeepsTheGradient(t *testing.T) {
 
 func TestConvStepDoesNotAllocate(t *testing.T) {
 	m, _ := causalconv.NewRandom(tinyConfig(), 3)
-	net, _ := newConvNet(m, true)
+	net, _ := newConvNet(m, true, kernels.Set{})
 	opt, _ := NewSGD(m.NumParams(), SGDOptions{Momentum: 0.9})
 	e := mustEngine(t, net, opt, 2, 40)
 	defer e.close()

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
 )
 
 // Options are the settings of a training run: the flags of `nextsample
@@ -52,6 +54,10 @@ type Options struct {
 	// Threads is the number of worker goroutines; it does not change the
 	// results, so it is not stored.
 	Threads int `json:"-"`
+	// Kernels is the arithmetic; the zero value means kernels.Best().
+	// Sets differ in the last bits of their sums, so a resumed run must
+	// use the same one to continue bit for bit.
+	Kernels kernels.Set `json:"-"`
 }
 
 // DefaultChunk is the default Chunk: long enough that recomputing the

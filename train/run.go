@@ -175,7 +175,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	if err != nil {
 		return nil, err
 	}
-	net, err := newConvNet(model, true)
+	net, err := newConvNet(model, true, opts.Kernels)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func NewStepper(model *causalconv.Model, o Options) (*Stepper, error) {
 	if err != nil {
 		return nil, err
 	}
-	net, err := newConvNet(model, true)
+	net, err := newConvNet(model, true, o.Kernels)
 	if err != nil {
 		return nil, err
 	}

@@ -1,17 +1,637 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/featio"
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/features"
+	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/train"
 )
+
+// benchConfig is a copy of the reference benchmark's config.json, used when
+// --config is not given, so that `nextsample bench` alone measures what
+// `torch_wavenet.py` alone does.
+//
+//go:embed bench_config.json
+var benchConfig []byte
 
 func benchCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "bench",
-		Usage: "(not implemented yet)",
-		Action: func(*cli.Context) error {
-			return errors.New("bench: not implemented yet")
+		Name:      "bench",
+		Usage:     "measure throughput in the reference benchmark's names and units",
+		ArgsUsage: " ",
+		Description: "Runs the measurements of the PyTorch reference (torch_wavenet.py) with the same\n" +
+			"configuration file, names and units, and prints one CSV line per measurement on\n" +
+			"stdout: name,samples_per_s,gflops. Diagnostics go to stderr, on lines starting with #.\n\n" +
+			"  train_<variant>_b<B>x<T>  one training step (forward, cross-entropy, backward, Adam)\n" +
+			"                            on B sequences of T samples; rate = timesteps trained/s\n" +
+			"  gen_naive_<variant>       one sample from the full network over the last RF samples\n" +
+			"  gen_fast_<variant>        one sample with per-layer queues (one core)\n" +
+			"  features_<variant>        learned frame features (skip sum, mean-pooled), audio samples/s\n" +
+			"  features_fbank            Kaldi log-mel filterbank, audio samples/s\n\n" +
+			"gflops uses the reference's model FLOP counts (GEMM work only). Every measurement runs\n" +
+			"in a fresh child process, so its peak RSS is its own (reported on stderr and in --json).\n" +
+			"With --against PATH/torch_wavenet.py each measurement the reference also has is run by\n" +
+			"it right after ours (python with OPENBLAS_CORETYPE unset), and the ratios are printed:\n" +
+			"stdout then has name,samples_per_s,gflops,ref_samples_per_s,ref_gflops,ratio,rss_mib,ref_rss_mib.\n\n" +
+			"Examples:\n" +
+			"  nextsample bench --only 'train_skip256_b1x16000'\n" +
+			"  nextsample bench --config ../shared/bench/config.json --against ../shared/bench/torch_wavenet.py",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "benchmark configuration `FILE` in the reference's format", DefaultText: "a built-in copy of the reference's config.json"},
+			&cli.StringFlag{Name: "only", Usage: "run only the measurements whose names match `REGEX`"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per measurement instead of CSV"},
+			&cli.StringFlag{Name: "against", Usage: "also run the reference `PATH/torch_wavenet.py`, back to back, and print ratios"},
+			&cli.StringFlag{Name: "python", Value: "/usr/bin/python3", Usage: "Python interpreter for --against (it needs torch)"},
+			&cli.IntFlag{Name: "threads", Usage: "threads for training and features", DefaultText: "the config's runtime.threads"},
+			&cli.StringFlag{Name: "statistic", Usage: "best or median of the per-unit times", DefaultText: "the config's runtime.statistic"},
+			&cli.StringFlag{Name: "kernels", Usage: "kernel set: " + strings.Join(kernelNames(), ", "), DefaultText: "the fastest this CPU runs"},
+			&cli.BoolFlag{Name: "child", Hidden: true, Usage: "run the measurements in this process (used by the parent)"},
 		},
+		Action: runBench,
 	}
+}
+
+func kernelNames() []string {
+	var names []string
+	for _, s := range kernels.Sets() {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// benchResult is one measurement, in the reference's units plus the
+// distribution of the per-unit times it was summarised from.
+type benchResult struct {
+	Name        string  `json:"name"`
+	SamplesPerS float64 `json:"samples_per_s"`
+	GFLOPs      float64 `json:"gflops"`
+	N           int     `json:"n"`
+	Unit        int     `json:"unit_samples"`
+	BestS       float64 `json:"best_s"`
+	MedianS     float64 `json:"median_s"`
+	MaxS        float64 `json:"max_s"`
+	Note        string  `json:"note,omitempty"`
+	RSSMiB      float64 `json:"rss_mib,omitempty"`
+
+	// With --against: the reference's figures and ours / theirs.
+	RefSamplesPerS float64 `json:"ref_samples_per_s,omitempty"`
+	RefGFLOPs      float64 `json:"ref_gflops,omitempty"`
+	RefRSSMiB      float64 `json:"ref_rss_mib,omitempty"`
+	Ratio          float64 `json:"ratio,omitempty"`
+}
+
+// benchPlan is a parsed configuration with the options of this run.
+type benchPlan struct {
+	cfg       *causalconv.ConfigFile
+	raw       []byte // the configuration file, passed to children
+	path      string // "" for the built-in copy
+	threads   int
+	statistic string
+	kernels   kernels.Set
+}
+
+func loadBenchPlan(c *cli.Context) (*benchPlan, error) {
+	p := &benchPlan{raw: benchConfig, path: c.String("config")}
+	if p.path != "" {
+		raw, err := os.ReadFile(p.path)
+		if err != nil {
+			return nil, err
+		}
+		p.raw = raw
+	}
+	cfg, err := causalconv.ParseConfig(p.raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmpOr(p.path, "built-in config"), err)
+	}
+	if cfg.Train.Optimizer != "" && cfg.Train.Optimizer != train.Adam && cfg.Train.Optimizer != train.SGD {
+		return nil, fmt.Errorf("%s: train.optimizer %q: must be adam or sgd", cmpOr(p.path, "config"), cfg.Train.Optimizer)
+	}
+	p.cfg = cfg
+	p.threads = cmpOr(c.Int("threads"), cfg.Runtime.Threads, 2)
+	p.statistic = cmpOr(c.String("statistic"), cfg.Runtime.Statistic, "best")
+	if p.statistic != "best" && p.statistic != "median" {
+		return nil, fmt.Errorf("--statistic %q: must be best or median", p.statistic)
+	}
+	p.kernels = kernels.Best()
+	if name := c.String("kernels"); name != "" {
+		k, ok := kernels.ByName(name)
+		if !ok {
+			return nil, fmt.Errorf("--kernels %q: this CPU runs %s", name, strings.Join(kernelNames(), ", "))
+		}
+		p.kernels = k
+	}
+	return p, nil
+}
+
+func cmpOr[T comparable](vals ...T) T {
+	var zero T
+	for _, v := range vals {
+		if v != zero {
+			return v
+		}
+	}
+	return zero
+}
+
+// names lists the measurements of the plan in the reference's order (per
+// variant: training shapes, naive, fast), then ours alone (features).
+func (p *benchPlan) names() []string {
+	var out []string
+	for _, v := range p.cfg.Variants {
+		for _, s := range p.cfg.Train.Shapes {
+			out = append(out, fmt.Sprintf("train_%s_b%dx%d", v.Name, s.Batch, s.Samples))
+		}
+		out = append(out, "gen_naive_"+v.Name, "gen_fast_"+v.Name)
+	}
+	for _, v := range p.cfg.Variants {
+		out = append(out, "features_"+v.Name)
+	}
+	return append(out, "features_fbank")
+}
+
+func runBench(c *cli.Context) error {
+	plan, err := loadBenchPlan(c)
+	if err != nil {
+		return err
+	}
+	var only *regexp.Regexp
+	if s := c.String("only"); s != "" {
+		if only, err = regexp.Compile(s); err != nil {
+			return fmt.Errorf("--only: %w", err)
+		}
+	}
+	var names []string
+	for _, n := range plan.names() {
+		if only == nil || only.MatchString(n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("--only %q matches no measurement (there are: %s)", c.String("only"), strings.Join(plan.names(), ", "))
+	}
+	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	if c.Bool("child") {
+		return benchChild(c.Context, plan, names, stdout, stderr)
+	}
+	against := c.String("against")
+	if against != "" {
+		if _, err := os.Stat(against); err != nil {
+			return fmt.Errorf("--against: %w", err)
+		}
+	}
+	fmt.Fprintf(stderr, "# nextsample bench kernels=%s threads=%d statistic=%s config=%s\n",
+		plan.kernels.Name, plan.threads, plan.statistic, cmpOr(plan.path, "built-in (reference config.json)"))
+	for _, v := range plan.cfg.Variants {
+		f := v.Model.FLOPs()
+		fmt.Fprintf(stderr, "# variant %s: receptive_field=%d fwd_gemm_flops_per_timestep=%d train_flops_per_timestep=%d\n",
+			v.Name, v.Model.ReceptiveField(), f.Forward(), f.Train())
+	}
+	var results []benchResult
+	for _, name := range names {
+		if err := c.Context.Err(); err != nil {
+			return fmt.Errorf("%w", errInterrupted)
+		}
+		r, err := benchInChild(c.Context, c, plan, name, stderr)
+		if err != nil {
+			return err
+		}
+		if against != "" && !strings.HasPrefix(name, "features_") {
+			ref, err := benchReference(c.Context, c.String("python"), against, plan, name, stderr)
+			if err != nil {
+				return err
+			}
+			r.RefSamplesPerS, r.RefGFLOPs, r.RefRSSMiB = ref.SamplesPerS, ref.GFLOPs, ref.RSSMiB
+			if ref.SamplesPerS > 0 {
+				r.Ratio = r.SamplesPerS / ref.SamplesPerS
+			}
+			fmt.Fprintf(stderr, "# %s: ours %.1f samples/s (%.1f GFLOP/s, %.0f MiB peak RSS), reference %.1f (%.1f GFLOP/s, %.0f MiB): %.2fx\n",
+				name, r.SamplesPerS, r.GFLOPs, r.RSSMiB, ref.SamplesPerS, ref.GFLOPs, ref.RSSMiB, r.Ratio)
+		}
+		results = append(results, r)
+		printBenchResult(stdout, r, c.Bool("json"), against != "")
+	}
+	return nil
+}
+
+func printBenchResult(w io.Writer, r benchResult, asJSON, against bool) {
+	switch {
+	case asJSON:
+		b, _ := json.Marshal(r)
+		fmt.Fprintf(w, "%s\n", b)
+	case against:
+		fmt.Fprintf(w, "%s,%.2f,%.3f,%.2f,%.3f,%.3f,%.1f,%.1f\n", r.Name, r.SamplesPerS, r.GFLOPs,
+			r.RefSamplesPerS, r.RefGFLOPs, r.Ratio, r.RSSMiB, r.RefRSSMiB)
+	default:
+		fmt.Fprintf(w, "%s,%.2f,%.3f\n", r.Name, r.SamplesPerS, r.GFLOPs)
+	}
+}
+
+// benchInChild runs one measurement in a fresh copy of this program, so
+// that its memory and its peak RSS are its own.
+func benchInChild(ctx context.Context, c *cli.Context, plan *benchPlan, name string, stderr io.Writer) (benchResult, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return benchResult{}, fmt.Errorf("bench: finding this program to run measurements in: %w", err)
+	}
+	args := []string{"bench", "--child", "--json", "--only", "^" + regexp.QuoteMeta(name) + "$",
+		"--threads", strconv.Itoa(plan.threads), "--statistic", plan.statistic, "--kernels", plan.kernels.Name}
+	if plan.path != "" {
+		args = append(args, "--config", plan.path)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return benchResult{}, fmt.Errorf("%w", errInterrupted)
+		}
+		return benchResult{}, fmt.Errorf("bench %s: %w", name, err)
+	}
+	var r benchResult
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &r); err != nil {
+		return benchResult{}, fmt.Errorf("bench %s: child output %q: %w", name, out.String(), err)
+	}
+	r.RSSMiB = peakRSSMiB(cmd.ProcessState)
+	return r, nil
+}
+
+// benchReference runs the reference script for one measurement.
+func benchReference(ctx context.Context, python, script string, plan *benchPlan, name string, stderr io.Writer) (benchResult, error) {
+	cfgPath := plan.path
+	if cfgPath == "" {
+		f, err := os.CreateTemp("", "nextsample-bench-*.json")
+		if err != nil {
+			return benchResult{}, err
+		}
+		defer os.Remove(f.Name())
+		if _, err := f.Write(plan.raw); err != nil {
+			f.Close()
+			return benchResult{}, err
+		}
+		if err := f.Close(); err != nil {
+			return benchResult{}, err
+		}
+		cfgPath = f.Name()
+	}
+	cmd := exec.CommandContext(ctx, python, script, "--config", cfgPath, "--only", "^"+regexp.QuoteMeta(name)+"$")
+	// The reference's numbers are taken with OPENBLAS_CORETYPE unset (its
+	// README): a machine-wide Haswell setting slows its generation.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &errOut
+	err := cmd.Run()
+	sc := bufio.NewScanner(&errOut)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "# "+name) || !strings.HasPrefix(line, "#") {
+			fmt.Fprintf(stderr, "# reference: %s\n", strings.TrimPrefix(line, "# "))
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return benchResult{}, fmt.Errorf("%w", errInterrupted)
+		}
+		return benchResult{}, fmt.Errorf("reference %s for %s: %w", script, name, err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Split(strings.TrimSpace(line), ",")
+		if len(f) == 3 && f[0] == name {
+			sps, err1 := strconv.ParseFloat(f[1], 64)
+			gf, err2 := strconv.ParseFloat(f[2], 64)
+			if err1 != nil || err2 != nil {
+				break
+			}
+			return benchResult{Name: name, SamplesPerS: sps, GFLOPs: gf, RSSMiB: peakRSSMiB(cmd.ProcessState)}, nil
+		}
+	}
+	return benchResult{}, fmt.Errorf("reference %s printed no line for %s (stdout %q)", script, name, out.String())
+}
+
+// peakRSSMiB is a finished child's peak resident set size.
+func peakRSSMiB(ps *os.ProcessState) float64 {
+	if ps == nil {
+		return 0
+	}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	}
+	return 0
+}
+
+// benchChild runs the named measurements in this process and prints them
+// as JSON lines.
+func benchChild(ctx context.Context, plan *benchPlan, names []string, stdout, stderr io.Writer) error {
+	for _, name := range names {
+		r, err := measure(ctx, plan, name, stderr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		printBenchResult(stdout, r, true, false)
+	}
+	return nil
+}
+
+func measure(ctx context.Context, plan *benchPlan, name string, stderr io.Writer) (benchResult, error) {
+	if name == "features_fbank" {
+		return measureFeatures(ctx, plan, name, featio.KindFbank, causalconv.Config{}, stderr)
+	}
+	for _, v := range plan.cfg.Variants {
+		for _, s := range plan.cfg.Train.Shapes {
+			if name == fmt.Sprintf("train_%s_b%dx%d", v.Name, s.Batch, s.Samples) {
+				return measureTrain(ctx, plan, name, v.Model, s, stderr)
+			}
+		}
+		switch name {
+		case "gen_naive_" + v.Name:
+			return measureGenNaive(ctx, plan, name, v.Model, stderr)
+		case "gen_fast_" + v.Name:
+			return measureGenFast(ctx, plan, name, v.Model, stderr)
+		case "features_" + v.Name:
+			return measureFeatures(ctx, plan, name, featio.KindLearned, v.Model, stderr)
+		}
+	}
+	return benchResult{}, errors.New("no such measurement")
+}
+
+// summarize turns per-unit times into a result, as the reference's report
+// does: the rate is unit samples over the best (or median) time.
+func summarize(plan *benchPlan, name string, times []float64, unit int, flopsPerSample float64) benchResult {
+	sorted := slices.Clone(times)
+	slices.Sort(sorted)
+	r := benchResult{Name: name, N: len(times), Unit: unit, BestS: sorted[0], MaxS: sorted[len(sorted)-1]}
+	if n := len(sorted); n%2 == 1 {
+		r.MedianS = sorted[n/2]
+	} else {
+		r.MedianS = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	per := r.BestS
+	if plan.statistic == "median" {
+		per = r.MedianS
+	}
+	r.SamplesPerS = float64(unit) / per
+	r.GFLOPs = r.SamplesPerS * flopsPerSample / 1e9
+	return r
+}
+
+func logResult(w io.Writer, r benchResult) {
+	fmt.Fprintf(w, "# %s: n=%d s/unit best=%.5g median=%.5g max=%.5g (units of %d samples)%s\n",
+		r.Name, r.N, r.BestS, r.MedianS, r.MaxS, r.Unit, r.Note)
+}
+
+// syntheticClasses is the reference's benchmark signal: a chirp with a
+// third harmonic and a little noise, μ-law encoded. Only its statistics
+// matter for speed; it is not the reference's exact sequence.
+func syntheticClasses(rng *rand.Rand, length, rate, q int) []int32 {
+	f0 := 100 + 300*rng.Float64()
+	x := make([]float32, length)
+	for i := range x {
+		t := float64(i) / float64(rate)
+		phase := 2 * math.Pi * (f0*t + 50*t*t)
+		v := 0.5*math.Sin(phase) + 0.2*math.Sin(3*phase) + 0.05*rng.NormFloat64()
+		x[i] = float32(max(-1, min(1, v)))
+	}
+	out := make([]int32, length)
+	audio.MuLaw{Q: q}.Encode(x, out)
+	return out
+}
+
+func (p *benchPlan) sampleRate() int {
+	if r, ok := p.cfg.Data["sample_rate"].(float64); ok && r >= 1 {
+		return int(r)
+	}
+	return 16000
+}
+
+func (p *benchPlan) seed() uint64 { return uint64(p.cfg.Runtime.Seed) }
+
+func measureTrain(ctx context.Context, plan *benchPlan, name string, m causalconv.Config, shape causalconv.BenchShape, stderr io.Writer) (benchResult, error) {
+	t := plan.cfg.Train
+	model, err := causalconv.NewRandom(m, plan.seed())
+	if err != nil {
+		return benchResult{}, err
+	}
+	opt := cmpOr(t.Optimizer, train.Adam)
+	o := train.DefaultOptions(opt)
+	o.LR = cmpOr(t.LearningRate, o.LR)
+	o.WeightDecay = t.WeightDecay
+	o.Clip = 0
+	if opt == train.Adam {
+		o.Beta1, o.Beta2, o.Epsilon = cmpOr(t.Beta1, o.Beta1), cmpOr(t.Beta2, o.Beta2), cmpOr(t.Epsilon, o.Epsilon)
+	} else {
+		o.Momentum, o.Nesterov = 0, false // torch.optim.SGD as the reference builds it
+	}
+	o.Threads = plan.threads
+	o.Kernels = plan.kernels
+	st, err := train.NewStepper(model, o)
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer st.Close()
+	rng := rand.New(rand.NewPCG(plan.seed(), 0))
+	units := make([]train.Unit, shape.Batch)
+	for i := range units {
+		units[i] = train.Unit{Seq: syntheticClasses(rng, shape.Samples+1, plan.sampleRate(), m.QuantizationChannels), Targets: shape.Samples}
+	}
+	for i := 0; i < t.WarmupSteps; i++ {
+		if _, err := st.Step(units); err != nil {
+			return benchResult{}, err
+		}
+	}
+	var times, losses []float64
+	begin := time.Now()
+	for len(times) < max(t.MinSteps, 1) || time.Since(begin).Seconds() < t.MinSeconds {
+		if err := ctx.Err(); err != nil {
+			return benchResult{}, errInterrupted
+		}
+		t0 := time.Now()
+		res, err := st.Step(units)
+		if err != nil {
+			return benchResult{}, err
+		}
+		times = append(times, time.Since(t0).Seconds())
+		losses = append(losses, res.Nats)
+	}
+	r := summarize(plan, name, times, shape.Batch*shape.Samples, float64(m.FLOPs().Train()))
+	r.Note = fmt.Sprintf(" loss %.3f->%.3f threads=%d kernels=%s", losses[0], losses[len(losses)-1], plan.threads, plan.kernels.Name)
+	logResult(stderr, r)
+	return r, nil
+}
+
+// measureGenNaive times the reference's naive generation: every sample runs
+// the full network over the last RF samples (all RF positions, as the
+// reference computes them, though only the last one is used) and draws the
+// next sample from the last position's softmax.
+func measureGenNaive(ctx context.Context, plan *benchPlan, name string, m causalconv.Config, stderr io.Writer) (benchResult, error) {
+	g := plan.cfg.Generate
+	model, err := causalconv.NewRandom(m, plan.seed())
+	if err != nil {
+		return benchResult{}, err
+	}
+	rf := m.ReceptiveField()
+	streams := max(g.Batch, 1)
+	ws, err := causalconv.NewEvalWorkspace(m, plan.kernels, rf)
+	if err != nil {
+		return benchResult{}, err
+	}
+	p := model.Packed()
+	silence := audio.MuLaw{Q: m.QuantizationChannels}.Silence()
+	windows := make([][]int32, streams)
+	samplers := make([]*causalconv.Sampler, streams)
+	for s := range windows {
+		windows[s] = make([]int32, rf)
+		for i := range windows[s] {
+			windows[s][i] = silence
+		}
+		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmpOr(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
+			return benchResult{}, err
+		}
+	}
+	logits := make([]float32, m.QuantizationChannels*rf)
+	var times []float64
+	for i := 0; i < g.NaiveWarmupSamples+max(g.NaiveSamples, 1); i++ {
+		if err := ctx.Err(); err != nil {
+			return benchResult{}, errInterrupted
+		}
+		t0 := time.Now()
+		for s, w := range windows {
+			out, err := ws.Logits(p, w, 0, logits)
+			if err != nil {
+				return benchResult{}, err
+			}
+			next := samplers[s].Draw(out.Data[out.Cols-1:], out.Stride)
+			copy(w, w[1:])
+			w[rf-1] = next
+		}
+		if i >= g.NaiveWarmupSamples {
+			times = append(times, time.Since(t0).Seconds())
+		}
+	}
+	r := summarize(plan, name, times, streams, float64(rf)*float64(m.FLOPs().Forward()))
+	r.Note = fmt.Sprintf(" window=%d kernels=%s one core", rf, plan.kernels.Name)
+	logResult(stderr, r)
+	return r, nil
+}
+
+// measureGenFast times queue-cached generation on one core, in blocks of
+// fast_block_samples samples, as the reference does.
+func measureGenFast(ctx context.Context, plan *benchPlan, name string, m causalconv.Config, stderr io.Writer) (benchResult, error) {
+	g := plan.cfg.Generate
+	model, err := causalconv.NewRandom(m, plan.seed())
+	if err != nil {
+		return benchResult{}, err
+	}
+	streams := max(g.Batch, 1)
+	gen, err := causalconv.NewGenerator(model.Packed(), plan.kernels, streams, causalconv.GeneratorOptions{})
+	if err != nil {
+		return benchResult{}, err
+	}
+	samplers := make([]*causalconv.Sampler, streams)
+	last := make([]int32, streams)
+	silence := audio.MuLaw{Q: m.QuantizationChannels}.Silence()
+	for s := range samplers {
+		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmpOr(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
+			return benchResult{}, err
+		}
+		last[s] = silence
+	}
+	blk := max(g.FastBlockSamples, 1)
+	out := make([][]int32, streams)
+	for s := range out {
+		out[s] = make([]int32, max(blk, g.FastWarmupSamples))
+	}
+	cut := func(n int) [][]int32 {
+		v := make([][]int32, streams)
+		for s := range out {
+			v[s] = out[s][:n]
+		}
+		return v
+	}
+	warm, block := cut(g.FastWarmupSamples), cut(blk)
+	step := func(o [][]int32) error {
+		if len(o[0]) == 0 {
+			return nil
+		}
+		if err := gen.Generate(ctx, last, samplers, o, nil); err != nil {
+			return err
+		}
+		for s := range last {
+			last[s] = o[s][len(o[s])-1]
+		}
+		return nil
+	}
+	if err := step(warm); err != nil {
+		return benchResult{}, err
+	}
+	var times []float64
+	for b := 0; b < max(1, g.FastSamples/blk); b++ {
+		t0 := time.Now()
+		if err := step(block); err != nil {
+			if ctx.Err() != nil {
+				return benchResult{}, errInterrupted
+			}
+			return benchResult{}, err
+		}
+		times = append(times, time.Since(t0).Seconds()/float64(blk))
+	}
+	r := summarize(plan, name, times, streams, float64(m.FLOPs().Forward()))
+	r.Note = fmt.Sprintf(" streams=%d kernels=%s one core", streams, plan.kernels.Name)
+	logResult(stderr, r)
+	return r, nil
+}
+
+// measureFeatures times feature extraction (ours only; the reference has
+// no such measurement): learned features are the mean-pooled skip sum.
+func measureFeatures(ctx context.Context, plan *benchPlan, name, kind string, m causalconv.Config, stderr io.Writer) (benchResult, error) {
+	o := features.BenchOptions{Kind: kind, Model: m, Threads: plan.threads, SampleRate: 8000, Seed: plan.seed(),
+		MinTime: time.Duration(max(plan.cfg.Train.MinSeconds, 3) * float64(time.Second))}
+	res, err := features.Bench(ctx, o)
+	if err != nil {
+		if ctx.Err() != nil {
+			return benchResult{}, errInterrupted
+		}
+		return benchResult{}, err
+	}
+	// Rounds are rates; turn them into seconds per audio sample so that
+	// summarize can pick the best or the median like the others.
+	times := make([]float64, len(res.Rounds))
+	for i, sps := range res.Rounds {
+		times[i] = 1 / sps
+	}
+	flops := 0.0
+	if kind == featio.KindLearned {
+		f := m.FLOPs()
+		flops = float64(f.Input + f.FilterGate + f.Residual) // the layers; the head is not run, the skip product is pooled first
+	}
+	r := summarize(plan, name, times, 1, flops)
+	r.Note = fmt.Sprintf(" threads=%d dims=%d 8 kHz utterances of 2 s", res.Threads, res.Dim)
+	logResult(stderr, r)
+	return r, nil
 }
