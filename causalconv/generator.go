@@ -224,6 +224,11 @@ func (g *Generator) Step(x []int32) ([]float32, error) {
 //
 // To generate after a prompt, Warm all of it but the last sample and Step
 // with that one, whose logits predict the first new sample.
+//
+// Warming the default model with RF−1 = 2,046 samples takes about 22 ms
+// on one core (BenchmarkWarm). Filling the queues from a full forward
+// pass over the prompt instead would save about two thirds of that once
+// per run, at the price of a second way to compute the same state.
 func (g *Generator) Warm(prompt []int32) error {
 	for t, v := range prompt {
 		if v < 0 || int(v) >= g.n.Q {
