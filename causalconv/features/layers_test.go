@@ -95,3 +95,32 @@ func TestLayersDimAndNeeds(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseLayers checks that no specification panics and that every
+// accepted one has a canonical form that parses back to the same items.
+func FuzzParseLayers(f *testing.F) {
+	for _, s := range []string{"skip", "z:all", "z:0,5,19", "skip,z:all", "z:0-4,10", "z:19,skip", "z:3-1", "z:,", ",", "z:1--2", "z:99999999999999999999"} {
+		f.Add(s, 20)
+	}
+	f.Fuzz(func(t *testing.T, spec string, layers int) {
+		layers = 1 + (layers&0xff)%64
+		ls, err := ParseLayers(spec, layers)
+		if err != nil {
+			return
+		}
+		if len(ls) == 0 {
+			t.Fatalf("%q: accepted with no items", spec)
+		}
+		seen := map[Item]bool{}
+		for _, it := range ls {
+			if seen[it] || (!it.Skip && (it.Layer < 0 || it.Layer >= layers)) {
+				t.Fatalf("%q: item %+v repeated or out of range", spec, it)
+			}
+			seen[it] = true
+		}
+		again, err := ParseLayers(ls.String(), layers)
+		if err != nil || !slices.Equal(again, ls) {
+			t.Fatalf("%q: canonical form %q parses to %v, %v", spec, ls.String(), again, err)
+		}
+	})
+}
