@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/featio"
 	"github.com/nextsample/nextsample/causalconv"
 )
@@ -73,6 +74,26 @@ func BenchmarkLearned(b *testing.B) {
 				benchPipeline(b, r, activationFLOPs(c, ls, r.Framing.Hop))
 			})
 		}
+	}
+}
+
+// BenchmarkLearnedMax measures max pooling of the skip sum, which must
+// compute the skip sum at every position (mean pooling multiplies the
+// pooled gate outputs once per frame instead; see Extractor).
+func BenchmarkLearnedMax(b *testing.B) {
+	c := causalconv.DefaultConfig()
+	for _, spec := range []string{"skip", "z:all"} {
+		b.Run("skip256/"+spec, func(b *testing.B) {
+			ls, _ := ParseLayers(spec, c.Layers())
+			fr := Framing{200, 80, true}
+			m, _ := causalconv.NewRandom(c, 0)
+			s := audio.DefaultSettings()
+			r, err := Learned(m, s, Options{Layers: ls, Pool: PoolMax, Framing: fr}, "", "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchPipeline(b, r, activationFLOPs(c, ls, 1))
+		})
 	}
 }
 
