@@ -9350,3 +9350,125 @@ fmaPeak256_loop:
 	VADDPS      Y11, Y0, Y0
 	VZEROUPPER
 	RET
+
+// func bf16Peak512(n int)
+// Requires: AVX, AVX512F
+TEXT ·bf16Peak512(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+
+bf16Peak512_loop:
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm25, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm25, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm25, %zmm2
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm25, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm25, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm25, %zmm5
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm25, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm25, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm25, %zmm8
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm25, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm25, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm25, %zmm11
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm25, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm25, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm25, %zmm14
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm25, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm25, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm25, %zmm17
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm25, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm25, %zmm19
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm25, %zmm20
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm25, %zmm21
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm25, %zmm22
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm25, %zmm23
+	DECQ AX
+	JNZ  bf16Peak512_loop
+	VZEROUPPER
+	RET
+
+// func bf16Peak256(n int)
+// Requires: AVX, AVX512F
+TEXT ·bf16Peak256(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+
+bf16Peak256_loop:
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %ymm24, %ymm25, %ymm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %ymm24, %ymm25, %ymm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %ymm24, %ymm25, %ymm2
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %ymm24, %ymm25, %ymm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %ymm24, %ymm25, %ymm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %ymm24, %ymm25, %ymm5
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %ymm24, %ymm25, %ymm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %ymm24, %ymm25, %ymm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %ymm24, %ymm25, %ymm8
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %ymm24, %ymm25, %ymm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %ymm24, %ymm25, %ymm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %ymm24, %ymm25, %ymm11
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %ymm24, %ymm25, %ymm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %ymm24, %ymm25, %ymm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %ymm24, %ymm25, %ymm14
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %ymm24, %ymm25, %ymm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %ymm24, %ymm25, %ymm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %ymm24, %ymm25, %ymm17
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %ymm24, %ymm25, %ymm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %ymm24, %ymm25, %ymm19
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %ymm24, %ymm25, %ymm20
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %ymm24, %ymm25, %ymm21
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %ymm24, %ymm25, %ymm22
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x20; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %ymm24, %ymm25, %ymm23
+	DECQ AX
+	JNZ  bf16Peak256_loop
+	VZEROUPPER
+	RET

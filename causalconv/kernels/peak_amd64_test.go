@@ -33,6 +33,31 @@ func BenchmarkFMAPeak(b *testing.B) {
 	}
 }
 
+// BenchmarkBF16Peak is BenchmarkFMAPeak with VDPBF16PS (bf16 pairs
+// multiplied, accumulated in float32): 2 multiply-adds per 32-bit lane, so
+// one zmm instruction is 32 multiply-adds (64 FLOPs) against an FMA's 16.
+// Its ratio to BenchmarkFMAPeak is the most a bf16 GEMM can gain.
+func BenchmarkBF16Peak(b *testing.B) {
+	if !hasAVX512BF16() {
+		b.Skip("no AVX512_BF16")
+	}
+	const iters = 100000
+	b.Run("zmm", func(b *testing.B) {
+		clk := startCPU(b)
+		for b.Loop() {
+			bf16Peak512(iters)
+		}
+		reportGFLOPs(b, clk, iters*24*64)
+	})
+	b.Run("ymm", func(b *testing.B) {
+		clk := startCPU(b)
+		for b.Loop() {
+			bf16Peak256(iters)
+		}
+		reportGFLOPs(b, clk, iters*24*32)
+	})
+}
+
 func BenchmarkMicroTile(b *testing.B) {
 	const k = 128
 	p := make([]float32, k*48)

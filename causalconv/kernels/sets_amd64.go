@@ -11,6 +11,12 @@ func hasAVX512() bool {
 	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ
 }
 
+// hasAVX512BF16 reports whether the bf16 GEMM kernels (VDPBF16PS) can run:
+// the AVX-512 set's requirements plus AVX512_BF16.
+func hasAVX512BF16() bool {
+	return hasAVX512() && cpu.X86.HasAVX512BF16
+}
+
 // hasAVX2FMA reports whether the *256 kernels can run.
 func hasAVX2FMA() bool {
 	return cpu.X86.HasAVX2 && cpu.X86.HasFMA

@@ -656,3 +656,9 @@ func fmaPeak512(n int)
 
 // fmaPeak256 runs n iterations of independent FMAs (benchmarks only).
 func fmaPeak256(n int)
+
+// bf16Peak512 runs n iterations of 24 independent VDPBF16PS (benchmarks only).
+func bf16Peak512(n int)
+
+// bf16Peak256 runs n iterations of 24 independent VDPBF16PS (benchmarks only).
+func bf16Peak256(n int)

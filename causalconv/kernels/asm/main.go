@@ -60,6 +60,8 @@ func main() {
 	avx2.elementwise()
 	fmaPeak(avx512)
 	fmaPeak(avx2)
+	bf16Peak(false)
+	bf16Peak(true)
 	Generate()
 	if *dispatch != "" {
 		if err := writeDispatch(*dispatch); err != nil {
