@@ -66,7 +66,7 @@ func generateCommand() *cli.Command {
 			"Files are written only when every continuation is complete, each atomically;\n" +
 			"Ctrl-C stops without writing anything and exits with status 130.\n\n" +
 			"Examples:\n" +
-			"  nextsample generate --model runs/latest/best.safetensors --prompt samples/fsdd/0_george_0.wav \\\n" +
+			"  nextsample generate --model runs/latest/best.safetensors --prompt samples/fsdd/recordings/0_george_0.wav \\\n" +
 			"      --seconds 2 --out continuation.wav --spectrogram continuation.png\n" +
 			"  nextsample generate --model best.safetensors --seconds 5 --count 8 --temperature 0.9 --out 'babble-{i}.wav'\n" +
 			"  nextsample generate --model best.safetensors --prompt in.wav --samples 8000 --out - | play -",
