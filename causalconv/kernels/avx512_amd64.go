@@ -19,6 +19,10 @@ func avx512() Set {
 	// zmm FMAs are no faster than ymm ones on the CPU measured (see
 	// asm/matvec512.go).
 	s.MatVecBatch = matVecBatchAVX2
+	if hasAVX512BF16() {
+		s.GemmNNBF16 = gemmNNBF16AVX512
+		s.GemmNTBF16 = gemmNTBF16AVX512
+	}
 	return s
 }
 
@@ -27,8 +31,8 @@ const (
 	// three zmm of 16 floats.
 	tileCols = 48
 	// nnKC bounds the depth of one GemmNN panel: 128 rows × 48 floats =
-	// 24 KiB, half of Zen 5's L1d, so the panel stays there while every
-	// row tile of A streams past it. Deeper products are cut into blocks of
+	// 24 KiB, three quarters of this CPU's 32 KiB L1d, so the panel stays
+	// there while every row tile of A streams past it. Deeper products are cut into blocks of
 	// equal depth ≤ nnKC, accumulating into C.
 	nnKC = 128
 	// ntTC is the number of time steps per GemmNT panel (the transposed B

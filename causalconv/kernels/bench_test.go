@@ -361,3 +361,63 @@ func BenchmarkGenerationMatVecs(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGemmNNBF16 and BenchmarkGemmNTBF16 are BenchmarkGemmNN and
+// BenchmarkGemmNT in mixed precision, on the same shapes, with the same
+// FLOP count (2·m·k·n: the model's arithmetic, whatever its precision).
+func BenchmarkGemmNNBF16(b *testing.B) {
+	for _, s := range Sets()[1:] {
+		if s.GemmNNBF16 == nil {
+			continue
+		}
+		for _, sh := range nnShapes {
+			r := rand.New(rand.NewPCG(1, 1))
+			n := benchTime
+			ld := n + 2047
+			lda := BF16Stride(sh.k)
+			a := make([]uint16, sh.m*lda)
+			ToBF16Matrix(a, lda, randSlice(r, sh.m*sh.k), sh.k, sh.m, sh.k)
+			x := randSlice(r, sh.k*ld)
+			off := make([]int, sh.k)
+			for j := range off {
+				off[j] = j*ld + 2047
+			}
+			c := make([]float32, sh.m*n)
+			bias := randSlice(r, sh.m)
+			b.Run(fmt.Sprintf("%s/%s", s.Name, sh.name), func(b *testing.B) {
+				clk := startCPU(b)
+				for b.Loop() {
+					s.GemmNNBF16(sh.m, n, sh.k, a, lda, x, off, c, n, bias, false)
+				}
+				reportGFLOPs(b, clk, 2*float64(sh.m*sh.k*n))
+			})
+		}
+	}
+}
+
+func BenchmarkGemmNTBF16(b *testing.B) {
+	for _, s := range Sets()[1:] {
+		if s.GemmNTBF16 == nil {
+			continue
+		}
+		for _, sh := range ntShapes {
+			r := rand.New(rand.NewPCG(1, 2))
+			n := benchTime
+			ld := n + 2047
+			dy := randSlice(r, sh.m*n)
+			x := randSlice(r, sh.k*ld)
+			off := make([]int, sh.k)
+			for j := range off {
+				off[j] = j*ld + 2047
+			}
+			c := make([]float32, sh.m*sh.k)
+			b.Run(fmt.Sprintf("%s/%s", s.Name, sh.name), func(b *testing.B) {
+				clk := startCPU(b)
+				for b.Loop() {
+					s.GemmNTBF16(sh.m, sh.k, n, dy, n, x, off, c, sh.k, true)
+				}
+				reportGFLOPs(b, clk, 2*float64(sh.m*sh.k*n))
+			})
+		}
+	}
+}

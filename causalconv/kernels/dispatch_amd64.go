@@ -89,3 +89,59 @@ func gemmTile256(mr, nv int, k int, a *float32, lda int, p *float32, c *float32,
 		panic("kernels: no tile kernel")
 	}
 }
+
+// gemmTileBF16 calls gemmTileBF16x<mr>v<nv>.
+func gemmTileBF16(mr, nv int, kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64) {
+	switch 4*mr + nv {
+	case 5:
+		gemmTileBF16x1v1(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 6:
+		gemmTileBF16x1v2(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 7:
+		gemmTileBF16x1v3(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 9:
+		gemmTileBF16x2v1(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 10:
+		gemmTileBF16x2v2(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 11:
+		gemmTileBF16x2v3(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 13:
+		gemmTileBF16x3v1(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 14:
+		gemmTileBF16x3v2(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 15:
+		gemmTileBF16x3v3(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 17:
+		gemmTileBF16x4v1(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 18:
+		gemmTileBF16x4v2(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 19:
+		gemmTileBF16x4v3(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 21:
+		gemmTileBF16x5v1(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 22:
+		gemmTileBF16x5v2(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 23:
+		gemmTileBF16x5v3(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 25:
+		gemmTileBF16x6v1(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 26:
+		gemmTileBF16x6v2(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 27:
+		gemmTileBF16x6v3(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 29:
+		gemmTileBF16x7v1(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 30:
+		gemmTileBF16x7v2(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 31:
+		gemmTileBF16x7v3(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 33:
+		gemmTileBF16x8v1(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 34:
+		gemmTileBF16x8v2(kp, a, lda, p, c, ldc, bias, load, mask)
+	case 35:
+		gemmTileBF16x8v3(kp, a, lda, p, c, ldc, bias, load, mask)
+	default:
+		panic("kernels: no tile kernel")
+	}
+}

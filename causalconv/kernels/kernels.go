@@ -35,11 +35,19 @@
 //
 // # Speed
 //
-// On the Zen 5 machines this project is benchmarked on, a zmm FMA has the
-// throughput of two ymm FMAs: one core peaks at ~115 GFLOP/s
-// (BenchmarkFMAPeak), not the 224 that two full-width 512-bit pipes would
-// give. The GEMMs reach 85–90% of that on the network's shapes, and the
-// AVX2 set is about as fast as the AVX-512 one; see bench_test.go.
+// On the AMD EPYC machines this project is benchmarked on (family 25 model
+// 17, Zen 4 "Genoa" by CPUID), a zmm FMA has the throughput of two ymm
+// FMAs: one core peaks at ~115 GFLOP/s (BenchmarkFMAPeak), not the 224
+// that two full-width 512-bit pipes would give. The GEMMs reach 85–90% of
+// that on the network's shapes, and the AVX2 set is about as fast as the
+// AVX-512 one; see bench_test.go.
+//
+// # Mixed precision
+//
+// GemmNNBF16 and GemmNTBF16 round the operands to bfloat16 and sum in
+// float32 (VDPBF16PS, AVX512_BF16), at twice the FMA peak per core
+// (BenchmarkBF16Peak: ~228 GFLOP/s of model arithmetic). They are optional:
+// nil on sets without them. gemmbf16.go states their accuracy.
 //
 // # Generation
 //
@@ -141,6 +149,21 @@ type Set struct {
 
 	// MatVecTBF16 is MatVecT with the transposed matrix in bfloat16.
 	MatVecTBF16 func(m, k int, at []uint16, ldat int, x, y, bias []float32, accumulate bool)
+
+	// GemmNNBF16 is GemmNN in mixed precision: A is given in bfloat16 (as
+	// ToBF16Matrix writes it), B is rounded to bfloat16 (nearest even) as
+	// it is read, and the products of the rounded values are summed in
+	// float32 with the bias and the accumulated C. lda is in elements of a.
+	// When k is odd each row of A is read one element past k, a pad that
+	// must be finite (ToBF16Matrix writes 0). See gemmbf16.go.
+	//
+	// It and GemmNTBF16 are nil on sets without them: only the AVX-512 set
+	// on CPUs with AVX512_BF16, and Reference, have them.
+	GemmNNBF16 func(m, n, k int, a []uint16, lda int, b []float32, bOff []int, c []float32, ldc int, bias []float32, accumulate bool)
+
+	// GemmNTBF16 is GemmNT with both operands rounded to bfloat16 as they
+	// are read and the products summed in float32.
+	GemmNTBF16 func(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, accumulate bool)
 
 	// expForTest, if set, is the set's vector exp (y[i] = exp(x[i]) over
 	// len(x)), exposed so the tests can check its error bound directly.

@@ -3633,6 +3633,3821 @@ packNT512_last:
 	VZEROUPPER
 	RET
 
+// func gemmTileBF16x1v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x1v1(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K2
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), CX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), CL
+	TESTB     CL, CL
+	JZ        gemmTileBF16x1v1_zero
+	VMOVUPS.Z (AX), K1, Z0
+	JMP       gemmTileBF16x1v1_bias
+
+gemmTileBF16x1v1_zero:
+	VPXORD Z0, Z0, Z0
+
+gemmTileBF16x1v1_bias:
+	MOVQ         bias+48(FP), CX
+	TESTQ        CX, CX
+	JZ           gemmTileBF16x1v1_body
+	VBROADCASTSS (CX), Z27
+	VADDPS       Z27, Z0, Z0
+
+gemmTileBF16x1v1_body:
+	MOVQ kp+0(FP), CX
+	MOVQ a+8(FP), DX
+	MOVQ lda+16(FP), BX
+	SHLQ $0x01, BX
+	LEAQ (BX)(BX*2), BX
+	MOVQ p+24(FP), BX
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x1v1_loop2:
+	CMPQ         CX, $0x02
+	JL           gemmTileBF16x1v1_tail
+	VMOVDQU32    (BX), Z24
+	VPBROADCASTD (DX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	VMOVDQU32    192(BX), Z24
+	VPBROADCASTD 4(DX), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	ADDQ         $0x00000180, BX
+	ADDQ         $0x08, DX
+	SUBQ         $0x02, CX
+	JMP          gemmTileBF16x1v1_loop2
+
+gemmTileBF16x1v1_tail:
+	TESTQ        CX, CX
+	JZ           gemmTileBF16x1v1_store
+	VMOVDQU32    (BX), Z24
+	VPBROADCASTD (DX), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+
+gemmTileBF16x1v1_store:
+	VMOVUPS Z0, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x1v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x1v2(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), CX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), CL
+	TESTB     CL, CL
+	JZ        gemmTileBF16x1v2_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	JMP       gemmTileBF16x1v2_bias
+
+gemmTileBF16x1v2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+gemmTileBF16x1v2_bias:
+	MOVQ         bias+48(FP), CX
+	TESTQ        CX, CX
+	JZ           gemmTileBF16x1v2_body
+	VBROADCASTSS (CX), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+
+gemmTileBF16x1v2_body:
+	MOVQ kp+0(FP), CX
+	MOVQ a+8(FP), DX
+	MOVQ lda+16(FP), BX
+	SHLQ $0x01, BX
+	LEAQ (BX)(BX*2), BX
+	MOVQ p+24(FP), BX
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x1v2_loop2:
+	CMPQ         CX, $0x02
+	JL           gemmTileBF16x1v2_tail
+	VMOVDQU32    (BX), Z24
+	VMOVDQU32    64(BX), Z25
+	VPBROADCASTD (DX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	VMOVDQU32    192(BX), Z24
+	VMOVDQU32    256(BX), Z25
+	VPBROADCASTD 4(DX), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	ADDQ         $0x00000180, BX
+	ADDQ         $0x08, DX
+	SUBQ         $0x02, CX
+	JMP          gemmTileBF16x1v2_loop2
+
+gemmTileBF16x1v2_tail:
+	TESTQ        CX, CX
+	JZ           gemmTileBF16x1v2_store
+	VMOVDQU32    (BX), Z24
+	VMOVDQU32    64(BX), Z25
+	VPBROADCASTD (DX), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+
+gemmTileBF16x1v2_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x1v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x1v3(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), CX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), CL
+	TESTB     CL, CL
+	JZ        gemmTileBF16x1v3_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z 128(AX), K3, Z2
+	JMP       gemmTileBF16x1v3_bias
+
+gemmTileBF16x1v3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+
+gemmTileBF16x1v3_bias:
+	MOVQ         bias+48(FP), CX
+	TESTQ        CX, CX
+	JZ           gemmTileBF16x1v3_body
+	VBROADCASTSS (CX), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VADDPS       Z27, Z2, Z2
+
+gemmTileBF16x1v3_body:
+	MOVQ kp+0(FP), CX
+	MOVQ a+8(FP), DX
+	MOVQ lda+16(FP), BX
+	SHLQ $0x01, BX
+	LEAQ (BX)(BX*2), BX
+	MOVQ p+24(FP), BX
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x1v3_loop2:
+	CMPQ         CX, $0x02
+	JL           gemmTileBF16x1v3_tail
+	VMOVDQU32    (BX), Z24
+	VMOVDQU32    64(BX), Z25
+	VMOVDQU32    128(BX), Z26
+	VPBROADCASTD (DX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm28, %zmm2
+	VMOVDQU32    192(BX), Z24
+	VMOVDQU32    256(BX), Z25
+	VMOVDQU32    320(BX), Z26
+	VPBROADCASTD 4(DX), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm29, %zmm2
+	ADDQ         $0x00000180, BX
+	ADDQ         $0x08, DX
+	SUBQ         $0x02, CX
+	JMP          gemmTileBF16x1v3_loop2
+
+gemmTileBF16x1v3_tail:
+	TESTQ        CX, CX
+	JZ           gemmTileBF16x1v3_store
+	VMOVDQU32    (BX), Z24
+	VMOVDQU32    64(BX), Z25
+	VMOVDQU32    128(BX), Z26
+	VPBROADCASTD (DX), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm30, %zmm2
+
+gemmTileBF16x1v3_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z2, K3, 128(AX)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x2v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x2v1(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K2
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), DL
+	TESTB     DL, DL
+	JZ        gemmTileBF16x2v1_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	JMP       gemmTileBF16x2v1_bias
+
+gemmTileBF16x2v1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z3, Z3, Z3
+
+gemmTileBF16x2v1_bias:
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x2v1_body
+	VBROADCASTSS (DX), Z27
+	VADDPS       Z27, Z0, Z0
+	VBROADCASTSS 4(DX), Z28
+	VADDPS       Z28, Z3, Z3
+
+gemmTileBF16x2v1_body:
+	MOVQ kp+0(FP), DX
+	MOVQ a+8(FP), BX
+	MOVQ lda+16(FP), SI
+	SHLQ $0x01, SI
+	LEAQ (SI)(SI*2), DI
+	MOVQ p+24(FP), DI
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x2v1_loop2:
+	CMPQ         DX, $0x02
+	JL           gemmTileBF16x2v1_tail
+	VMOVDQU32    (DI), Z24
+	VPBROADCASTD (BX), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	VPBROADCASTD (BX)(SI*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	VMOVDQU32    192(DI), Z24
+	VPBROADCASTD 4(BX), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	VPBROADCASTD 4(BX)(SI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	ADDQ         $0x00000180, DI
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, DX
+	JMP          gemmTileBF16x2v1_loop2
+
+gemmTileBF16x2v1_tail:
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x2v1_store
+	VMOVDQU32    (DI), Z24
+	VPBROADCASTD (BX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	VPBROADCASTD (BX)(SI*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+
+gemmTileBF16x2v1_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x2v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x2v2(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), DL
+	TESTB     DL, DL
+	JZ        gemmTileBF16x2v2_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	JMP       gemmTileBF16x2v2_bias
+
+gemmTileBF16x2v2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+
+gemmTileBF16x2v2_bias:
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x2v2_body
+	VBROADCASTSS (DX), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VBROADCASTSS 4(DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+
+gemmTileBF16x2v2_body:
+	MOVQ kp+0(FP), DX
+	MOVQ a+8(FP), BX
+	MOVQ lda+16(FP), SI
+	SHLQ $0x01, SI
+	LEAQ (SI)(SI*2), DI
+	MOVQ p+24(FP), DI
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x2v2_loop2:
+	CMPQ         DX, $0x02
+	JL           gemmTileBF16x2v2_tail
+	VMOVDQU32    (DI), Z24
+	VMOVDQU32    64(DI), Z25
+	VPBROADCASTD (BX), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	VPBROADCASTD (BX)(SI*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm30, %zmm4
+	VMOVDQU32    192(DI), Z24
+	VMOVDQU32    256(DI), Z25
+	VPBROADCASTD 4(BX), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	VPBROADCASTD 4(BX)(SI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	ADDQ         $0x00000180, DI
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, DX
+	JMP          gemmTileBF16x2v2_loop2
+
+gemmTileBF16x2v2_tail:
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x2v2_store
+	VMOVDQU32    (DI), Z24
+	VMOVDQU32    64(DI), Z25
+	VPBROADCASTD (BX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	VPBROADCASTD (BX)(SI*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+
+gemmTileBF16x2v2_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x2v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x2v3(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), DL
+	TESTB     DL, DL
+	JZ        gemmTileBF16x2v3_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z 128(AX), K3, Z2
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z 128(AX)(CX*1), K3, Z5
+	JMP       gemmTileBF16x2v3_bias
+
+gemmTileBF16x2v3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+
+gemmTileBF16x2v3_bias:
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x2v3_body
+	VBROADCASTSS (DX), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VADDPS       Z27, Z2, Z2
+	VBROADCASTSS 4(DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VADDPS       Z28, Z5, Z5
+
+gemmTileBF16x2v3_body:
+	MOVQ kp+0(FP), DX
+	MOVQ a+8(FP), BX
+	MOVQ lda+16(FP), SI
+	SHLQ $0x01, SI
+	LEAQ (SI)(SI*2), DI
+	MOVQ p+24(FP), DI
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x2v3_loop2:
+	CMPQ         DX, $0x02
+	JL           gemmTileBF16x2v3_tail
+	VMOVDQU32    (DI), Z24
+	VMOVDQU32    64(DI), Z25
+	VMOVDQU32    128(DI), Z26
+	VPBROADCASTD (BX), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm29, %zmm2
+	VPBROADCASTD (BX)(SI*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm30, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm30, %zmm5
+	VMOVDQU32    192(DI), Z24
+	VMOVDQU32    256(DI), Z25
+	VMOVDQU32    320(DI), Z26
+	VPBROADCASTD 4(BX), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm31, %zmm2
+	VPBROADCASTD 4(BX)(SI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm27, %zmm5
+	ADDQ         $0x00000180, DI
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, DX
+	JMP          gemmTileBF16x2v3_loop2
+
+gemmTileBF16x2v3_tail:
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x2v3_store
+	VMOVDQU32    (DI), Z24
+	VMOVDQU32    64(DI), Z25
+	VMOVDQU32    128(DI), Z26
+	VPBROADCASTD (BX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm28, %zmm2
+	VPBROADCASTD (BX)(SI*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm29, %zmm5
+
+gemmTileBF16x2v3_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z2, K3, 128(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z5, K3, 128(AX)(CX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x3v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x3v1(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K2
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), DL
+	TESTB     DL, DL
+	JZ        gemmTileBF16x3v1_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	JMP       gemmTileBF16x3v1_bias
+
+gemmTileBF16x3v1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z3, Z3, Z3
+	VPXORD Z6, Z6, Z6
+
+gemmTileBF16x3v1_bias:
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x3v1_body
+	VBROADCASTSS (DX), Z27
+	VADDPS       Z27, Z0, Z0
+	VBROADCASTSS 4(DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VBROADCASTSS 8(DX), Z29
+	VADDPS       Z29, Z6, Z6
+
+gemmTileBF16x3v1_body:
+	MOVQ kp+0(FP), DX
+	MOVQ a+8(FP), BX
+	MOVQ lda+16(FP), SI
+	SHLQ $0x01, SI
+	LEAQ (SI)(SI*2), DI
+	MOVQ p+24(FP), DI
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x3v1_loop2:
+	CMPQ         DX, $0x02
+	JL           gemmTileBF16x3v1_tail
+	VMOVDQU32    (DI), Z24
+	VPBROADCASTD (BX), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	VPBROADCASTD (BX)(SI*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	VPBROADCASTD (BX)(SI*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	VMOVDQU32    192(DI), Z24
+	VPBROADCASTD 4(BX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	VPBROADCASTD 4(BX)(SI*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	VPBROADCASTD 4(BX)(SI*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	ADDQ         $0x00000180, DI
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, DX
+	JMP          gemmTileBF16x3v1_loop2
+
+gemmTileBF16x3v1_tail:
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x3v1_store
+	VMOVDQU32    (DI), Z24
+	VPBROADCASTD (BX), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	VPBROADCASTD (BX)(SI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	VPBROADCASTD (BX)(SI*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+
+gemmTileBF16x3v1_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x3v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x3v2(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), DL
+	TESTB     DL, DL
+	JZ        gemmTileBF16x3v2_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	JMP       gemmTileBF16x3v2_bias
+
+gemmTileBF16x3v2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+gemmTileBF16x3v2_bias:
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x3v2_body
+	VBROADCASTSS (DX), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VBROADCASTSS 4(DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VBROADCASTSS 8(DX), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+
+gemmTileBF16x3v2_body:
+	MOVQ kp+0(FP), DX
+	MOVQ a+8(FP), BX
+	MOVQ lda+16(FP), SI
+	SHLQ $0x01, SI
+	LEAQ (SI)(SI*2), DI
+	MOVQ p+24(FP), DI
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x3v2_loop2:
+	CMPQ         DX, $0x02
+	JL           gemmTileBF16x3v2_tail
+	VMOVDQU32    (DI), Z24
+	VMOVDQU32    64(DI), Z25
+	VPBROADCASTD (BX), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	VPBROADCASTD (BX)(SI*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm31, %zmm4
+	VPBROADCASTD (BX)(SI*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm27, %zmm7
+	VMOVDQU32    192(DI), Z24
+	VMOVDQU32    256(DI), Z25
+	VPBROADCASTD 4(BX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	VPBROADCASTD 4(BX)(SI*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	VPBROADCASTD 4(BX)(SI*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm30, %zmm7
+	ADDQ         $0x00000180, DI
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, DX
+	JMP          gemmTileBF16x3v2_loop2
+
+gemmTileBF16x3v2_tail:
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x3v2_store
+	VMOVDQU32    (DI), Z24
+	VMOVDQU32    64(DI), Z25
+	VPBROADCASTD (BX), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	VPBROADCASTD (BX)(SI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	VPBROADCASTD (BX)(SI*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm28, %zmm7
+
+gemmTileBF16x3v2_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x3v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x3v3(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), DL
+	TESTB     DL, DL
+	JZ        gemmTileBF16x3v3_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z 128(AX), K3, Z2
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z 128(AX)(CX*1), K3, Z5
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z 128(AX)(CX*2), K3, Z8
+	JMP       gemmTileBF16x3v3_bias
+
+gemmTileBF16x3v3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+
+gemmTileBF16x3v3_bias:
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x3v3_body
+	VBROADCASTSS (DX), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VADDPS       Z27, Z2, Z2
+	VBROADCASTSS 4(DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VADDPS       Z28, Z5, Z5
+	VBROADCASTSS 8(DX), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VADDPS       Z29, Z8, Z8
+
+gemmTileBF16x3v3_body:
+	MOVQ kp+0(FP), DX
+	MOVQ a+8(FP), BX
+	MOVQ lda+16(FP), SI
+	SHLQ $0x01, SI
+	LEAQ (SI)(SI*2), DI
+	MOVQ p+24(FP), DI
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x3v3_loop2:
+	CMPQ         DX, $0x02
+	JL           gemmTileBF16x3v3_tail
+	VMOVDQU32    (DI), Z24
+	VMOVDQU32    64(DI), Z25
+	VMOVDQU32    128(DI), Z26
+	VPBROADCASTD (BX), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm30, %zmm2
+	VPBROADCASTD (BX)(SI*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm31, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm31, %zmm5
+	VPBROADCASTD (BX)(SI*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm27, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm27, %zmm8
+	VMOVDQU32    192(DI), Z24
+	VMOVDQU32    256(DI), Z25
+	VMOVDQU32    320(DI), Z26
+	VPBROADCASTD 4(BX), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm28, %zmm2
+	VPBROADCASTD 4(BX)(SI*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm29, %zmm5
+	VPBROADCASTD 4(BX)(SI*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm30, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm30, %zmm8
+	ADDQ         $0x00000180, DI
+	ADDQ         $0x08, BX
+	SUBQ         $0x02, DX
+	JMP          gemmTileBF16x3v3_loop2
+
+gemmTileBF16x3v3_tail:
+	TESTQ        DX, DX
+	JZ           gemmTileBF16x3v3_store
+	VMOVDQU32    (DI), Z24
+	VMOVDQU32    64(DI), Z25
+	VMOVDQU32    128(DI), Z26
+	VPBROADCASTD (BX), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm31, %zmm2
+	VPBROADCASTD (BX)(SI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm27, %zmm5
+	VPBROADCASTD (BX)(SI*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm28, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm28, %zmm8
+
+gemmTileBF16x3v3_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z2, K3, 128(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z5, K3, 128(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z8, K3, 128(AX)(CX*2)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x4v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x4v1(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K2
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), BL
+	TESTB     BL, BL
+	JZ        gemmTileBF16x4v1_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	JMP       gemmTileBF16x4v1_bias
+
+gemmTileBF16x4v1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z3, Z3, Z3
+	VPXORD Z6, Z6, Z6
+	VPXORD Z9, Z9, Z9
+
+gemmTileBF16x4v1_bias:
+	MOVQ         bias+48(FP), BX
+	TESTQ        BX, BX
+	JZ           gemmTileBF16x4v1_body
+	VBROADCASTSS (BX), Z27
+	VADDPS       Z27, Z0, Z0
+	VBROADCASTSS 4(BX), Z28
+	VADDPS       Z28, Z3, Z3
+	VBROADCASTSS 8(BX), Z29
+	VADDPS       Z29, Z6, Z6
+	VBROADCASTSS 12(BX), Z30
+	VADDPS       Z30, Z9, Z9
+
+gemmTileBF16x4v1_body:
+	MOVQ kp+0(FP), BX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DI
+	SHLQ $0x01, DI
+	LEAQ (DI)(DI*2), R8
+	MOVQ p+24(FP), R9
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x4v1_loop2:
+	CMPQ         BX, $0x02
+	JL           gemmTileBF16x4v1_tail
+	VMOVDQU32    (R9), Z24
+	VPBROADCASTD (SI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	VPBROADCASTD (SI)(DI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	VPBROADCASTD (SI)(DI*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	VPBROADCASTD (SI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	VMOVDQU32    192(R9), Z24
+	VPBROADCASTD 4(SI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	VPBROADCASTD 4(SI)(DI*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	VPBROADCASTD 4(SI)(DI*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	VPBROADCASTD 4(SI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	ADDQ         $0x00000180, R9
+	ADDQ         $0x08, SI
+	SUBQ         $0x02, BX
+	JMP          gemmTileBF16x4v1_loop2
+
+gemmTileBF16x4v1_tail:
+	TESTQ        BX, BX
+	JZ           gemmTileBF16x4v1_store
+	VMOVDQU32    (R9), Z24
+	VPBROADCASTD (SI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	VPBROADCASTD (SI)(DI*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	VPBROADCASTD (SI)(DI*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	VPBROADCASTD (SI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+
+gemmTileBF16x4v1_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x4v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x4v2(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), BL
+	TESTB     BL, BL
+	JZ        gemmTileBF16x4v2_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	JMP       gemmTileBF16x4v2_bias
+
+gemmTileBF16x4v2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+
+gemmTileBF16x4v2_bias:
+	MOVQ         bias+48(FP), BX
+	TESTQ        BX, BX
+	JZ           gemmTileBF16x4v2_body
+	VBROADCASTSS (BX), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VBROADCASTSS 4(BX), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VBROADCASTSS 8(BX), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VBROADCASTSS 12(BX), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+
+gemmTileBF16x4v2_body:
+	MOVQ kp+0(FP), BX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DI
+	SHLQ $0x01, DI
+	LEAQ (DI)(DI*2), R8
+	MOVQ p+24(FP), R9
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x4v2_loop2:
+	CMPQ         BX, $0x02
+	JL           gemmTileBF16x4v2_tail
+	VMOVDQU32    (R9), Z24
+	VMOVDQU32    64(R9), Z25
+	VPBROADCASTD (SI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	VPBROADCASTD (SI)(DI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	VPBROADCASTD (SI)(DI*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm28, %zmm7
+	VPBROADCASTD (SI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm29, %zmm10
+	VMOVDQU32    192(R9), Z24
+	VMOVDQU32    256(R9), Z25
+	VPBROADCASTD 4(SI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	VPBROADCASTD 4(SI)(DI*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm31, %zmm4
+	VPBROADCASTD 4(SI)(DI*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm27, %zmm7
+	VPBROADCASTD 4(SI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm28, %zmm10
+	ADDQ         $0x00000180, R9
+	ADDQ         $0x08, SI
+	SUBQ         $0x02, BX
+	JMP          gemmTileBF16x4v2_loop2
+
+gemmTileBF16x4v2_tail:
+	TESTQ        BX, BX
+	JZ           gemmTileBF16x4v2_store
+	VMOVDQU32    (R9), Z24
+	VMOVDQU32    64(R9), Z25
+	VPBROADCASTD (SI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	VPBROADCASTD (SI)(DI*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm30, %zmm4
+	VPBROADCASTD (SI)(DI*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm31, %zmm7
+	VPBROADCASTD (SI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm27, %zmm10
+
+gemmTileBF16x4v2_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x4v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x4v3(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), BL
+	TESTB     BL, BL
+	JZ        gemmTileBF16x4v3_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z 128(AX), K3, Z2
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z 128(AX)(CX*1), K3, Z5
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z 128(AX)(CX*2), K3, Z8
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z 128(AX)(DX*1), K3, Z11
+	JMP       gemmTileBF16x4v3_bias
+
+gemmTileBF16x4v3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+gemmTileBF16x4v3_bias:
+	MOVQ         bias+48(FP), BX
+	TESTQ        BX, BX
+	JZ           gemmTileBF16x4v3_body
+	VBROADCASTSS (BX), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VADDPS       Z27, Z2, Z2
+	VBROADCASTSS 4(BX), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VADDPS       Z28, Z5, Z5
+	VBROADCASTSS 8(BX), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VADDPS       Z29, Z8, Z8
+	VBROADCASTSS 12(BX), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VADDPS       Z30, Z11, Z11
+
+gemmTileBF16x4v3_body:
+	MOVQ kp+0(FP), BX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DI
+	SHLQ $0x01, DI
+	LEAQ (DI)(DI*2), R8
+	MOVQ p+24(FP), R9
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x4v3_loop2:
+	CMPQ         BX, $0x02
+	JL           gemmTileBF16x4v3_tail
+	VMOVDQU32    (R9), Z24
+	VMOVDQU32    64(R9), Z25
+	VMOVDQU32    128(R9), Z26
+	VPBROADCASTD (SI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm31, %zmm2
+	VPBROADCASTD (SI)(DI*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm27, %zmm5
+	VPBROADCASTD (SI)(DI*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm28, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm28, %zmm8
+	VPBROADCASTD (SI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm29, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm29, %zmm11
+	VMOVDQU32    192(R9), Z24
+	VMOVDQU32    256(R9), Z25
+	VMOVDQU32    320(R9), Z26
+	VPBROADCASTD 4(SI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm30, %zmm2
+	VPBROADCASTD 4(SI)(DI*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm31, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm31, %zmm5
+	VPBROADCASTD 4(SI)(DI*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm27, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm27, %zmm8
+	VPBROADCASTD 4(SI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm28, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm28, %zmm11
+	ADDQ         $0x00000180, R9
+	ADDQ         $0x08, SI
+	SUBQ         $0x02, BX
+	JMP          gemmTileBF16x4v3_loop2
+
+gemmTileBF16x4v3_tail:
+	TESTQ        BX, BX
+	JZ           gemmTileBF16x4v3_store
+	VMOVDQU32    (R9), Z24
+	VMOVDQU32    64(R9), Z25
+	VMOVDQU32    128(R9), Z26
+	VPBROADCASTD (SI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm29, %zmm2
+	VPBROADCASTD (SI)(DI*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm30, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm30, %zmm5
+	VPBROADCASTD (SI)(DI*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm31, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm31, %zmm8
+	VPBROADCASTD (SI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm27, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm27, %zmm11
+
+gemmTileBF16x4v3_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z2, K3, 128(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z5, K3, 128(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z8, K3, 128(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z11, K3, 128(AX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x5v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x5v1(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K2
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x5v1_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z (BX), K1, Z12
+	JMP       gemmTileBF16x5v1_bias
+
+gemmTileBF16x5v1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z3, Z3, Z3
+	VPXORD Z6, Z6, Z6
+	VPXORD Z9, Z9, Z9
+	VPXORD Z12, Z12, Z12
+
+gemmTileBF16x5v1_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x5v1_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+
+gemmTileBF16x5v1_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x5v1_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x5v1_tail
+	VMOVDQU32    (R11), Z24
+	VPBROADCASTD (DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	VPBROADCASTD (DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	VPBROADCASTD (DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	VPBROADCASTD (DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	VPBROADCASTD (R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+	VMOVDQU32    192(R11), Z24
+	VPBROADCASTD 4(DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	VPBROADCASTD 4(DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	VPBROADCASTD 4(DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	VPBROADCASTD 4(DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	VPBROADCASTD 4(R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x5v1_loop2
+
+gemmTileBF16x5v1_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x5v1_store
+	VMOVDQU32    (R11), Z24
+	VPBROADCASTD (DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	VPBROADCASTD (DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	VPBROADCASTD (DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	VPBROADCASTD (DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	VPBROADCASTD (R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+
+gemmTileBF16x5v1_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x5v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x5v2(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x5v2_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z 64(BX), K2, Z13
+	JMP       gemmTileBF16x5v2_bias
+
+gemmTileBF16x5v2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+
+gemmTileBF16x5v2_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x5v2_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VADDPS       Z31, Z13, Z13
+
+gemmTileBF16x5v2_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x5v2_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x5v2_tail
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VPBROADCASTD (DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm27, %zmm1
+	VPBROADCASTD (DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm28, %zmm4
+	VPBROADCASTD (DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm29, %zmm7
+	VPBROADCASTD (DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm30, %zmm10
+	VPBROADCASTD (R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm31, %zmm13
+	VMOVDQU32    192(R11), Z24
+	VMOVDQU32    256(R11), Z25
+	VPBROADCASTD 4(DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm27, %zmm1
+	VPBROADCASTD 4(DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm28, %zmm4
+	VPBROADCASTD 4(DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm29, %zmm7
+	VPBROADCASTD 4(DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm30, %zmm10
+	VPBROADCASTD 4(R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm31, %zmm13
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x5v2_loop2
+
+gemmTileBF16x5v2_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x5v2_store
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VPBROADCASTD (DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm27, %zmm1
+	VPBROADCASTD (DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm28, %zmm4
+	VPBROADCASTD (DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm29, %zmm7
+	VPBROADCASTD (DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm30, %zmm10
+	VPBROADCASTD (R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm31, %zmm13
+
+gemmTileBF16x5v2_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z13, K2, 64(BX)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x5v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x5v3(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x5v3_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z 128(AX), K3, Z2
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z 128(AX)(CX*1), K3, Z5
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z 128(AX)(CX*2), K3, Z8
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z 128(AX)(DX*1), K3, Z11
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z 64(BX), K2, Z13
+	VMOVUPS.Z 128(BX), K3, Z14
+	JMP       gemmTileBF16x5v3_bias
+
+gemmTileBF16x5v3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+
+gemmTileBF16x5v3_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x5v3_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VADDPS       Z27, Z2, Z2
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VADDPS       Z28, Z5, Z5
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VADDPS       Z29, Z8, Z8
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VADDPS       Z30, Z11, Z11
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VADDPS       Z31, Z13, Z13
+	VADDPS       Z31, Z14, Z14
+
+gemmTileBF16x5v3_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x5v3_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x5v3_tail
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VMOVDQU32    128(R11), Z26
+	VPBROADCASTD (DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm27, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm27, %zmm2
+	VPBROADCASTD (DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm28, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm28, %zmm5
+	VPBROADCASTD (DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm29, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm29, %zmm8
+	VPBROADCASTD (DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm30, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm30, %zmm11
+	VPBROADCASTD (R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm31, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm31, %zmm14
+	VMOVDQU32    192(R11), Z24
+	VMOVDQU32    256(R11), Z25
+	VMOVDQU32    320(R11), Z26
+	VPBROADCASTD 4(DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm27, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm27, %zmm2
+	VPBROADCASTD 4(DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm28, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm28, %zmm5
+	VPBROADCASTD 4(DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm29, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm29, %zmm8
+	VPBROADCASTD 4(DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm30, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm30, %zmm11
+	VPBROADCASTD 4(R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm31, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm31, %zmm14
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x5v3_loop2
+
+gemmTileBF16x5v3_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x5v3_store
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VMOVDQU32    128(R11), Z26
+	VPBROADCASTD (DI), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm27, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm27, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm27, %zmm2
+	VPBROADCASTD (DI)(R8*1), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm28, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm28, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm28, %zmm5
+	VPBROADCASTD (DI)(R8*2), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm29, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm29, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm29, %zmm8
+	VPBROADCASTD (DI)(R9*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm30, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm30, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm30, %zmm11
+	VPBROADCASTD (R10), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm31, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm31, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm31, %zmm14
+
+gemmTileBF16x5v3_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z2, K3, 128(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z5, K3, 128(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z8, K3, 128(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z11, K3, 128(AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z13, K2, 64(BX)
+	VMOVUPS Z14, K3, 128(BX)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x6v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x6v1(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K2
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x6v1_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	JMP       gemmTileBF16x6v1_bias
+
+gemmTileBF16x6v1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z3, Z3, Z3
+	VPXORD Z6, Z6, Z6
+	VPXORD Z9, Z9, Z9
+	VPXORD Z12, Z12, Z12
+	VPXORD Z15, Z15, Z15
+
+gemmTileBF16x6v1_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x6v1_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+
+gemmTileBF16x6v1_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x6v1_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x6v1_tail
+	VMOVDQU32    (R11), Z24
+	VPBROADCASTD (DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	VPBROADCASTD (DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	VPBROADCASTD (DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	VPBROADCASTD (DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	VPBROADCASTD (R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	VPBROADCASTD (R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	VMOVDQU32    192(R11), Z24
+	VPBROADCASTD 4(DI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	VPBROADCASTD 4(DI)(R8*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	VPBROADCASTD 4(DI)(R8*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	VPBROADCASTD 4(DI)(R9*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+	VPBROADCASTD 4(R10), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm28, %zmm12
+	VPBROADCASTD 4(R10)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm29, %zmm15
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x6v1_loop2
+
+gemmTileBF16x6v1_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x6v1_store
+	VMOVDQU32    (R11), Z24
+	VPBROADCASTD (DI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	VPBROADCASTD (DI)(R8*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	VPBROADCASTD (DI)(R8*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	VPBROADCASTD (DI)(R9*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	VPBROADCASTD (R10), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm29, %zmm12
+	VPBROADCASTD (R10)(R8*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm30, %zmm15
+
+gemmTileBF16x6v1_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x6v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x6v2(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x6v2_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z 64(BX), K2, Z13
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	VMOVUPS.Z 64(BX)(CX*1), K2, Z16
+	JMP       gemmTileBF16x6v2_bias
+
+gemmTileBF16x6v2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+
+gemmTileBF16x6v2_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x6v2_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VADDPS       Z31, Z13, Z13
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+	VADDPS       Z27, Z16, Z16
+
+gemmTileBF16x6v2_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x6v2_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x6v2_tail
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VPBROADCASTD (DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	VPBROADCASTD (DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	VPBROADCASTD (DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm30, %zmm7
+	VPBROADCASTD (DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm31, %zmm10
+	VPBROADCASTD (R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm27, %zmm13
+	VPBROADCASTD (R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm28, %zmm16
+	VMOVDQU32    192(R11), Z24
+	VMOVDQU32    256(R11), Z25
+	VPBROADCASTD 4(DI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	VPBROADCASTD 4(DI)(R8*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm30, %zmm4
+	VPBROADCASTD 4(DI)(R8*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm31, %zmm7
+	VPBROADCASTD 4(DI)(R9*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm27, %zmm10
+	VPBROADCASTD 4(R10), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm28, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm28, %zmm13
+	VPBROADCASTD 4(R10)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm29, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm29, %zmm16
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x6v2_loop2
+
+gemmTileBF16x6v2_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x6v2_store
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VPBROADCASTD (DI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	VPBROADCASTD (DI)(R8*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm31, %zmm4
+	VPBROADCASTD (DI)(R8*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm27, %zmm7
+	VPBROADCASTD (DI)(R9*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm28, %zmm10
+	VPBROADCASTD (R10), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm29, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm29, %zmm13
+	VPBROADCASTD (R10)(R8*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm30, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm30, %zmm16
+
+gemmTileBF16x6v2_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z13, K2, 64(BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VMOVUPS Z16, K2, 64(BX)(CX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x6v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x6v3(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x6v3_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z 128(AX), K3, Z2
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z 128(AX)(CX*1), K3, Z5
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z 128(AX)(CX*2), K3, Z8
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z 128(AX)(DX*1), K3, Z11
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z 64(BX), K2, Z13
+	VMOVUPS.Z 128(BX), K3, Z14
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	VMOVUPS.Z 64(BX)(CX*1), K2, Z16
+	VMOVUPS.Z 128(BX)(CX*1), K3, Z17
+	JMP       gemmTileBF16x6v3_bias
+
+gemmTileBF16x6v3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+
+gemmTileBF16x6v3_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x6v3_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VADDPS       Z27, Z2, Z2
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VADDPS       Z28, Z5, Z5
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VADDPS       Z29, Z8, Z8
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VADDPS       Z30, Z11, Z11
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VADDPS       Z31, Z13, Z13
+	VADDPS       Z31, Z14, Z14
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+	VADDPS       Z27, Z16, Z16
+	VADDPS       Z27, Z17, Z17
+
+gemmTileBF16x6v3_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x6v3_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x6v3_tail
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VMOVDQU32    128(R11), Z26
+	VPBROADCASTD (DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm28, %zmm2
+	VPBROADCASTD (DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm29, %zmm5
+	VPBROADCASTD (DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm30, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm30, %zmm8
+	VPBROADCASTD (DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm31, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm31, %zmm11
+	VPBROADCASTD (R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm27, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm27, %zmm14
+	VPBROADCASTD (R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm28, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm28, %zmm17
+	VMOVDQU32    192(R11), Z24
+	VMOVDQU32    256(R11), Z25
+	VMOVDQU32    320(R11), Z26
+	VPBROADCASTD 4(DI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm29, %zmm2
+	VPBROADCASTD 4(DI)(R8*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm30, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm30, %zmm5
+	VPBROADCASTD 4(DI)(R8*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm31, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm31, %zmm8
+	VPBROADCASTD 4(DI)(R9*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm27, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm27, %zmm11
+	VPBROADCASTD 4(R10), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm28, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm28, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm28, %zmm14
+	VPBROADCASTD 4(R10)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm29, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm29, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm29, %zmm17
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x6v3_loop2
+
+gemmTileBF16x6v3_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x6v3_store
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VMOVDQU32    128(R11), Z26
+	VPBROADCASTD (DI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm30, %zmm2
+	VPBROADCASTD (DI)(R8*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm31, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm31, %zmm5
+	VPBROADCASTD (DI)(R8*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm27, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm27, %zmm8
+	VPBROADCASTD (DI)(R9*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm28, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm28, %zmm11
+	VPBROADCASTD (R10), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm29, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm29, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm29, %zmm14
+	VPBROADCASTD (R10)(R8*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm30, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm30, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm30, %zmm17
+
+gemmTileBF16x6v3_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z2, K3, 128(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z5, K3, 128(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z8, K3, 128(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z11, K3, 128(AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z13, K2, 64(BX)
+	VMOVUPS Z14, K3, 128(BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VMOVUPS Z16, K2, 64(BX)(CX*1)
+	VMOVUPS Z17, K3, 128(BX)(CX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x7v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x7v1(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K2
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x7v1_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	VMOVUPS.Z (BX)(CX*2), K1, Z18
+	JMP       gemmTileBF16x7v1_bias
+
+gemmTileBF16x7v1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z3, Z3, Z3
+	VPXORD Z6, Z6, Z6
+	VPXORD Z9, Z9, Z9
+	VPXORD Z12, Z12, Z12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z18, Z18, Z18
+
+gemmTileBF16x7v1_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x7v1_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+	VBROADCASTSS 24(SI), Z28
+	VADDPS       Z28, Z18, Z18
+
+gemmTileBF16x7v1_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x7v1_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x7v1_tail
+	VMOVDQU32    (R11), Z24
+	VPBROADCASTD (DI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	VPBROADCASTD (DI)(R8*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	VPBROADCASTD (DI)(R8*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	VPBROADCASTD (DI)(R9*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+	VPBROADCASTD (R10), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm28, %zmm12
+	VPBROADCASTD (R10)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm29, %zmm15
+	VPBROADCASTD (R10)(R8*2), Z30
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm30, %zmm18
+	VMOVDQU32    192(R11), Z24
+	VPBROADCASTD 4(DI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	VPBROADCASTD 4(DI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	VPBROADCASTD 4(DI)(R8*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	VPBROADCASTD 4(DI)(R9*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	VPBROADCASTD 4(R10), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm30, %zmm12
+	VPBROADCASTD 4(R10)(R8*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm31, %zmm15
+	VPBROADCASTD 4(R10)(R8*2), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm27, %zmm18
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x7v1_loop2
+
+gemmTileBF16x7v1_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x7v1_store
+	VMOVDQU32    (R11), Z24
+	VPBROADCASTD (DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	VPBROADCASTD (DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	VPBROADCASTD (DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	VPBROADCASTD (DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	VPBROADCASTD (R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	VPBROADCASTD (R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	VPBROADCASTD (R10)(R8*2), Z29
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm29, %zmm18
+
+gemmTileBF16x7v1_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VMOVUPS Z18, K1, (BX)(CX*2)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x7v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x7v2(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x7v2_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z 64(BX), K2, Z13
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	VMOVUPS.Z 64(BX)(CX*1), K2, Z16
+	VMOVUPS.Z (BX)(CX*2), K1, Z18
+	VMOVUPS.Z 64(BX)(CX*2), K2, Z19
+	JMP       gemmTileBF16x7v2_bias
+
+gemmTileBF16x7v2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+gemmTileBF16x7v2_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x7v2_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VADDPS       Z31, Z13, Z13
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+	VADDPS       Z27, Z16, Z16
+	VBROADCASTSS 24(SI), Z28
+	VADDPS       Z28, Z18, Z18
+	VADDPS       Z28, Z19, Z19
+
+gemmTileBF16x7v2_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x7v2_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x7v2_tail
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VPBROADCASTD (DI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	VPBROADCASTD (DI)(R8*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm30, %zmm4
+	VPBROADCASTD (DI)(R8*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm31, %zmm7
+	VPBROADCASTD (DI)(R9*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm27, %zmm10
+	VPBROADCASTD (R10), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm28, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm28, %zmm13
+	VPBROADCASTD (R10)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm29, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm29, %zmm16
+	VPBROADCASTD (R10)(R8*2), Z30
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm30, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm30, %zmm19
+	VMOVDQU32    192(R11), Z24
+	VMOVDQU32    256(R11), Z25
+	VPBROADCASTD 4(DI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	VPBROADCASTD 4(DI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	VPBROADCASTD 4(DI)(R8*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm28, %zmm7
+	VPBROADCASTD 4(DI)(R9*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm29, %zmm10
+	VPBROADCASTD 4(R10), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm30, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm30, %zmm13
+	VPBROADCASTD 4(R10)(R8*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm31, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm31, %zmm16
+	VPBROADCASTD 4(R10)(R8*2), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm27, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm27, %zmm19
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x7v2_loop2
+
+gemmTileBF16x7v2_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x7v2_store
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VPBROADCASTD (DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	VPBROADCASTD (DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	VPBROADCASTD (DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm30, %zmm7
+	VPBROADCASTD (DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm31, %zmm10
+	VPBROADCASTD (R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm27, %zmm13
+	VPBROADCASTD (R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm28, %zmm16
+	VPBROADCASTD (R10)(R8*2), Z29
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm29, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm29, %zmm19
+
+gemmTileBF16x7v2_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z13, K2, 64(BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VMOVUPS Z16, K2, 64(BX)(CX*1)
+	VMOVUPS Z18, K1, (BX)(CX*2)
+	VMOVUPS Z19, K2, 64(BX)(CX*2)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x7v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x7v3(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x7v3_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z 128(AX), K3, Z2
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z 128(AX)(CX*1), K3, Z5
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z 128(AX)(CX*2), K3, Z8
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z 128(AX)(DX*1), K3, Z11
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z 64(BX), K2, Z13
+	VMOVUPS.Z 128(BX), K3, Z14
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	VMOVUPS.Z 64(BX)(CX*1), K2, Z16
+	VMOVUPS.Z 128(BX)(CX*1), K3, Z17
+	VMOVUPS.Z (BX)(CX*2), K1, Z18
+	VMOVUPS.Z 64(BX)(CX*2), K2, Z19
+	VMOVUPS.Z 128(BX)(CX*2), K3, Z20
+	JMP       gemmTileBF16x7v3_bias
+
+gemmTileBF16x7v3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+
+gemmTileBF16x7v3_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x7v3_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VADDPS       Z27, Z2, Z2
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VADDPS       Z28, Z5, Z5
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VADDPS       Z29, Z8, Z8
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VADDPS       Z30, Z11, Z11
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VADDPS       Z31, Z13, Z13
+	VADDPS       Z31, Z14, Z14
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+	VADDPS       Z27, Z16, Z16
+	VADDPS       Z27, Z17, Z17
+	VBROADCASTSS 24(SI), Z28
+	VADDPS       Z28, Z18, Z18
+	VADDPS       Z28, Z19, Z19
+	VADDPS       Z28, Z20, Z20
+
+gemmTileBF16x7v3_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x7v3_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x7v3_tail
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VMOVDQU32    128(R11), Z26
+	VPBROADCASTD (DI), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm29, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm29, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm29, %zmm2
+	VPBROADCASTD (DI)(R8*1), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm30, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm30, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm30, %zmm5
+	VPBROADCASTD (DI)(R8*2), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm31, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm31, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm31, %zmm8
+	VPBROADCASTD (DI)(R9*1), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm27, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm27, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm27, %zmm11
+	VPBROADCASTD (R10), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm28, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm28, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm28, %zmm14
+	VPBROADCASTD (R10)(R8*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm29, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm29, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm29, %zmm17
+	VPBROADCASTD (R10)(R8*2), Z30
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm30, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm30, %zmm19
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe2 // vdpbf16ps %zmm26, %zmm30, %zmm20
+	VMOVDQU32    192(R11), Z24
+	VMOVDQU32    256(R11), Z25
+	VMOVDQU32    320(R11), Z26
+	VPBROADCASTD 4(DI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm31, %zmm2
+	VPBROADCASTD 4(DI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm27, %zmm5
+	VPBROADCASTD 4(DI)(R8*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm28, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm28, %zmm8
+	VPBROADCASTD 4(DI)(R9*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm29, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm29, %zmm11
+	VPBROADCASTD 4(R10), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm30, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm30, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm30, %zmm14
+	VPBROADCASTD 4(R10)(R8*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm31, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm31, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm31, %zmm17
+	VPBROADCASTD 4(R10)(R8*2), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm27, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm27, %zmm19
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe2 // vdpbf16ps %zmm26, %zmm27, %zmm20
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x7v3_loop2
+
+gemmTileBF16x7v3_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x7v3_store
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VMOVDQU32    128(R11), Z26
+	VPBROADCASTD (DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm28, %zmm2
+	VPBROADCASTD (DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm29, %zmm5
+	VPBROADCASTD (DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm30, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm30, %zmm8
+	VPBROADCASTD (DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm31, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm31, %zmm11
+	VPBROADCASTD (R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm27, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm27, %zmm14
+	VPBROADCASTD (R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm28, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm28, %zmm17
+	VPBROADCASTD (R10)(R8*2), Z29
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm29, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm29, %zmm19
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe2 // vdpbf16ps %zmm26, %zmm29, %zmm20
+
+gemmTileBF16x7v3_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z2, K3, 128(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z5, K3, 128(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z8, K3, 128(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z11, K3, 128(AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z13, K2, 64(BX)
+	VMOVUPS Z14, K3, 128(BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VMOVUPS Z16, K2, 64(BX)(CX*1)
+	VMOVUPS Z17, K3, 128(BX)(CX*1)
+	VMOVUPS Z18, K1, (BX)(CX*2)
+	VMOVUPS Z19, K2, 64(BX)(CX*2)
+	VMOVUPS Z20, K3, 128(BX)(CX*2)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x8v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x8v1(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K2
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x8v1_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	VMOVUPS.Z (BX)(CX*2), K1, Z18
+	VMOVUPS.Z (BX)(DX*1), K1, Z21
+	JMP       gemmTileBF16x8v1_bias
+
+gemmTileBF16x8v1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z3, Z3, Z3
+	VPXORD Z6, Z6, Z6
+	VPXORD Z9, Z9, Z9
+	VPXORD Z12, Z12, Z12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z18, Z18, Z18
+	VPXORD Z21, Z21, Z21
+
+gemmTileBF16x8v1_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x8v1_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+	VBROADCASTSS 24(SI), Z28
+	VADDPS       Z28, Z18, Z18
+	VBROADCASTSS 28(SI), Z29
+	VADDPS       Z29, Z21, Z21
+
+gemmTileBF16x8v1_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x8v1_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x8v1_tail
+	VMOVDQU32    (R11), Z24
+	VPBROADCASTD (DI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	VPBROADCASTD (DI)(R8*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	VPBROADCASTD (DI)(R8*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	VPBROADCASTD (DI)(R9*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	VPBROADCASTD (R10), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm29, %zmm12
+	VPBROADCASTD (R10)(R8*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm30, %zmm15
+	VPBROADCASTD (R10)(R8*2), Z31
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm31, %zmm18
+	VPBROADCASTD (R10)(R9*1), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm27, %zmm21
+	VMOVDQU32    192(R11), Z24
+	VPBROADCASTD 4(DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	VPBROADCASTD 4(DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	VPBROADCASTD 4(DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	VPBROADCASTD 4(DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	VPBROADCASTD 4(R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	VPBROADCASTD 4(R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	VPBROADCASTD 4(R10)(R8*2), Z29
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm29, %zmm18
+	VPBROADCASTD 4(R10)(R9*1), Z30
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm30, %zmm21
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x8v1_loop2
+
+gemmTileBF16x8v1_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x8v1_store
+	VMOVDQU32    (R11), Z24
+	VPBROADCASTD (DI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	VPBROADCASTD (DI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	VPBROADCASTD (DI)(R8*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	VPBROADCASTD (DI)(R9*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	VPBROADCASTD (R10), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm30, %zmm12
+	VPBROADCASTD (R10)(R8*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm31, %zmm15
+	VPBROADCASTD (R10)(R8*2), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm27, %zmm18
+	VPBROADCASTD (R10)(R9*1), Z28
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm28, %zmm21
+
+gemmTileBF16x8v1_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VMOVUPS Z18, K1, (BX)(CX*2)
+	VMOVUPS Z21, K1, (BX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x8v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x8v2(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x8v2_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z 64(BX), K2, Z13
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	VMOVUPS.Z 64(BX)(CX*1), K2, Z16
+	VMOVUPS.Z (BX)(CX*2), K1, Z18
+	VMOVUPS.Z 64(BX)(CX*2), K2, Z19
+	VMOVUPS.Z (BX)(DX*1), K1, Z21
+	VMOVUPS.Z 64(BX)(DX*1), K2, Z22
+	JMP       gemmTileBF16x8v2_bias
+
+gemmTileBF16x8v2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+
+gemmTileBF16x8v2_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x8v2_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VADDPS       Z31, Z13, Z13
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+	VADDPS       Z27, Z16, Z16
+	VBROADCASTSS 24(SI), Z28
+	VADDPS       Z28, Z18, Z18
+	VADDPS       Z28, Z19, Z19
+	VBROADCASTSS 28(SI), Z29
+	VADDPS       Z29, Z21, Z21
+	VADDPS       Z29, Z22, Z22
+
+gemmTileBF16x8v2_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x8v2_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x8v2_tail
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VPBROADCASTD (DI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	VPBROADCASTD (DI)(R8*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm31, %zmm4
+	VPBROADCASTD (DI)(R8*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm27, %zmm7
+	VPBROADCASTD (DI)(R9*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm28, %zmm10
+	VPBROADCASTD (R10), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm29, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm29, %zmm13
+	VPBROADCASTD (R10)(R8*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm30, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm30, %zmm16
+	VPBROADCASTD (R10)(R8*2), Z31
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm31, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm31, %zmm19
+	VPBROADCASTD (R10)(R9*1), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm27, %zmm21
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf1 // vdpbf16ps %zmm25, %zmm27, %zmm22
+	VMOVDQU32    192(R11), Z24
+	VMOVDQU32    256(R11), Z25
+	VPBROADCASTD 4(DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	VPBROADCASTD 4(DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	VPBROADCASTD 4(DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm30, %zmm7
+	VPBROADCASTD 4(DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm31, %zmm10
+	VPBROADCASTD 4(R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm27, %zmm13
+	VPBROADCASTD 4(R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm28, %zmm16
+	VPBROADCASTD 4(R10)(R8*2), Z29
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm29, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm29, %zmm19
+	VPBROADCASTD 4(R10)(R9*1), Z30
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm30, %zmm21
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf1 // vdpbf16ps %zmm25, %zmm30, %zmm22
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x8v2_loop2
+
+gemmTileBF16x8v2_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x8v2_store
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VPBROADCASTD (DI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	VPBROADCASTD (DI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	VPBROADCASTD (DI)(R8*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm28, %zmm7
+	VPBROADCASTD (DI)(R9*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm29, %zmm10
+	VPBROADCASTD (R10), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm30, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm30, %zmm13
+	VPBROADCASTD (R10)(R8*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm31, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm31, %zmm16
+	VPBROADCASTD (R10)(R8*2), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm27, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm27, %zmm19
+	VPBROADCASTD (R10)(R9*1), Z28
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm28, %zmm21
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf1 // vdpbf16ps %zmm25, %zmm28, %zmm22
+
+gemmTileBF16x8v2_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z13, K2, 64(BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VMOVUPS Z16, K2, 64(BX)(CX*1)
+	VMOVUPS Z18, K1, (BX)(CX*2)
+	VMOVUPS Z19, K2, 64(BX)(CX*2)
+	VMOVUPS Z21, K1, (BX)(DX*1)
+	VMOVUPS Z22, K2, 64(BX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func gemmTileBF16x8v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·gemmTileBF16x8v3(SB), NOSPLIT, $0-72
+	// Column masks: bits 0-15, 16-31, 32-47 of mask for the three zmm of a row.
+	MOVQ     mask+64(FP), AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	MOVQ     c+32(FP), AX
+	MOVQ     ldc+40(FP), CX
+	SHLQ     $0x02, CX
+	LEAQ     (CX)(CX*2), DX
+	LEAQ     (AX)(CX*4), BX
+
+	// Accumulators start from C (masked) or zero.
+	MOVB      load+56(FP), SI
+	TESTB     SI, SI
+	JZ        gemmTileBF16x8v3_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMOVUPS.Z 128(AX), K3, Z2
+	VMOVUPS.Z (AX)(CX*1), K1, Z3
+	VMOVUPS.Z 64(AX)(CX*1), K2, Z4
+	VMOVUPS.Z 128(AX)(CX*1), K3, Z5
+	VMOVUPS.Z (AX)(CX*2), K1, Z6
+	VMOVUPS.Z 64(AX)(CX*2), K2, Z7
+	VMOVUPS.Z 128(AX)(CX*2), K3, Z8
+	VMOVUPS.Z (AX)(DX*1), K1, Z9
+	VMOVUPS.Z 64(AX)(DX*1), K2, Z10
+	VMOVUPS.Z 128(AX)(DX*1), K3, Z11
+	VMOVUPS.Z (BX), K1, Z12
+	VMOVUPS.Z 64(BX), K2, Z13
+	VMOVUPS.Z 128(BX), K3, Z14
+	VMOVUPS.Z (BX)(CX*1), K1, Z15
+	VMOVUPS.Z 64(BX)(CX*1), K2, Z16
+	VMOVUPS.Z 128(BX)(CX*1), K3, Z17
+	VMOVUPS.Z (BX)(CX*2), K1, Z18
+	VMOVUPS.Z 64(BX)(CX*2), K2, Z19
+	VMOVUPS.Z 128(BX)(CX*2), K3, Z20
+	VMOVUPS.Z (BX)(DX*1), K1, Z21
+	VMOVUPS.Z 64(BX)(DX*1), K2, Z22
+	VMOVUPS.Z 128(BX)(DX*1), K3, Z23
+	JMP       gemmTileBF16x8v3_bias
+
+gemmTileBF16x8v3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+gemmTileBF16x8v3_bias:
+	MOVQ         bias+48(FP), SI
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x8v3_body
+	VBROADCASTSS (SI), Z27
+	VADDPS       Z27, Z0, Z0
+	VADDPS       Z27, Z1, Z1
+	VADDPS       Z27, Z2, Z2
+	VBROADCASTSS 4(SI), Z28
+	VADDPS       Z28, Z3, Z3
+	VADDPS       Z28, Z4, Z4
+	VADDPS       Z28, Z5, Z5
+	VBROADCASTSS 8(SI), Z29
+	VADDPS       Z29, Z6, Z6
+	VADDPS       Z29, Z7, Z7
+	VADDPS       Z29, Z8, Z8
+	VBROADCASTSS 12(SI), Z30
+	VADDPS       Z30, Z9, Z9
+	VADDPS       Z30, Z10, Z10
+	VADDPS       Z30, Z11, Z11
+	VBROADCASTSS 16(SI), Z31
+	VADDPS       Z31, Z12, Z12
+	VADDPS       Z31, Z13, Z13
+	VADDPS       Z31, Z14, Z14
+	VBROADCASTSS 20(SI), Z27
+	VADDPS       Z27, Z15, Z15
+	VADDPS       Z27, Z16, Z16
+	VADDPS       Z27, Z17, Z17
+	VBROADCASTSS 24(SI), Z28
+	VADDPS       Z28, Z18, Z18
+	VADDPS       Z28, Z19, Z19
+	VADDPS       Z28, Z20, Z20
+	VBROADCASTSS 28(SI), Z29
+	VADDPS       Z29, Z21, Z21
+	VADDPS       Z29, Z22, Z22
+	VADDPS       Z29, Z23, Z23
+
+gemmTileBF16x8v3_body:
+	MOVQ kp+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x01, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DI)(R8*4), R10
+	MOVQ p+24(FP), R11
+
+	// Main loop, unrolled by two pairs.
+gemmTileBF16x8v3_loop2:
+	CMPQ         SI, $0x02
+	JL           gemmTileBF16x8v3_tail
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VMOVDQU32    128(R11), Z26
+	VPBROADCASTD (DI), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm30, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm30, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm30, %zmm2
+	VPBROADCASTD (DI)(R8*1), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm31, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm31, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm31, %zmm5
+	VPBROADCASTD (DI)(R8*2), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm27, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm27, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm27, %zmm8
+	VPBROADCASTD (DI)(R9*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm28, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm28, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm28, %zmm11
+	VPBROADCASTD (R10), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm29, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm29, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm29, %zmm14
+	VPBROADCASTD (R10)(R8*1), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm30, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm30, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm30, %zmm17
+	VPBROADCASTD (R10)(R8*2), Z31
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm31, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm31, %zmm19
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe2 // vdpbf16ps %zmm26, %zmm31, %zmm20
+	VPBROADCASTD (R10)(R9*1), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm27, %zmm21
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf1 // vdpbf16ps %zmm25, %zmm27, %zmm22
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xfa // vdpbf16ps %zmm26, %zmm27, %zmm23
+	VMOVDQU32    192(R11), Z24
+	VMOVDQU32    256(R11), Z25
+	VMOVDQU32    320(R11), Z26
+	VPBROADCASTD 4(DI), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm28, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm28, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm28, %zmm2
+	VPBROADCASTD 4(DI)(R8*1), Z29
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm29, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm29, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm29, %zmm5
+	VPBROADCASTD 4(DI)(R8*2), Z30
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm30, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm30, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm30, %zmm8
+	VPBROADCASTD 4(DI)(R9*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm31, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm31, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm31, %zmm11
+	VPBROADCASTD 4(R10), Z27
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm27, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm27, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm27, %zmm14
+	VPBROADCASTD 4(R10)(R8*1), Z28
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm28, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm28, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm28, %zmm17
+	VPBROADCASTD 4(R10)(R8*2), Z29
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm29, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm29, %zmm19
+	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe2 // vdpbf16ps %zmm26, %zmm29, %zmm20
+	VPBROADCASTD 4(R10)(R9*1), Z30
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm30, %zmm21
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf1 // vdpbf16ps %zmm25, %zmm30, %zmm22
+	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xfa // vdpbf16ps %zmm26, %zmm30, %zmm23
+	ADDQ         $0x00000180, R11
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, SI
+	JMP          gemmTileBF16x8v3_loop2
+
+gemmTileBF16x8v3_tail:
+	TESTQ        SI, SI
+	JZ           gemmTileBF16x8v3_store
+	VMOVDQU32    (R11), Z24
+	VMOVDQU32    64(R11), Z25
+	VMOVDQU32    128(R11), Z26
+	VPBROADCASTD (DI), Z31
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // vdpbf16ps %zmm24, %zmm31, %zmm0
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // vdpbf16ps %zmm25, %zmm31, %zmm1
+	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // vdpbf16ps %zmm26, %zmm31, %zmm2
+	VPBROADCASTD (DI)(R8*1), Z27
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // vdpbf16ps %zmm24, %zmm27, %zmm3
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // vdpbf16ps %zmm25, %zmm27, %zmm4
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xea // vdpbf16ps %zmm26, %zmm27, %zmm5
+	VPBROADCASTD (DI)(R8*2), Z28
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // vdpbf16ps %zmm24, %zmm28, %zmm6
+	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // vdpbf16ps %zmm25, %zmm28, %zmm7
+	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // vdpbf16ps %zmm26, %zmm28, %zmm8
+	VPBROADCASTD (DI)(R9*1), Z29
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // vdpbf16ps %zmm24, %zmm29, %zmm9
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // vdpbf16ps %zmm25, %zmm29, %zmm10
+	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xda // vdpbf16ps %zmm26, %zmm29, %zmm11
+	VPBROADCASTD (R10), Z30
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // vdpbf16ps %zmm24, %zmm30, %zmm12
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // vdpbf16ps %zmm25, %zmm30, %zmm13
+	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // vdpbf16ps %zmm26, %zmm30, %zmm14
+	VPBROADCASTD (R10)(R8*1), Z31
+	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // vdpbf16ps %zmm24, %zmm31, %zmm15
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // vdpbf16ps %zmm25, %zmm31, %zmm16
+	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xca // vdpbf16ps %zmm26, %zmm31, %zmm17
+	VPBROADCASTD (R10)(R8*2), Z27
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // vdpbf16ps %zmm24, %zmm27, %zmm18
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // vdpbf16ps %zmm25, %zmm27, %zmm19
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xe2 // vdpbf16ps %zmm26, %zmm27, %zmm20
+	VPBROADCASTD (R10)(R9*1), Z28
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // vdpbf16ps %zmm24, %zmm28, %zmm21
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf1 // vdpbf16ps %zmm25, %zmm28, %zmm22
+	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xfa // vdpbf16ps %zmm26, %zmm28, %zmm23
+
+gemmTileBF16x8v3_store:
+	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z1, K2, 64(AX)
+	VMOVUPS Z2, K3, 128(AX)
+	VMOVUPS Z3, K1, (AX)(CX*1)
+	VMOVUPS Z4, K2, 64(AX)(CX*1)
+	VMOVUPS Z5, K3, 128(AX)(CX*1)
+	VMOVUPS Z6, K1, (AX)(CX*2)
+	VMOVUPS Z7, K2, 64(AX)(CX*2)
+	VMOVUPS Z8, K3, 128(AX)(CX*2)
+	VMOVUPS Z9, K1, (AX)(DX*1)
+	VMOVUPS Z10, K2, 64(AX)(DX*1)
+	VMOVUPS Z11, K3, 128(AX)(DX*1)
+	VMOVUPS Z12, K1, (BX)
+	VMOVUPS Z13, K2, 64(BX)
+	VMOVUPS Z14, K3, 128(BX)
+	VMOVUPS Z15, K1, (BX)(CX*1)
+	VMOVUPS Z16, K2, 64(BX)(CX*1)
+	VMOVUPS Z17, K3, 128(BX)(CX*1)
+	VMOVUPS Z18, K1, (BX)(CX*2)
+	VMOVUPS Z19, K2, 64(BX)(CX*2)
+	VMOVUPS Z20, K3, 128(BX)(CX*2)
+	VMOVUPS Z21, K1, (BX)(DX*1)
+	VMOVUPS Z22, K2, 64(BX)(DX*1)
+	VMOVUPS Z23, K3, 128(BX)(DX*1)
+	VZEROUPPER
+	RET
+
+// func packNNBF16(k int, b *float32, off *int, t0 int, p *uint16, mask uint64)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·packNNBF16(SB), NOSPLIT, $0-48
+	MOVQ      mask+40(FP), AX
+	KMOVQ     AX, K1
+	KSHIFTRQ  $0x10, K1, K2
+	KSHIFTRQ  $0x20, K1, K3
+	MOVQ      k+0(FP), AX
+	MOVQ      b+8(FP), CX
+	MOVQ      t0+24(FP), DX
+	LEAQ      (CX)(DX*4), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      p+32(FP), BX
+	VMOVDQU16 c_pairIndex<>+0(SB), Z31
+
+packNNBF16_loop:
+	CMPQ      AX, $0x02
+	JL        packNNBF16_half
+	MOVQ      (DX), SI
+	MOVQ      8(DX), DI
+	VMOVUPS.Z (CX)(SI*4), K1, Z0
+	VMOVUPS.Z (CX)(DI*4), K1, Z1
+
+	// Words 0-15: row x, words 16-31: row y; then x0 y0 x1 y1 …
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xf0 // vcvtne2ps2bf16 %zmm0, %zmm1, %zmm6
+	VPERMW    Z6, Z31, Z9
+	VMOVDQU16 Z9, (BX)
+	VMOVUPS.Z 64(CX)(SI*4), K2, Z2
+	VMOVUPS.Z 64(CX)(DI*4), K2, Z3
+
+	// Words 0-15: row x, words 16-31: row y; then x0 y0 x1 y1 …
+	BYTE $0x62; BYTE $0xf2; BYTE $0x67; BYTE $0x48; BYTE $0x72; BYTE $0xfa // vcvtne2ps2bf16 %zmm2, %zmm3, %zmm7
+	VPERMW    Z7, Z31, Z10
+	VMOVDQU16 Z10, 64(BX)
+	VMOVUPS.Z 128(CX)(SI*4), K3, Z4
+	VMOVUPS.Z 128(CX)(DI*4), K3, Z5
+
+	// Words 0-15: row x, words 16-31: row y; then x0 y0 x1 y1 …
+	BYTE $0x62; BYTE $0x72; BYTE $0x57; BYTE $0x48; BYTE $0x72; BYTE $0xc4 // vcvtne2ps2bf16 %zmm4, %zmm5, %zmm8
+	VPERMW    Z8, Z31, Z11
+	VMOVDQU16 Z11, 128(BX)
+
+	// The next 48-column panel of these rows will be wanted soon.
+	PREFETCHT0 192(CX)(SI*4)
+	PREFETCHT0 256(CX)(SI*4)
+	PREFETCHT0 320(CX)(SI*4)
+	PREFETCHT0 192(CX)(DI*4)
+	PREFETCHT0 256(CX)(DI*4)
+	PREFETCHT0 320(CX)(DI*4)
+	ADDQ       $0x10, DX
+	ADDQ       $0x000000c0, BX
+	SUBQ       $0x02, AX
+	JMP        packNNBF16_loop
+
+packNNBF16_half:
+	TESTQ AX, AX
+	JZ    packNNBF16_done
+
+	// k odd: the last row, paired with zeros.
+	MOVQ      (DX), AX
+	VMOVUPS.Z (CX)(AX*4), K1, Z0
+	VPXORD    Z1, Z1, Z1
+
+	// Words 0-15: row x, words 16-31: row y; then x0 y0 x1 y1 …
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xf0 // vcvtne2ps2bf16 %zmm0, %zmm1, %zmm6
+	VPERMW    Z6, Z31, Z9
+	VMOVDQU16 Z9, (BX)
+	VMOVUPS.Z 64(CX)(AX*4), K2, Z2
+	VPXORD    Z3, Z3, Z3
+
+	// Words 0-15: row x, words 16-31: row y; then x0 y0 x1 y1 …
+	BYTE $0x62; BYTE $0xf2; BYTE $0x67; BYTE $0x48; BYTE $0x72; BYTE $0xfa // vcvtne2ps2bf16 %zmm2, %zmm3, %zmm7
+	VPERMW    Z7, Z31, Z10
+	VMOVDQU16 Z10, 64(BX)
+	VMOVUPS.Z 128(CX)(AX*4), K3, Z4
+	VPXORD    Z5, Z5, Z5
+
+	// Words 0-15: row x, words 16-31: row y; then x0 y0 x1 y1 …
+	BYTE $0x62; BYTE $0x72; BYTE $0x57; BYTE $0x48; BYTE $0x72; BYTE $0xc4 // vcvtne2ps2bf16 %zmm4, %zmm5, %zmm8
+	VPERMW    Z8, Z31, Z11
+	VMOVDQU16 Z11, 128(BX)
+
+	// The next 48-column panel of these rows will be wanted soon.
+	PREFETCHT0 192(CX)(AX*4)
+	PREFETCHT0 256(CX)(AX*4)
+	PREFETCHT0 320(CX)(AX*4)
+
+packNNBF16_done:
+	VZEROUPPER
+	RET
+
+DATA c_pairIndex<>+0(SB)/2, $0x0000
+DATA c_pairIndex<>+2(SB)/2, $0x0010
+DATA c_pairIndex<>+4(SB)/2, $0x0001
+DATA c_pairIndex<>+6(SB)/2, $0x0011
+DATA c_pairIndex<>+8(SB)/2, $0x0002
+DATA c_pairIndex<>+10(SB)/2, $0x0012
+DATA c_pairIndex<>+12(SB)/2, $0x0003
+DATA c_pairIndex<>+14(SB)/2, $0x0013
+DATA c_pairIndex<>+16(SB)/2, $0x0004
+DATA c_pairIndex<>+18(SB)/2, $0x0014
+DATA c_pairIndex<>+20(SB)/2, $0x0005
+DATA c_pairIndex<>+22(SB)/2, $0x0015
+DATA c_pairIndex<>+24(SB)/2, $0x0006
+DATA c_pairIndex<>+26(SB)/2, $0x0016
+DATA c_pairIndex<>+28(SB)/2, $0x0007
+DATA c_pairIndex<>+30(SB)/2, $0x0017
+DATA c_pairIndex<>+32(SB)/2, $0x0008
+DATA c_pairIndex<>+34(SB)/2, $0x0018
+DATA c_pairIndex<>+36(SB)/2, $0x0009
+DATA c_pairIndex<>+38(SB)/2, $0x0019
+DATA c_pairIndex<>+40(SB)/2, $0x000a
+DATA c_pairIndex<>+42(SB)/2, $0x001a
+DATA c_pairIndex<>+44(SB)/2, $0x000b
+DATA c_pairIndex<>+46(SB)/2, $0x001b
+DATA c_pairIndex<>+48(SB)/2, $0x000c
+DATA c_pairIndex<>+50(SB)/2, $0x001c
+DATA c_pairIndex<>+52(SB)/2, $0x000d
+DATA c_pairIndex<>+54(SB)/2, $0x001d
+DATA c_pairIndex<>+56(SB)/2, $0x000e
+DATA c_pairIndex<>+58(SB)/2, $0x001e
+DATA c_pairIndex<>+60(SB)/2, $0x000f
+DATA c_pairIndex<>+62(SB)/2, $0x001f
+GLOBL c_pairIndex<>(SB), RODATA|NOPTR, $64
+
+// func packNTBF16(n int, b *float32, off *int, p *uint16, mask uint32)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·packNTBF16(SB), NOSPLIT, $0-36
+	MOVQ     n+0(FP), AX
+	MOVQ     b+8(FP), CX
+	MOVQ     off+16(FP), DX
+	MOVQ     p+24(FP), BX
+	MOVL     mask+32(FP), SI
+	KMOVD    SI, K1
+	KSHIFTRD $0x10, K1, K2
+
+packNTBF16_loop:
+	CMPQ       AX, $0x20
+	JLE        packNTBF16_last
+	MOVQ       (DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm0
+	MOVQ       8(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm1
+	MOVQ       16(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm2
+	MOVQ       24(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm3
+	MOVQ       32(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm4
+	MOVQ       40(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm5
+	MOVQ       48(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm6
+	MOVQ       56(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm7
+	MOVQ       64(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm8
+	MOVQ       72(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm9
+	MOVQ       80(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm10
+	MOVQ       88(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm11
+	MOVQ       96(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm12
+	MOVQ       104(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm13
+	MOVQ       112(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm14
+	MOVQ       120(DX), SI
+	VMOVUPS    (CX)(SI*4), Z16
+	VMOVUPS    64(CX)(SI*4), Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm15
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z0
+	VUNPCKLPS  Z3, Z2, Z1
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z11, Z10, Z9
+	VUNPCKHPS  Z11, Z10, Z10
+	VUNPCKLPS  Z13, Z12, Z11
+	VUNPCKHPS  Z13, Z12, Z12
+	VUNPCKLPS  Z15, Z14, Z13
+	VUNPCKHPS  Z15, Z14, Z14
+	VUNPCKLPD  Z1, Z16, Z15
+	VUNPCKHPD  Z1, Z16, Z1
+	VUNPCKLPD  Z2, Z0, Z16
+	VUNPCKHPD  Z2, Z0, Z0
+	VUNPCKLPD  Z5, Z3, Z2
+	VUNPCKHPD  Z5, Z3, Z3
+	VUNPCKLPD  Z6, Z4, Z5
+	VUNPCKHPD  Z6, Z4, Z4
+	VUNPCKLPD  Z9, Z7, Z6
+	VUNPCKHPD  Z9, Z7, Z7
+	VUNPCKLPD  Z10, Z8, Z9
+	VUNPCKHPD  Z10, Z8, Z8
+	VUNPCKLPD  Z13, Z11, Z10
+	VUNPCKHPD  Z13, Z11, Z11
+	VUNPCKLPD  Z14, Z12, Z13
+	VUNPCKHPD  Z14, Z12, Z12
+	VSHUFF32X4 $0x88, Z2, Z15, Z14
+	VSHUFF32X4 $0xdd, Z2, Z15, Z2
+	VSHUFF32X4 $0x88, Z10, Z6, Z15
+	VSHUFF32X4 $0xdd, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z3, Z1, Z10
+	VSHUFF32X4 $0xdd, Z3, Z1, Z1
+	VSHUFF32X4 $0x88, Z11, Z7, Z3
+	VSHUFF32X4 $0xdd, Z11, Z7, Z7
+	VSHUFF32X4 $0x88, Z5, Z16, Z11
+	VSHUFF32X4 $0xdd, Z5, Z16, Z5
+	VSHUFF32X4 $0x88, Z13, Z9, Z16
+	VSHUFF32X4 $0xdd, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z4, Z0, Z13
+	VSHUFF32X4 $0xdd, Z4, Z0, Z0
+	VSHUFF32X4 $0x88, Z12, Z8, Z4
+	VSHUFF32X4 $0xdd, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z15, Z14, Z12
+	VSHUFF32X4 $0xdd, Z15, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z15
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x88, Z3, Z10, Z6
+	VSHUFF32X4 $0xdd, Z3, Z10, Z3
+	VSHUFF32X4 $0x88, Z7, Z1, Z10
+	VSHUFF32X4 $0xdd, Z7, Z1, Z1
+	VSHUFF32X4 $0x88, Z16, Z11, Z7
+	VSHUFF32X4 $0xdd, Z16, Z11, Z11
+	VSHUFF32X4 $0x88, Z9, Z5, Z16
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x88, Z4, Z13, Z9
+	VSHUFF32X4 $0xdd, Z4, Z13, Z4
+	VSHUFF32X4 $0x88, Z8, Z0, Z13
+	VSHUFF32X4 $0xdd, Z8, Z0, Z0
+	VMOVDQU32  Z12, (BX)
+	VMOVDQU32  Z6, 192(BX)
+	VMOVDQU32  Z7, 384(BX)
+	VMOVDQU32  Z9, 576(BX)
+	VMOVDQU32  Z15, 768(BX)
+	VMOVDQU32  Z10, 960(BX)
+	VMOVDQU32  Z16, 1152(BX)
+	VMOVDQU32  Z13, 1344(BX)
+	VMOVDQU32  Z14, 1536(BX)
+	VMOVDQU32  Z3, 1728(BX)
+	VMOVDQU32  Z11, 1920(BX)
+	VMOVDQU32  Z4, 2112(BX)
+	VMOVDQU32  Z2, 2304(BX)
+	VMOVDQU32  Z1, 2496(BX)
+	VMOVDQU32  Z5, 2688(BX)
+	VMOVDQU32  Z0, 2880(BX)
+	ADDQ       $0x80, CX
+	ADDQ       $0x00000c00, BX
+	SUBQ       $0x20, AX
+	JMP        packNTBF16_loop
+
+packNTBF16_last:
+	// The last 1-32 columns, with the tail mask.
+	MOVQ       (DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm0
+	MOVQ       8(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm1
+	MOVQ       16(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm2
+	MOVQ       24(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm3
+	MOVQ       32(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm4
+	MOVQ       40(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm5
+	MOVQ       48(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm6
+	MOVQ       56(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm7
+	MOVQ       64(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm8
+	MOVQ       72(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm9
+	MOVQ       80(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm10
+	MOVQ       88(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm11
+	MOVQ       96(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm12
+	MOVQ       104(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm13
+	MOVQ       112(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf0 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm14
+	MOVQ       120(DX), AX
+	VMOVUPS.Z  (CX)(AX*4), K1, Z16
+	VMOVUPS.Z  64(CX)(AX*4), K2, Z17
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf8 // vcvtne2ps2bf16 %zmm16, %zmm17, %zmm15
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z0
+	VUNPCKLPS  Z3, Z2, Z1
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z11, Z10, Z9
+	VUNPCKHPS  Z11, Z10, Z10
+	VUNPCKLPS  Z13, Z12, Z11
+	VUNPCKHPS  Z13, Z12, Z12
+	VUNPCKLPS  Z15, Z14, Z13
+	VUNPCKHPS  Z15, Z14, Z14
+	VUNPCKLPD  Z1, Z16, Z15
+	VUNPCKHPD  Z1, Z16, Z1
+	VUNPCKLPD  Z2, Z0, Z16
+	VUNPCKHPD  Z2, Z0, Z0
+	VUNPCKLPD  Z5, Z3, Z2
+	VUNPCKHPD  Z5, Z3, Z3
+	VUNPCKLPD  Z6, Z4, Z5
+	VUNPCKHPD  Z6, Z4, Z4
+	VUNPCKLPD  Z9, Z7, Z6
+	VUNPCKHPD  Z9, Z7, Z7
+	VUNPCKLPD  Z10, Z8, Z9
+	VUNPCKHPD  Z10, Z8, Z8
+	VUNPCKLPD  Z13, Z11, Z10
+	VUNPCKHPD  Z13, Z11, Z11
+	VUNPCKLPD  Z14, Z12, Z13
+	VUNPCKHPD  Z14, Z12, Z12
+	VSHUFF32X4 $0x88, Z2, Z15, Z14
+	VSHUFF32X4 $0xdd, Z2, Z15, Z2
+	VSHUFF32X4 $0x88, Z10, Z6, Z15
+	VSHUFF32X4 $0xdd, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z3, Z1, Z10
+	VSHUFF32X4 $0xdd, Z3, Z1, Z1
+	VSHUFF32X4 $0x88, Z11, Z7, Z3
+	VSHUFF32X4 $0xdd, Z11, Z7, Z7
+	VSHUFF32X4 $0x88, Z5, Z16, Z11
+	VSHUFF32X4 $0xdd, Z5, Z16, Z5
+	VSHUFF32X4 $0x88, Z13, Z9, Z16
+	VSHUFF32X4 $0xdd, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z4, Z0, Z13
+	VSHUFF32X4 $0xdd, Z4, Z0, Z0
+	VSHUFF32X4 $0x88, Z12, Z8, Z4
+	VSHUFF32X4 $0xdd, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z15, Z14, Z12
+	VSHUFF32X4 $0xdd, Z15, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z15
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x88, Z3, Z10, Z6
+	VSHUFF32X4 $0xdd, Z3, Z10, Z3
+	VSHUFF32X4 $0x88, Z7, Z1, Z10
+	VSHUFF32X4 $0xdd, Z7, Z1, Z1
+	VSHUFF32X4 $0x88, Z16, Z11, Z7
+	VSHUFF32X4 $0xdd, Z16, Z11, Z11
+	VSHUFF32X4 $0x88, Z9, Z5, Z16
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x88, Z4, Z13, Z9
+	VSHUFF32X4 $0xdd, Z4, Z13, Z4
+	VSHUFF32X4 $0x88, Z8, Z0, Z13
+	VSHUFF32X4 $0xdd, Z8, Z0, Z0
+	VMOVDQU32  Z12, (BX)
+	VMOVDQU32  Z6, 192(BX)
+	VMOVDQU32  Z7, 384(BX)
+	VMOVDQU32  Z9, 576(BX)
+	VMOVDQU32  Z15, 768(BX)
+	VMOVDQU32  Z10, 960(BX)
+	VMOVDQU32  Z16, 1152(BX)
+	VMOVDQU32  Z13, 1344(BX)
+	VMOVDQU32  Z14, 1536(BX)
+	VMOVDQU32  Z3, 1728(BX)
+	VMOVDQU32  Z11, 1920(BX)
+	VMOVDQU32  Z4, 2112(BX)
+	VMOVDQU32  Z2, 2304(BX)
+	VMOVDQU32  Z1, 2496(BX)
+	VMOVDQU32  Z5, 2688(BX)
+	VMOVDQU32  Z0, 2880(BX)
+	VZEROUPPER
+	RET
+
+// func toBF16Row(blocks int, src *float32, dst *uint16, mask uint32)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·toBF16Row(SB), NOSPLIT, $0-28
+	MOVQ     blocks+0(FP), AX
+	MOVQ     src+8(FP), CX
+	MOVQ     dst+16(FP), DX
+	MOVL     mask+24(FP), BX
+	KMOVD    BX, K1
+	KSHIFTRD $0x10, K1, K2
+
+toBF16Row_loop:
+	CMPQ      AX, $0x01
+	JLE       toBF16Row_last
+	VMOVUPS   (CX), Z0
+	VMOVUPS   64(CX), Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2
+	VMOVDQU16 Z2, (DX)
+	ADDQ      $0x80, CX
+	ADDQ      $0x40, DX
+	DECQ      AX
+	JMP       toBF16Row_loop
+
+toBF16Row_last:
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z 64(CX), K2, Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2
+	VMOVDQU16 Z2, (DX)
+	VZEROUPPER
+	RET
+
 // func matVec512(k int, a *float32, lda int, rows int, x *float32, y *float32, bias *float32, load bool, kmask uint16, ymask uint16)
 // Requires: AVX, AVX512DQ, AVX512F, AVX512VL, CMOV
 TEXT ·matVec512(SB), NOSPLIT, $0-62

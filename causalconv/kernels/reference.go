@@ -21,6 +21,8 @@ func Reference() Set {
 		MatVecBF16:   refMatVecBF16,
 		MatVecT:      refMatVecT,
 		MatVecTBF16:  refMatVecTBF16,
+		GemmNNBF16:   refGemmNNBF16,
+		GemmNTBF16:   refGemmNTBF16,
 	}
 }
 

@@ -184,6 +184,249 @@ func packNN512(k int, b *float32, off *int, t0 int, p *float32, mask uint64)
 //go:noescape
 func packNT512(n int, b *float32, off *int, p *float32, mask uint16)
 
+// gemmTileBF16x1v1 computes a 1×16 tile: for r < 1 and the columns x < 16 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x1v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x1v2 computes a 1×32 tile: for r < 1 and the columns x < 32 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x1v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x1v3 computes a 1×48 tile: for r < 1 and the columns x < 48 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x1v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x2v1 computes a 2×16 tile: for r < 2 and the columns x < 16 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x2v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x2v2 computes a 2×32 tile: for r < 2 and the columns x < 32 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x2v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x2v3 computes a 2×48 tile: for r < 2 and the columns x < 48 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x2v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x3v1 computes a 3×16 tile: for r < 3 and the columns x < 16 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x3v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x3v2 computes a 3×32 tile: for r < 3 and the columns x < 32 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x3v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x3v3 computes a 3×48 tile: for r < 3 and the columns x < 48 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x3v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x4v1 computes a 4×16 tile: for r < 4 and the columns x < 16 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x4v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x4v2 computes a 4×32 tile: for r < 4 and the columns x < 32 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x4v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x4v3 computes a 4×48 tile: for r < 4 and the columns x < 48 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x4v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x5v1 computes a 5×16 tile: for r < 5 and the columns x < 16 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x5v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x5v2 computes a 5×32 tile: for r < 5 and the columns x < 32 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x5v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x5v3 computes a 5×48 tile: for r < 5 and the columns x < 48 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x5v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x6v1 computes a 6×16 tile: for r < 6 and the columns x < 16 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x6v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x6v2 computes a 6×32 tile: for r < 6 and the columns x < 32 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x6v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x6v3 computes a 6×48 tile: for r < 6 and the columns x < 48 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x6v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x7v1 computes a 7×16 tile: for r < 7 and the columns x < 16 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x7v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x7v2 computes a 7×32 tile: for r < 7 and the columns x < 32 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x7v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x7v3 computes a 7×48 tile: for r < 7 and the columns x < 48 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x7v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x8v1 computes a 8×16 tile: for r < 8 and the columns x < 16 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x8v1(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x8v2 computes a 8×32 tile: for r < 8 and the columns x < 32 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x8v2(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// gemmTileBF16x8v3 computes a 8×48 tile: for r < 8 and the columns x < 48 set in mask,
+// C[r*ldc+x] = (load ? C[r*ldc+x] : 0) + bias[r] + Σ_{q<kp} Σ_{h<2} A[r*lda+2q+h]·P[q*96+2x+h]
+// with A and P in bfloat16 (lda in elements, even; A's rows are read in
+// pairs, so 2·kp elements of each). bias may be nil; kp ≥ 1. P is a packed
+// panel (packNNBF16 or packNTBF16). Requires AVX512_BF16.
+//
+//go:noescape
+func gemmTileBF16x8v3(kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64)
+
+// packNNBF16 rounds a 48-column slice of k ≥ 1 rows of B to bfloat16 and
+// interleaves the rows in pairs: P[q*96+2x+h] = bf16(B[off[2q+h]+t0+x])
+// for the columns x set in mask, 0 for the others and for the missing
+// row of the last pair when k is odd. Requires AVX512_BF16.
+//
+//go:noescape
+func packNNBF16(k int, b *float32, off *int, t0 int, p *uint16, mask uint64)
+
+// packNTBF16 rounds 16 rows of B over n ≥ 1 columns to bfloat16 and
+// transposes them into 16 columns of pairs of the panel P:
+// P[q*96+2r+h] = bf16(B[off[r]+2q+h]) for r < 16, 2q+h < n, and 0 for
+// 2q+h = n when n is odd. mask has the low n%32 bits set (all 32 if
+// n%32 == 0): the last block of 1-32 columns is loaded with it (zero
+// beyond n), so nothing past B's end is read. The last block stores 16
+// pairs (32 columns) whatever n. Requires AVX512_BF16.
+//
+//go:noescape
+func packNTBF16(n int, b *float32, off *int, p *uint16, mask uint32)
+
+// toBF16Row rounds blocks ≥ 1 blocks of 32 floats of src to bfloat16
+// into dst (nearest even). The last block is loaded with mask (low bits
+// set for the floats that exist; zero beyond), and all 32 of its words
+// are stored. Requires AVX512_BF16.
+//
+//go:noescape
+func toBF16Row(blocks int, src *float32, dst *uint16, mask uint32)
+
 // matVec512 computes up to 8 rows of y = A·x: for r < rows (1..8, ymask
 // has their bits set), y[r] = (load ? y[r] : 0) + bias[r] + Σ_{j<k} A[r*lda+j]·x[j].
 // kmask has the low k%16 bits set. bias may be nil.

@@ -17,9 +17,9 @@ import (
 // `objdump -d` prints for the bytes). Only the register-to-register forms
 // are used; memory operands go through ordinary loads and broadcasts,
 // which the Go assembler knows. Because the bytes name fixed registers,
-// the functions that use them allocate their vector registers by hand
-// (reg.Z0 … reg.Z31) rather than through avo's allocator, which cannot see
-// inside a BYTE directive.
+// their operands are physical registers (reg.Z0 … reg.Z31) chosen by hand;
+// the emitted instruction tells avo which registers it reads and writes,
+// so virtual registers elsewhere in a function are allocated around them.
 //
 // Each appears in the .s file as one line:
 //
@@ -58,16 +58,19 @@ func evexRR(opcode, pp byte, dst, src1, src2 int, ymm bool) [6]byte {
 
 // emitBytes writes b as six BYTE directives on one line (the Go assembler
 // takes ';' between statements), in the order objdump prints them, with
-// the mnemonic mn as a comment at the end of the line.
-func emitBytes(b [6]byte, mn string) {
-	// The whole line is the "opcode" of an instruction without operands:
-	// avo prints it verbatim, and the register allocator ignores it.
+// the mnemonic mn as a comment at the end of the line. inputs and outputs
+// are the registers the instruction reads and writes: avo's liveness
+// analysis sees them, so virtual registers elsewhere in the function are
+// never allocated onto them while they are live.
+func emitBytes(b [6]byte, mn string, inputs, outputs []Op) {
+	// The whole line is the "opcode" of an instruction without operands,
+	// which avo prints verbatim.
 	var line string
 	for _, x := range b {
 		line += fmt.Sprintf("BYTE $0x%02x; ", x)
 	}
 	line = line[:len(line)-2] + " // " + mn
-	Instruction(&ir.Instruction{Opcode: line})
+	Instruction(&ir.Instruction{Opcode: line, Inputs: inputs, Outputs: outputs})
 }
 
 // regNum is the number (0–31) of a physical vector register.
@@ -90,7 +93,8 @@ func vecName(r Physical) string {
 // outputs flushed to zero, and no exceptions).
 func VDPBF16PS(src2, src1, dst Physical) {
 	emitBytes(evexRR(0x52, 2, regNum(dst), regNum(src1), regNum(src2), dst.Size() == 32),
-		fmt.Sprintf("vdpbf16ps %s, %s, %s", vecName(src2), vecName(src1), vecName(dst)))
+		fmt.Sprintf("vdpbf16ps %s, %s, %s", vecName(src2), vecName(src1), vecName(dst)),
+		[]Op{src2, src1, dst}, []Op{dst})
 }
 
 // VCVTNE2PS2BF16 emits vcvtne2ps2bf16 src2, src1, dst: dst's low half
@@ -99,7 +103,8 @@ func VDPBF16PS(src2, src1, dst Physical) {
 // is x[0:32] in order.
 func VCVTNE2PS2BF16(src2, src1, dst Physical) {
 	emitBytes(evexRR(0x72, 3, regNum(dst), regNum(src1), regNum(src2), dst.Size() == 32),
-		fmt.Sprintf("vcvtne2ps2bf16 %s, %s, %s", vecName(src2), vecName(src1), vecName(dst)))
+		fmt.Sprintf("vcvtne2ps2bf16 %s, %s, %s", vecName(src2), vecName(src1), vecName(dst)),
+		[]Op{src2, src1}, []Op{dst})
 }
 
 // bf16Peak is fmaPeak with VDPBF16PS: 24 independent accumulators, each

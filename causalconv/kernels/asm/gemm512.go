@@ -298,7 +298,7 @@ func packNT512() {
 //     one per 128-bit lane);
 //  3. and 4. vshuff32x4 with 0x88 (lanes 0,2 of each source) and 0xdd (lanes
 //     1,3) gather the four 128-bit pieces of each column.
-func transpose16x16(r [16]VecVirtual) [16]VecVirtual {
+func transpose16x16[R Register](r [16]R) [16]VecVirtual {
 	var t, u [16]VecVirtual
 	for i := 0; i < 16; i += 2 {
 		t[i], t[i+1] = ZMM(), ZMM()

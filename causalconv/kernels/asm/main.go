@@ -49,6 +49,15 @@ func main() {
 	}
 	packNN512()
 	packNT512()
+	// Mixed precision (AVX512_BF16).
+	for mr := 1; mr <= 8; mr++ {
+		for nv := 1; nv <= 3; nv++ {
+			gemmTileBF16(mr, nv)
+		}
+	}
+	packNNBF16()
+	packNTBF16()
+	toBF16Row()
 	matVec512()
 	matVecBF16512()
 	matVecTAll(avx512)
@@ -70,7 +79,7 @@ func main() {
 	}
 }
 
-// writeDispatch writes gemmTile512 and gemmTile256, which call the
+// writeDispatch writes gemmTile512, gemmTile256 and gemmTileBF16, which call the
 // generated kernel for a tile of mr rows and nv vectors. They are switch
 // statements rather than tables of function values so that the pointers
 // the drivers pass (into stack-allocated panels) do not escape.
@@ -84,6 +93,7 @@ func writeDispatch(path string) error {
 	}{
 		{"512", "k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool, mask uint64", "k, a, lda, p, c, ldc, bias, load, mask", 8},
 		{"256", "k int, a *float32, lda int, p *float32, c *float32, ldc int, bias *float32, load bool", "k, a, lda, p, c, ldc, bias, load", 4},
+		{"BF16", "kp int, a *uint16, lda int, p *uint16, c *float32, ldc int, bias *float32, load bool, mask uint64", "kp, a, lda, p, c, ldc, bias, load, mask", 8},
 	} {
 		fmt.Fprintf(&b, "// gemmTile%s calls gemmTile%sx<mr>v<nv>.\n", v.suffix, v.suffix)
 		fmt.Fprintf(&b, "func gemmTile%s(mr, nv int, %s) {\n", v.suffix, v.params)
