@@ -3,6 +3,8 @@ package causalconv
 import (
 	"fmt"
 	"slices"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
 )
 
 // Packed is a model's weights rearranged into the layouts the kernels
@@ -28,10 +30,17 @@ import (
 // The input layer needs no packing: the forward pass gathers columns of
 // input_layer.weight directly. Every slice lives in one buffer, a copy, so a
 // Packed does not change when the parameters do.
+//
+// A Packed made for PrecisionBF16 (NewPackedPrecision) also holds every
+// matrix above but the biases rounded to bfloat16 (kernels.ToBF16Matrix),
+// the form the bf16 kernels take their weights in. It keeps the float32
+// ones too, so workspaces of either precision can use it.
 type Packed struct {
-	cfg Config
-	lo  *layout
-	buf []float32
+	cfg  Config
+	lo   *layout
+	buf  []float32
+	prec Precision
+	bf   packedBF16
 
 	inW, inB     []float32
 	fgW, fgB     [][]float32
@@ -46,10 +55,39 @@ type Packed struct {
 	p2WT         []float32
 }
 
-// NewPacked returns room for the packed weights of architecture c.
-func NewPacked(c Config) (*Packed, error) {
+// bfMat is a weight matrix in bfloat16, rows of ld elements (see
+// kernels.ToBF16Matrix).
+type bfMat struct {
+	a  []uint16
+	ld int
+}
+
+// packedBF16 are the bfloat16 copies of Packed's matrices; for a float32
+// Packed every bfMat is empty (the slices have their lengths, so the
+// workspace can name a layer's matrix whatever the precision).
+type packedBF16 struct {
+	buf         []uint16
+	fgW         []bfMat   // [2D × K·R]
+	fgWT        [][]bfMat // per layer, per tap: [R × 2D]
+	resW, resWT []bfMat   // [R × D], [D × R]
+	skipW       bfMat     // [S × L·D]
+	skipWT      []bfMat   // [D × S]
+	p1W, p1WT   bfMat     // [E × S], [S × E]
+	p2W, p2WT   bfMat     // [Q × E], [E × Q]
+}
+
+// NewPacked returns room for the packed float32 weights of architecture c:
+// NewPackedPrecision(c, PrecisionFP32).
+func NewPacked(c Config) (*Packed, error) { return NewPackedPrecision(c, PrecisionFP32) }
+
+// NewPackedPrecision returns room for the packed weights of architecture c
+// for workspaces of precision prec (a PrecisionBF16 Packed serves both).
+func NewPackedPrecision(c Config, prec Precision) (*Packed, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if prec > PrecisionBF16 {
+		return nil, fmt.Errorf("causalconv: unknown precision %d", uint8(prec))
 	}
 	c.Dilations = slices.Clone(c.Dilations)
 	Q, R, D := c.QuantizationChannels, c.ResidualChannels, c.DilationChannels
@@ -102,8 +140,58 @@ func NewPacked(c Config) (*Packed, error) {
 	if len(rest) != 0 {
 		panic(fmt.Sprintf("causalconv: packed layout miscounted by %d", len(rest)))
 	}
+	p.prec = prec
+	p.bf = newPackedBF16(c, prec == PrecisionBF16)
 	return p, nil
 }
+
+// newPackedBF16 lays out the bfloat16 matrices of architecture c, or only
+// empty placeholders if alloc is false.
+func newPackedBF16(c Config, alloc bool) packedBF16 {
+	R, D, S, E, K, Q := c.ResidualChannels, c.DilationChannels, c.SkipChannels, c.EndChannels, c.KernelSize, c.QuantizationChannels
+	L, nres := c.Layers(), c.ResidualLayers()
+	type shape struct {
+		m   *bfMat
+		r, c int
+	}
+	var shapes []shape
+	b := packedBF16{
+		fgW: make([]bfMat, L), fgWT: make([][]bfMat, L),
+		resW: make([]bfMat, nres), resWT: make([]bfMat, nres),
+		skipWT: make([]bfMat, L),
+	}
+	for l := 0; l < L; l++ {
+		b.fgWT[l] = make([]bfMat, K)
+		shapes = append(shapes, shape{&b.fgW[l], 2 * D, K * R})
+		for k := range b.fgWT[l] {
+			shapes = append(shapes, shape{&b.fgWT[l][k], R, 2 * D})
+		}
+		shapes = append(shapes, shape{&b.skipWT[l], D, S})
+	}
+	for l := 0; l < nres; l++ {
+		shapes = append(shapes, shape{&b.resW[l], R, D}, shape{&b.resWT[l], D, R})
+	}
+	shapes = append(shapes, shape{&b.skipW, S, L * D},
+		shape{&b.p1W, E, S}, shape{&b.p1WT, S, E}, shape{&b.p2W, Q, E}, shape{&b.p2WT, E, Q})
+	if !alloc {
+		return b
+	}
+	size := 0
+	for _, sh := range shapes {
+		size += sh.r * kernels.BF16Stride(sh.c)
+	}
+	b.buf = make([]uint16, size)
+	rest := b.buf
+	for _, sh := range shapes {
+		ld := kernels.BF16Stride(sh.c)
+		*sh.m = bfMat{a: rest[: sh.r*ld : sh.r*ld], ld: ld}
+		rest = rest[sh.r*ld:]
+	}
+	return b
+}
+
+// Precision returns the precision p was made for.
+func (p *Packed) Precision() Precision { return p.prec }
 
 // Packed returns the model's weights packed for the kernels.
 func (m *Model) Packed() *Packed {
@@ -182,7 +270,37 @@ func (p *Packed) Pack(params []float32) error {
 		copy(p.p1B, vec(lo.p1B, E))
 		copy(p.p2B, vec(lo.p2B, Q))
 	}
+	if p.prec == PrecisionBF16 {
+		p.packBF16()
+	}
 	return nil
+}
+
+// packBF16 rounds the packed float32 matrices into their bfloat16 copies.
+func (p *Packed) packBF16() {
+	c := p.cfg
+	R, D, S, E, K, Q := c.ResidualChannels, c.DilationChannels, c.SkipChannels, c.EndChannels, c.KernelSize, c.QuantizationChannels
+	L := c.Layers()
+	round := func(dst bfMat, src []float32, rows, cols int) {
+		kernels.ToBF16Matrix(dst.a, dst.ld, src, cols, rows, cols)
+	}
+	b := &p.bf
+	for l := 0; l < L; l++ {
+		round(b.fgW[l], p.fgW[l], 2*D, K*R)
+		for k := 0; k < K; k++ {
+			round(b.fgWT[l][k], p.fgWT[l][k*R*2*D:], R, 2*D)
+		}
+		round(b.skipWT[l], p.skipWT[l], D, S)
+	}
+	for l := range b.resW {
+		round(b.resW[l], p.resW[l], R, D)
+		round(b.resWT[l], p.resWT[l], D, R)
+	}
+	round(b.skipW, p.skipW, S, L*D)
+	round(b.p1W, p.p1W, E, S)
+	round(b.p1WT, p.p1WT, S, E)
+	round(b.p2W, p.p2W, Q, E)
+	round(b.p2WT, p.p2WT, E, Q)
 }
 
 // transpose writes the [cols × rows] transpose of the row-major

@@ -18,6 +18,8 @@ const headBlock = 256
 // up to MaxLen inputs. It is allocated once and reused by every call, which
 // then neither allocates nor touches fresh memory. A Workspace is not safe
 // for concurrent use; give each goroutine its own, and share one Packed.
+// Its matrix products are float32 unless SetPrecision chooses bf16 (see
+// Precision); everything else is float32 in either case.
 //
 // A training workspace (NewTrainingWorkspace) keeps what the backward pass
 // needs per time step: every layer's input h (R), tanh(f) and σ(g) (2D) and
@@ -46,6 +48,7 @@ type Workspace struct {
 	k        kernels.Set
 	maxLen   int
 	training bool
+	prec     Precision
 
 	n      dims
 	margin int // zero columns left of time 0 in h and dh rows, ≥ (K−1)·max d
@@ -158,6 +161,40 @@ func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspac
 	return w, nil
 }
 
+// SetPrecision chooses the arithmetic of the workspace's matrix products
+// for its later calls (PrecisionFP32 when it is made). PrecisionBF16 needs
+// a kernel set with the bf16 GEMMs (see CheckPrecision) and packed weights
+// made for it (NewPackedPrecision).
+func (w *Workspace) SetPrecision(p Precision) error {
+	if err := CheckPrecision(p, w.k); err != nil {
+		return err
+	}
+	w.prec = p
+	return nil
+}
+
+// Precision returns the workspace's precision.
+func (w *Workspace) Precision() Precision { return w.prec }
+
+// nn is the GemmNN of a packed weight matrix: a (float32) or its bfloat16
+// copy h, depending on the workspace's precision.
+func (w *Workspace) nn(m, n, k int, a []float32, lda int, h bfMat, b []float32, bOff []int, c []float32, ldc int, bias []float32, accumulate bool) {
+	if w.prec == PrecisionBF16 {
+		w.k.GemmNNBF16(m, n, k, h.a, h.ld, b, bOff, c, ldc, bias, accumulate)
+		return
+	}
+	w.k.GemmNN(m, n, k, a, lda, b, bOff, c, ldc, bias, accumulate)
+}
+
+// nt is the GemmNT of a weight gradient in the workspace's precision.
+func (w *Workspace) nt(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, accumulate bool) {
+	if w.prec == PrecisionBF16 {
+		w.k.GemmNTBF16(m, k, n, a, lda, b, bOff, c, ldc, accumulate)
+		return
+	}
+	w.k.GemmNT(m, k, n, a, lda, b, bOff, c, ldc, accumulate)
+}
+
 // MaxLen returns the longest sequence the workspace takes.
 func (w *Workspace) MaxLen() int { return w.maxLen }
 
@@ -217,6 +254,9 @@ func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
 	}
 	if !sameArch(p.cfg, w.cfg) {
 		return errors.New("causalconv: packed weights are for a different architecture than the workspace")
+	}
+	if w.prec == PrecisionBF16 && p.prec != PrecisionBF16 {
+		return errors.New("causalconv: a bf16 workspace needs packed weights made for bf16 (NewPackedPrecision)")
 	}
 	n := len(x)
 	if n < 1 || n > w.maxLen {
@@ -375,7 +415,7 @@ func (w *Workspace) Activations(p *Packed, x []int32, from int, opt ActivationOp
 	w.inputForward(p, x)
 	w.layersForward(p, N, layers-1)
 	if opt.SkipSum {
-		w.k.GemmNN(w.n.S, n, w.n.L*w.n.D, p.skipW, w.n.L*w.n.D, w.z, w.zOffsets(from), w.skip, n, p.skipB, false)
+		w.nn(w.n.S, n, w.n.L*w.n.D, p.skipW, w.n.L*w.n.D, p.bf.skipW, w.z, w.zOffsets(from), w.skip, n, p.skipB, false)
 		a.SkipSum = Matrix{Rows: w.n.S, Cols: n, Stride: n, Data: w.skip[:w.n.S*n]}
 	}
 	return a, nil
@@ -481,7 +521,7 @@ func (w *Workspace) layersForward(p *Packed, N, top int) {
 		s := w.start[l]
 		n := N - s
 		fg := w.tfsgBuf(l)
-		w.k.GemmNN(2*D, n, K*R, p.fgW[l], K*R, w.h, w.tapOffsets(l, s), fg[s:], ld, p.fgB[l], false)
+		w.nn(2*D, n, K*R, p.fgW[l], K*R, p.bf.fgW[l], w.h, w.tapOffsets(l, s), fg[s:], ld, p.fgB[l], false)
 		z := w.z[l*D*ld:]
 		for c := 0; c < D; c++ {
 			w.k.Gate(n, fg[c*ld+s:], fg[(D+c)*ld+s:], z[c*ld+s:])
@@ -493,7 +533,7 @@ func (w *Workspace) layersForward(p *Packed, N, top int) {
 		for r := 0; r < R; r++ {
 			copy(hn[r*ldh+M+s:r*ldh+M+N], h[r*ldh+M+s:r*ldh+M+N])
 		}
-		w.k.GemmNN(R, n, D, p.resW[l], D, w.z, w.rowOffsets(D, ld, l*D*ld+s), hn[M+s:], ldh, p.resB[l], true)
+		w.nn(R, n, D, p.resW[l], D, p.bf.resW[l], w.z, w.rowOffsets(D, ld, l*D*ld+s), hn[M+s:], ldh, p.resB[l], true)
 	}
 }
 
@@ -516,15 +556,15 @@ func (w *Workspace) head(p *Packed, y []int32, N, scoreFrom int, lossScale float
 		nb := min(headBlock, n-b0)
 		t0 := scoreFrom + b0
 		sb, eb := w.sBlk[:S*nb], w.eBlk[:E*nb]
-		w.k.GemmNN(S, nb, LD, p.skipW, LD, w.z, w.zOffsets(t0), sb, nb, p.skipB, false)
+		w.nn(S, nb, LD, p.skipW, LD, p.bf.skipW, w.z, w.zOffsets(t0), sb, nb, p.skipB, false)
 		w.k.ReLU(S*nb, sb)
-		w.k.GemmNN(E, nb, S, p.p1W, S, sb, w.rowOffsets(S, nb, 0), eb, nb, p.p1B, false)
+		w.nn(E, nb, S, p.p1W, S, p.bf.p1W, sb, w.rowOffsets(S, nb, 0), eb, nb, p.p1B, false)
 		w.k.ReLU(E*nb, eb)
 		logits, ldl := w.lBlk[:Q*nb], nb
 		if logitsOut != nil {
 			logits, ldl = logitsOut[b0:], n
 		}
-		w.k.GemmNN(Q, nb, E, p.p2W, E, eb, w.rowOffsets(E, nb, 0), logits, ldl, p.p2B, false)
+		w.nn(Q, nb, E, p.p2W, E, p.bf.p2W, eb, w.rowOffsets(E, nb, 0), logits, ldl, p.p2B, false)
 		if y == nil {
 			continue
 		}
@@ -535,18 +575,18 @@ func (w *Workspace) head(p *Packed, y []int32, N, scoreFrom int, lossScale float
 		// Backward through the head; dlogits overwrite the logits.
 		dl := logits
 		loss += w.k.SoftmaxXent(Q, nb, logits, ldl, y[t0:t0+nb], dl, lossScale)
-		w.k.GemmNT(Q, E, nb, dl, nb, eb, w.rowOffsets(E, nb, 0), grad[lo.p2W:], E, true)
+		w.nt(Q, E, nb, dl, nb, eb, w.rowOffsets(E, nb, 0), grad[lo.p2W:], E, true)
 		if lo.p2B >= 0 {
 			addRowSums(w.k, grad[lo.p2B:lo.p2B+Q], dl, nb, nb)
 		}
 		de := w.dEBlk[:E*nb]
-		w.k.GemmNN(E, nb, Q, p.p2WT, Q, dl, w.rowOffsets(Q, nb, 0), de, nb, nil, false)
+		w.nn(E, nb, Q, p.p2WT, Q, p.bf.p2WT, dl, w.rowOffsets(Q, nb, 0), de, nb, nil, false)
 		w.k.ReLUBackward(E*nb, eb, de)
-		w.k.GemmNT(E, S, nb, de, nb, sb, w.rowOffsets(S, nb, 0), grad[lo.p1W:], S, true)
+		w.nt(E, S, nb, de, nb, sb, w.rowOffsets(S, nb, 0), grad[lo.p1W:], S, true)
 		if lo.p1B >= 0 {
 			addRowSums(w.k, grad[lo.p1B:lo.p1B+E], de, nb, nb)
 		}
-		w.k.GemmNN(S, nb, E, p.p1WT, E, de, w.rowOffsets(E, nb, 0), w.skip[b0:], n, nil, false)
+		w.nn(S, nb, E, p.p1WT, E, p.bf.p1WT, de, w.rowOffsets(E, nb, 0), w.skip[b0:], n, nil, false)
 		for i := 0; i < S; i++ {
 			w.k.ReLUBackward(nb, sb[i*nb:], w.skip[i*n+b0:])
 		}
@@ -570,7 +610,7 @@ func (w *Workspace) skipBackward(p *Packed, grad []float32, N, scoreFrom int) {
 	S, D, L, LD := w.n.S, w.n.D, w.n.L, w.n.L*w.n.D
 	n := N - scoreFrom
 	lo := p.lo
-	w.k.GemmNT(S, LD, n, w.skip, n, w.z, w.zOffsets(scoreFrom), w.gw, LD, false)
+	w.nt(S, LD, n, w.skip, n, w.z, w.zOffsets(scoreFrom), w.gw, LD, false)
 	for l := 0; l < L; l++ {
 		g := grad[lo.skipW[l] : lo.skipW[l]+S*D]
 		for s := 0; s < S; s++ {
@@ -614,20 +654,20 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 		for c := 0; c < D; c++ {
 			clear(w.dz[c*ld+s : c*ld+scoreFrom])
 		}
-		w.k.GemmNN(D, n, S, p.skipWT[l], S, w.skip, w.rowOffsets(S, n, 0), w.dz[scoreFrom:], ld, nil, false)
+		w.nn(D, n, S, p.skipWT[l], S, p.bf.skipWT[l], w.skip, w.rowOffsets(S, n, 0), w.dz[scoreFrom:], ld, nil, false)
 		if l < L-1 {
 			zoffs := w.rowOffsets(D, ld, l*D*ld+s)
-			w.k.GemmNT(R, D, nl, w.dh[M+s:], ldh, w.z, zoffs, grad[lo.resW[l]:], D, true)
+			w.nt(R, D, nl, w.dh[M+s:], ldh, w.z, zoffs, grad[lo.resW[l]:], D, true)
 			if lo.resB[l] >= 0 {
 				addRowSums(w.k, grad[lo.resB[l]:lo.resB[l]+R], w.dh[M+s:], nl, ldh)
 			}
-			w.k.GemmNN(D, nl, R, p.resWT[l], R, w.dh, w.rowOffsets(R, ldh, M+s), w.dz[s:], ld, nil, true)
+			w.nn(D, nl, R, p.resWT[l], R, p.bf.resWT[l], w.dh, w.rowOffsets(R, ldh, M+s), w.dz[s:], ld, nil, true)
 		}
 		fg := w.tfsgBuf(l)
 		for c := 0; c < D; c++ {
 			w.k.GateBackward(nl, fg[c*ld+s:], fg[(D+c)*ld+s:], w.dz[c*ld+s:], w.dfg[c*ld+s:], w.dfg[(D+c)*ld+s:])
 		}
-		w.k.GemmNT(2*D, K*R, nl, w.dfg[s:], ld, w.h, w.tapOffsets(l, s), w.gw, K*R, false)
+		w.nt(2*D, K*R, nl, w.dfg[s:], ld, w.h, w.tapOffsets(l, s), w.gw, K*R, false)
 		g := grad[lo.fgW[l] : lo.fgW[l]+2*D*R*K]
 		for o := 0; o < 2*D; o++ {
 			for k := 0; k < K; k++ {
@@ -649,7 +689,7 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 		}
 		foffs := w.rowOffsets(2*D, ld, s)
 		for k := 0; k < K; k++ {
-			w.k.GemmNN(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfg, foffs, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
+			w.nn(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, p.bf.fgWT[l][k], w.dfg, foffs, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
 		}
 	}
 }
