@@ -151,7 +151,7 @@ func newPackedBF16(c Config, alloc bool) packedBF16 {
 	R, D, S, E, K, Q := c.ResidualChannels, c.DilationChannels, c.SkipChannels, c.EndChannels, c.KernelSize, c.QuantizationChannels
 	L, nres := c.Layers(), c.ResidualLayers()
 	type shape struct {
-		m   *bfMat
+		m    *bfMat
 		r, c int
 	}
 	var shapes []shape
