@@ -1,16 +1,13 @@
 package causalconv
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/nextsample/nextsample/audio/atomicfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 )
 
@@ -79,7 +76,7 @@ func (m *Model) ConfigJSON() (string, error) {
 // reader sees the old file or the whole new one, and a failed save leaves
 // nothing behind.
 func SaveFile(path string, m *Model, meta map[string]string, extra []safetensors.Tensor) error {
-	return writeFileAtomic(path, func(w io.Writer) error { return Save(w, m, meta, extra) })
+	return atomicfile.Write(path, func(w io.Writer) error { return Save(w, m, meta, extra) })
 }
 
 // Load reads a model file written by Save, or by PyTorch from the
@@ -171,50 +168,4 @@ func quoteAll(s []string) []string {
 		out[i] = fmt.Sprintf("%q", v)
 	}
 	return out
-}
-
-// writeFileAtomic writes path through a temporary file in the same
-// directory that is synced, then renamed over path; the directory is synced
-// so the rename survives a crash. On error the temporary file is removed
-// and any previous file at path is untouched.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
 }

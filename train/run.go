@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/nextsample/nextsample/audio/atomicfile"
 	"github.com/nextsample/nextsample/causalconv"
 )
 
@@ -101,8 +102,8 @@ func New(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, e
 }
 
 // Resume continues the run of checkpoint ck (normally Out/last.safetensors)
-// with opts, which must be compatible: the same optimizer, seed and chunk
-// as stored (the learning-rate, batch and other settings may change, at
+// with opts, which must be compatible: the same optimizer, seed, chunk and
+// precision as stored (the learning-rate, batch and other settings may change, at
 // the price of a different trajectory), and data with the same key.
 func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) {
 	saved := ck.st.Options
@@ -113,6 +114,8 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 		return nil, fmt.Errorf("%s was started with seed %d; cannot resume it with seed %d", ck.Path, saved.Seed, opts.Seed)
 	case opts.Chunk != saved.Chunk:
 		return nil, fmt.Errorf("%s was trained with chunk %d; cannot resume it with chunk %d", ck.Path, saved.Chunk, opts.Chunk)
+	case opts.Precision != saved.Precision:
+		return nil, fmt.Errorf("%s was trained with precision %v; cannot resume it with precision %v", ck.Path, saved.Precision, opts.Precision)
 	}
 	r, err := newRun(ck.Model, data, opts, setup)
 	if err != nil {
@@ -175,7 +178,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	if err != nil {
 		return nil, err
 	}
-	net, err := newConvNet(model, true, opts.Kernels)
+	net, err := newConvNet(model, true, opts.Kernels, opts.Precision)
 	if err != nil {
 		return nil, err
 	}
@@ -446,14 +449,14 @@ func (r *Run) saveBest() error {
 }
 
 func (r *Run) writeLogAndPlot() error {
-	if err := writeFileAtomic(filepath.Join(r.setup.Out, LogFile), func(w io.Writer) error { return writeLog(w, r.rows) }); err != nil {
+	if err := atomicfile.Write(filepath.Join(r.setup.Out, LogFile), func(w io.Writer) error { return writeLog(w, r.rows) }); err != nil {
 		return err
 	}
 	if r.noPlot {
 		return nil
 	}
 	title := fmt.Sprintf("%s, lr %g, batch %d×%d", r.opts.Optimizer, r.opts.LR, r.opts.Batch, r.opts.Crop)
-	return writeFileAtomic(filepath.Join(r.setup.Out, PlotFile), func(w io.Writer) error { return writePlot(w, r.rows, r.base, title) })
+	return atomicfile.Write(filepath.Join(r.setup.Out, PlotFile), func(w io.Writer) error { return writePlot(w, r.rows, r.base, title) })
 }
 
 // withTargets returns the files that have at least one target (2 samples).

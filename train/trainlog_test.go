@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nextsample/nextsample/audio/atomicfile"
 )
 
 func TestLogRoundTrip(t *testing.T) {
@@ -18,7 +20,7 @@ func TestLogRoundTrip(t *testing.T) {
 		{Step: 1, Seconds: 2.25, TrainBits: 7.9, ValBits: nan, LR: 1e-3, GradNorm: 3.5, SamplesPerSecond: 12345},
 	}
 	path := filepath.Join(t.TempDir(), "train_log.csv")
-	if err := writeFileAtomic(path, func(w io.Writer) error { return writeLog(w, rows) }); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return writeLog(w, rows) }); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
