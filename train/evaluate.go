@@ -49,7 +49,7 @@ func evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, thr
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	net, err := newConvNet(model, false, kernels.Set{})
+	net, err := newConvNet(model, false, kernels.Set{}, causalconv.PrecisionFP32)
 	if err != nil {
 		return EvalResult{}, err
 	}

@@ -15,19 +15,25 @@ type convNet struct {
 	// training selects training workspaces (ForwardBackward and Loss)
 	// rather than the smaller evaluation-only ones.
 	training bool
+	// prec is the precision of forwardBackward; loss (validation) is
+	// always float32.
+	prec causalconv.Precision
 }
 
 // newConvNet adapts m to the engine. A zero kernel set k means
 // kernels.Best().
-func newConvNet(m *causalconv.Model, training bool, k kernels.Set) (*convNet, error) {
-	p, err := causalconv.NewPacked(m.Config)
-	if err != nil {
-		return nil, err
-	}
+func newConvNet(m *causalconv.Model, training bool, k kernels.Set, prec causalconv.Precision) (*convNet, error) {
 	if k.GemmNN == nil {
 		k = kernels.Best()
 	}
-	return &convNet{m: m, packed: p, k: k, training: training}, nil
+	if err := causalconv.CheckPrecision(prec, k); err != nil {
+		return nil, err
+	}
+	p, err := causalconv.NewPackedPrecision(m.Config, prec)
+	if err != nil {
+		return nil, err
+	}
+	return &convNet{m: m, packed: p, k: k, training: training, prec: prec}, nil
 }
 
 func (n *convNet) params() []float32   { return n.m.Params }
@@ -61,9 +67,15 @@ type convWorker struct {
 }
 
 func (w *convWorker) forwardBackward(x, y []int32, from int, scale float32, grad []float32) (float64, error) {
+	if err := w.ws.SetPrecision(w.net.prec); err != nil {
+		return 0, err
+	}
 	return w.ws.ForwardBackward(w.net.packed, x, y, from, scale, grad)
 }
 
 func (w *convWorker) loss(x, y []int32, from int) (float64, error) {
+	if err := w.ws.SetPrecision(causalconv.PrecisionFP32); err != nil {
+		return 0, err
+	}
 	return w.ws.Loss(w.net.packed, x, y, from)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nextsample/nextsample/causalconv"
@@ -18,7 +19,7 @@ func convSteps(t *testing.T, optimizer string, threads, chunk, steps int) ([]flo
 	if err != nil {
 		t.Fatal(err)
 	}
-	net, err := newConvNet(m, true, kernels.Set{})
+	net, err := newConvNet(m, true, kernels.Set{}, causalconv.PrecisionFP32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestConvEngineChunkingKeepsTheGradient(t *testing.T) {
 
 func TestConvStepDoesNotAllocate(t *testing.T) {
 	m, _ := causalconv.NewRandom(tinyConfig(), 3)
-	net, _ := newConvNet(m, true, kernels.Set{})
+	net, _ := newConvNet(m, true, kernels.Set{}, causalconv.PrecisionFP32)
 	opt, _ := NewSGD(m.NumParams(), SGDOptions{Momentum: 0.9})
 	e := mustEngine(t, net, opt, 2, 40)
 	defer e.close()
@@ -177,5 +178,87 @@ func TestStepper(t *testing.T) {
 	p2, l2 := train(2)
 	if !slices.Equal(p1, p2) || l1 != l2 {
 		t.Fatal("Stepper results depend on the thread count")
+	}
+}
+
+// TestConvBF16 checks the bf16 training path of the real model: it changes
+// the step (the bf16 kernels run), stays close to fp32, gives the same
+// results for any thread count, validates in float32, and does not
+// allocate.
+func TestConvBF16(t *testing.T) {
+	k := bf16Kernels()
+	steps := func(prec causalconv.Precision, threads int) ([]float32, []float64, *convNet) {
+		m, _ := causalconv.NewRandom(tinyConfig(), 3)
+		net, err := newConvNet(m, true, k, prec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt, _ := NewSGD(m.NumParams(), SGDOptions{Momentum: 0.9})
+		e := mustEngine(t, net, opt, threads, 30)
+		defer e.close()
+		smp := newSampler(withTargets(tinyData(1).Train), 5)
+		var units []Unit
+		var losses []float64
+		for s := range 4 {
+			units = smp.next(units, 4, 100)
+			res, err := e.step(units, int64(s+1), 0.05, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			losses = append(losses, res.Nats)
+		}
+		return m.Params, losses, net
+	}
+	fp, fpLoss, _ := steps(causalconv.PrecisionFP32, 2)
+	bf, bfLoss, net := steps(causalconv.PrecisionBF16, 2)
+	bf1, bf1Loss, _ := steps(causalconv.PrecisionBF16, 1)
+	if !slices.Equal(bf, bf1) || !slices.Equal(bfLoss, bf1Loss) {
+		t.Fatal("bf16 training depends on the thread count")
+	}
+	if slices.Equal(bf, fp) {
+		t.Fatal("bf16 training gave the fp32 parameters: the bf16 kernels did not run")
+	}
+	for i := range fpLoss {
+		if math.Abs(bfLoss[i]-fpLoss[i]) > 1e-3*fpLoss[i] {
+			t.Errorf("step %d: bf16 loss %v, fp32 %v", i, bfLoss[i], fpLoss[i])
+		}
+	}
+
+	// Validation (loss) scores in float32 whatever the training precision.
+	w, err := net.newWorker(200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := tinyData(1).Valid[0]
+	net.prepare()
+	got, _ := w.loss(f[:len(f)-1], f[1:], 0)
+	ws, _ := causalconv.NewEvalWorkspace(tinyConfig(), k, 200)
+	want, _ := ws.Loss(net.packed, f[:len(f)-1], f[1:], 0)
+	if got != want {
+		t.Errorf("validation in a bf16 run: %v nats, float32 evaluation %v", got, want)
+	}
+
+	m, _ := causalconv.NewRandom(tinyConfig(), 3)
+	o := DefaultOptions(Adam)
+	o.Chunk, o.Threads, o.Precision, o.Kernels = 40, 2, causalconv.PrecisionBF16, k
+	st, err := NewStepper(m, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	units := []Unit{{Seq: f, Start: 0, Targets: len(f) - 1}}
+	for range 3 {
+		if _, err := st.Step(units); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if allocs := testing.AllocsPerRun(5, func() { st.Step(units) }); allocs != 0 {
+		t.Fatalf("a bf16 step allocates %v times", allocs)
+	}
+	if k.Name != "reference" {
+		o.Kernels = kernels.Generic()
+		if _, err := NewStepper(m, o); err == nil || !strings.Contains(err.Error(), "AVX512_BF16") {
+			t.Errorf("bf16 on the generic set: %v", err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
 )
 
@@ -50,6 +51,16 @@ type Options struct {
 	// context. It changes the float summation order, so it is part of a
 	// run's identity.
 	Chunk int `json:"chunk"`
+
+	// Precision is the arithmetic of the training step's matrix products:
+	// causalconv.PrecisionFP32 (the zero value) or PrecisionBF16, mixed
+	// precision as in PyTorch's bf16 autocast (operands rounded to
+	// bfloat16, float32 sums; parameters, optimizer state, element-wise
+	// work and loss stay float32), which needs a kernel set with the bf16
+	// GEMMs (AVX512_BF16). Validation always scores the model in float32,
+	// so its numbers compare across precisions. A resumed run must keep
+	// the precision it was started with.
+	Precision causalconv.Precision `json:"precision"`
 
 	// Threads is the number of worker goroutines; it does not change the
 	// results, so it is not stored.
@@ -132,6 +143,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("chunk %d: must be >= 1", o.Chunk)
 	case o.Threads < 0:
 		return fmt.Errorf("threads %d: must be >= 1", o.Threads)
+	case o.Precision != causalconv.PrecisionFP32 && o.Precision != causalconv.PrecisionBF16:
+		return fmt.Errorf("precision %v: must be fp32 or bf16", o.Precision)
 	}
 	if err := o.schedule().Validate(); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 )
 
@@ -100,10 +101,26 @@ func sameTensors(t *testing.T, a, b string) {
 	}
 }
 
+// bf16Kernels is the kernel set the bf16 tests run on: the fastest, if it
+// has the bf16 GEMMs, else Reference, whose float64 twins always do.
+func bf16Kernels() kernels.Set {
+	if k := kernels.Best(); causalconv.CheckPrecision(causalconv.PrecisionBF16, k) == nil {
+		return k
+	}
+	return kernels.Reference()
+}
+
 func TestResumeIsBitIdentical(t *testing.T) {
-	for _, optimizer := range []string{SGD, Adam} {
-		t.Run(optimizer, func(t *testing.T) {
+	for _, tc := range []struct {
+		optimizer string
+		prec      causalconv.Precision
+	}{{SGD, causalconv.PrecisionFP32}, {Adam, causalconv.PrecisionFP32}, {Adam, causalconv.PrecisionBF16}} {
+		optimizer := tc.optimizer
+		t.Run(optimizer+"_"+tc.prec.String(), func(t *testing.T) {
 			o := tinyOptions(optimizer)
+			if tc.prec == causalconv.PrecisionBF16 {
+				o.Precision, o.Kernels = tc.prec, bf16Kernels()
+			}
 			whole := t.TempDir()
 			r := newTinyRun(t, whole, o)
 			if err := r.Train(context.Background()); err != nil {
@@ -132,8 +149,12 @@ func TestResumeIsBitIdentical(t *testing.T) {
 			if ck.Step() != 5 {
 				t.Fatalf("interrupted run saved step %d, want 5", ck.Step())
 			}
+			if ck.Options.Precision != tc.prec {
+				t.Fatalf("checkpoint stored precision %v, want %v", ck.Options.Precision, tc.prec)
+			}
 			o2 := ck.Options
 			o2.Threads = 1 // the thread count must not matter
+			o2.Kernels = o.Kernels
 			r, err = Resume(ck, tinyData(1), o2, Setup{Out: split, Meta: map[string]string{"audio": `{"sample_rate":8000}`}})
 			if err != nil {
 				t.Fatal(err)
@@ -238,6 +259,8 @@ func TestResumeRefusesIncompatibleRuns(t *testing.T) {
 	adam.Optimizer = Adam
 	seed := ck.Options
 	seed.Seed = 99
+	prec := ck.Options
+	prec.Precision = causalconv.PrecisionBF16
 	for name, c := range map[string]struct {
 		o    Options
 		d    Data
@@ -245,6 +268,7 @@ func TestResumeRefusesIncompatibleRuns(t *testing.T) {
 	}{
 		"optimizer": {adam, tinyData(1), "sgd"},
 		"seed":      {seed, tinyData(1), "seed"},
+		"precision": {prec, tinyData(1), "precision fp32"},
 		"data":      {ck.Options, other, "other data"},
 	} {
 		r, err := Resume(ck, c.d, c.o, Setup{Out: out})

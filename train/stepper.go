@@ -30,8 +30,8 @@ type StepResult struct {
 }
 
 // NewStepper returns a stepper that trains model in place with the
-// optimizer, learning rate (constant: no schedule), clipping, chunk and
-// thread count of o.
+// optimizer, learning rate (constant: no schedule), clipping, chunk,
+// precision and thread count of o.
 func NewStepper(model *causalconv.Model, o Options) (*Stepper, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func NewStepper(model *causalconv.Model, o Options) (*Stepper, error) {
 	if err != nil {
 		return nil, err
 	}
-	net, err := newConvNet(model, true, o.Kernels)
+	net, err := newConvNet(model, true, o.Kernels, o.Precision)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Usage: "threads for training and features", DefaultText: "the config's runtime.threads"},
 			&cli.StringFlag{Name: "statistic", Usage: "best or median of the per-unit times", DefaultText: "the config's runtime.statistic"},
 			&cli.StringFlag{Name: "kernels", Usage: "kernel set: " + strings.Join(kernelNames(), ", "), DefaultText: "the fastest this CPU runs"},
+			&cli.StringFlag{Name: "precision", Value: "fp32", Usage: "arithmetic of the training measurements' matrix products: fp32, or bf16 (mixed precision, as in train --precision; the reference stays fp32)"},
 			&cli.BoolFlag{Name: "child", Hidden: true, Usage: "run the measurements in this process (used by the parent)"},
 		},
 		Action: runBench,
@@ -95,6 +96,8 @@ type benchResult struct {
 	MaxS        float64 `json:"max_s"`
 	Note        string  `json:"note,omitempty"`
 	RSSMiB      float64 `json:"rss_mib,omitempty"`
+	// Precision is the training measurements' arithmetic (fp32 or bf16).
+	Precision string `json:"precision,omitempty"`
 
 	// With --against: the reference's figures and ours / theirs.
 	RefSamplesPerS float64 `json:"ref_samples_per_s,omitempty"`
@@ -111,6 +114,7 @@ type benchPlan struct {
 	threads   int
 	statistic string
 	kernels   kernels.Set
+	precision causalconv.Precision // of the training measurements
 }
 
 func loadBenchPlan(c *cli.Context) (*benchPlan, error) {
@@ -142,6 +146,12 @@ func loadBenchPlan(c *cli.Context) (*benchPlan, error) {
 			return nil, fmt.Errorf("--kernels %q: this CPU runs %s", name, strings.Join(kernelNames(), ", "))
 		}
 		p.kernels = k
+	}
+	if p.precision, err = causalconv.ParsePrecision(c.String("precision")); err != nil {
+		return nil, fmt.Errorf("--precision: %w", err)
+	}
+	if err := causalconv.CheckPrecision(p.precision, p.kernels); err != nil {
+		return nil, fmt.Errorf("--precision: %w", err)
 	}
 	return p, nil
 }
@@ -202,8 +212,8 @@ func runBench(c *cli.Context) error {
 			return fmt.Errorf("--against: %w", err)
 		}
 	}
-	fmt.Fprintf(stderr, "# nextsample bench kernels=%s threads=%d statistic=%s config=%s\n",
-		plan.kernels.Name, plan.threads, plan.statistic, cmpOr(plan.path, "built-in (reference config.json)"))
+	fmt.Fprintf(stderr, "# nextsample bench kernels=%s precision=%s threads=%d statistic=%s config=%s\n",
+		plan.kernels.Name, plan.precision, plan.threads, plan.statistic, cmpOr(plan.path, "built-in (reference config.json)"))
 	for _, v := range plan.cfg.Variants {
 		f := v.Model.FLOPs()
 		fmt.Fprintf(stderr, "# variant %s: receptive_field=%d fwd_gemm_flops_per_timestep=%d train_flops_per_timestep=%d\n",
@@ -227,8 +237,12 @@ func runBench(c *cli.Context) error {
 			if ref.SamplesPerS > 0 {
 				r.Ratio = r.SamplesPerS / ref.SamplesPerS
 			}
-			fmt.Fprintf(stderr, "# %s: ours %.1f samples/s (%.1f GFLOP/s, %.0f MiB peak RSS), reference %.1f (%.1f GFLOP/s, %.0f MiB): %.2fx\n",
-				name, r.SamplesPerS, r.GFLOPs, r.RSSMiB, ref.SamplesPerS, ref.GFLOPs, ref.RSSMiB, r.Ratio)
+			ours := "ours"
+			if r.Precision != "" {
+				ours += " (" + r.Precision + ")"
+			}
+			fmt.Fprintf(stderr, "# %s: %s %.1f samples/s (%.1f GFLOP/s, %.0f MiB peak RSS), reference %.1f (%.1f GFLOP/s, %.0f MiB): %.2fx\n",
+				name, ours, r.SamplesPerS, r.GFLOPs, r.RSSMiB, ref.SamplesPerS, ref.GFLOPs, ref.RSSMiB, r.Ratio)
 		}
 		results = append(results, r)
 		printBenchResult(stdout, r, c.Bool("json"), against != "")
@@ -257,7 +271,8 @@ func benchInChild(ctx context.Context, c *cli.Context, plan *benchPlan, name str
 		return benchResult{}, fmt.Errorf("bench: finding this program to run measurements in: %w", err)
 	}
 	args := []string{"bench", "--child", "--json", "--only", "^" + regexp.QuoteMeta(name) + "$",
-		"--threads", strconv.Itoa(plan.threads), "--statistic", plan.statistic, "--kernels", plan.kernels.Name}
+		"--threads", strconv.Itoa(plan.threads), "--statistic", plan.statistic, "--kernels", plan.kernels.Name,
+		"--precision", plan.precision.String()}
 	if plan.path != "" {
 		args = append(args, "--config", plan.path)
 	}
@@ -450,6 +465,7 @@ func measureTrain(ctx context.Context, plan *benchPlan, name string, m causalcon
 	}
 	o.Threads = plan.threads
 	o.Kernels = plan.kernels
+	o.Precision = plan.precision
 	st, err := train.NewStepper(model, o)
 	if err != nil {
 		return benchResult{}, err
@@ -480,7 +496,8 @@ func measureTrain(ctx context.Context, plan *benchPlan, name string, m causalcon
 		losses = append(losses, res.Nats)
 	}
 	r := summarize(plan, name, times, shape.Batch*shape.Samples, float64(m.FLOPs().Train()))
-	r.Note = fmt.Sprintf(" loss %.3f->%.3f threads=%d kernels=%s", losses[0], losses[len(losses)-1], plan.threads, plan.kernels.Name)
+	r.Note = fmt.Sprintf(" loss %.3f->%.3f threads=%d kernels=%s precision=%s", losses[0], losses[len(losses)-1], plan.threads, plan.kernels.Name, plan.precision)
+	r.Precision = plan.precision.String()
 	logResult(stderr, r)
 	return r, nil
 }

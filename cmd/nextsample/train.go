@@ -20,6 +20,7 @@ import (
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
 	"github.com/nextsample/nextsample/train"
 )
 
@@ -73,6 +74,7 @@ func trainCommand() *cli.Command {
 			&cli.Float64Flag{Name: "clip", Usage: "clip the gradient's global L2 norm to this (0: off)", DefaultText: perOpt(sgd.Clip, adam.Clip)},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the initial weights and the data order", Value: def.Seed},
 			&cli.IntFlag{Name: "threads", Usage: "worker threads (results do not depend on it)", DefaultText: "all cores"},
+			&cli.StringFlag{Name: "precision", Usage: "arithmetic of the matrix products: fp32, or bf16 (mixed precision: operands rounded to bfloat16, float32 sums; needs AVX512_BF16; fixed for a run)", Value: def.Precision.String()},
 			&cli.Int64Flag{Name: "eval-every", Usage: "validate every `N` steps (0: never)", Value: def.EvalEvery},
 			&cli.Int64Flag{Name: "save-every", Usage: "keep step-NNNNNN.safetensors every `N` steps (0: never)", Value: def.SaveEvery},
 			&cli.StringFlag{Name: "val-split", Usage: "manifest split to validate on", DefaultText: "the first of valid, validation, dev, test present"},
@@ -114,8 +116,15 @@ func optimizerDefaults(sgd, adam train.Options) string {
 }
 
 // optionsFromFlags returns base with every flag the user set applied.
-func optionsFromFlags(c *cli.Context, base train.Options) train.Options {
+func optionsFromFlags(c *cli.Context, base train.Options) (train.Options, error) {
 	o := base
+	if c.IsSet("precision") {
+		p, err := causalconv.ParsePrecision(c.String("precision"))
+		if err != nil {
+			return o, err
+		}
+		o.Precision = p
+	}
 	if c.IsSet("steps") {
 		o.Steps = c.Int64("steps")
 	}
@@ -168,7 +177,7 @@ func optionsFromFlags(c *cli.Context, base train.Options) train.Options {
 	if o.Threads <= 0 {
 		o.Threads = runtime.NumCPU()
 	}
-	return o
+	return o, nil
 }
 
 // findDefaultData looks for the bundled manifest in the current directory
@@ -424,19 +433,27 @@ func runTrain(c *cli.Context) error {
 			return fmt.Errorf("train --resume: %w", err)
 		}
 		_ = json.Unmarshal([]byte(ck.Metadata[metaData]), &src)
-		opts = optionsFromFlags(c, ck.Options)
+		if opts, err = optionsFromFlags(c, ck.Options); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
 	} else {
 		cfg, err := loadModelConfig(c.String("config"))
 		if err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
-		opts = optionsFromFlags(c, train.DefaultOptions(c.String("optimizer")))
+		if opts, err = optionsFromFlags(c, train.DefaultOptions(c.String("optimizer"))); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
 		if err := opts.Validate(); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 		if model, err = causalconv.NewRandom(cfg, opts.Seed); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
+	}
+	// Before the corpus is loaded: a precision this CPU cannot run.
+	if err := causalconv.CheckPrecision(opts.Precision, kernels.Best()); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	if c.IsSet("data") || src.Data == "" {
 		src.Data = c.String("data")
@@ -543,7 +560,7 @@ func runTrain(c *cli.Context) error {
 	if opts.WeightDecay > 0 {
 		fmt.Fprintf(stderr, ", weight decay %g", opts.WeightDecay)
 	}
-	fmt.Fprintf(stderr, "; %d steps of %d files × ≤%d samples; %d threads; run in %s\n", opts.Steps, opts.Batch, opts.Crop, opts.Threads, out)
+	fmt.Fprintf(stderr, "; %d steps of %d files × ≤%d samples; %s; %d threads; run in %s\n", opts.Steps, opts.Batch, opts.Crop, opts.Precision, opts.Threads, out)
 
 	err = run.Train(ctx)
 	if err != nil && ctx.Err() != nil {

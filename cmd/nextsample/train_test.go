@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 	"github.com/nextsample/nextsample/train"
 )
@@ -190,6 +192,8 @@ func TestTrainAndEvalErrors(t *testing.T) {
 		{[]string{"train", "--data", filepath.Join(dir, "missing.csv"), "--out", filepath.Join(dir, "x")}, "missing.csv"},
 		{[]string{"train", "--data", manifest, "--config", config, "--out", filepath.Join(dir, "y"), "--val-split", "dev"}, `"dev" has no files`},
 		{[]string{"train", "--data", manifest, "--config", config, "--out", filepath.Join(dir, "z"), "--optimizer", "rmsprop"}, "rmsprop"},
+		{[]string{"train", "--data", manifest, "--config", config, "--out", filepath.Join(dir, "p"), "--precision", "fp16"}, `precision "fp16": must be fp32 or bf16`},
+		{[]string{"bench", "--precision", "fp8"}, `precision "fp8"`},
 		{[]string{"train", "--data", manifest, "--config", config, "--out", filepath.Join(dir, "w"), "--sample-rate", "16000"}, "resampling is off"},
 		{[]string{"eval", "--model", noMeta, "--data", manifest}, "not a model file"},
 		{[]string{"eval", "--model", filepath.Join(dir, "nope.safetensors"), "--data", manifest}, "nope.safetensors"},
@@ -198,5 +202,41 @@ func TestTrainAndEvalErrors(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q, want it to mention %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// TestTrainPrecision trains in bf16 where the CPU can (else checks the
+// refusal), and checks that a resumed run keeps its precision.
+func TestTrainPrecision(t *testing.T) {
+	manifest, config := writeTinyCorpus(t)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--data", manifest, "--config", config, "--out", out, "--steps", "2", "--batch", "2",
+		"--crop", "150", "--eval-every", "1", "--save-every", "0", "--precision", "bf16"}
+	code, _, stderr := runTrainCLI(t, args...)
+	if causalconv.CheckPrecision(causalconv.PrecisionBF16, kernels.Best()) != nil {
+		if code != 1 || !strings.Contains(stderr, "AVX512_BF16") {
+			t.Fatalf("bf16 on a CPU without AVX512_BF16: exit %d, %s", code, stderr)
+		}
+		return
+	}
+	if code != 0 {
+		t.Fatalf("train --precision bf16 exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "; bf16; ") {
+		t.Errorf("the run's summary line does not say bf16: %s", stderr)
+	}
+	ck, err := train.ReadCheckpoint(filepath.Join(out, train.LastFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Options.Precision != causalconv.PrecisionBF16 {
+		t.Errorf("checkpoint stored precision %v", ck.Options.Precision)
+	}
+	code, _, stderr = runTrainCLI(t, "train", "--out", out, "--resume", "--steps", "3", "--precision", "fp32")
+	if code != 1 || !strings.Contains(stderr, "precision bf16; cannot resume it with precision fp32") {
+		t.Errorf("resume with another precision: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runTrainCLI(t, "train", "--out", out, "--resume", "--steps", "3"); code != 0 {
+		t.Errorf("resume exited %d: %s", code, stderr)
 	}
 }
