@@ -63,8 +63,12 @@ type Workspace struct {
 	sBlk, eBlk, lBlk, dEBlk []float32 // head blocks: [S|E|Q|E × headBlock], compact
 
 	dh, dz, dfg []float32 // backward: [R × ldh], [D × ld], [2D × ld]
-	gw          []float32 // weight-gradient scratch in kernel layout, before the scatter to torch layout
-	rowSum      []float32 // [S]
+	// bf16 training only (made by SetPrecision): dS and one layer's
+	// [df; dg] rounded and packed once (kernels.PackBF16) for the products
+	// that share them, the L layers' dz and the K taps' dh.
+	dsPack, dfgPack []uint16
+	gw              []float32 // weight-gradient scratch in kernel layout, before the scatter to torch layout
+	rowSum          []float32 // [S]
 
 	start []int // per layer: first position computed in this call
 	offs  []int // row offsets for the kernels' right-hand operands
@@ -170,6 +174,10 @@ func (w *Workspace) SetPrecision(p Precision) error {
 		return err
 	}
 	w.prec = p
+	if p == PrecisionBF16 && w.training && w.dsPack == nil {
+		w.dsPack = make([]uint16, kernels.PackedBF16Len(w.n.S, w.maxLen))
+		w.dfgPack = make([]uint16, kernels.PackedBF16Len(2*w.n.D, w.maxLen))
+	}
 	return nil
 }
 
@@ -218,7 +226,7 @@ func (w *Workspace) Bytes() int64 {
 	for _, b := range [][]float32{w.h, w.tfsg, w.z, w.skip, w.sBlk, w.eBlk, w.lBlk, w.dEBlk, w.dh, w.dz, w.dfg, w.gw, w.rowSum} {
 		n += len(b)
 	}
-	return 4 * int64(n)
+	return 4*int64(n) + 2*int64(len(w.dsPack)+len(w.dfgPack))
 }
 
 // hbuf returns layer l's input buffer h_l ([R × ldh]).
@@ -648,13 +656,23 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 	for r := 0; r < R; r++ {
 		clear(w.dh[r*ldh+M+scoreFrom : r*ldh+M+N]) // nothing flows from above the last layer
 	}
+	// In bf16, dS is rounded and packed once for the L products below.
+	bf := w.prec == PrecisionBF16
+	if bf {
+		w.k.PackBF16(S, n, w.skip, w.rowOffsets(S, n, 0), w.dsPack)
+	}
 	for l := L - 1; l >= 0; l-- {
 		s := w.start[l]
 		nl := N - s
 		for c := 0; c < D; c++ {
 			clear(w.dz[c*ld+s : c*ld+scoreFrom])
 		}
-		w.nn(D, n, S, p.skipWT[l], S, p.bf.skipWT[l], w.skip, w.rowOffsets(S, n, 0), w.dz[scoreFrom:], ld, nil, false)
+		if bf {
+			h := p.bf.skipWT[l]
+			w.k.GemmNNBF16Packed(D, n, S, h.a, h.ld, w.dsPack, w.dz[scoreFrom:], ld, nil, false)
+		} else {
+			w.k.GemmNN(D, n, S, p.skipWT[l], S, w.skip, w.rowOffsets(S, n, 0), w.dz[scoreFrom:], ld, nil, false)
+		}
 		if l < L-1 {
 			zoffs := w.rowOffsets(D, ld, l*D*ld+s)
 			w.nt(R, D, nl, w.dh[M+s:], ldh, w.z, zoffs, grad[lo.resW[l]:], D, true)
@@ -688,8 +706,17 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 			clear(w.dh[r*ldh+M+s-(K-1)*d : r*ldh+M+s])
 		}
 		foffs := w.rowOffsets(2*D, ld, s)
-		for k := 0; k < K; k++ {
-			w.nn(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, p.bf.fgWT[l][k], w.dfg, foffs, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
+		if bf {
+			// The K taps multiply the same [df; dg]: packed once.
+			w.k.PackBF16(2*D, nl, w.dfg, foffs, w.dfgPack)
+			for k := 0; k < K; k++ {
+				h := p.bf.fgWT[l][k]
+				w.k.GemmNNBF16Packed(R, nl, 2*D, h.a, h.ld, w.dfgPack, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
+			}
+		} else {
+			for k := 0; k < K; k++ {
+				w.k.GemmNN(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfg, foffs, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
+			}
 		}
 	}
 }

@@ -22,38 +22,22 @@ func avx512() Set {
 	if hasAVX512BF16() {
 		s.GemmNNBF16 = gemmNNBF16AVX512
 		s.GemmNTBF16 = gemmNTBF16AVX512
+		s.PackBF16 = packBF16AVX512
+		s.GemmNNBF16Packed = gemmNNBF16PackedAVX512
 	}
 	return s
 }
 
 const (
-	// tileCols is the width of a packed panel and of a register tile:
-	// three zmm of 16 floats.
-	tileCols = 48
 	// nnKC bounds the depth of one GemmNN panel: 128 rows × 48 floats =
 	// 24 KiB, three quarters of this CPU's 32 KiB L1d, so the panel stays
-	// there while every row tile of A streams past it. Deeper products are cut into blocks of
-	// equal depth ≤ nnKC, accumulating into C.
+	// there while every row tile of A streams past it. Deeper products are
+	// cut into blocks of equal depth ≤ nnKC, accumulating into C.
 	nnKC = 128
 	// ntTC is the number of time steps per GemmNT panel (the transposed B
 	// block, 128 × 48 floats = 24 KiB, likewise).
 	ntTC = 128
 )
-
-// nextPanel returns the width of the next panel when rest columns are
-// left, for vectors of lanes floats: three vectors, except that when more
-// than three and at most four vectors' worth are left they are split two
-// and two (a 64-column product as 32 + 32, not 48 + 16): the narrow
-// kernels have fewer independent accumulators and more loads per FMA.
-func nextPanel(rest, lanes int) int {
-	if rest > 3*lanes && rest <= 4*lanes {
-		return 2 * lanes
-	}
-	return min(3*lanes, rest)
-}
-
-// vectors is the number of vectors of lanes floats that cover w columns.
-func vectors(w, lanes int) int { return (w + lanes - 1) / lanes }
 
 // aligned64 returns the part of buf that starts at a 64-byte boundary
 // (buf has 16 floats to spare): the panel rows are then whole cache lines
@@ -61,14 +45,6 @@ func vectors(w, lanes int) int { return (w + lanes - 1) / lanes }
 func aligned64(buf []float32) []float32 {
 	skip := (64 - int(uintptr(unsafe.Pointer(&buf[0]))%64)) % 64 / 4
 	return buf[skip : len(buf)-16+skip]
-}
-
-// colMask has the low w (≤ 64) bits set.
-func colMask(w int) uint64 {
-	if w >= 64 {
-		return ^uint64(0)
-	}
-	return uint64(1)<<w - 1
 }
 
 func gemmNNAVX512(m, n, k int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, bias []float32, accumulate bool) {

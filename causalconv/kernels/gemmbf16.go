@@ -121,3 +121,113 @@ func refGemmNTBF16(m, k, n int, a []float32, lda int, b []float32, bOff []int, c
 		}
 	}
 }
+
+// # Packing B once for several products
+//
+// When several products share their right operand (the layers' input
+// gradients from the one skip gradient, the taps of a dilated conv's input
+// gradient), PackBF16 rounds and packs it once and GemmNNBF16Packed reads
+// the packed form. The layout is the one the AVX-512 kernels read, and
+// every set writes and reads it the same way: for each panel of columns
+// t0 ≤ t < t0+w (w = nextPanel(n−t0, 16) in turn, from t0 = 0), a slot of
+// ⌈k/2⌉·96 elements where
+//
+//	slot[q*96 + 2x + h] = bf16(B[bOff[2q+h] + t0 + x])
+//
+// for x < w, and 0 for x ≥ w and for the missing row 2q+h = k of an odd k.
+// bf16 is round to nearest even with denormals flushed to zero, as
+// VCVTNE2PS2BF16 does.
+
+// PackedBF16Len is the length of the buffer PackBF16 fills for a k×n
+// operand.
+func PackedBF16Len(k, n int) int {
+	if k <= 0 || n <= 0 {
+		return 0
+	}
+	panels := 0
+	for t0 := 0; t0 < n; t0 += nextPanel(n-t0, 16) {
+		panels++
+	}
+	return panels * ((k + 1) / 2) * 2 * tileCols
+}
+
+func checkPackBF16(k, n int, b []float32, bOff []int, bp []uint16) {
+	if k < 0 || n < 0 {
+		panic(fmt.Sprintf("kernels: PackBF16: negative size k=%d n=%d", k, n))
+	}
+	checkOffsets("PackBF16 B", b, bOff, k, n)
+	if need := PackedBF16Len(k, n); len(bp) < need {
+		panic(fmt.Sprintf("kernels: PackBF16: buffer of %d < %d for %d×%d", len(bp), need, k, n))
+	}
+}
+
+func checkGemmNNBF16Packed(m, n, k int, a []uint16, lda int, bp []uint16, c []float32, ldc int, bias []float32) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels: GemmNNBF16Packed: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	checkMatrixBF16("GemmNNBF16Packed A", a, m, BF16Stride(k), lda)
+	if need := PackedBF16Len(k, n); len(bp) < need {
+		panic(fmt.Sprintf("kernels: GemmNNBF16Packed: packed B of %d < %d for %d×%d", len(bp), need, k, n))
+	}
+	checkMatrix("GemmNNBF16Packed C", c, m, n, ldc)
+	if bias != nil {
+		checkVec("GemmNNBF16Packed bias", bias, m)
+	}
+}
+
+// bf16DAZ is the bf16 the hardware conversion gives f.
+func bf16DAZ(f float32) uint16 {
+	if math.Abs(float64(f)) < 0x1p-126 {
+		return uint16(math.Float32bits(f)>>16) & 0x8000
+	}
+	return bf16(f)
+}
+
+func refPackBF16(k, n int, b []float32, bOff []int, bp []uint16) {
+	checkPackBF16(k, n, b, bOff, bp)
+	if k == 0 || n == 0 {
+		return
+	}
+	slot := (k + 1) / 2 * 2 * tileCols
+	p := 0
+	for t0 := 0; t0 < n; p++ {
+		w := nextPanel(n-t0, 16)
+		s := bp[p*slot : (p+1)*slot]
+		clear(s)
+		for j := 0; j < k; j++ {
+			for x := 0; x < w; x++ {
+				s[j/2*2*tileCols+2*x+j%2] = bf16DAZ(b[bOff[j]+t0+x])
+			}
+		}
+		t0 += w
+	}
+}
+
+func refGemmNNBF16Packed(m, n, k int, a []uint16, lda int, bp []uint16, c []float32, ldc int, bias []float32, accumulate bool) {
+	checkGemmNNBF16Packed(m, n, k, a, lda, bp, c, ldc, bias)
+	if n == 0 {
+		return
+	}
+	slot := (k + 1) / 2 * 2 * tileCols
+	p := 0
+	for t0 := 0; t0 < n; p++ {
+		w := nextPanel(n-t0, 16)
+		s := bp[p*slot:]
+		for i := 0; i < m; i++ {
+			for x := 0; x < w; x++ {
+				var sum float64
+				for j := 0; j < k; j++ {
+					sum += widenBF16(a[i*lda+j]) * widenBF16(s[j/2*2*tileCols+2*x+j%2])
+				}
+				if bias != nil {
+					sum += float64(bias[i])
+				}
+				if accumulate {
+					sum += float64(c[i*ldc+t0+x])
+				}
+				c[i*ldc+t0+x] = float32(sum)
+			}
+		}
+		t0 += w
+	}
+}

@@ -113,3 +113,51 @@ func gemmNTBF16AVX512(m, k, n int, a []float32, lda int, b []float32, bOff []int
 		}
 	}
 }
+
+func packBF16AVX512(k, n int, b []float32, bOff []int, bp []uint16) {
+	checkPackBF16(k, n, b, bOff, bp)
+	if k == 0 || n == 0 {
+		return
+	}
+	slot := (k + 1) / 2 * 2 * tileCols
+	p := 0
+	for t0 := 0; t0 < n; p++ {
+		w := nextPanel(n-t0, 16)
+		packNNBF16(k, &b[0], &bOff[0], t0, &bp[p*slot], colMask(w))
+		t0 += w
+	}
+}
+
+func gemmNNBF16PackedAVX512(m, n, k int, a []uint16, lda int, bp []uint16, c []float32, ldc int, bias []float32, accumulate bool) {
+	checkGemmNNBF16Packed(m, n, k, a, lda, bp, c, ldc, bias)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		genericGemmNN(m, n, 0, nil, 0, nil, nil, c, ldc, bias, accumulate)
+		return
+	}
+	kp := (k + 1) / 2
+	slot := kp * 2 * tileCols
+	// Depth blocks of at most nnKCPairs pairs (24 KiB of panel), as in
+	// gemmNNBF16AVX512, so that a block stays in L1 across the row tiles.
+	blocks := (kp + nnKCPairs - 1) / nnKCPairs
+	kpMax := (kp + blocks - 1) / blocks
+	p := 0
+	for t0 := 0; t0 < n; p++ {
+		w := nextPanel(n-t0, 16)
+		nv, mask := vectors(w, 16), colMask(w)
+		for q0 := 0; q0 < kp; q0 += kpMax {
+			qc := min(kpMax, kp-q0)
+			load := accumulate || q0 > 0
+			for i0 := 0; i0 < m; i0 += tileRows {
+				var bi *float32
+				if bias != nil && q0 == 0 {
+					bi = &bias[i0]
+				}
+				gemmTileBF16(min(tileRows, m-i0), nv, qc, &a[i0*lda+2*q0], lda, &bp[p*slot+q0*2*tileCols], &c[i0*ldc+t0], ldc, bi, load, mask)
+			}
+		}
+		t0 += w
+	}
+}

@@ -375,14 +375,82 @@ func TestToBF16Matrix(t *testing.T) {
 func TestBF16SetMembership(t *testing.T) {
 	for _, s := range Sets() {
 		has := s.GemmNNBF16 != nil
-		if has != (s.GemmNTBF16 != nil) {
-			t.Errorf("%s: GemmNNBF16 and GemmNTBF16 must come together", s.Name)
+		if has != (s.GemmNTBF16 != nil) || has != (s.PackBF16 != nil) || has != (s.GemmNNBF16Packed != nil) {
+			t.Errorf("%s: the bf16 kernels must come together", s.Name)
 		}
 		if (s.Name == "generic" || s.Name == "avx2") && has {
 			t.Errorf("%s has bf16 GEMMs", s.Name)
 		}
 		if s.Name == "reference" && !has {
 			t.Error("reference lacks the bf16 twins")
+		}
+	}
+}
+
+// TestGemmNNBF16Packed checks PackBF16 against the layout gemmbf16.go
+// defines (every set writes exactly what Reference writes, and nothing
+// past PackedBF16Len) and GemmNNBF16Packed against GemmNNBF16, with one
+// packed operand serving two products.
+func TestGemmNNBF16Packed(t *testing.T) {
+	ref := Reference()
+	cases := []gemmCase{{8, 48, 256}, {8, 64, 257}, {16, 100, 511}, {3, 33, 2}, {1, 1, 1}, {9, 49, 129}, {32, 200, 64}, {5, 1000, 7}}
+	for _, s := range append([]Set{ref}, bf16Sets(t)...) {
+		for ci, tc := range cases {
+			r := rand.New(rand.NewPCG(uint64(ci), 41))
+			off, blen := makeOffsets(r, tc.k, tc.n)
+			b := randSlice(r, blen)
+			b[off[0]] = math.Float32frombits(0x00400000) // a denormal: flushed
+			n := PackedBF16Len(tc.k, tc.n)
+			want := make([]uint16, n)
+			ref.PackBF16(tc.k, tc.n, b, off, want)
+			got := make([]uint16, n+64)
+			for i := range got {
+				got[i] = 0xdead
+			}
+			s.PackBF16(tc.k, tc.n, b, off, got)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s PackBF16 %v: element %d = %#04x, want %#04x", s.Name, tc, i, got[i], want[i])
+				}
+			}
+			for i := n; i < len(got); i++ {
+				if got[i] != 0xdead {
+					t.Fatalf("%s PackBF16 %v wrote element %d past the %d of the layout", s.Name, tc, i, n)
+				}
+			}
+			for a := range 2 {
+				lda := BF16Stride(tc.k) + 2*a
+				a16, af := randBF16Matrix(r, tc.m, tc.k, lda)
+				bias := randSlice(r, tc.m)
+				ldc := tc.n + 3
+				c0 := randSlice(r, tc.m*ldc)
+				wantC := append([]float32(nil), c0...)
+				ref.GemmNNBF16(tc.m, tc.n, tc.k, a16, lda, b, off, wantC, ldc, bias, a == 1)
+				scale := absSlice(c0)
+				ref.GemmNN(tc.m, tc.n, tc.k, absSlice(af), lda, absSlice(roundedSlice(b)), off, scale, ldc, absSlice(bias), true)
+				gotC := append([]float32(nil), c0...)
+				s.GemmNNBF16Packed(tc.m, tc.n, tc.k, a16, lda, got, gotC, ldc, bias, a == 1)
+				closeTo(t, fmt.Sprintf("%s GemmNNBF16Packed %v acc=%v", s.Name, tc, a == 1), gotC, wantC, scale, bf16SumTol)
+			}
+		}
+	}
+}
+
+func TestGemmNNBF16PackedNoAllocs(t *testing.T) {
+	const m, n, k = 32, 300, 131
+	r := rand.New(rand.NewPCG(3, 6))
+	a16, _ := randBF16Matrix(r, m, k, BF16Stride(k))
+	off, blen := makeOffsets(r, k, n)
+	b := randSlice(r, blen)
+	bp := make([]uint16, PackedBF16Len(k, n))
+	c := make([]float32, m*n)
+	for _, s := range bf16Sets(t) {
+		allocs := testing.AllocsPerRun(5, func() {
+			s.PackBF16(k, n, b, off, bp)
+			s.GemmNNBF16Packed(m, n, k, a16, BF16Stride(k), bp, c, n, nil, true)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations, want 0", s.Name, allocs)
 		}
 	}
 }

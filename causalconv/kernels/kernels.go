@@ -165,6 +165,14 @@ type Set struct {
 	// are read and the products summed in float32.
 	GemmNTBF16 func(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, accumulate bool)
 
+	// PackBF16 rounds the right operand of GemmNNBF16 (k rows at offsets
+	// bOff, n columns) to bfloat16 into bp, PackedBF16Len(k, n) elements
+	// in the panel layout gemmbf16.go defines, and GemmNNBF16Packed is
+	// GemmNNBF16 with B so packed: products that share B pack it once.
+	// They are nil exactly when GemmNNBF16 is.
+	PackBF16         func(k, n int, b []float32, bOff []int, bp []uint16)
+	GemmNNBF16Packed func(m, n, k int, a []uint16, lda int, bp []uint16, c []float32, ldc int, bias []float32, accumulate bool)
+
 	// expForTest, if set, is the set's vector exp (y[i] = exp(x[i]) over
 	// len(x)), exposed so the tests can check its error bound directly.
 	expForTest func(x, y []float32)

@@ -23,6 +23,9 @@ func Reference() Set {
 		MatVecTBF16:  refMatVecTBF16,
 		GemmNNBF16:   refGemmNNBF16,
 		GemmNTBF16:   refGemmNTBF16,
+
+		PackBF16:         refPackBF16,
+		GemmNNBF16Packed: refGemmNNBF16Packed,
 	}
 }
 
