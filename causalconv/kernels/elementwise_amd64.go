@@ -18,6 +18,10 @@ func laneCount(wide bool) int {
 // installElementwise sets the element-wise kernels of s.
 func installElementwise(s *Set, wide bool) {
 	lanes := laneCount(wide)
+	// Gate, GateBackward, Axpy and Exp run the last n%lanes elements
+	// through the same vector code, in zero-padded stack buffers, so that
+	// an element's result does not depend on where the call ends (the Go
+	// twins round differently: no fused multiply-adds).
 	s.Gate = func(n int, f, g, z []float32) {
 		checkVec("Gate f", f, n)
 		checkVec("Gate g", g, n)
@@ -30,7 +34,20 @@ func installElementwise(s *Set, wide bool) {
 				gate256(nv, &f[0], &g[0], &z[0])
 			}
 		}
-		genericGate(n-nv, f[nv:], g[nv:], z[nv:])
+		if nv == n {
+			return
+		}
+		var tf, tg, tz [16]float32
+		copy(tf[:], f[nv:n])
+		copy(tg[:], g[nv:n])
+		if wide {
+			gate512(lanes, &tf[0], &tg[0], &tz[0])
+		} else {
+			gate256(lanes, &tf[0], &tg[0], &tz[0])
+		}
+		copy(f[nv:n], tf[:])
+		copy(g[nv:n], tg[:])
+		copy(z[nv:n], tz[:])
 	}
 	s.GateBackward = func(n int, tf, sg, dz, df, dg []float32) {
 		for _, x := range [][]float32{tf, sg, dz, df, dg} {
@@ -44,7 +61,20 @@ func installElementwise(s *Set, wide bool) {
 				gateBackward256(nv, &tf[0], &sg[0], &dz[0], &df[0], &dg[0])
 			}
 		}
-		genericGateBackward(n-nv, tf[nv:], sg[nv:], dz[nv:], df[nv:], dg[nv:])
+		if nv == n {
+			return
+		}
+		var bt, bs, bz, bf, bg [16]float32
+		copy(bt[:], tf[nv:n])
+		copy(bs[:], sg[nv:n])
+		copy(bz[:], dz[nv:n])
+		if wide {
+			gateBackward512(lanes, &bt[0], &bs[0], &bz[0], &bf[0], &bg[0])
+		} else {
+			gateBackward256(lanes, &bt[0], &bs[0], &bz[0], &bf[0], &bg[0])
+		}
+		copy(df[nv:n], bf[:])
+		copy(dg[nv:n], bg[:])
 	}
 	s.ReLU = func(n int, x []float32) {
 		checkVec("ReLU", x, n)
@@ -82,7 +112,18 @@ func installElementwise(s *Set, wide bool) {
 				axpy256(nv, alpha, &x[0], &y[0])
 			}
 		}
-		genericAxpy(n-nv, alpha, x[nv:], y[nv:])
+		if nv == n {
+			return
+		}
+		var bx, by [16]float32
+		copy(bx[:], x[nv:n])
+		copy(by[:], y[nv:n])
+		if wide {
+			axpy512(lanes, alpha, &bx[0], &by[0])
+		} else {
+			axpy256(lanes, alpha, &bx[0], &by[0])
+		}
+		copy(y[nv:n], by[:])
 	}
 	s.Sum = func(n int, x []float32) float64 {
 		checkVec("Sum", x, n)
@@ -139,8 +180,9 @@ func installElementwise(s *Set, wide bool) {
 		}
 		return loss
 	}
-	s.expForTest = func(x, y []float32) {
-		n := len(x)
+	s.Exp = func(n int, x, y []float32) {
+		checkVec("Exp x", x, n)
+		checkVec("Exp y", y, n)
 		nv := n - n%lanes
 		if nv > 0 {
 			if wide {
@@ -149,8 +191,16 @@ func installElementwise(s *Set, wide bool) {
 				exp256(nv, &x[0], &y[0])
 			}
 		}
-		for i := nv; i < n; i++ {
-			y[i] = expf(x[i])
+		if nv == n {
+			return
 		}
+		var bx, by [16]float32
+		copy(bx[:], x[nv:n])
+		if wide {
+			exp512(lanes, &bx[0], &by[0])
+		} else {
+			exp256(lanes, &bx[0], &by[0])
+		}
+		copy(y[nv:n], by[:])
 	}
 }

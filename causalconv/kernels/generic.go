@@ -26,11 +26,15 @@ func Generic() Set {
 		MatVecBF16:   genericMatVecBF16,
 		MatVecT:      genericMatVecT,
 		MatVecTBF16:  genericMatVecTBF16,
-		expForTest: func(x, y []float32) {
-			for i, v := range x {
-				y[i] = expf(v)
-			}
-		},
+		Exp:          genericExp,
+	}
+}
+
+func genericExp(n int, x, y []float32) {
+	checkVec("Exp x", x, n)
+	checkVec("Exp y", y, n)
+	for i, v := range x[:n] {
+		y[i] = expf(v)
 	}
 }
 

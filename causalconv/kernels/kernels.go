@@ -173,9 +173,10 @@ type Set struct {
 	PackBF16         func(k, n int, b []float32, bOff []int, bp []uint16)
 	GemmNNBF16Packed func(m, n, k int, a []uint16, lda int, bp []uint16, c []float32, ldc int, bias []float32, accumulate bool)
 
-	// expForTest, if set, is the set's vector exp (y[i] = exp(x[i]) over
-	// len(x)), exposed so the tests can check its error bound directly.
-	expForTest func(x, y []float32)
+	// Exp is y[i] = exp(x[i]) for i < n, with the relative error bound
+	// of approx.go (the exp inside SoftmaxXent and the gates); y may be x.
+	// The generator's sampler can use it for the softmax weights.
+	Exp func(n int, x, y []float32)
 }
 
 // Sets returns every implementation this CPU can run, the reference first

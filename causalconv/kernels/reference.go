@@ -21,6 +21,7 @@ func Reference() Set {
 		MatVecBF16:   refMatVecBF16,
 		MatVecT:      refMatVecT,
 		MatVecTBF16:  refMatVecTBF16,
+		Exp:          refExp,
 		GemmNNBF16:   refGemmNNBF16,
 		GemmNTBF16:   refGemmNTBF16,
 
@@ -181,5 +182,11 @@ func refMatVecT(m, k int, at []float32, ldat int, x, y, bias []float32, accumula
 			s += float64(y[i])
 		}
 		y[i] = float32(s)
+	}
+}
+
+func refExp(n int, x, y []float32) {
+	for i := 0; i < n; i++ {
+		y[i] = float32(math.Exp(float64(x[i])))
 	}
 }
