@@ -1,6 +1,9 @@
 package kernels
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // BenchmarkFMAPeak measures the FMA throughput of one core with a loop of
 // independent register-only FMAs (asm/elementwise.go, fmaPeak): the
@@ -79,6 +82,27 @@ func BenchmarkMicroTile(b *testing.B) {
 				gemmTile256x4v3(k, &a[0], k, &p[0], &c[0], 24, nil, true)
 			}
 			reportGFLOPs(b, clk, 2*4*24*k)
+		})
+	}
+}
+
+// BenchmarkMicroTileBF16 is BenchmarkMicroTile for the bf16 register tile
+// (8 rows × 48 or 32 columns, 128 pairs of k in L1).
+func BenchmarkMicroTileBF16(b *testing.B) {
+	if !hasAVX512BF16() {
+		b.Skip("no AVX512_BF16")
+	}
+	const kp = 128
+	p := make([]uint16, kp*2*48)
+	a := make([]uint16, 8*2*kp)
+	c := make([]float32, 8*48)
+	for _, nv := range []int{3, 2} {
+		b.Run(fmt.Sprintf("8x%d", 16*nv), func(b *testing.B) {
+			clk := startCPU(b)
+			for b.Loop() {
+				gemmTileBF16(8, nv, kp, &a[0], 2*kp, &p[0], &c[0], 48, nil, true, 1<<48-1)
+			}
+			reportGFLOPs(b, clk, float64(2*8*16*nv*2*kp))
 		})
 	}
 }
