@@ -10,11 +10,12 @@
 //
 // # Machine model
 //
-// The kernels are tuned for the AMD Zen 5 cores this project runs on (48
-// KiB L1d, 1 MiB L2, two loads per cycle, FMA latency 4 cycles) and are
-// correct on any CPU with the features the Go side checks before choosing
-// them (AVX-512 F/BW/VL/DQ for the *512 functions, AVX2+FMA for the *256
-// ones). On these machines a zmm FMA has the throughput of two ymm FMAs:
+// The kernels are tuned for the AMD EPYC cores this project runs on
+// (family 25 model 17, Zen 4 by CPUID: 32 KiB L1d, 1 MiB L2, two loads per
+// cycle, FMA latency 4 cycles) and are correct on any CPU with the features
+// the Go side checks before choosing them (AVX-512 F/BW/VL/DQ for the *512
+// functions, AVX2+FMA for the *256 ones, and AVX512_BF16 besides for the
+// *BF16 ones, see gemmbf16.go). On these machines a zmm FMA has the throughput of two ymm FMAs:
 // both reach ~115 GFLOP/s per core (BenchmarkFMAPeak), so 512-bit code
 // wins through its 32 registers and mask registers, not wider arithmetic.
 // To keep the FMA pipes busy a kernel needs at least ~8 independent FMA

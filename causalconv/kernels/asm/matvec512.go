@@ -21,7 +21,7 @@ import (
 // Rows past the end of the block (m not a multiple of 8) reuse the last
 // real row's pointer and their results are masked off at the store.
 //
-// There is no AVX-512 MatVecBatch kernel: on Zen 5 as measured here a zmm
+// There is no AVX-512 MatVecBatch kernel: on this CPU as measured here a zmm
 // FMA has the throughput of two ymm FMAs (the 512-bit operations are
 // executed as two halves), so with 8 streams a zmm kernel wastes half of
 // every FMA while the ymm kernel (matVecBatch256) does not.
