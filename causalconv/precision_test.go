@@ -309,3 +309,43 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// TestPackedBackwardIsBitIdentical checks that packing dS and [df; dg]
+// once (kernels.Pack, GemmNNPacked) leaves the float32 results unchanged
+// bit for bit: the same set without those kernels multiplies unpacked.
+func TestPackedBackwardIsBitIdentical(t *testing.T) {
+	for name, c := range map[string]Config{"K3": tiny(3, true, InputOneHot, 1), "odd": oddTiny(), "K2_embed": tiny(2, false, InputEmbedding, 1)} {
+		for _, k := range kernels.Sets() {
+			if k.Pack == nil {
+				continue
+			}
+			plain := k
+			plain.Pack, plain.GemmNNPacked = nil, nil
+			m := randomModel(t, c, 4)
+			p := m.Packed()
+			x, y := randomWalk(rand.New(rand.NewPCG(2, 2)), 257, c.QuantizationChannels)
+			run := func(k kernels.Set) (float64, []float32) {
+				ws, err := NewTrainingWorkspace(c, k, len(x))
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := m.NewGrad()
+				l, err := ws.ForwardBackward(p, x, y, 5, 0.01, g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l, g
+			}
+			l1, g1 := run(k)
+			l2, g2 := run(plain)
+			if l1 != l2 {
+				t.Errorf("%s %s: loss %v packed, %v unpacked", name, k.Name, l1, l2)
+			}
+			for i := range g1 {
+				if math.Float32bits(g1[i]) != math.Float32bits(g2[i]) {
+					t.Fatalf("%s %s: gradient[%d] %g packed, %g unpacked", name, k.Name, i, g1[i], g2[i])
+				}
+			}
+		}
+	}
+}

@@ -63,12 +63,14 @@ type Workspace struct {
 	sBlk, eBlk, lBlk, dEBlk []float32 // head blocks: [S|E|Q|E × headBlock], compact
 
 	dh, dz, dfg []float32 // backward: [R × ldh], [D × ld], [2D × ld]
-	// bf16 training only (made by SetPrecision): dS and one layer's
-	// [df; dg] rounded and packed once (kernels.PackBF16) for the products
-	// that share them, the L layers' dz and the K taps' dh.
-	dsPack, dfgPack []uint16
-	gw              []float32 // weight-gradient scratch in kernel layout, before the scatter to torch layout
-	rowSum          []float32 // [S]
+	// dS and one layer's [df; dg] packed once for the products that share
+	// them, the L layers' dz and the K taps' dh: in float32 (kernels.Pack,
+	// training workspaces whose set has it) or, once SetPrecision chose
+	// bf16, rounded to bfloat16 (kernels.PackBF16) instead.
+	dsPack32, dfgPack32 []float32
+	dsPack, dfgPack     []uint16
+	gw                  []float32 // weight-gradient scratch in kernel layout, before the scatter to torch layout
+	rowSum              []float32 // [S]
 
 	start []int // per layer: first position computed in this call
 	offs  []int // row offsets for the kernels' right-hand operands
@@ -158,6 +160,10 @@ func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspac
 		w.dfg = make([]float32, 2*D*w.ld)
 		w.gw = make([]float32, max(2*D*K*R, S*L*D))
 		w.rowSum = make([]float32, S)
+		if k.Pack != nil {
+			w.dsPack32 = make([]float32, kernels.PackedLen(S, maxLen))
+			w.dfgPack32 = make([]float32, kernels.PackedLen(2*D, maxLen))
+		}
 	}
 	w.start = make([]int, L)
 	w.offs = make([]int, max(K*R, L*D, Q, S, E))
@@ -177,6 +183,9 @@ func (w *Workspace) SetPrecision(p Precision) error {
 	if p == PrecisionBF16 && w.training && w.dsPack == nil {
 		w.dsPack = make([]uint16, kernels.PackedBF16Len(w.n.S, w.maxLen))
 		w.dfgPack = make([]uint16, kernels.PackedBF16Len(2*w.n.D, w.maxLen))
+		// The float32 packing buffers would go unused (a switch back to
+		// fp32 then multiplies unpacked, with the same results).
+		w.dsPack32, w.dfgPack32 = nil, nil
 	}
 	return nil
 }
@@ -226,7 +235,7 @@ func (w *Workspace) Bytes() int64 {
 	for _, b := range [][]float32{w.h, w.tfsg, w.z, w.skip, w.sBlk, w.eBlk, w.lBlk, w.dEBlk, w.dh, w.dz, w.dfg, w.gw, w.rowSum} {
 		n += len(b)
 	}
-	return 4*int64(n) + 2*int64(len(w.dsPack)+len(w.dfgPack))
+	return 4*int64(n+len(w.dsPack32)+len(w.dfgPack32)) + 2*int64(len(w.dsPack)+len(w.dfgPack))
 }
 
 // hbuf returns layer l's input buffer h_l ([R × ldh]).
@@ -656,10 +665,14 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 	for r := 0; r < R; r++ {
 		clear(w.dh[r*ldh+M+scoreFrom : r*ldh+M+N]) // nothing flows from above the last layer
 	}
-	// In bf16, dS is rounded and packed once for the L products below.
+	// dS is packed once for the L products below (rounded, in bf16).
 	bf := w.prec == PrecisionBF16
-	if bf {
+	pk := !bf && w.dsPack32 != nil
+	switch {
+	case bf:
 		w.k.PackBF16(S, n, w.skip, w.rowOffsets(S, n, 0), w.dsPack)
+	case pk:
+		w.k.Pack(S, n, w.skip, w.rowOffsets(S, n, 0), w.dsPack32)
 	}
 	for l := L - 1; l >= 0; l-- {
 		s := w.start[l]
@@ -667,10 +680,13 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 		for c := 0; c < D; c++ {
 			clear(w.dz[c*ld+s : c*ld+scoreFrom])
 		}
-		if bf {
+		switch {
+		case bf:
 			h := p.bf.skipWT[l]
 			w.k.GemmNNBF16Packed(D, n, S, h.a, h.ld, w.dsPack, w.dz[scoreFrom:], ld, nil, false)
-		} else {
+		case pk:
+			w.k.GemmNNPacked(D, n, S, p.skipWT[l], S, w.dsPack32, w.dz[scoreFrom:], ld, nil, false)
+		default:
 			w.k.GemmNN(D, n, S, p.skipWT[l], S, w.skip, w.rowOffsets(S, n, 0), w.dz[scoreFrom:], ld, nil, false)
 		}
 		if l < L-1 {
@@ -705,15 +721,21 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 		for r := 0; r < R; r++ {
 			clear(w.dh[r*ldh+M+s-(K-1)*d : r*ldh+M+s])
 		}
+		// The K taps multiply the same [df; dg]: packed once.
 		foffs := w.rowOffsets(2*D, ld, s)
-		if bf {
-			// The K taps multiply the same [df; dg]: packed once.
+		switch {
+		case bf:
 			w.k.PackBF16(2*D, nl, w.dfg, foffs, w.dfgPack)
 			for k := 0; k < K; k++ {
 				h := p.bf.fgWT[l][k]
 				w.k.GemmNNBF16Packed(R, nl, 2*D, h.a, h.ld, w.dfgPack, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
 			}
-		} else {
+		case pk:
+			w.k.Pack(2*D, nl, w.dfg, foffs, w.dfgPack32)
+			for k := 0; k < K; k++ {
+				w.k.GemmNNPacked(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfgPack32, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
+			}
+		default:
 			for k := 0; k < K; k++ {
 				w.k.GemmNN(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfg, foffs, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
 			}

@@ -11,6 +11,8 @@ func avx512() Set {
 	installElementwise(&s, true)
 	s.GemmNN = gemmNNAVX512
 	s.GemmNT = gemmNTAVX512
+	s.Pack = packAVX512
+	s.GemmNNPacked = gemmNNPackedAVX512
 	s.MatVec = matVecAVX512
 	s.MatVecBF16 = matVecBF16AVX512
 	s.MatVecT = matVecTAVX512
@@ -242,5 +244,51 @@ func matVecTBF16AVX512(m, k int, at []uint16, ldat int, x, y, bias []float32, ac
 		case 8:
 			matVecTBF16512x8(k, &at[i0], ldat, &x[0], &y[i0], bi, accumulate, mask)
 		}
+	}
+}
+
+func packAVX512(k, n int, b []float32, bOff []int, bp []float32) {
+	checkPack(k, n, b, bOff, bp)
+	if k == 0 || n == 0 {
+		return
+	}
+	slot := k * tileCols
+	p := 0
+	for t0 := 0; t0 < n; p++ {
+		w := nextPanel(n-t0, 16)
+		packNN512(k, &b[0], &bOff[0], t0, &bp[p*slot], colMask(w))
+		t0 += w
+	}
+}
+
+// gemmNNPackedAVX512 is gemmNNAVX512 reading panels packed by packAVX512.
+func gemmNNPackedAVX512(m, n, k int, a []float32, lda int, bp []float32, c []float32, ldc int, bias []float32, accumulate bool) {
+	checkGemmNNPacked(m, n, k, a, lda, bp, c, ldc, bias)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		genericGemmNN(m, n, 0, nil, 0, nil, nil, c, ldc, bias, accumulate)
+		return
+	}
+	slot := k * tileCols
+	blocks := (k + nnKC - 1) / nnKC
+	kcMax := (k + blocks - 1) / blocks
+	p := 0
+	for t0 := 0; t0 < n; p++ {
+		w := nextPanel(n-t0, 16)
+		nv, mask := vectors(w, 16), colMask(w)
+		for k0 := 0; k0 < k; k0 += kcMax {
+			kc := min(kcMax, k-k0)
+			load := accumulate || k0 > 0
+			for i0 := 0; i0 < m; i0 += tileRows {
+				var bi *float32
+				if bias != nil && k0 == 0 {
+					bi = &bias[i0]
+				}
+				gemmTile512(min(tileRows, m-i0), nv, kc, &a[i0*lda+k0], lda, &bp[p*slot+k0*tileCols], &c[i0*ldc+t0], ldc, bi, load, mask)
+			}
+		}
+		t0 += w
 	}
 }

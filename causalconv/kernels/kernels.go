@@ -150,6 +150,14 @@ type Set struct {
 	// MatVecTBF16 is MatVecT with the transposed matrix in bfloat16.
 	MatVecTBF16 func(m, k int, at []uint16, ldat int, x, y, bias []float32, accumulate bool)
 
+	// Pack copies the right operand of GemmNN (k rows at offsets bOff, n
+	// columns) into bp, PackedLen(k, n) floats in the panel layout of
+	// packed.go, and GemmNNPacked is GemmNN with B so packed, with the same
+	// results bit for bit: products that share B copy it once. They are
+	// optional (nil on sets without them: Generic and AVX2).
+	Pack         func(k, n int, b []float32, bOff []int, bp []float32)
+	GemmNNPacked func(m, n, k int, a []float32, lda int, bp []float32, c []float32, ldc int, bias []float32, accumulate bool)
+
 	// GemmNNBF16 is GemmNN in mixed precision: A is given in bfloat16 (as
 	// ToBF16Matrix writes it), B is rounded to bfloat16 (nearest even) as
 	// it is read, and the products of the rounded values are summed in

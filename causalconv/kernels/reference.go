@@ -22,6 +22,8 @@ func Reference() Set {
 		MatVecT:      refMatVecT,
 		MatVecTBF16:  refMatVecTBF16,
 		Exp:          refExp,
+		Pack:         refPack,
+		GemmNNPacked: refGemmNNPacked,
 		GemmNNBF16:   refGemmNNBF16,
 		GemmNTBF16:   refGemmNTBF16,
 
