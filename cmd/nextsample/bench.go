@@ -255,6 +255,9 @@ func printBenchResult(w io.Writer, r benchResult, asJSON, against bool) {
 	case asJSON:
 		b, _ := json.Marshal(r)
 		fmt.Fprintf(w, "%s\n", b)
+	case against && r.RefSamplesPerS == 0:
+		// The reference has no such measurement: its columns stay empty.
+		fmt.Fprintf(w, "%s,%.2f,%.3f,,,,%.1f,\n", r.Name, r.SamplesPerS, r.GFLOPs, r.RSSMiB)
 	case against:
 		fmt.Fprintf(w, "%s,%.2f,%.3f,%.2f,%.3f,%.3f,%.1f,%.1f\n", r.Name, r.SamplesPerS, r.GFLOPs,
 			r.RefSamplesPerS, r.RefGFLOPs, r.Ratio, r.RSSMiB, r.RefRSSMiB)

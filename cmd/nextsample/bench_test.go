@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// tinyBenchConfig is a bench configuration small enough to measure in a
+// test: every measurement kind, a few milliseconds each.
+const tinyBenchConfig = `{
+  "format": "wavenet-bench-config/v1",
+  "model": {"quantization_channels": 16, "input_encoding": "onehot", "input_kernel_size": 1,
+            "residual_channels": 4, "dilation_channels": 4, "skip_channels": 8, "end_channels": 8,
+            "kernel_size": 2, "dilations": [1, 2, 4], "bias": true, "residual_on_last_layer": false},
+  "variants": {"tiny": {}, "tinyk3": {"kernel_size": 3}},
+  "train": {"optimizer": "adam", "learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+            "weight_decay": 0.0, "shapes": [{"batch": 2, "samples": 100}],
+            "warmup_steps": 1, "min_steps": 3, "min_seconds": 0},
+  "generate": {"batch": 1, "temperature": 1.0, "naive_warmup_samples": 1, "naive_samples": 3,
+               "fast_warmup_samples": 10, "fast_samples": 60, "fast_block_samples": 20},
+  "data": {"source": "synthetic", "sample_rate": 16000},
+  "runtime": {"threads": 2, "seed": 1234, "statistic": "median"}
+}`
+
+// TestBenchChild runs the measurements in-process (the child side of
+// `nextsample bench`) and checks that each prints one sane JSON result,
+// with the reference's names and the FLOP units it documents.
+func TestBenchChild(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfg, []byte(tinyBenchConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"nextsample", "bench", "--child", "--json", "--config", cfg,
+		"--only", "^(train|gen)_"}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := []string{"train_tiny_b2x100", "gen_naive_tiny", "gen_fast_tiny", "train_tinyk3_b2x100", "gen_naive_tinyk3", "gen_fast_tinyk3"}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d results, want %d:\n%s", len(lines), len(want), stdout.String())
+	}
+	for i, line := range lines {
+		var r benchResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if r.Name != want[i] {
+			t.Errorf("result %d is %s, want %s", i, r.Name, want[i])
+		}
+		if !(r.SamplesPerS > 0) || !(r.GFLOPs > 0) || r.N < 3 || !(r.BestS <= r.MedianS && r.MedianS <= r.MaxS) {
+			t.Errorf("%s: implausible %+v", r.Name, r)
+		}
+		// With the median statistic the rate is the unit over the median time.
+		if got := float64(r.Unit) / r.MedianS; got < 0.999*r.SamplesPerS || got > 1.001*r.SamplesPerS {
+			t.Errorf("%s: %v samples/s, but unit/median = %v", r.Name, r.SamplesPerS, got)
+		}
+	}
+	if !strings.Contains(stderr.String(), "# train_tiny_b2x100: n=") {
+		t.Errorf("no diagnostic line on stderr:\n%s", stderr.String())
+	}
+}
+
+func TestBenchRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--only", "nothing-matches"}, "matches no measurement"},
+		{[]string{"--only", "("}, "--only"},
+		{[]string{"--statistic", "mean"}, "best or median"},
+		{[]string{"--kernels", "nonesuch"}, "--kernels"},
+		{[]string{"--config", "/nonexistent/config.json"}, "no such file"},
+		{[]string{"--against", "/nonexistent/torch_wavenet.py", "--only", "gen_fast_skip256"}, "--against"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"nextsample", "bench"}, tc.args...), nil, &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
