@@ -219,7 +219,6 @@ func runBench(c *cli.Context) error {
 		fmt.Fprintf(stderr, "# variant %s: receptive_field=%d fwd_gemm_flops_per_timestep=%d train_flops_per_timestep=%d\n",
 			v.Name, v.Model.ReceptiveField(), f.Forward(), f.Train())
 	}
-	var results []benchResult
 	for _, name := range names {
 		if err := c.Context.Err(); err != nil {
 			return fmt.Errorf("%w", errInterrupted)
@@ -244,7 +243,6 @@ func runBench(c *cli.Context) error {
 			fmt.Fprintf(stderr, "# %s: %s %.1f samples/s (%.1f GFLOP/s, %.0f MiB peak RSS), reference %.1f (%.1f GFLOP/s, %.0f MiB): %.2fx\n",
 				name, ours, r.SamplesPerS, r.GFLOPs, r.RSSMiB, ref.SamplesPerS, ref.GFLOPs, ref.RSSMiB, r.Ratio)
 		}
-		results = append(results, r)
 		printBenchResult(stdout, r, c.Bool("json"), against != "")
 	}
 	return nil

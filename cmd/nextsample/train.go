@@ -185,7 +185,6 @@ func optionsFromFlags(c *cli.Context, base train.Options) (train.Options, error)
 // then beside the executable and its parents (a binary built into or next
 // to the checkout).
 func findDefaultData() (string, error) {
-	var tried []string
 	var starts []string
 	if wd, err := os.Getwd(); err == nil {
 		starts = append(starts, wd)
@@ -204,7 +203,6 @@ func findDefaultData() (string, error) {
 				}
 				return p, nil
 			}
-			tried = append(tried, filepath.Dir(filepath.Dir(p)))
 			parent := filepath.Dir(dir)
 			if parent == dir {
 				break
