@@ -42,11 +42,12 @@ const (
 )
 
 // aligned64 returns the part of buf that starts at a 64-byte boundary
-// (buf has 16 floats to spare): the panel rows are then whole cache lines
+// (buf has 64 bytes to spare): the panel rows are then whole cache lines
 // and no vector load of the micro-kernel straddles two of them.
-func aligned64(buf []float32) []float32 {
-	skip := (64 - int(uintptr(unsafe.Pointer(&buf[0]))%64)) % 64 / 4
-	return buf[skip : len(buf)-16+skip]
+func aligned64[T float32 | uint16](buf []T) []T {
+	size := int(unsafe.Sizeof(buf[0]))
+	skip := (64 - int(uintptr(unsafe.Pointer(&buf[0]))%64)) % 64 / size
+	return buf[skip : len(buf)-64/size+skip]
 }
 
 func gemmNNAVX512(m, n, k int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, bias []float32, accumulate bool) {

@@ -1,7 +1,5 @@
 package kernels
 
-import "unsafe"
-
 // Drivers of the AVX512_BF16 kernels (asm/gemmbf16.go). They block the
 // products like gemmNNAVX512 and gemmNTAVX512, with the reduction axis in
 // pairs: a panel row is 48 bf16 pairs (192 bytes, as a float32 panel row
@@ -20,13 +18,6 @@ const (
 	ntRowsBF16 = 256
 )
 
-// aligned64BF16 returns the part of buf that starts at a 64-byte boundary
-// (buf has 32 elements to spare).
-func aligned64BF16(buf []uint16) []uint16 {
-	skip := (64 - int(uintptr(unsafe.Pointer(&buf[0]))%64)) % 64 / 2
-	return buf[skip : len(buf)-32+skip]
-}
-
 func gemmNNBF16AVX512(m, n, k int, a []uint16, lda int, b []float32, bOff []int, c []float32, ldc int, bias []float32, accumulate bool) {
 	checkGemmNNBF16(m, n, k, a, lda, b, bOff, c, ldc, bias)
 	if m == 0 || n == 0 {
@@ -37,7 +28,7 @@ func gemmNNBF16AVX512(m, n, k int, a []uint16, lda int, b []float32, bOff []int,
 		return
 	}
 	var buf [nnKCPairs*2*tileCols + 32]uint16
-	pack := aligned64BF16(buf[:])
+	pack := aligned64(buf[:])
 	// Depth blocks of equal, even size (so that every block but the last
 	// starts and ends on a pair), at most 2·nnKCPairs rows.
 	blocks := (k + 2*nnKCPairs - 1) / (2 * nnKCPairs)
@@ -71,7 +62,7 @@ func gemmNTBF16AVX512(m, k, n int, a []float32, lda int, b []float32, bOff []int
 		return
 	}
 	var pbuf [ntTCPairs*2*tileCols + 32]uint16
-	pack := aligned64BF16(pbuf[:])
+	pack := aligned64(pbuf[:])
 	// A's rows for one time block, rounded: rows of up to 2·ntTCPairs
 	// steps (pairs of consecutive steps), stride 2·ntTCPairs. Not aligned
 	// to 64 bytes (there is no room to spare): the kernel reads it 4

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -128,14 +129,14 @@ func loadBenchPlan(c *cli.Context) (*benchPlan, error) {
 	}
 	cfg, err := causalconv.ParseConfig(p.raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cmpOr(p.path, "built-in config"), err)
+		return nil, fmt.Errorf("%s: %w", cmp.Or(p.path, "built-in config"), err)
 	}
 	if cfg.Train.Optimizer != "" && cfg.Train.Optimizer != train.Adam && cfg.Train.Optimizer != train.SGD {
-		return nil, fmt.Errorf("%s: train.optimizer %q: must be adam or sgd", cmpOr(p.path, "config"), cfg.Train.Optimizer)
+		return nil, fmt.Errorf("%s: train.optimizer %q: must be adam or sgd", cmp.Or(p.path, "config"), cfg.Train.Optimizer)
 	}
 	p.cfg = cfg
-	p.threads = cmpOr(c.Int("threads"), cfg.Runtime.Threads, 2)
-	p.statistic = cmpOr(c.String("statistic"), cfg.Runtime.Statistic, "best")
+	p.threads = cmp.Or(c.Int("threads"), cfg.Runtime.Threads, 2)
+	p.statistic = cmp.Or(c.String("statistic"), cfg.Runtime.Statistic, "best")
 	if p.statistic != "best" && p.statistic != "median" {
 		return nil, fmt.Errorf("--statistic %q: must be best or median", p.statistic)
 	}
@@ -154,16 +155,6 @@ func loadBenchPlan(c *cli.Context) (*benchPlan, error) {
 		return nil, fmt.Errorf("--precision: %w", err)
 	}
 	return p, nil
-}
-
-func cmpOr[T comparable](vals ...T) T {
-	var zero T
-	for _, v := range vals {
-		if v != zero {
-			return v
-		}
-	}
-	return zero
 }
 
 // names lists the measurements of the plan in the reference's order (per
@@ -213,7 +204,7 @@ func runBench(c *cli.Context) error {
 		}
 	}
 	fmt.Fprintf(stderr, "# nextsample bench kernels=%s precision=%s threads=%d statistic=%s config=%s\n",
-		plan.kernels.Name, plan.precision, plan.threads, plan.statistic, cmpOr(plan.path, "built-in (reference config.json)"))
+		plan.kernels.Name, plan.precision, plan.threads, plan.statistic, cmp.Or(plan.path, "built-in (reference config.json)"))
 	for _, v := range plan.cfg.Variants {
 		f := v.Model.FLOPs()
 		fmt.Fprintf(stderr, "# variant %s: receptive_field=%d fwd_gemm_flops_per_timestep=%d train_flops_per_timestep=%d\n",
@@ -454,13 +445,13 @@ func measureTrain(ctx context.Context, plan *benchPlan, name string, m causalcon
 	if err != nil {
 		return benchResult{}, err
 	}
-	opt := cmpOr(t.Optimizer, train.Adam)
+	opt := cmp.Or(t.Optimizer, train.Adam)
 	o := train.DefaultOptions(opt)
-	o.LR = cmpOr(t.LearningRate, o.LR)
+	o.LR = cmp.Or(t.LearningRate, o.LR)
 	o.WeightDecay = t.WeightDecay
 	o.Clip = 0
 	if opt == train.Adam {
-		o.Beta1, o.Beta2, o.Epsilon = cmpOr(t.Beta1, o.Beta1), cmpOr(t.Beta2, o.Beta2), cmpOr(t.Epsilon, o.Epsilon)
+		o.Beta1, o.Beta2, o.Epsilon = cmp.Or(t.Beta1, o.Beta1), cmp.Or(t.Beta2, o.Beta2), cmp.Or(t.Epsilon, o.Epsilon)
 	} else {
 		o.Momentum, o.Nesterov = 0, false // torch.optim.SGD as the reference builds it
 	}
@@ -528,7 +519,7 @@ func measureGenNaive(ctx context.Context, plan *benchPlan, name string, m causal
 		for i := range windows[s] {
 			windows[s][i] = silence
 		}
-		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmpOr(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
+		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
 			return benchResult{}, err
 		}
 	}
@@ -575,7 +566,7 @@ func measureGenFast(ctx context.Context, plan *benchPlan, name string, m causalc
 	last := make([]int32, streams)
 	silence := audio.MuLaw{Q: m.QuantizationChannels}.Silence()
 	for s := range samplers {
-		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmpOr(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
+		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
 			return benchResult{}, err
 		}
 		last[s] = silence
