@@ -97,8 +97,8 @@ def main():
             mk = torch.zeros(len(seq) - 1, dtype=torch.bool); mk[first - 1 - lo:] = True
             masks.append(mk)
         L = max(len(x) for x in xs)
-        # left-pad with zeros and mask: padding before a window is not the model's zero
-        # padding, so pad each row on the right instead and keep causality
+        # pad each row on the right to the longest window: the convs are causal, so the
+        # padding cannot reach the scored positions, and the mask leaves it out of the loss
         X = torch.zeros(8, L, dtype=torch.long); Y = torch.zeros(8, L, dtype=torch.long)
         M = torch.zeros(8, L, dtype=torch.bool)
         for i, (x, y, mk) in enumerate(zip(xs, ys, masks)):
