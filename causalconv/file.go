@@ -2,6 +2,7 @@ package causalconv
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -108,28 +109,66 @@ func Decode(sf *safetensors.File) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata %q: %w", MetadataModel, err)
 	}
-	m, err := New(cf.Model)
+	out := &File{Metadata: sf.Metadata}
+	heads := make([]TensorHeader, len(sf.Tensors))
+	for i, t := range sf.Tensors {
+		heads[i] = TensorHeader{Name: t.Name, DType: t.DType, Shape: t.Shape}
+	}
+	m, extra, err := Assemble(cf.Model, heads, func(i int, dst []float32) error { return sf.Tensors[i].Float32s(dst) })
 	if err != nil {
 		return nil, err
 	}
-	byName := make(map[string]*safetensors.Tensor, len(sf.Tensors))
-	for i := range sf.Tensors {
-		byName[sf.Tensors[i].Name] = &sf.Tensors[i]
+	out.Model = m
+	for _, i := range extra {
+		out.Extra = append(out.Extra, sf.Tensors[i])
 	}
-	var missing []string
-	for _, t := range m.lo.tensors {
-		st, ok := byName[t.Name]
+	return out, nil
+}
+
+// TensorHeader is what Assemble needs to know of a stored tensor before
+// reading it: its name, element type and shape.
+type TensorHeader struct {
+	Name  string
+	DType safetensors.DType
+	Shape []int
+}
+
+// Assemble builds a model of cfg from stored tensors named as the
+// reference module's state_dict(): every parameter must be there, with its
+// shape and a float element type; load(i, dst) then reads tensor i into
+// the parameter's place (converting to float32). A tensor that is not a
+// parameter is an error unless its name is namespaced ("train/step"); the
+// indices of those extras are returned, in order. Tensors are checked
+// before any is read, and the error lists the first few mismatches, so a
+// state_dict of another architecture is told apart at once.
+func Assemble(cfg Config, tensors []TensorHeader, load func(i int, dst []float32) error) (*Model, []int, error) {
+	m, err := New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := make(map[string]int, len(tensors))
+	for i, t := range tensors {
+		if _, dup := byName[t.Name]; dup {
+			return nil, nil, fmt.Errorf("tensor %q appears twice", t.Name)
+		}
+		byName[t.Name] = i
+	}
+	var problems, missing []string
+	used := make([]bool, len(tensors))
+	for _, p := range m.lo.tensors {
+		i, ok := byName[p.Name]
 		if !ok {
-			missing = append(missing, t.Name)
+			missing = append(missing, p.Name)
 			continue
 		}
-		if !slices.Equal(st.Shape, t.Shape) {
-			return nil, fmt.Errorf("tensor %q has shape %v, the model in the metadata needs %v", t.Name, st.Shape, t.Shape)
+		used[i] = true
+		st := tensors[i]
+		switch {
+		case !slices.Equal(st.Shape, p.Shape):
+			problems = append(problems, fmt.Sprintf("tensor %q has shape %v, the model needs %v", p.Name, st.Shape, p.Shape))
+		case !isFloat(st.DType):
+			problems = append(problems, fmt.Sprintf("tensor %q is %s, not a float type (F32, F64, F16, BF16)", p.Name, st.DType))
 		}
-		if err := st.Float32s(m.Params[t.Offset : t.Offset+t.Size]); err != nil {
-			return nil, err
-		}
-		delete(byName, t.Name)
 	}
 	if len(missing) > 0 {
 		more := ""
@@ -137,19 +176,51 @@ func Decode(sf *safetensors.File) (*File, error) {
 			more = fmt.Sprintf(" and %d more", len(missing)-3)
 			missing = missing[:3]
 		}
-		return nil, fmt.Errorf("the model in the metadata needs tensor %s%s, which the file lacks", strings.Join(quoteAll(missing), ", "), more)
+		problems = append(problems, fmt.Sprintf("the model needs tensor %s%s, which the file lacks", strings.Join(quoteAll(missing), ", "), more))
 	}
-	out := &File{Model: m, Metadata: sf.Metadata}
-	for _, st := range sf.Tensors {
-		if _, left := byName[st.Name]; !left {
-			continue
+	var extra []int
+	var strangers []string
+	for i, t := range tensors {
+		switch {
+		case used[i]:
+		case isExtraName(t.Name):
+			extra = append(extra, i)
+		default:
+			strangers = append(strangers, t.Name)
 		}
-		if !isExtraName(st.Name) {
-			return nil, fmt.Errorf("tensor %q is not a parameter of the model in the metadata (extra tensors must be namespaced, like \"train/...\")", st.Name)
-		}
-		out.Extra = append(out.Extra, st)
 	}
-	return out, nil
+	if len(strangers) > 0 {
+		nor := ""
+		if rest := strangers[1:]; len(rest) > 0 {
+			more := ""
+			if len(rest) > 3 {
+				more = fmt.Sprintf(" and %d more", len(rest)-3)
+				rest = rest[:3]
+			}
+			nor = fmt.Sprintf("nor are %s%s; ", strings.Join(quoteAll(rest), ", "), more)
+		}
+		problems = append(problems, fmt.Sprintf("tensor %q is not a parameter of the model (%sextra tensors must be namespaced, like \"train/...\")", strangers[0], nor))
+	}
+	if len(problems) > 0 {
+		if len(problems) > 5 {
+			problems = append(problems[:5], fmt.Sprintf("%d more problems", len(problems)-5))
+		}
+		return nil, nil, errors.New(strings.Join(problems, "; "))
+	}
+	for _, p := range m.lo.tensors {
+		if err := load(byName[p.Name], m.Params[p.Offset:p.Offset+p.Size]); err != nil {
+			return nil, nil, fmt.Errorf("tensor %q: %w", p.Name, err)
+		}
+	}
+	return m, extra, nil
+}
+
+func isFloat(d safetensors.DType) bool {
+	switch d {
+	case safetensors.F32, safetensors.F64, safetensors.F16, safetensors.BF16:
+		return true
+	}
+	return false
 }
 
 // ExtraTensor returns the named extra tensor, or nil.

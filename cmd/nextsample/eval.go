@@ -33,6 +33,7 @@ func evalCommand() *cli.Command {
 			&cli.StringFlag{Name: "split", Usage: "score only this manifest split", DefaultText: "every file"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object: bits_per_sample, nats_per_sample, samples, files"},
 			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores"},
+			sampleRateFlag(),
 		},
 		Action: runEval,
 	}
@@ -56,9 +57,9 @@ func runEval(c *cli.Context) error {
 		return fmt.Errorf("eval: %w", err)
 	}
 	model := mf.Model
-	settings, err := train.AudioSettings(mf.Metadata, model)
+	settings, err := modelSettings(c, mf)
 	if err != nil {
-		return fmt.Errorf("eval: %s: %w", mf.Path, err)
+		return fmt.Errorf("eval: %w", err)
 	}
 	var entries []corpus.Entry
 	var what string

@@ -85,7 +85,7 @@ func featuresCommand() *cli.Command {
 			&cli.StringFlag{Name: "split", Usage: "only files of this manifest split", DefaultText: "every file"},
 			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample files at another rate (learned: to the model's rate; baselines: to --sample-rate)"},
-			&cli.IntFlag{Name: "sample-rate", Usage: "baselines: compute at this rate `HZ` (other rates need --resample)", DefaultText: "the corpus's"},
+			&cli.IntFlag{Name: "sample-rate", Usage: "baselines: compute at this rate `HZ` (other rates need --resample); learned: the model's rate, for a model file (exported from PyTorch) that records neither \"audio\" nor \"sample_rate\" metadata", DefaultText: "the corpus's"},
 			&cli.Float64Flag{Name: "dither", Usage: "baselines: Gaussian dither in int16 units (Kaldi's default is 1)", Value: 0},
 			&cli.BoolFlag{Name: "ark-text", Usage: "ark: also write the text form, feats.txt"},
 			&cli.IntFlag{Name: "chunk", Usage: "learned: positions per network call (bounds memory; does not change the features)", Value: features.DefaultChunk},
@@ -117,7 +117,7 @@ func runFeatures(c *cli.Context) error {
 			return fmt.Errorf("features: --%s is for learned features (--model)", name)
 		}
 	}
-	for _, name := range []string{"sample-rate", "dither"} {
+	for _, name := range []string{"dither"} {
 		if learned && c.IsSet(name) {
 			return fmt.Errorf("features: --%s is for --kind fbank|mfcc; learned features use the model's settings", name)
 		}
@@ -195,9 +195,9 @@ func learnedRecipe(c *cli.Context) (*features.Recipe, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	settings, err := train.AudioSettings(mf.Metadata, mf.Model)
+	settings, err := modelSettings(c, mf)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", path, err)
+		return nil, "", err
 	}
 	if c.IsSet("resample") {
 		settings.Resample = c.Bool("resample")

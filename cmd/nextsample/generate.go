@@ -85,6 +85,7 @@ func generateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "resample", Usage: "resample a prompt at another sample rate even if the model was trained without resampling"},
 			&cli.BoolFlag{Name: "bf16", Usage: "round the weight matrices to bfloat16, which halves the bytes each sample reads (faster; an approximation: every continuation then runs alone)"},
 			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the continuations (a continuation, or a group of " + strconv.Itoa(batchStreams) + ", runs on one)", DefaultText: "all cores"},
+			sampleRateFlag(),
 		},
 		Action: runGenerate,
 	}
@@ -266,9 +267,9 @@ func runGenerate(c *cli.Context) error {
 		return fmt.Errorf("generate: %w", err)
 	}
 	model := mf.Model
-	settings, err := train.AudioSettings(mf.Metadata, model)
+	settings, err := modelSettings(c, mf)
 	if err != nil {
-		return fmt.Errorf("generate: %s: %w", mf.Path, err)
+		return fmt.Errorf("generate: %w", err)
 	}
 	rate := settings.SampleRate
 	n := r.samples

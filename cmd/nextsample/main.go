@@ -8,6 +8,7 @@
 //	nextsample probe     linear-probe accuracy of frame features
 //	nextsample info      describe WAV files, like soxi
 //	nextsample bench     throughput, in the reference benchmark's units
+//	nextsample convert   models to and from PyTorch's .pt files
 //
 // Run `nextsample help COMMAND` for the flags of each command.
 package main
@@ -54,6 +55,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			probeCommand(),
 			infoCommand(),
 			benchCommand(),
+			convertCommand(),
 		},
 		// Errors are printed once, by run, not also by urfave/cli.
 		ExitErrHandler: func(*cli.Context, error) {},

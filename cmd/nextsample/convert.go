@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/train"
+)
+
+func convertCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "convert",
+		Usage:     "convert a model between PyTorch (.pt, .pth) and .safetensors, or rewrite a model's audio metadata",
+		ArgsUsage: "IN OUT",
+		Description: "The formats are chosen by the extensions of IN and OUT.\n\n" +
+			"   .pt/.pth → .safetensors: a torch.save(model.state_dict()) file of the reference\n" +
+			"   WaveNet (torch ≥ 1.6 zip format; a checkpoint dict holding it under \"state_dict\" or\n" +
+			"   \"model\" also works). A state_dict does not record the architecture, so give it with\n" +
+			"   --config, nor the sample rate, so give --sample-rate; the other audio flags default\n" +
+			"   to the reference preprocessing. The pickle is read without running anything.\n\n" +
+			"   .safetensors → .pt/.pth: the parameters, for torch.load and load_state_dict.\n\n" +
+			"   .safetensors → .safetensors: sets the \"audio\" metadata from the audio flags and\n" +
+			"   keeps everything else (IN may be OUT).\n\n" +
+			"   nextsample convert --config ../shared/bench/config.json --variant skip256 --sample-rate 8000 final.pt final.safetensors\n" +
+			"   nextsample convert runs/fsdd/best.safetensors best.pt",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "architecture `FILE` of a state_dict: the reference's config.json or its model object"},
+			&cli.StringFlag{Name: "variant", Usage: "with a whole config.json: the variant `NAME` (skip256, skip128, ...)", DefaultText: "its base model"},
+			&cli.IntFlag{Name: "sample-rate", Usage: "the model's sample rate in `Hz`"},
+			&cli.BoolFlag{Name: "resample", Usage: "audio metadata: resample files at other rates instead of refusing them"},
+			&cli.IntFlag{Name: "channel", Usage: "audio metadata: channel to use, from 1 (0: average all channels)"},
+			&cli.StringFlag{Name: "normalize", Usage: "audio metadata: level normalization per file: peak, rms or none", DefaultText: audio.DefaultSettings().Normalize},
+			&cli.Float64Flag{Name: "trim-db", Usage: "audio metadata: trim leading and trailing 10 ms frames quieter than this many `dBFS` (0: off)"},
+		},
+		Action: runConvert,
+	}
+}
+
+func runConvert(c *cli.Context) error {
+	if c.NArg() != 2 {
+		return fmt.Errorf("convert: want IN and OUT, got %d arguments", c.NArg())
+	}
+	in, out := c.Args().Get(0), c.Args().Get(1)
+	var o train.ConvertOptions
+	if c.IsSet("config") {
+		cfg, err := modelConfig(c.String("config"), c.String("variant"))
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		o.Config = &cfg
+	} else if c.IsSet("variant") {
+		return fmt.Errorf("convert: --variant needs --config")
+	}
+	if c.IsSet("sample-rate") {
+		if o.SampleRate = c.Int("sample-rate"); o.SampleRate <= 0 {
+			return fmt.Errorf("convert: --sample-rate %d: want a positive rate in Hz", o.SampleRate)
+		}
+	}
+	var edits []func(*audio.Settings)
+	if c.IsSet("resample") {
+		v := c.Bool("resample")
+		edits = append(edits, func(s *audio.Settings) { s.Resample = v })
+	}
+	if c.IsSet("channel") {
+		v := c.Int("channel")
+		edits = append(edits, func(s *audio.Settings) { s.Channel = v })
+	}
+	if c.IsSet("normalize") {
+		v := c.String("normalize")
+		edits = append(edits, func(s *audio.Settings) { s.Normalize = v })
+	}
+	if c.IsSet("trim-db") {
+		v := c.Float64("trim-db")
+		edits = append(edits, func(s *audio.Settings) { s.TrimDB = v })
+	}
+	if len(edits) > 0 {
+		o.EditAudio = func(s *audio.Settings) {
+			for _, e := range edits {
+				e(s)
+			}
+		}
+	}
+	rep, err := train.Convert(in, out, o)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(c.App.ErrWriter, "convert: %s\n", n)
+	}
+	what := ""
+	if rep.Audio != "" {
+		what = ", audio " + rep.Audio
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "convert: %s (%s) → %s (%s): %d parameters%s\n", in, rep.From, out, rep.To, rep.Params, what)
+	return err
+}
+
+// modelConfig reads the architecture of a configuration file: a bare
+// model object, or a whole config.json and the variant to use (its base
+// model when variant is "").
+func modelConfig(path, variant string) (causalconv.Config, error) {
+	f, err := causalconv.LoadConfig(path)
+	if err != nil {
+		return causalconv.Config{}, err
+	}
+	if variant == "" {
+		return f.Model, nil
+	}
+	var names []string
+	for _, v := range f.Variants {
+		if v.Name == variant {
+			return v.Model, nil
+		}
+		names = append(names, v.Name)
+	}
+	return causalconv.Config{}, fmt.Errorf("%s: no variant %q (variants: %v)", path, variant, names)
+}
+
+// modelSettings returns the preprocessing of a model file (see
+// train.ModelAudio), with --sample-rate for a file that does not record
+// its own, and says on stderr which settings were assumed, if any.
+func modelSettings(c *cli.Context, mf *train.ModelFile) (audio.Settings, error) {
+	rate := 0
+	if c.IsSet("sample-rate") {
+		if rate = c.Int("sample-rate"); rate <= 0 {
+			return audio.Settings{}, fmt.Errorf("--sample-rate %d: want a positive rate in Hz", rate)
+		}
+	}
+	s, assumed, err := train.ModelAudio(mf.Metadata, mf.Model, rate)
+	if err != nil {
+		return audio.Settings{}, fmt.Errorf("%s: %w", mf.Path, err)
+	}
+	if assumed != "" {
+		fmt.Fprintf(c.App.ErrWriter, "%s: %s: %s\n", c.Command.Name, mf.Path, assumed)
+	}
+	return s, nil
+}
+
+// sampleRateFlag is --sample-rate of the commands that read a model.
+func sampleRateFlag() cli.Flag {
+	return &cli.IntFlag{Name: "sample-rate", Usage: "the model's rate in `Hz`, for a model file (exported from PyTorch) that records neither \"audio\" nor \"sample_rate\" metadata"}
+}
