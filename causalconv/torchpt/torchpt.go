@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"slices"
@@ -106,11 +107,23 @@ func newTensor(st, off, size, stride any) (*Tensor, error) {
 	}
 	t := &Tensor{DType: s.dtype, st: s, offset: o, Shape: make([]int, len(sz)), stride: make([]int64, len(sd))}
 	numel, last := int64(1), o // last: the largest element index used
+	empty := false
 	for i := range sz {
 		n, ok1 := sz[i].(int64)
 		d, ok2 := sd[i].(int64)
 		if !ok1 || !ok2 || n < 0 || d < 0 {
 			return nil, fmt.Errorf("tensor size %v stride %v", sz[i], sd[i])
+		}
+		if n > math.MaxInt32 {
+			return nil, fmt.Errorf("tensor dimension %d is larger than its storage could be", n)
+		}
+		empty = empty || n == 0
+	}
+	for i := range sz {
+		n, d := sz[i].(int64), sd[i].(int64)
+		if empty {
+			t.Shape[i], t.stride[i], numel = int(n), d, 0
+			continue
 		}
 		if n > s.numel {
 			return nil, fmt.Errorf("tensor dimension %d is larger than its storage of %d elements", n, s.numel)
@@ -221,12 +234,12 @@ func read(r io.ReaderAt, size int64) (*File, error) {
 			pkl = zf
 		}
 	}
-	if pkl == nil {
-		for _, zf := range zr.File {
-			if strings.HasSuffix(zf.Name, "/constants.pkl") || strings.Contains(zf.Name, "/code/") {
-				return nil, errors.New("a TorchScript archive (torch.jit.save), not a state_dict: save model.state_dict() with torch.save")
-			}
+	for _, zf := range zr.File {
+		if strings.HasSuffix(zf.Name, "/constants.pkl") || strings.Contains(zf.Name, "/code/") {
+			return nil, errors.New("a TorchScript archive (torch.jit.save), not a state_dict: save model.state_dict() with torch.save")
 		}
+	}
+	if pkl == nil {
 		return nil, errors.New("zip archive without a data.pkl: not a torch.save file")
 	}
 	prefix := strings.TrimSuffix(pkl.Name, "data.pkl")
