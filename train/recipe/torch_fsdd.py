@@ -13,7 +13,7 @@ the test split (every sample after the first of every file). The wall time of tr
 alone (evaluations excluded) is printed at the end and at every evaluation.
 
 Usage: /usr/bin/python3 torch_fsdd.py --data ../../../shared/data/fsdd/manifest.csv \
-           --bench ../../../shared/bench [--steps 650] [--eval-every 50] [--threads 2]
+           --bench ../../../shared/bench [--steps 650] [--eval-every 50] [--threads 2] [--save final.pt]
 """
 import argparse, csv, math, os, random, sys, time, wave
 
@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--save", help="torch.save(model.state_dict()) to this .pt file at the end "
+                    "(nextsample convert --config BENCH/config.json --sample-rate 8000 turns it into a model file)")
     a = ap.parse_args()
     sys.path.insert(0, a.bench)
     import json
@@ -112,6 +114,9 @@ def main():
         train_s += dt
         print(f"step {step + 1} loss {loss.item() / math.log(2):.3f} bits {dt:.3f} s", file=sys.stderr, flush=True)
     print(f"# training wall time {train_s:.1f} s for {a.steps} steps ({a.steps / train_s * 60:.1f} steps/min)", file=sys.stderr)
+    if a.save:
+        torch.save(model.state_dict(), a.save)
+        print(f"# saved the state_dict to {a.save}", file=sys.stderr)
 
 
 if __name__ == "__main__":
