@@ -1,7 +1,10 @@
-// Package corpus indexes a speech dataset: a directory of WAV files or a
-// manifest CSV that lists them. Indexing reads only the WAV headers, so a
-// corpus of thousands of files opens in a fraction of a second; the audio
-// is decoded later, all cores at once, by LoadClasses or LoadSamples.
+// Package corpus indexes a speech dataset: a directory of WAV files, a
+// manifest CSV that lists them, or a Kaldi data directory. Indexing reads
+// only the file headers, so a corpus of hundreds of thousands of
+// utterances opens in seconds; the audio is decoded later, all cores at
+// once, by LoadClasses, LoadSamples, Each or a Loader.
+//
+// # Manifests
 //
 // A manifest is a CSV file with a header row. Its "path" column is
 // required and holds WAV paths relative to the manifest's directory (or
@@ -12,10 +15,82 @@
 //	path,speaker,label,split
 //	recordings/0_george_0.wav,george,0,test
 //
-// Every entry has a Key, a stable utterance id made from its path (see
-// KeyFor), and a split. Files without a split (a directory, a manifest
-// without the column, or an empty cell) are assigned one by a hash of
-// their key (see AssignSplit), so adding files never moves others.
+// Every entry of a directory or manifest has a Key, a stable utterance id
+// made from its path (see KeyFor), and a split. Files without a split (a
+// directory, a manifest without the column, or an empty cell) are
+// assigned one by a hash of their key (see AssignSplit), so adding files
+// never moves others.
+//
+// # Kaldi data directories
+//
+// A directory that holds a file named wav.scp is read as a Kaldi (or
+// ESPnet) data directory, not scanned for WAV files. For example:
+//
+//	data/train/wav.scp       rec1 /corpora/rec1.wav
+//	                         rec2 flac -c -d -s /corpora/rec2.flac |
+//	data/train/segments      rec1-a rec1 0.00 2.50
+//	                         rec1-b rec1 2.50 -1
+//	                         rec2-a rec2 1.20 4.75
+//	data/train/utt2spk       rec1-a alice
+//	                         rec1-b alice
+//	                         rec2-a bob
+//	data/train/text          rec1-a HELLO WORLD
+//
+// gives the utterances rec1-a, rec1-b and rec2-a, with speakers alice and
+// bob and the label "HELLO WORLD" for rec1-a. Keys are the utterance ids
+// as written, so the feats.scp that nextsample features writes joins the
+// directory's other files. The subset of Kaldi that is read:
+//
+//   - wav.scp (required): "recording-id extended-filename" lines. The
+//     extended filename is a file path, or a command that ends in "|"
+//     and writes the audio to its standard output ("sph2pipe -f wav
+//     x.wv1 |", "sox x.wav -t wav - |"); files and command outputs are
+//     decoded by package audio, which tells the formats it reads apart by
+//     their first bytes. Relative paths are taken from the
+//     current directory, as Kaldi takes them, not from the data directory.
+//     Commands are run with sh -c in the current directory, as Kaldi's
+//     popen runs them, each in its own process group, which is killed
+//     when loading is cancelled; a command that fails is an error that
+//     gives its exit status and the last lines of its standard error.
+//     Refused, with the line named: "-" (standard input), archive offsets
+//     ("file.ark:1234"), rspecifiers ("ark:...") and output pipes ("| cmd").
+//   - segments (optional): "utterance-id recording-id start end
+//     [channel]" lines, times in seconds, for recordings of wav.scp
+//     (recordings no segment uses are not read). An utterance is the samples
+//     int(start·rate) up to int(end·rate) of its recording, truncated, as
+//     Kaldi's extract-segments cuts them; an end of -1 means the end of
+//     the recording; an end beyond the recording by less than
+//     MaxOvershoot (0.5 s) is clipped to it, by more it is an error; so
+//     are a start at or beyond the end, a negative start, and a start not
+//     before the end. The optional channel counts from 0, as in Kaldi;
+//     without it the settings' channel choice applies (Kaldi instead
+//     requires the field for multi-channel audio). Unlike extract-segments,
+//     segments under its --min-segment-length (0.1 s) are kept, and a bad
+//     line is an error rather than a warning. Without a segments file
+//     each recording is one utterance whose key is the recording id.
+//   - utt2spk and text (optional): "utterance-id speaker-id" and
+//     "utterance-id transcript" lines fill Entry.Speaker and Entry.Label
+//     (the transcript is the rest of the line, trimmed). A line for an
+//     utterance that does not exist is an error; utterances without a line
+//     keep "" there. spk2utt and all other files are ignored.
+//
+// Blank lines are skipped, duplicate ids are errors, and every error
+// names the file and line. A data directory is one split: Entry.Split is
+// the directory's base name ("train_clean_100"), and no entry is given a
+// split by AssignSplit, since Kaldi corpora are split by directory
+// (data/train, data/dev).
+//
+// Open reads the headers of the recordings that are files, in parallel,
+// and cuts the segments' sample counts from them, so a segment that lies
+// outside its recording fails Open. Commands are not run by Open: they
+// may be costly (a whole FLAC decode each), so an utterance of a pipe
+// recording has a zero Info (its sample rate is 0, unknown) and is only
+// checked when its audio is decoded.
+//
+// The loaders decode a recording once for all the utterances cut from
+// it, and treat each cut exactly as a WAV file holding the same samples:
+// the settings (resampling, normalization, trimming) apply per utterance,
+// after cutting.
 package corpus
 
 import (
@@ -44,15 +119,64 @@ const (
 // ValidationPercent is the share of files AssignSplit puts in Validation.
 const ValidationPercent = 10
 
-// An Entry is one WAV file of a corpus.
+// An Entry is one utterance of a corpus: a WAV file of a directory or a
+// manifest, or an utterance of a Kaldi data directory, which may be a
+// segment of a recording and may come from a command (see Source).
 type Entry struct {
-	Key     string            // utterance id, unique in the corpus (see KeyFor)
-	Path    string            // where the file is, usable with os.Open
-	Speaker string            // from the manifest, or ""
-	Label   string            // from the manifest, or ""
-	Split   string            // from the manifest, or assigned by AssignSplit
+	Key     string            // utterance id, unique in the corpus (see KeyFor; a Kaldi utterance id as is)
+	Path    string            // where the file is, usable with os.Open; "" for a Kaldi pipe recording
+	Speaker string            // from the manifest or utt2spk, or ""
+	Label   string            // from the manifest or text, or ""
+	Split   string            // from the manifest, assigned by AssignSplit, or a Kaldi directory's base name
 	Extra   map[string]string // the manifest's other columns; nil when none
-	Info    audio.Info        // the file's header
+	// Info is the file's header; for a segment, the recording's header
+	// with Frames the segment's length. It is the zero Info (SampleRate
+	// 0) for an utterance of a pipe recording, whose header is not known
+	// until the command runs.
+	Info   audio.Info
+	Source Source // where a Kaldi utterance is in its recording; the zero Source otherwise
+}
+
+// Name is how messages name the entry: its Path, or for an utterance of
+// a Kaldi data directory "DIR: utterance ID", followed by its recording
+// and segment times when it is cut from one.
+func (e Entry) Name() string {
+	src := e.Source
+	switch {
+	case src.Recording == "":
+		return e.Path
+	case !src.Segment:
+		return fmt.Sprintf("%s: utterance %s", src.Dir, e.Key)
+	case src.End == -1:
+		return fmt.Sprintf("%s: utterance %s (recording %s from %g s to the end)", src.Dir, e.Key, src.Recording, src.Start)
+	}
+	return fmt.Sprintf("%s: utterance %s (recording %s, %g-%g s)", src.Dir, e.Key, src.Recording, src.Start, src.End)
+}
+
+// Pipe reports whether the entry's audio comes from a wav.scp command,
+// which is not run until the audio is loaded (Info is then unknown).
+func (e Entry) Pipe() bool { return e.Source.Command != "" }
+
+// Seconds is the utterance's duration as far as it is known before
+// decoding: from Info, or for a pipe recording from the segment's times
+// (0 when the segment runs to the end, or there is no segment).
+func (e Entry) Seconds() float64 {
+	if e.Info.SampleRate > 0 {
+		return e.Info.Seconds()
+	}
+	if e.Source.Segment && e.Source.End > 0 {
+		return e.Source.End - e.Source.Start
+	}
+	return 0
+}
+
+// channel is the channel to decode for the entry under settings s: the
+// segments line's, or the settings'.
+func (e Entry) channel(s audio.Settings) int {
+	if e.Source.Channel > 0 {
+		return e.Source.Channel
+	}
+	return s.Channel
 }
 
 // A Corpus is an indexed dataset, its entries sorted by key.
@@ -61,16 +185,27 @@ type Corpus struct {
 	Root     string  // the directory keys are relative to
 	Entries  []Entry // sorted by Key
 	Assigned int     // how many entries got their split from AssignSplit
+	Kaldi    bool    // Source is a Kaldi data directory
 }
 
-// Open indexes a directory (every *.wav below it, in any letter case,
-// skipping names that start with a dot) or a manifest CSV file. Every
-// listed file must exist and have a valid WAV header; otherwise Open
-// fails and says which files are bad, rather than leaving them out.
+// Open indexes a Kaldi data directory (a directory holding wav.scp; see
+// the package doc), any other directory (every *.wav below it, in any
+// letter case, skipping names that start with a dot) or a manifest CSV
+// file. Every listed file must exist and have a valid header; otherwise
+// Open fails and says which files are bad, rather than leaving them out.
 func Open(path string) (*Corpus, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
+	}
+	if fi.IsDir() {
+		kaldi, err := isKaldiDir(path)
+		if err != nil {
+			return nil, err
+		}
+		if kaldi {
+			return openKaldi(path)
+		}
 	}
 	c := &Corpus{Source: path}
 	if fi.IsDir() {
@@ -89,7 +224,7 @@ func Open(path string) (*Corpus, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(c.Entries, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
+	sortByKey(c.Entries)
 	for i := 1; i < len(c.Entries); i++ {
 		if a, b := c.Entries[i-1], c.Entries[i]; a.Key == b.Key {
 			return nil, fmt.Errorf("%s: %s and %s have the same key %q", path, a.Path, b.Path, a.Key)
@@ -245,6 +380,25 @@ func parseManifest(r io.Reader, path string) ([]Entry, error) {
 	return entries, nil
 }
 
+// sortByKey sorts entries by Key. Entries are large, so an unsorted
+// slice is sorted through a permutation, each entry moved once.
+func sortByKey(entries []Entry) {
+	cmp := func(a, b Entry) int { return strings.Compare(a.Key, b.Key) }
+	if slices.IsSortedFunc(entries, cmp) {
+		return
+	}
+	perm := make([]int32, len(entries))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(a, b int32) int { return strings.Compare(entries[a].Key, entries[b].Key) })
+	sorted := make([]Entry, len(entries))
+	for i, p := range perm {
+		sorted[i] = entries[p]
+	}
+	copy(entries, sorted)
+}
+
 // readInfos reads every header, in parallel. All bad files are counted;
 // the first (by key) is shown.
 func readInfos(entries []Entry) error {
@@ -252,12 +406,12 @@ func readInfos(entries []Entry) error {
 	forEach(len(entries), defaultThreads(), func(i int) {
 		entries[i].Info, errs[i] = audio.ReadInfo(entries[i].Path)
 	})
-	return firstErrors(errs)
+	return firstErrors(errs, "bad files")
 }
 
 // firstErrors is nil if every error is, and otherwise the first error
-// with a count of the others.
-func firstErrors(errs []error) error {
+// with a count of the others, which are what noun says.
+func firstErrors(errs []error, noun string) error {
 	var first error
 	n := 0
 	for _, err := range errs {
@@ -269,7 +423,7 @@ func firstErrors(errs []error) error {
 		}
 	}
 	if n > 1 {
-		return fmt.Errorf("%w (and %d more bad files)", first, n-1)
+		return fmt.Errorf("%w (and %d more %s)", first, n-1, noun)
 	}
 	return first
 }
@@ -325,15 +479,20 @@ func (c *Corpus) Splits() map[string]int {
 // header alone: a sample rate other than the settings' (unless they
 // resample) or a missing channel. Checking before loading makes a
 // mismatched corpus fail in milliseconds, not after decoding half of it.
+// Entries of pipe recordings, whose header is not known before they are
+// decoded, pass; the loaders check them when they decode them.
 func Check(entries []Entry, s audio.Settings) error {
 	errs := make([]error, len(entries))
 	for i, e := range entries {
-		switch {
+		if e.Pipe() && e.Info.SampleRate == 0 {
+			continue
+		}
+		switch ch := e.channel(s); {
 		case e.Info.SampleRate != s.SampleRate && !s.Resample:
-			errs[i] = fmt.Errorf("%s: sample rate is %d Hz but the model's is %d Hz (resampling is off; enable it with --resample)", e.Path, e.Info.SampleRate, s.SampleRate)
-		case s.Channel > e.Info.Channels:
-			errs[i] = fmt.Errorf("%s: channel %d requested, but the file has %d", e.Path, s.Channel, e.Info.Channels)
+			errs[i] = fmt.Errorf("%s: sample rate is %d Hz but the model's is %d Hz (resampling is off; enable it with --resample)", e.Name(), e.Info.SampleRate, s.SampleRate)
+		case ch > e.Info.Channels:
+			errs[i] = fmt.Errorf("%s: channel %d requested, but the file has %d", e.Name(), ch, e.Info.Channels)
 		}
 	}
-	return firstErrors(errs)
+	return firstErrors(errs, "bad files")
 }

@@ -54,15 +54,17 @@ type Utterance struct {
 //
 // Memory is bounded: besides each worker's Computer, at most two
 // utterances per worker are in flight (decoded, computed or waiting for
-// their turn), whatever the corpus size. Run stops at the first error (a
-// bad file, a failing sink) or when ctx is cancelled, and returns it,
-// wrapped; utterances after it are not given to sink.
+// their turn), whatever the corpus size, plus the recordings that a
+// corpus.Loader keeps for segments not yet computed. Run stops at the
+// first error (a bad file, a failing sink) or when ctx is cancelled, and
+// returns it, wrapped; utterances after it are not given to sink.
 func Run(ctx context.Context, r *Recipe, entries []corpus.Entry, sink func(Utterance) error, opts RunOptions) (Progress, error) {
 	if err := corpus.Check(entries, r.Settings); err != nil {
 		return Progress{Total: len(entries)}, err
 	}
+	loader := corpus.NewLoader(entries, r.Settings) // decodes each recording once
 	load := func(i int) ([]float32, error) {
-		x, _, err := r.Settings.Load(entries[i].Path)
+		x, _, err := loader.Load(ctx, i)
 		return x, err
 	}
 	comps, err := newComputers(r, opts.Threads, len(entries))
