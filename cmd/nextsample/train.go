@@ -305,6 +305,9 @@ func commonRate(entries []corpus.Entry) int {
 	best := 0
 	for _, e := range entries {
 		r := e.Info.SampleRate
+		if r == 0 {
+			continue // a pipe entry of a Kaldi directory: known only once decoded
+		}
 		n[r]++
 		if best == 0 || n[r] > n[best] || n[r] == n[best] && r < best {
 			best = r
@@ -321,8 +324,18 @@ var valSplitNames = []string{"valid", "validation", "dev", "test"}
 // split "train", and the split named by valSplit (or the first of
 // valSplitNames present). A corpus with no validation split gives up the
 // training files that corpus.AssignSplit puts in its validation share.
+//
+// A Kaldi data directory is one split (data/train, data/dev are separate
+// directories): all of it is training data, less the validation share
+// held out by key hash.
 func chooseSplits(corp *corpus.Corpus, valSplit string) (trainSet, valSet []corpus.Entry, valName string, err error) {
 	trainSet = corp.Split(corpus.Train)
+	if corp.Kaldi {
+		if valSplit != "" {
+			return nil, nil, "", fmt.Errorf("%s: a Kaldi data directory is a single split, so --val-split does not apply to it", corp.Source)
+		}
+		trainSet = corp.Entries
+	}
 	if len(trainSet) == 0 {
 		return nil, nil, "", fmt.Errorf("%s: no files in split %q (splits: %s)", corp.Source, corpus.Train, splitList(corp))
 	}
