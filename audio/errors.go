@@ -2,17 +2,18 @@ package audio
 
 import "errors"
 
-// The kinds of bad WAV input. Every error the decoder returns for bad
+// The kinds of bad input (WAV, FLAC or NIST SPHERE). Every error the decoder returns for bad
 // bytes is a *FormatError that unwraps to one of them, so callers can
 // test with errors.Is while the message still says exactly what is wrong.
 var (
-	// ErrMalformed: the bytes are not a well-formed WAV file.
-	ErrMalformed = errors.New("malformed WAV")
+	// ErrMalformed: the bytes are not a well-formed WAV, FLAC or SPHERE
+	// file (including a FLAC frame whose CRC does not match).
+	ErrMalformed = errors.New("malformed audio file")
 	// ErrTruncated: the file ends before its header says it should.
-	ErrTruncated = errors.New("truncated WAV")
-	// ErrUnsupported: a well-formed WAV file in an encoding this package
-	// does not decode (ADPCM, A-law, μ-law, MP3, ...).
-	ErrUnsupported = errors.New("unsupported WAV encoding")
+	ErrTruncated = errors.New("truncated audio file")
+	// ErrUnsupported: a well-formed file in an encoding this package does
+	// not decode (WAV ADPCM, A-law or μ-law; shorten-compressed SPHERE; ...).
+	ErrUnsupported = errors.New("unsupported audio encoding")
 )
 
 // A FormatError describes what is wrong with one input. Its message is

@@ -3,6 +3,7 @@ package audio
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,16 +14,33 @@ import (
 	"slices"
 )
 
-// Info describes the audio in a WAV file as its header states it.
+// Info describes the audio in a WAV, FLAC or NIST SPHERE file as its
+// header states it.
 type Info struct {
-	Format     string `json:"format"`      // "pcm" (integer samples) or "float" (IEEE float)
-	Bits       int    `json:"bits"`        // bits per stored sample: 8, 16, 24, 32 (pcm); 32, 64 (float)
+	// Container is the file format: ContainerWAV, ContainerFLAC or
+	// ContainerSPHERE.
+	Container string `json:"container"`
+	// Format is the sample encoding: "pcm" (integer samples, which FLAC
+	// holds losslessly compressed), "float" (IEEE float, WAV only), or
+	// "ulaw" or "alaw" (G.711, 8 bits, SPHERE only).
+	Format     string `json:"format"`
+	Bits       int    `json:"bits"`        // bits per sample: 8, 16, 24, 32 (WAV pcm); 32, 64 (float); 4 to 32 (FLAC); 16 (SPHERE pcm); 8 (ulaw, alaw)
 	Channels   int    `json:"channels"`    // interleaved channels per frame
 	SampleRate int    `json:"sample_rate"` // frames per second
 	Frames     int64  `json:"frames"`      // samples per channel
-	Extensible bool   `json:"extensible"`  // the header is WAVE_FORMAT_EXTENSIBLE
-	Streamed   bool   `json:"streamed"`    // the data size was a streaming placeholder, so the data runs to the end of the file
+	Extensible bool   `json:"extensible"`  // the header is WAVE_FORMAT_EXTENSIBLE (WAV)
+	// Streamed: the length was not in the header (a WAV streaming
+	// placeholder size, or a FLAC STREAMINFO sample count of 0), so the
+	// audio runs to the end of the file.
+	Streamed bool `json:"streamed"`
 }
+
+// The containers Decode reads, as Info.Container names them.
+const (
+	ContainerWAV    = "wav"
+	ContainerFLAC   = "flac"
+	ContainerSPHERE = "sphere"
+)
 
 // Seconds is the duration of the audio.
 func (i Info) Seconds() float64 {
@@ -97,6 +115,9 @@ const (
 	kindS32
 	kindF32
 	kindF64
+	kindS16BE // SPHERE "10"
+	kindULaw  // G.711 μ-law
+	kindALaw  // G.711 A-law
 )
 
 // header is what the chunks before the data say.
@@ -104,8 +125,9 @@ type header struct {
 	Info
 	kind       int
 	frameBytes int
-	dataBytes  int64 // -1: until the end of the input
-	zeroSize   bool  // the data size was 0: a placeholder only if data follows
+	dataBytes  int64  // -1: until the end of the input
+	zeroSize   bool   // the data size was 0: a placeholder only if data follows
+	sizeSource string // what declared dataBytes, for messages: "data chunk" when empty
 }
 
 // wavReader reads one WAV input, tracking how many bytes are left in it
@@ -166,6 +188,7 @@ func (r *wavReader) skip(n int64) (int64, error) {
 // readHeader reads up to the start of the sample data.
 func (r *wavReader) readHeader() (header, error) {
 	var h header
+	h.Container = ContainerWAV
 	var riff [12]byte
 	switch err := r.readFull(riff[:]); {
 	case err == io.EOF:
@@ -405,8 +428,8 @@ func (r *wavReader) readData(h header, channel int) ([]float32, error) {
 				return nil, r.ioError(err)
 			}
 			if remaining > 0 {
-				return nil, r.fail(ErrTruncated, "data chunk declares %d bytes but the file ends after %d",
-					h.dataBytes, int64(len(out))*int64(fb)+int64(len(buf)-whole))
+				return nil, r.fail(ErrTruncated, "%s declares %d bytes but the file ends after %d",
+					cmp.Or(h.sizeSource, "data chunk"), h.dataBytes, int64(len(out))*int64(fb)+int64(len(buf)-whole))
 			}
 			if stray := len(buf) - whole; stray > 0 {
 				return nil, r.fail(ErrTruncated, "data ends inside a %d-byte frame (%d stray bytes after %d frames)", fb, stray, len(out))
@@ -427,7 +450,8 @@ func firstNonFinite(x []float32) int {
 }
 
 // bytesPerSample is the stored size of one sample of each kind.
-var bytesPerSample = [...]int{kindU8: 1, kindS16: 2, kindS24: 3, kindS32: 4, kindF32: 4, kindF64: 8}
+var bytesPerSample = [...]int{kindU8: 1, kindS16: 2, kindS24: 3, kindS32: 4, kindF32: 4, kindF64: 8,
+	kindS16BE: 2, kindULaw: 1, kindALaw: 1}
 
 // belowOne is the largest float32 less than 1: 32-bit PCM near full
 // scale would round up to 1.0 in float32, outside [-1, 1).
@@ -473,6 +497,19 @@ func convert(dst []float32, src []byte, kind, channels, channel int) {
 				p := i*stride + off
 				dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[p : p+8])))
 			}
+		case kindS16BE:
+			for i := range dst {
+				p := i*stride + off
+				dst[i] = float32(int16(binary.BigEndian.Uint16(src[p:p+2]))) * (1.0 / 32768)
+			}
+		case kindULaw:
+			for i := range dst {
+				dst[i] = ulawTable[src[i*stride+off]]
+			}
+		case kindALaw:
+			for i := range dst {
+				dst[i] = alawTable[src[i*stride+off]]
+			}
 		}
 		return
 	}
@@ -504,6 +541,12 @@ func sampleAt(kind int, b []byte) float64 {
 		return float64(int32(binary.LittleEndian.Uint32(b))) / (1 << 31)
 	case kindF32:
 		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+	case kindS16BE:
+		return float64(int16(binary.BigEndian.Uint16(b))) / 32768
+	case kindULaw:
+		return float64(ulawTable[b[0]])
+	case kindALaw:
+		return float64(alawTable[b[0]])
 	default:
 		return math.Float64frombits(binary.LittleEndian.Uint64(b))
 	}
@@ -529,23 +572,74 @@ func inputSize(r io.Reader) int64 {
 	return -1
 }
 
-// Decode reads a whole WAV stream from r. name identifies the input in
-// error messages ("NAME: what is wrong"). When r is a regular file or an
-// in-memory reader, every header size is checked against the bytes left
-// before it is used; other readers are read block by block and a data
-// chunk that ends early is reported as truncation.
+// The formats Decode tells apart by their first bytes.
+const (
+	formatUnknown = iota
+	formatWAV
+	formatFLAC
+	formatSPHERE
+)
+
+// sniff looks at the first bytes of the input without consuming them.
+func (r *wavReader) sniff() (int, error) {
+	b, err := r.br.Peek(len(sphereMagic))
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return formatUnknown, r.ioError(err)
+	}
+	switch {
+	case len(b) == 0:
+		return formatUnknown, r.fail(ErrMalformed, "empty file, not a WAV, FLAC or NIST SPHERE file")
+	case string(b) == sphereMagic:
+		return formatSPHERE, nil
+	case bytes.HasPrefix(b, []byte("fLaC")), bytes.HasPrefix(b, []byte("ID3")):
+		return formatFLAC, nil
+	case bytes.HasPrefix(b, []byte("RIFF")), bytes.HasPrefix(b, []byte("RIFX")), bytes.HasPrefix(b, []byte("RF64")):
+		return formatWAV, nil
+	case len(b) < 4 && (bytes.HasPrefix([]byte("RIFF"), b) || bytes.HasPrefix([]byte("fLaC"), b) || bytes.HasPrefix([]byte(sphereMagic), b)):
+		return formatUnknown, r.fail(ErrMalformed, "%d bytes, too short for a WAV, FLAC or NIST SPHERE file", len(b))
+	}
+	return formatUnknown, r.fail(ErrMalformed, "not a WAV, FLAC or NIST SPHERE file (it starts with %q, not RIFF/WAVE, fLaC or NIST_1A)", b[:min(len(b), 4)])
+}
+
+// pickChannel turns DecodeOptions.Channel into the 0-based channel to
+// keep, or -1 to average them all.
+func pickChannel(name string, opts DecodeOptions, channels int) (int, error) {
+	if opts.Channel <= 0 {
+		return -1, nil
+	}
+	if opts.Channel > channels {
+		return 0, fmt.Errorf("%s: channel %d requested, but the file has %d", name, opts.Channel, channels)
+	}
+	return opts.Channel - 1, nil
+}
+
+// Decode reads a whole WAV, FLAC or NIST SPHERE stream from r, telling
+// them apart by their first bytes ("RIFF", "fLaC", "NIST_1A"), never by a
+// file name, so it serves files and the output of pipe commands alike.
+// name identifies the input in error messages ("NAME: what is wrong").
+// When r is a regular file or an in-memory reader, every header size is
+// checked against the bytes left before it is used; other readers are read
+// block by block and audio that ends early is reported as truncation.
 func Decode(r io.Reader, name string, opts DecodeOptions) (*Clip, error) {
 	wr := newWavReader(r, name, inputSize(r))
+	format, err := wr.sniff()
+	if err != nil {
+		return nil, err
+	}
+	switch format {
+	case formatFLAC:
+		clip, _, err := decodeFLAC(wr, opts)
+		return clip, err
+	case formatSPHERE:
+		return wr.decodeSphere(opts)
+	}
 	h, err := wr.readHeader()
 	if err != nil {
 		return nil, err
 	}
-	channel := -1
-	if opts.Channel > 0 {
-		if opts.Channel > h.Channels {
-			return nil, fmt.Errorf("%s: channel %d requested, but the file has %d", name, opts.Channel, h.Channels)
-		}
-		channel = opts.Channel - 1
+	channel, err := pickChannel(name, opts, h.Channels)
+	if err != nil {
+		return nil, err
 	}
 	samples, err := wr.readData(h, channel)
 	if err != nil {
@@ -561,7 +655,8 @@ func Decode(r io.Reader, name string, opts DecodeOptions) (*Clip, error) {
 // StdinName is how ReadFile names standard input in errors.
 const StdinName = "stdin"
 
-// ReadFile decodes the WAV file at path; "-" reads standard input.
+// ReadFile decodes the WAV, FLAC or NIST SPHERE file at path (whatever
+// its name says); "-" reads standard input.
 func ReadFile(path string, opts DecodeOptions) (*Clip, error) {
 	if path == "-" {
 		return Decode(os.Stdin, StdinName, opts)
@@ -588,16 +683,20 @@ func openFile(path string) (*os.File, error) {
 	}
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
 		f.Close()
-		return nil, fmt.Errorf("%s: is a directory, not a WAV file", path)
+		return nil, fmt.Errorf("%s: is a directory, not an audio file", path)
 	}
 	return f, nil
 }
 
-// ReadInfo reads only the header of the WAV file at path: cheap enough to
-// index a corpus. The sizes are checked against the file size exactly as
-// Decode does, and for a streamed file the frames are counted from the
-// file size. Data problems that only reading the samples can reveal (a
-// NaN in float data) are left to Decode.
+// ReadInfo reads only the header of the WAV, FLAC or NIST SPHERE file at
+// path: cheap enough to index a corpus. The sizes are checked against the
+// file size exactly as Decode does, and for a streamed file the frames
+// are counted from the file size. For FLAC it also decodes the first
+// frame and the last one (found from the end of the file), which gives
+// the length when STREAMINFO has none and reports a file cut short as
+// truncated. Data problems that only reading all the samples can reveal
+// (a NaN in float WAV data, a bad frame in the middle of a FLAC file) are
+// left to Decode.
 func ReadInfo(path string) (Info, error) {
 	f, err := openFile(path)
 	if err != nil {
@@ -608,7 +707,22 @@ func ReadInfo(path string) (Info, error) {
 	if size < 0 {
 		return Info{}, fmt.Errorf("%s: not a regular file", path)
 	}
-	h, err := newWavReader(f, path, size).readHeader()
+	wr := newWavReader(f, path, size)
+	format, err := wr.sniff()
+	if err != nil {
+		return Info{}, err
+	}
+	switch format {
+	case formatFLAC:
+		return readFLACInfo(f, wr, size)
+	case formatSPHERE:
+		h, err := wr.readSphereHeader()
+		if err != nil {
+			return Info{}, err
+		}
+		return h.Info, nil
+	}
+	h, err := wr.readHeader()
 	if err != nil {
 		return Info{}, err
 	}

@@ -67,7 +67,7 @@ func TestGoldenFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Info{Format: w.Format, Bits: w.Bits, Channels: w.Channels, SampleRate: w.SampleRate,
+			want := Info{Container: ContainerWAV, Format: w.Format, Bits: w.Bits, Channels: w.Channels, SampleRate: w.SampleRate,
 				Frames: w.Frames, Extensible: w.Extensible, Streamed: w.Streamed}
 			if clip.Info != want {
 				t.Errorf("info\n got %+v\nwant %+v", clip.Info, want)

@@ -169,7 +169,7 @@ def main():
     pcm = s16[44:44 + 200]
     data = b"data" + struct.pack("<I", len(pcm)) + pcm
     badfile("bad_empty.wav", b"", "malformed", "empty file")
-    badfile("bad_text.wav", b"this is not a wav file at all\n", "malformed", "not a WAV file")
+    badfile("bad_text.wav", b"this is not a wav file at all\n", "malformed", "not a WAV, FLAC or NIST SPHERE file")
     badfile("bad_short.wav", s16[:10], "malformed", "too short")
     badfile("bad_trunc_header.wav", s16[:30], "truncated", "fmt chunk declares 16 bytes")
     badfile("bad_trunc_data.wav", s16[:44 + 501], "truncated", "data chunk declares 4000 bytes")

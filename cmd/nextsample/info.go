@@ -14,18 +14,20 @@ import (
 func infoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "info",
-		Usage:     "describe WAV files, like soxi",
+		Usage:     "describe WAV, FLAC and NIST SPHERE files, like soxi",
 		ArgsUsage: "FILE... (- reads standard input)",
-		Description: "For each file: the container format (pcm or float), bits per sample,\n" +
-			"channels, sample rate, frames and duration, and the peak, RMS and DC (mean)\n" +
-			"of the decoded samples, channels averaged to mono as training does. A file\n" +
+		Description: "For each file: the container (wav, flac or sphere, told by the first bytes,\n" +
+			"not the name), the sample encoding (pcm, float, ulaw or alaw), bits per stored\n" +
+			"sample, channels, sample rate, frames and duration, and the peak, RMS and DC\n" +
+			"(mean) of the decoded samples, channels averaged to mono as training does. A file\n" +
 			"that cannot be read is reported on stderr as `nextsample: PATH: reason`; the\n" +
 			"others are still described, and the exit status is 1.\n\n" +
 			"Example:\n" +
 			"  nextsample info samples/fsdd/recordings/0_george_0.wav\n" +
+			"  nextsample info LibriSpeech/dev-clean/84/121123/84-121123-0000.flac TIMIT/TRAIN/DR1/FCJF0/SA1.WAV\n" +
 			"  sox in.wav -t wav - | nextsample info --json -",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line: path, format, bits, channels, sample_rate, frames, duration_s, peak, rms, dc"},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line: path, container, format, bits, channels, sample_rate, frames, duration_s, peak, rms, dc"},
 		},
 		Action: runInfo,
 	}
@@ -34,7 +36,8 @@ func infoCommand() *cli.Command {
 // fileInfo is one line of `info --json`.
 type fileInfo struct {
 	Path       string  `json:"path"`
-	Format     string  `json:"format"`
+	Container  string  `json:"container"` // wav, flac or sphere
+	Format     string  `json:"format"`    // pcm, float, ulaw or alaw
 	Bits       int     `json:"bits"`
 	Channels   int     `json:"channels"`
 	SampleRate int     `json:"sample_rate"`
@@ -68,7 +71,7 @@ func runInfo(c *cli.Context) error {
 			continue
 		}
 		st := audio.Measure(clip.Samples)
-		fi := fileInfo{Path: path, Format: clip.Info.Format, Bits: clip.Info.Bits, Channels: clip.Info.Channels,
+		fi := fileInfo{Path: path, Container: clip.Info.Container, Format: clip.Info.Format, Bits: clip.Info.Bits, Channels: clip.Info.Channels,
 			SampleRate: clip.Info.SampleRate, Frames: clip.Info.Frames, DurationS: clip.Info.Seconds(),
 			Peak: st.Peak, RMS: st.RMS, DC: st.DC}
 		if c.Bool("json") {
@@ -91,8 +94,17 @@ func runInfo(c *cli.Context) error {
 }
 
 func printInfoText(w io.Writer, fi fileInfo, info audio.Info) {
+	// The encoding as sox names it ("Sample Encoding"), then the header
+	// variant: "16-bit PCM", "16-bit PCM, WAVE_FORMAT_EXTENSIBLE",
+	// "16-bit FLAC", "8-bit μ-law, NIST SPHERE".
+	encoding := formatName(fi.Format)
 	header := ""
-	if info.Extensible {
+	switch {
+	case info.Container == audio.ContainerFLAC:
+		encoding = "FLAC"
+	case info.Container == audio.ContainerSPHERE:
+		header = ", NIST SPHERE"
+	case info.Extensible:
 		header = ", WAVE_FORMAT_EXTENSIBLE"
 	}
 	channels := "channels"
@@ -100,11 +112,14 @@ func printInfoText(w io.Writer, fi fileInfo, info audio.Info) {
 		channels = "channel"
 	}
 	length := fmt.Sprintf("%d frames, %.3f s", fi.Frames, fi.DurationS)
-	if info.Streamed {
+	switch {
+	case info.Streamed && info.Container == audio.ContainerFLAC:
+		length += " (streamed: STREAMINFO has no sample count, the frames run to the end)"
+	case info.Streamed:
 		length += " (streamed: the header has a placeholder size, the data runs to the end)"
 	}
 	fmt.Fprintf(w, "File     : %s\n", fi.Path)
-	fmt.Fprintf(w, "Format   : %d-bit %s%s, %d %s, %d Hz\n", fi.Bits, formatName(fi.Format), header, fi.Channels, channels, fi.SampleRate)
+	fmt.Fprintf(w, "Format   : %d-bit %s%s, %d %s, %d Hz\n", fi.Bits, encoding, header, fi.Channels, channels, fi.SampleRate)
 	fmt.Fprintf(w, "Length   : %s\n", length)
 	fmt.Fprintf(w, "Peak     : %.6f (%s)\n", fi.Peak, dBFS(fi.Peak))
 	fmt.Fprintf(w, "RMS      : %.6f (%s)\n", fi.RMS, dBFS(fi.RMS))
@@ -112,8 +127,13 @@ func printInfoText(w io.Writer, fi fileInfo, info audio.Info) {
 }
 
 func formatName(f string) string {
-	if f == "float" {
+	switch f {
+	case "float":
 		return "IEEE float"
+	case "ulaw":
+		return "μ-law"
+	case "alaw":
+		return "A-law"
 	}
 	return "PCM"
 }
