@@ -189,7 +189,7 @@ type Corpus struct {
 }
 
 // Open indexes a Kaldi data directory (a directory holding wav.scp; see
-// the package doc), any other directory (every *.wav below it, in any
+// the package doc), any other directory (every *.wav, *.flac and *.sph below it, in any
 // letter case, skipping names that start with a dot) or a manifest CSV
 // file. Every listed file must exist and have a valid header; otherwise
 // Open fails and says which files are bad, rather than leaving them out.
@@ -212,7 +212,7 @@ func Open(path string) (*Corpus, error) {
 		c.Root = path
 		c.Entries, err = scanDir(path)
 		if err == nil && len(c.Entries) == 0 {
-			err = fmt.Errorf("%s: no .wav files in this directory", path)
+			err = fmt.Errorf("%s: no .wav, .flac or .sph files in this directory", path)
 		}
 	} else {
 		c.Root = filepath.Dir(path)
@@ -243,12 +243,12 @@ func Open(path string) (*Corpus, error) {
 }
 
 // KeyFor makes the utterance key of a file from its path relative to the
-// corpus root: slash-separated, without a .wav extension, every
+// corpus root: slash-separated, without its audio extension (.wav, .flac, .sph), every
 // whitespace character replaced by "_" (Kaldi ids cannot hold spaces). So
 // "recordings/0_george_0.wav" has the key "recordings/0_george_0".
 func KeyFor(rel string) string {
 	k := filepath.ToSlash(filepath.Clean(rel))
-	if ext := filepath.Ext(k); strings.EqualFold(ext, ".wav") {
+	if ext := filepath.Ext(k); isAudioExt(ext) {
 		k = k[:len(k)-len(ext)]
 	}
 	k = strings.TrimLeft(k, "/")
@@ -290,7 +290,7 @@ func scanDir(root string) ([]Entry, error) {
 			}
 			return nil
 		}
-		if d.IsDir() || !strings.EqualFold(filepath.Ext(name), ".wav") {
+		if d.IsDir() || !isAudioExt(filepath.Ext(name)) {
 			return nil
 		}
 		rel, err := filepath.Rel(walkRoot, p)
@@ -495,4 +495,11 @@ func Check(entries []Entry, s audio.Settings) error {
 		}
 	}
 	return firstErrors(errs, "bad files")
+}
+
+// isAudioExt reports whether a file extension, in any letter case, is one
+// a directory scan picks up: WAV, FLAC or NIST SPHERE (whose content, not
+// the name, then decides how it is decoded).
+func isAudioExt(ext string) bool {
+	return strings.EqualFold(ext, ".wav") || strings.EqualFold(ext, ".flac") || strings.EqualFold(ext, ".sph")
 }

@@ -130,7 +130,7 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
 	}
-	if _, err := Open(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no .wav files") {
+	if _, err := Open(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no .wav, .flac or .sph files") {
 		t.Errorf("empty directory: %v", err)
 	}
 	os.Remove(filepath.Join(dir, "m.csv"))
@@ -170,7 +170,7 @@ func TestKeyFor(t *testing.T) {
 		"a b\tc.wav":                "a_b_c",
 		"/abs/path/x.wav":           "abs/path/x",
 		"noext":                     "noext",
-		"x.flac":                    "x.flac",
+		"x.flac":                    "x",
 	} {
 		if got := KeyFor(in); got != want {
 			t.Errorf("KeyFor(%q) = %q, want %q", in, got, want)
