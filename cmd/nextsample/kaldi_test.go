@@ -16,7 +16,7 @@ import (
 
 // TestKaldiDirMatchesCutFiles: eval and features of a Kaldi data directory
 // whose wav.scp mixes a WAV path, a pipe and (where the flac tool is
-// installed) a FLAC file, with segments, give the numbers of a manifest of
+// installed) a FLAC file and a NIST SPHERE file made by sox, with segments, give the numbers of a manifest of
 // the same utterances cut into separate WAV files.
 func TestKaldiDirMatchesCutFiles(t *testing.T) {
 	dir := t.TempDir()
@@ -26,6 +26,7 @@ func TestKaldiDirMatchesCutFiles(t *testing.T) {
 		{"0_george_0", "1_jackson_0", "2_theo_0"},
 		{"3_nicolas_0", "4_theo_0", "5_yweweler_0"},
 		{"6_george_1", "7_jackson_1", "8_nicolas_1"},
+		{"9_theo_1", "0_yweweler_1", "1_george_1"},
 	}
 	type seg struct {
 		utt, rec   string
@@ -38,6 +39,7 @@ func TestKaldiDirMatchesCutFiles(t *testing.T) {
 	var manifest strings.Builder
 	manifest.WriteString("path,split\n")
 	hasFlac := exec.Command("flac", "--version").Run() == nil
+	hasSox := exec.Command("sox", "--version").Run() == nil
 	for r, files := range names {
 		var rec []float32
 		for _, n := range files {
@@ -64,6 +66,12 @@ func TestKaldiDirMatchesCutFiles(t *testing.T) {
 				t.Fatalf("flac: %v %s", err, out)
 			}
 			fmt.Fprintf(&scp, "%s %s\n", recID, fl)
+		case r == 3 && hasSox:
+			sph := filepath.Join(dir, recID+".sph")
+			if out, err := exec.Command("sox", wav, sph).CombinedOutput(); err != nil {
+				t.Fatalf("sox: %v %s", err, out)
+			}
+			fmt.Fprintf(&scp, "%s %s\n", recID, sph)
 		default:
 			fmt.Fprintf(&scp, "%s %s\n", recID, wav)
 		}
