@@ -82,7 +82,7 @@ func runEval(c *cli.Context) error {
 		if !ok || json.Unmarshal([]byte(raw), &src) != nil || src.Data == "" {
 			return fmt.Errorf("eval: %s does not record its training corpus; give --data", mf.Path)
 		}
-		corp, err := corpus.Open(src.Data)
+		corp, _, valSet, valName, err := openSplits(src)
 		if err != nil {
 			return fmt.Errorf("eval: the model's training corpus: %w", err)
 		}
@@ -92,10 +92,7 @@ func runEval(c *cli.Context) error {
 				return fmt.Errorf("eval: %s: split %q has no files (splits: %s)", corp.Source, split, splitList(corp))
 			}
 		} else {
-			var valName string
-			if _, entries, valName, err = chooseSplits(corp, src.ValSplit); err != nil {
-				return fmt.Errorf("eval: %w", err)
-			}
+			entries = valSet
 			if len(entries) == 0 {
 				return fmt.Errorf("eval: %s has no validation files; give --split or --data", corp.Source)
 			}

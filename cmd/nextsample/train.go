@@ -78,6 +78,7 @@ func trainCommand() *cli.Command {
 			&cli.Int64Flag{Name: "eval-every", Usage: "validate every `N` steps (0: never)", Value: def.EvalEvery},
 			&cli.Int64Flag{Name: "save-every", Usage: "keep step-NNNNNN.safetensors every `N` steps (0: never)", Value: def.SaveEvery},
 			&cli.StringFlag{Name: "val-split", Usage: "manifest split to validate on", DefaultText: "the first of valid, validation, dev, test present"},
+			&cli.StringFlag{Name: "val-data", Usage: "validate on this separate corpus: a `DIR` (a Kaldi data directory, or of audio files) or a manifest.csv (with --val-split: that split of it)", DefaultText: "a split of --data"},
 			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: def.Chunk, Hidden: true},
 			&cli.IntFlag{Name: "sample-rate", Usage: "model sample rate in `Hz`", DefaultText: "the corpus's rate"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample files at other rates instead of refusing them"},
@@ -254,6 +255,42 @@ const metaData = "train_data"
 type dataSource struct {
 	Data     string `json:"data"`
 	ValSplit string `json:"val_split"`
+	ValData  string `json:"val_data,omitempty"` // a separate validation corpus
+}
+
+// openSplits opens the run's corpus and returns its training and
+// validation entries (see chooseSplits). With a separate validation corpus
+// (--val-data) the training set is the corpus's train split (all of a
+// Kaldi data directory) and validation is the other corpus (its
+// --val-split, if given, else all of it).
+func openSplits(src dataSource) (corp *corpus.Corpus, trainSet, valSet []corpus.Entry, valName string, err error) {
+	corp, err = corpus.Open(src.Data)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	if src.ValData == "" {
+		trainSet, valSet, valName, err = chooseSplits(corp, src.ValSplit)
+		return corp, trainSet, valSet, valName, err
+	}
+	trainSet = corp.Split(corpus.Train)
+	if corp.Kaldi {
+		trainSet = corp.Entries
+	}
+	if len(trainSet) == 0 {
+		return nil, nil, nil, "", fmt.Errorf("%s: no files in split %q (splits: %s)", corp.Source, corpus.Train, splitList(corp))
+	}
+	vc, err := corpus.Open(src.ValData)
+	if err != nil {
+		return nil, nil, nil, "", fmt.Errorf("--val-data: %w", err)
+	}
+	valSet, valName = vc.Entries, vc.Source
+	if src.ValSplit != "" {
+		if valSet = vc.Split(src.ValSplit); len(valSet) == 0 {
+			return nil, nil, nil, "", fmt.Errorf("%s: --val-split %q has no files (splits: %s)", vc.Source, src.ValSplit, splitList(vc))
+		}
+		valName += ", split " + src.ValSplit
+	}
+	return corp, trainSet, valSet, valName, nil
 }
 
 // settingsFromFlags returns the preprocessing of a new run: the defaults,
@@ -479,11 +516,13 @@ func runTrain(c *cli.Context) error {
 	if c.IsSet("val-split") || ck == nil {
 		src.ValSplit = c.String("val-split")
 	}
-	corp, err := corpus.Open(src.Data)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
+	if c.IsSet("val-data") || ck == nil {
+		src.ValData = c.String("val-data")
+		if abs, err := filepath.Abs(src.ValData); err == nil && src.ValData != "" {
+			src.ValData = abs
+		}
 	}
-	trainSet, valSet, valName, err := chooseSplits(corp, src.ValSplit)
+	corp, trainSet, valSet, valName, err := openSplits(src)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
