@@ -240,3 +240,42 @@ func TestTrainPrecision(t *testing.T) {
 		t.Errorf("resume exited %d: %s", code, stderr)
 	}
 }
+
+// TestTrainKaldiDirWithValData trains on a Kaldi data directory and
+// validates on a separate corpus; --resume and eval find it again.
+func TestTrainKaldiDirWithValData(t *testing.T) {
+	manifest, config := writeTinyCorpus(t)
+	root := filepath.Dir(manifest)
+	kd := filepath.Join(t.TempDir(), "train")
+	os.MkdirAll(kd, 0o755)
+	var scp, u2s strings.Builder
+	for i := range 8 {
+		fmt.Fprintf(&scp, "utt%d %s\n", i, filepath.Join(root, fmt.Sprintf("tone%02d.wav", i)))
+		fmt.Fprintf(&u2s, "utt%d s%d\n", i, i%2)
+	}
+	os.WriteFile(filepath.Join(kd, "wav.scp"), []byte(scp.String()), 0o644)
+	os.WriteFile(filepath.Join(kd, "utt2spk"), []byte(u2s.String()), 0o644)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--data", kd, "--val-data", manifest, "--val-split", "test", "--config", config, "--out", out,
+		"--steps", "2", "--batch", "2", "--crop", "100", "--eval-every", "1", "--threads", "1"}
+	code, _, stderr := runTrainCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	for _, want := range []string{"train: 8 files", "validation (" + manifest + ", split test): 2 files"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	code, _, stderr = runTrainCLI(t, "train", "--resume", "--steps", "3", "--out", out)
+	if code != 0 || !strings.Contains(stderr, "split test): 2 files") {
+		t.Errorf("resume: exit %d:\n%s", code, stderr)
+	}
+	code, stdout, stderr := runTrainCLI(t, "eval", "--model", filepath.Join(out, train.LastFile))
+	if code != 0 || !strings.Contains(stdout, "validation: "+manifest+", split test") {
+		t.Errorf("eval: exit %d: %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runTrainCLI(t, "train", "--data", kd, "--val-split", "dev", "--out", filepath.Join(t.TempDir(), "x")); code != 1 || !strings.Contains(stderr, "single split") {
+		t.Errorf("--val-split on a Kaldi dir: exit %d: %s", code, stderr)
+	}
+}
