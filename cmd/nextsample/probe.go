@@ -32,7 +32,7 @@ func probeCommand() *cli.Command {
 			"  nextsample probe --features /tmp/fbank --data samples/fsdd/manifest.csv --label label --protocol loso",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "features", Usage: "features `DIR` (repeat for shards)", Required: true},
-			&cli.StringFlag{Name: "data", Usage: "manifest `CSV` (path column relative to it)", Required: true},
+			&cli.StringFlag{Name: "data", Usage: "manifest `CSV` (path column relative to it), or a Kaldi data directory (speaker from utt2spk, label from text)", Required: true},
 			&cli.StringFlag{Name: "label", Usage: "manifest `COLUMN` to predict", Value: "label"},
 			&cli.StringFlag{Name: "protocol", Usage: "split or loso", Value: probe.ProtocolSplit},
 			&cli.Float64Flag{Name: "C", Usage: "inverse L2 regularisation strength (scikit-learn's C)", Value: 1},

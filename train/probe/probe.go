@@ -393,7 +393,14 @@ type ManifestRow struct {
 // "path", label and group, then one row per utterance. Keys come from
 // the path column via UtteranceKey. Rows with an empty label or group are
 // errors.
+//
+// A Kaldi data directory (one holding wav.scp) is read with corpus.Open
+// instead: keys are its utterance ids, "speaker" is utt2spk, "label" (or
+// "text") the text file, and "split" the directory's name.
 func ReadManifest(path, label, group string) ([]ManifestRow, error) {
+	if _, err := os.Stat(filepath.Join(path, corpus.WavScp)); err == nil {
+		return readKaldiRows(path, label, group)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
@@ -443,6 +450,38 @@ func ReadManifest(path, label, group string) ([]ManifestRow, error) {
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("probe: %s: no rows", path)
+	}
+	return rows, nil
+}
+
+// readKaldiRows is ReadManifest of a Kaldi data directory.
+func readKaldiRows(dir, label, group string) ([]ManifestRow, error) {
+	c, err := corpus.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	field := func(e corpus.Entry, name string) (string, bool) {
+		switch name {
+		case "speaker":
+			return e.Speaker, true
+		case "label", "text":
+			return e.Label, true
+		case "split":
+			return e.Split, true
+		}
+		return "", false
+	}
+	var rows []ManifestRow
+	for _, e := range c.Entries {
+		l, ok1 := field(e, label)
+		g, ok2 := field(e, group)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("probe: %s: a Kaldi data directory has the columns speaker (utt2spk), label (text) and split, not %q", dir, label)
+		}
+		if l == "" || g == "" {
+			return nil, fmt.Errorf("probe: %s: utterance %q has an empty %q or %q (utt2spk and text must cover every utterance)", dir, e.Key, label, group)
+		}
+		rows = append(rows, ManifestRow{Key: e.Key, Label: l, Group: g})
 	}
 	return rows, nil
 }
