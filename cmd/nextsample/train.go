@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,6 +79,7 @@ func trainCommand() *cli.Command {
 			&cli.Int64Flag{Name: "eval-every", Usage: "validate every `N` steps (0: never)", Value: def.EvalEvery},
 			&cli.Int64Flag{Name: "save-every", Usage: "keep step-NNNNNN.safetensors every `N` steps (0: never)", Value: def.SaveEvery},
 			&cli.StringFlag{Name: "val-split", Usage: "manifest split to validate on", DefaultText: "the first of valid, validation, dev, test present"},
+			&cli.Int64Flag{Name: "val-samples", Usage: "validate on at most about `N` samples of the validation set: whole files, chosen by a hash of their keys (0: all of it)"},
 			&cli.StringFlag{Name: "val-data", Usage: "validate on this separate corpus: a `DIR` (a Kaldi data directory, or of audio files) or a manifest.csv (with --val-split: that split of it)", DefaultText: "a split of --data"},
 			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: def.Chunk, Hidden: true},
 			&cli.IntFlag{Name: "sample-rate", Usage: "model sample rate in `Hz`", DefaultText: "the corpus's rate"},
@@ -256,6 +258,54 @@ type dataSource struct {
 	Data     string `json:"data"`
 	ValSplit string `json:"val_split"`
 	ValData  string `json:"val_data,omitempty"` // a separate validation corpus
+	// ValSamples bounds the validation set: files taken in the order of
+	// a hash of their keys until they hold this many samples (0: all).
+	ValSamples int64 `json:"val_samples,omitempty"`
+}
+
+// boundValidation keeps the files of valSet that a validation of at most
+// limit samples (by their headers; files of unknown length count as one
+// second) covers, chosen by the FNV-1a hash of their keys, so that the
+// choice depends on the keys alone and adding files moves few others. It
+// returns the kept files in corpus order and how many samples they hold.
+func boundValidation(valSet []corpus.Entry, limit int64, rate int) []corpus.Entry {
+	if limit <= 0 {
+		return valSet
+	}
+	type item struct {
+		h uint64
+		i int
+	}
+	order := make([]item, len(valSet))
+	for i, e := range valSet {
+		h := fnv.New64a()
+		h.Write([]byte(e.Key))
+		order[i] = item{h.Sum64(), i}
+	}
+	slices.SortFunc(order, func(a, b item) int { return cmp.Compare(a.h, b.h) })
+	var total int64
+	keep := make([]bool, len(valSet))
+	for _, it := range order {
+		if total >= limit {
+			break
+		}
+		n := int64(valSet[it.i].Info.Frames)
+		if r := valSet[it.i].Info.SampleRate; r > 0 && rate > 0 && r != rate {
+			n = n * int64(rate) / int64(r)
+		}
+		if n <= 0 {
+			n = int64(rate)
+		}
+		total += n
+		keep[it.i] = true
+	}
+	var out []corpus.Entry
+	for i, e := range valSet {
+		if keep[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // openSplits opens the run's corpus and returns its training and
@@ -522,6 +572,11 @@ func runTrain(c *cli.Context) error {
 			src.ValData = abs
 		}
 	}
+	if c.IsSet("val-samples") || ck == nil {
+		if src.ValSamples = c.Int64("val-samples"); src.ValSamples < 0 {
+			return fmt.Errorf("train: --val-samples %d: want 0 (all) or a positive count", src.ValSamples)
+		}
+	}
 	corp, trainSet, valSet, valName, err := openSplits(src)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
@@ -530,6 +585,12 @@ func runTrain(c *cli.Context) error {
 		settings = settingsFromFlags(c, commonRate(trainSet), model.Config.QuantizationChannels)
 		if err := settings.Validate(); err != nil {
 			return fmt.Errorf("train: %w", err)
+		}
+	}
+	if src.ValSamples > 0 {
+		if kept := boundValidation(valSet, src.ValSamples, settings.SampleRate); len(kept) < len(valSet) {
+			valName = fmt.Sprintf("%s; %d of its %d files, chosen by key hash for --val-samples %d", valName, len(kept), len(valSet), src.ValSamples)
+			valSet = kept
 		}
 	}
 	rf := model.Config.ReceptiveField()

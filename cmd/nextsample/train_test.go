@@ -279,3 +279,22 @@ func TestTrainKaldiDirWithValData(t *testing.T) {
 		t.Errorf("--val-split on a Kaldi dir: exit %d: %s", code, stderr)
 	}
 }
+
+// TestTrainValSamples bounds validation to whole files chosen by key hash,
+// the same on resume.
+func TestTrainValSamples(t *testing.T) {
+	manifest, config := writeTinyCorpus(t)
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runTrainCLI(t, "train", "--data", manifest, "--config", config, "--out", out, "--val-samples", "1",
+		"--steps", "1", "--batch", "2", "--crop", "100", "--threads", "1")
+	if code != 0 || !strings.Contains(stderr, "1 of its 2 files, chosen by key hash for --val-samples 1): 1 files") {
+		t.Fatalf("train: exit %d:\n%s", code, stderr)
+	}
+	code, _, stderr = runTrainCLI(t, "train", "--resume", "--steps", "2", "--out", out)
+	if code != 0 || !strings.Contains(stderr, "1 of its 2 files") {
+		t.Errorf("resume: exit %d:\n%s", code, stderr)
+	}
+	if code, _, stderr := runTrainCLI(t, "train", "--data", manifest, "--val-samples", "-1", "--out", filepath.Join(t.TempDir(), "x")); code != 1 || !strings.Contains(stderr, "--val-samples -1") {
+		t.Errorf("negative: exit %d: %s", code, stderr)
+	}
+}
