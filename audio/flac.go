@@ -380,6 +380,11 @@ type flacFrame struct {
 	number    uint64 // frame number, or first sample number if variable
 }
 
+// frameFail reports malformed data in the frame that starts at byte at.
+func (d *flacDecoder) frameFail(at int64, what string, args ...any) error {
+	return d.fail(ErrMalformed, "FLAC frame at byte %d: "+what, append([]any{at}, args...)...)
+}
+
 func (d *flacDecoder) fail(kind error, format string, args ...any) error {
 	return &FormatError{Name: d.name, Kind: kind, Problem: fmt.Sprintf(format, args...)}
 }
@@ -645,9 +650,7 @@ func (d *flacDecoder) checkNumber(fr flacFrame) error {
 // subframe decodes one channel of a frame into dst with bps bits.
 func (d *flacDecoder) subframe(dst []int64, bps uint, at int64) error {
 	in := d.in
-	fail := func(what string, args ...any) error {
-		return d.fail(ErrMalformed, "FLAC frame at byte %d: "+what, append([]any{at}, args...)...)
-	}
+	fail := func(what string, args ...any) error { return d.frameFail(at, what, args...) }
 	h, err := in.bits(8)
 	if err != nil {
 		return d.inputError(err, at)
@@ -761,9 +764,7 @@ func (d *flacDecoder) subframe(dst []int64, bps uint, at int64) error {
 // order into dst[order:].
 func (d *flacDecoder) residual(dst []int64, order int, at int64) error {
 	in := d.in
-	fail := func(what string, args ...any) error {
-		return d.fail(ErrMalformed, "FLAC frame at byte %d: "+what, append([]any{at}, args...)...)
-	}
+	fail := func(what string, args ...any) error { return d.frameFail(at, what, args...) }
 	h, err := in.bits(6)
 	if err != nil {
 		return d.inputError(err, at)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"strings"
 
@@ -99,6 +100,9 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if o.Config == nil {
 		return fmt.Errorf("%s: a state_dict does not record the architecture (the dilations, for one): give the model configuration with --config (and --variant for a whole config.json with variants)", in)
 	}
+	if o.SampleRate == 0 {
+		return fmt.Errorf("%s: a state_dict does not record the sample rate: give it with --sample-rate HZ", in)
+	}
 	pf, err := torchpt.Open(in)
 	if err != nil {
 		return err
@@ -130,9 +134,6 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if err := checkFinite(m); err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	if o.SampleRate == 0 {
-		return fmt.Errorf("%s: a state_dict does not record the sample rate: give it with --sample-rate HZ", in)
-	}
 	s := ReferenceSettings(o.SampleRate, m.Config.QuantizationChannels)
 	if o.EditAudio != nil {
 		o.EditAudio(&s)
@@ -149,7 +150,11 @@ func safetensorsToTorch(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if o.SampleRate != 0 || o.EditAudio != nil {
 		return fmt.Errorf("%s: a .pt state_dict holds no metadata, so audio flags have nowhere to go (give them when converting back to .safetensors)", out)
 	}
-	m, extra, err := readForConvert(in, o.Config)
+	sf, err := safetensors.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	m, extra, err := modelForConvert(in, sf, o.Config)
 	if err != nil {
 		return err
 	}
@@ -165,23 +170,24 @@ func safetensorsToTorch(in, out string, o ConvertOptions, rep *ConvertReport) er
 	return torchpt.WriteFile(out, ts)
 }
 
-// readForConvert reads a .safetensors model, taking the architecture from
-// its metadata or, for a file exported without one, from cfg.
-func readForConvert(in string, cfg *causalconv.Config) (*causalconv.Model, []safetensors.Tensor, error) {
-	sf, err := safetensors.ReadFile(in)
-	if err != nil {
-		return nil, nil, err
-	}
+// modelForConvert builds the model of the .safetensors file in (parsed as
+// sf), taking the architecture from its metadata or, for a file exported
+// without one, from cfg. sf itself is not changed.
+func modelForConvert(in string, sf *safetensors.File, cfg *causalconv.Config) (*causalconv.Model, []safetensors.Tensor, error) {
 	_, has := sf.Metadata[causalconv.MetadataModel]
 	if !has && cfg != nil {
 		cj, err := json.Marshal(cfg)
 		if err != nil {
 			return nil, nil, err
 		}
-		if sf.Metadata == nil {
-			sf.Metadata = map[string]string{}
+		meta := maps.Clone(sf.Metadata)
+		if meta == nil {
+			meta = map[string]string{}
 		}
-		sf.Metadata[causalconv.MetadataModel] = string(cj)
+		meta[causalconv.MetadataModel] = string(cj)
+		withModel := *sf
+		withModel.Metadata = meta
+		sf = &withModel
 	}
 	f, err := causalconv.Decode(sf)
 	if err != nil {
@@ -204,13 +210,13 @@ func rewriteSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if err != nil {
 		return err
 	}
-	m, _, err := readForConvert(in, o.Config)
+	m, _, err := modelForConvert(in, sf, o.Config)
 	if err != nil {
 		return err
 	}
-	meta := make(map[string]string, len(sf.Metadata)+2)
-	for k, v := range sf.Metadata {
-		meta[k] = v
+	meta := maps.Clone(sf.Metadata)
+	if meta == nil {
+		meta = map[string]string{}
 	}
 	cj, err := m.ConfigJSON()
 	if err != nil {

@@ -403,13 +403,9 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		t, err := u.top()
+		l, err := topOf[*list](u, "APPEND")
 		if err != nil {
 			return err
-		}
-		l, ok := t.(*list)
-		if !ok {
-			return fmt.Errorf("APPEND to a %s", typeName(t))
 		}
 		l.items = append(l.items, v)
 	case 'e': // APPENDS
@@ -417,13 +413,9 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		t, err := u.top()
+		l, err := topOf[*list](u, "APPENDS")
 		if err != nil {
 			return err
-		}
-		l, ok := t.(*list)
-		if !ok {
-			return fmt.Errorf("APPENDS to a %s", typeName(t))
 		}
 		l.items = append(l.items, items...)
 	case '}': // EMPTY_DICT
@@ -447,13 +439,9 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		t, err := u.top()
+		d, err := topOf[*dict](u, "SETITEM")
 		if err != nil {
 			return err
-		}
-		d, ok := t.(*dict)
-		if !ok {
-			return fmt.Errorf("SETITEM on a %s", typeName(t))
 		}
 		return d.set(k, v)
 	case 'u': // SETITEMS
@@ -461,13 +449,9 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		t, err := u.top()
+		d, err := topOf[*dict](u, "SETITEMS")
 		if err != nil {
 			return err
-		}
-		d, ok := t.(*dict)
-		if !ok {
-			return fmt.Errorf("SETITEMS on a %s", typeName(t))
 		}
 		return setItems(d, items)
 
@@ -585,6 +569,20 @@ func (u *unpickler) step(op byte) error {
 		return fmt.Errorf("opcode 0x%02x (%q) is not one a state_dict pickle uses", op, rune(op))
 	}
 	return nil
+}
+
+// topOf returns the top of the stack as a T, the container op adds to.
+func topOf[T any](u *unpickler, op string) (T, error) {
+	var zero T
+	v, err := u.top()
+	if err != nil {
+		return zero, err
+	}
+	c, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("%s on a %s", op, typeName(v))
+	}
+	return c, nil
 }
 
 func setItems(d *dict, items []any) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -125,7 +126,7 @@ func TestKaldiDirMatchesCutFiles(t *testing.T) {
 		return m
 	}
 	fa, fb := feats(kd, filepath.Join(dir, "fa")), feats(man, filepath.Join(dir, "fb"))
-	ka, kb := keys(fa), keys(fb)
+	ka, kb := slices.Sorted(maps.Keys(fa)), slices.Sorted(maps.Keys(fb))
 	if !slices.Equal(ka, kb) {
 		t.Fatalf("feature keys %v and %v", ka, kb)
 	}
@@ -142,13 +143,4 @@ func TestKaldiDirMatchesCutFiles(t *testing.T) {
 			}
 		}
 	}
-}
-
-func keys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

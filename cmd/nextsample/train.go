@@ -237,17 +237,7 @@ func loadModelConfig(path string) (causalconv.Config, error) {
 	if path == "" {
 		return causalconv.DefaultConfig(), nil
 	}
-	f, err := causalconv.LoadConfig(path)
-	if err != nil {
-		return causalconv.Config{}, err
-	}
-	return f.Model, nil
-}
-
-func sameConfig(a, b causalconv.Config) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
+	return modelConfig(path, "")
 }
 
 // metaData is the metadata key where a run records its corpus, so that
@@ -520,7 +510,7 @@ func runTrain(c *cli.Context) error {
 			if err != nil {
 				return fmt.Errorf("train: %w", err)
 			}
-			if !sameConfig(cfg, model.Config) {
+			if !train.SameConfig(cfg, model.Config) {
 				return fmt.Errorf("train --resume: %s describes a different model than the run in %s", c.String("config"), out)
 			}
 		}

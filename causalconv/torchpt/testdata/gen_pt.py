@@ -3,7 +3,7 @@
 the golden NLL of a small model trained by the PyTorch reference module.
 
   small.pt              torch.save(model.state_dict()) of a small reference WaveNet, trained for
-                        a few Adam steps on the bundled FSDD train split
+                        150 Adam steps on the bundled FSDD train split
   small.safetensors     the same state_dict as a PyTorch user exports it: the state_dict names,
                         __metadata__ {"model": <config JSON>, "sample_rate": "8000"} only
   small.json            the config, the test files and PyTorch's own NLL of the model on them,
