@@ -29,7 +29,7 @@ func evalCommand() *cli.Command {
 			"  nextsample eval --model runs/fsdd/best.safetensors --data /data/fsdd/manifest.csv --split test --json",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "model `FILE` (.safetensors) written by nextsample train", Required: true},
-			&cli.StringFlag{Name: "data", Usage: "a `DIR` of WAV files or a manifest.csv", DefaultText: "the training run's corpus, validation files"},
+			&cli.StringFlag{Name: "data", Usage: "a `DIR` of audio files (WAV, FLAC, SPHERE), a Kaldi data directory (with wav.scp) or a manifest.csv", DefaultText: "the training run's corpus, validation files"},
 			&cli.StringFlag{Name: "split", Usage: "score only this manifest split", DefaultText: "every file"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object: bits_per_sample, nats_per_sample, samples, files"},
 			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores"},

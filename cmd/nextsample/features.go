@@ -73,7 +73,7 @@ func featuresCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "learned features of this model `FILE` (.safetensors)"},
 			&cli.StringFlag{Name: "kind", Usage: "fbank or mfcc (Kaldi baselines), or learned (with --model)"},
-			&cli.StringFlag{Name: "data", Usage: "a `DIR` of WAV files or a manifest.csv", Required: true},
+			&cli.StringFlag{Name: "data", Usage: "a `DIR` of audio files (WAV, FLAC, SPHERE), a Kaldi data directory (with wav.scp) or a manifest.csv", Required: true},
 			&cli.StringFlag{Name: "out", Usage: "output `DIR`", Required: true},
 			&cli.StringFlag{Name: "format", Usage: "ark, npy or htk", Value: featio.FormatArk},
 			&cli.StringFlag{Name: "layers", Usage: "learned: `SPEC` of what each frame holds (skip, z:all, z:0,5,19, skip,z:all)", Value: "skip"},
