@@ -90,14 +90,6 @@ type dataKey struct {
 	Key     string `json:"key,omitempty"`
 }
 
-func keyOf(d Data) dataKey {
-	k := dataKey{Files: len(d.Train), Key: d.Key}
-	for _, s := range d.Train {
-		k.Samples += int64(len(s))
-	}
-	return k
-}
-
 // optimizerTensors returns the optimizer's buffers split like the model's
 // tensors.
 func optimizerTensors(m *causalconv.Model, opt Optimizer) []safetensors.Tensor {

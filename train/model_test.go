@@ -27,7 +27,7 @@ func convSteps(t *testing.T, optimizer string, threads, chunk, steps int) ([]flo
 	opt, _ := o.newOptimizer(m.NumParams())
 	e := mustEngine(t, net, opt, threads, chunk)
 	defer e.close()
-	smp := newSampler(withTargets(tinyData(1).Train), 5)
+	smp := newFileSampler(tinyData(1).Train.(Classes), 5)
 	var units []Unit
 	var losses []float64
 	for s := range steps {
@@ -78,13 +78,17 @@ func TestConvStepDoesNotAllocate(t *testing.T) {
 	opt, _ := NewSGD(m.NumParams(), SGDOptions{Momentum: 0.9})
 	e := mustEngine(t, net, opt, 2, 40)
 	defer e.close()
-	smp := newSampler(withTargets(tinyData(1).Train), 5)
-	units := make([]Unit, 0, 4)
+	// The batches are drawn first: the sampler allocates an order per
+	// epoch (on the run's reader goroutine); the step must not allocate.
+	smp := newFileSampler(tinyData(1).Train.(Classes), 5)
+	var batches [][]Unit
+	for range 26 {
+		batches = append(batches, smp.next(nil, 4, 100))
+	}
 	update := int64(0)
 	step := func() {
 		update++
-		units = smp.next(units, 4, 100)
-		if _, err := e.step(units, update, 0.01, 1); err != nil {
+		if _, err := e.step(batches[update%int64(len(batches))], update, 0.01, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,7 +102,7 @@ func TestConvStepDoesNotAllocate(t *testing.T) {
 
 func TestEvaluateMatchesOnePass(t *testing.T) {
 	m, _ := causalconv.NewRandom(tinyConfig(), 3)
-	files := tinyData(1).Train
+	files := tinyData(1).Train.(Classes)
 	res, err := Evaluate(context.Background(), m, files, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +200,7 @@ func TestConvBF16(t *testing.T) {
 		opt, _ := NewSGD(m.NumParams(), SGDOptions{Momentum: 0.9})
 		e := mustEngine(t, net, opt, threads, 30)
 		defer e.close()
-		smp := newSampler(withTargets(tinyData(1).Train), 5)
+		smp := newFileSampler(tinyData(1).Train.(Classes), 5)
 		var units []Unit
 		var losses []float64
 		for s := range 4 {
@@ -229,7 +233,7 @@ func TestConvBF16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := tinyData(1).Valid[0]
+	f := tinyData(1).Valid.(Classes)[0]
 	net.prepare()
 	got, _ := w.loss(f[:len(f)-1], f[1:], 0)
 	ws, _ := causalconv.NewEvalWorkspace(tinyConfig(), k, 200)

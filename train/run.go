@@ -16,13 +16,13 @@ import (
 	"github.com/nextsample/nextsample/causalconv"
 )
 
-// Data is the corpus of a run, as μ-law classes, one slice per file.
+// Data is the corpus of a run, as μ-law classes.
 type Data struct {
 	// Train are the training files. Files shorter than 2 samples have no
 	// target and are left out.
-	Train [][]int32
-	// Valid are the validation files, scored whole (may be empty).
-	Valid [][]int32
+	Train Split
+	// Valid are the validation files, scored whole (nil or empty: none).
+	Valid Split
 	// Key identifies the training split, such as a digest of its file
 	// names; a run is only resumed on data with the same key, file count
 	// and length.
@@ -65,12 +65,18 @@ type Run struct {
 	model *causalconv.Model
 	eng   *engine
 	opt   Optimizer
-	smp   *sampler
-	data  Data
-	base  Baselines
-	st    state
-	rows  []LogRow
-	units []Unit
+	// smp is the sampler as of the last step done: Train draws from a
+	// clone of it ahead of the steps, and sets it back when it returns.
+	smp *sampler
+	// smpState is smp's state after the last step done: what a
+	// checkpoint stores.
+	smpState samplerState
+	data     Data
+	ids      []int32 // the training files with targets, indices into data.Train
+	base     Baselines
+	st       state
+	rows     []LogRow
+	valBuf   []int32
 
 	started    time.Time // of this session
 	stepTime   time.Duration
@@ -96,7 +102,7 @@ func New(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, e
 	if err != nil {
 		return nil, err
 	}
-	r.st = state{Format: stateFormat, LRScale: 1, Options: opts, Data: keyOf(r.data)}
+	r.st = state{Format: stateFormat, LRScale: 1, Options: opts, Data: r.dataKey()}
 	r.savedStep = -1
 	return r, nil
 }
@@ -121,7 +127,7 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 	if err != nil {
 		return nil, err
 	}
-	if k := keyOf(r.data); k != ck.st.Data {
+	if k := r.dataKey(); k != ck.st.Data {
 		r.Close()
 		return nil, fmt.Errorf("%s was trained on other data: %d training files, %d samples (key %q); this data has %d files, %d samples (key %q)",
 			ck.Path, ck.st.Data.Files, ck.st.Data.Samples, ck.st.Data.Key, k.Files, k.Samples, k.Key)
@@ -133,6 +139,10 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 	if err := r.smp.restore(ck.st.Sampler); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", ck.Path, err)
+	}
+	if r.smpState, err = r.smp.state(); err != nil {
+		r.Close()
+		return nil, err
 	}
 	r.st = ck.st
 	r.st.Options = opts
@@ -156,20 +166,24 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 		return nil, err
 	}
 	opts.Threads = threadsOrAll(opts.Threads)
-	train := withTargets(data.Train)
-	if len(train) == 0 {
+	ids, lens := withTargets(data.Train)
+	if len(ids) == 0 {
 		return nil, errors.New("no training file has at least 2 samples")
 	}
-	data.Train = train
 	q := model.Config.QuantizationChannels
-	for split, files := range map[string][][]int32{"training": data.Train, "validation": data.Valid} {
-		for i, s := range files {
-			for _, c := range s {
-				if c < 0 || int(c) >= q {
-					return nil, fmt.Errorf("%s file %d has class %d, outside the model's %d classes", split, i, c, q)
+	// Files in memory are checked now; others as they are read.
+	for split, s := range map[string]Split{"training": data.Train, "validation": data.Valid} {
+		if files, ok := s.(Classes); ok {
+			for i, x := range files {
+				if err := checkClasses(x, q); err != nil {
+					return nil, fmt.Errorf("%s file %d has %w", split, i, err)
 				}
 			}
 		}
+	}
+	unigram, err := unigramBits(data.Train, ids, q)
+	if err != nil {
+		return nil, fmt.Errorf("training data: %w", err)
 	}
 	if err := os.MkdirAll(setup.Out, 0o755); err != nil {
 		return nil, err
@@ -187,12 +201,15 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 		return nil, err
 	}
 	r := &Run{
-		setup: setup, opts: opts, model: model, opt: opt, data: data,
+		setup: setup, opts: opts, model: model, opt: opt, data: data, ids: ids,
 		eng:  eng,
-		smp:  newSampler(data.Train, opts.Seed),
-		base: Baselines{Uniform: math.Log2(float64(q)), Unigram: UnigramBits(data.Train, q)},
+		smp:  newSampler(lens, opts.Seed),
+		base: Baselines{Uniform: math.Log2(float64(q)), Unigram: unigram},
 	}
-	r.units = make([]Unit, 0, opts.Batch)
+	if r.smpState, err = r.smp.state(); err != nil {
+		eng.close()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -220,23 +237,26 @@ func (r *Run) BestVal() (bits float64, step int64, ok bool) {
 // histogram alone.
 func UnigramBits(files [][]int32, q int) float64 {
 	counts := make([]int64, q)
-	var n int64
 	for _, s := range files {
 		for _, c := range s {
 			if c >= 0 && int(c) < q {
 				counts[c]++
-				n++
 			}
 		}
 	}
-	var h float64
-	for _, c := range counts {
-		if c > 0 {
-			p := float64(c) / float64(n)
-			h -= p * math.Log2(p)
-		}
+	return entropyBits(counts)
+}
+
+// hasValid reports whether the run has validation files.
+func (r *Run) hasValid() bool { return splitFiles(r.data.Valid) > 0 }
+
+// dataKey identifies the run's training files.
+func (r *Run) dataKey() dataKey {
+	k := dataKey{Files: len(r.ids), Key: r.data.Key}
+	for _, id := range r.ids {
+		k.Samples += int64(r.data.Train.Len(int(id)))
 	}
-	return h
+	return k
 }
 
 func (r *Run) logf(format string, args ...any) {
@@ -261,7 +281,7 @@ func (r *Run) Train(ctx context.Context) error {
 	o := r.opts
 	sched := o.schedule()
 	r.logf("baselines: uniform %.3f bits/sample, unigram %.3f bits/sample (training classes)", r.base.Uniform, r.base.Unigram)
-	if r.st.Step == 0 && len(r.rows) == 0 && o.EvalEvery > 0 && len(r.data.Valid) > 0 {
+	if r.st.Step == 0 && len(r.rows) == 0 && o.EvalEvery > 0 && r.hasValid() {
 		r.rows = append(r.rows, LogRow{Step: 0, TrainBits: math.NaN(), LR: math.NaN(), GradNorm: math.NaN(), SamplesPerSecond: math.NaN(),
 			ValBits: r.validate()})
 		r.rows[0].Seconds = r.elapsed()
@@ -271,11 +291,26 @@ func (r *Run) Train(ctx context.Context) error {
 	} else if r.st.Step > 0 {
 		r.logf("resuming at step %d of %d", r.st.Step, o.Steps)
 	}
+	smp, err := r.smp.clone()
+	if err != nil {
+		return err
+	}
+	pf := startPrefetch(smp, r.data.Train, r.ids, o.Batch, o.Crop, r.model.Config.ReceptiveField()-1, r.model.Config.QuantizationChannels)
+	defer func() {
+		pf.stop()
+		// Later calls of Train continue after the last step done.
+		_ = r.smp.restore(r.smpState)
+	}()
 	for r.st.Step < o.Steps && ctx.Err() == nil {
 		t0 := time.Now()
-		r.units = r.smp.next(r.units, o.Batch, o.Crop)
+		bt, err := pf.next()
+		if err != nil {
+			return err
+		}
+		r.smpState = bt.after
 		lr := o.LR * sched.Factor(r.st.Step) * r.st.LRScale
-		res, err := r.eng.step(r.units, r.st.Updates+1, lr, o.Clip)
+		res, err := r.eng.step(bt.units, r.st.Updates+1, lr, o.Clip)
+		pf.release(bt)
 		if err != nil {
 			return err
 		}
@@ -305,7 +340,7 @@ func (r *Run) Train(ctx context.Context) error {
 			}
 		}
 		final := r.st.Step == o.Steps
-		evalNow := len(r.data.Valid) > 0 && o.EvalEvery > 0 && (r.st.Step%o.EvalEvery == 0 || final)
+		evalNow := r.hasValid() && o.EvalEvery > 0 && (r.st.Step%o.EvalEvery == 0 || final)
 		if evalNow {
 			row.ValBits = r.validate()
 		}
@@ -340,7 +375,7 @@ func (r *Run) Train(ctx context.Context) error {
 // validate returns the validation bits per sample and records them.
 func (r *Run) validate() float64 {
 	t0 := time.Now()
-	nats, n, err := r.eng.evaluate(r.data.Valid)
+	nats, n, err := r.eng.evaluateSplit(r.data.Valid, r.model.Config.QuantizationChannels, &r.valBuf)
 	if err != nil {
 		r.logf("warning: validation failed: %v", err)
 		return math.NaN()
@@ -401,11 +436,7 @@ func (r *Run) report(row LogRow) {
 func (r *Run) stateJSON() (string, error) {
 	st := r.st
 	st.Seconds = r.elapsed()
-	ss, err := r.smp.state()
-	if err != nil {
-		return "", err
-	}
-	st.Sampler = ss
+	st.Sampler = r.smpState
 	b, err := json.Marshal(st)
 	return string(b), err
 }
@@ -457,17 +488,6 @@ func (r *Run) writeLogAndPlot() error {
 	}
 	title := fmt.Sprintf("%s, lr %g, batch %d×%d", r.opts.Optimizer, r.opts.LR, r.opts.Batch, r.opts.Crop)
 	return atomicfile.Write(filepath.Join(r.setup.Out, PlotFile), func(w io.Writer) error { return writePlot(w, r.rows, r.base, title) })
-}
-
-// withTargets returns the files that have at least one target (2 samples).
-func withTargets(files [][]int32) [][]int32 {
-	var out [][]int32
-	for _, s := range files {
-		if len(s) >= 2 {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // threadsOrAll returns n, or the number of CPUs when n is 0.

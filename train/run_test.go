@@ -38,10 +38,12 @@ func tinyData(seed uint64) Data {
 		return s
 	}
 	var d Data
+	var train Classes
 	for _, n := range []int{40, 130, 75, 1, 200, 61} {
-		d.Train = append(d.Train, file(n))
+		train = append(train, file(n))
 	}
-	d.Valid = [][]int32{file(90), file(33)}
+	d.Train = train
+	d.Valid = Classes{file(90), file(33)}
 	d.Key = "tiny"
 	return d
 }
@@ -254,7 +256,7 @@ func TestResumeRefusesIncompatibleRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := tinyData(2)
-	other.Train = other.Train[1:]
+	other.Train = other.Train.(Classes)[1:]
 	adam := ck.Options
 	adam.Optimizer = Adam
 	seed := ck.Options

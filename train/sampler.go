@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // sampler draws the training batches: files in a seeded order that is
@@ -12,13 +13,26 @@ import (
 // shorter). Everything it will do next is fixed by its state, which a
 // checkpoint stores, so a resumed run draws the same batches as an
 // uninterrupted one.
+//
+// It deals in file lengths only: what it draws are windows (a file, a
+// start, a count of targets), which the run reads from its Split.
 type sampler struct {
-	pcg   *rand.PCG
-	rng   *rand.Rand
-	files [][]int32
-	order []int32 // this epoch's permutation of file indices
-	pos   int     // next position in order
+	pcg  *rand.PCG
+	rng  *rand.Rand
+	lens []int // of each file, at least 2
+	// order is this epoch's permutation of file indices. It is never
+	// modified (a new epoch gets a new slice), so states can share it.
+	order []int32
+	pos   int // next position in order
 	epoch int64
+}
+
+// A window is what the sampler draws for one unit of a batch: the targets
+// start+1 .. start+targets of file (an index into the sampler's files) are
+// scored.
+type window struct {
+	file           int32
+	start, targets int
 }
 
 // samplerState is the JSON form of a sampler's state.
@@ -29,17 +43,17 @@ type samplerState struct {
 	Epoch int64   `json:"epoch"`
 }
 
-// newSampler starts epoch 0 over files (each at least 2 samples long) with
-// the given seed.
-func newSampler(files [][]int32, seed uint64) *sampler {
-	s := &sampler{pcg: rand.NewPCG(seed, 0x6e6578747361), files: files}
+// newSampler starts epoch 0 over files of the given lengths (each at
+// least 2) with the given seed.
+func newSampler(lens []int, seed uint64) *sampler {
+	s := &sampler{pcg: rand.NewPCG(seed, 0x6e6578747361), lens: lens}
 	s.rng = rand.New(s.pcg)
-	s.order = make([]int32, len(files))
 	s.shuffle()
 	return s
 }
 
 func (s *sampler) shuffle() {
+	s.order = make([]int32, len(s.lens))
 	for i := range s.order {
 		s.order[i] = int32(i)
 	}
@@ -50,33 +64,35 @@ func (s *sampler) shuffle() {
 	s.pos = 0
 }
 
-// next fills units (reusing its storage) with a batch of b windows.
-func (s *sampler) next(units []Unit, b, crop int) []Unit {
-	units = units[:0]
+// next fills ws (reusing its storage) with a batch of b windows.
+func (s *sampler) next(ws []window, b, crop int) []window {
+	ws = ws[:0]
 	for range b {
 		if s.pos == len(s.order) {
 			s.epoch++
 			s.shuffle()
 		}
-		seq := s.files[s.order[s.pos]]
+		f := s.order[s.pos]
 		s.pos++
-		targets := len(seq) - 1
+		targets := s.lens[f] - 1
 		if targets <= crop {
-			units = append(units, Unit{Seq: seq, Start: 0, Targets: targets})
+			ws = append(ws, window{file: f, start: 0, targets: targets})
 			continue
 		}
 		start := s.rng.IntN(targets - crop + 1)
-		units = append(units, Unit{Seq: seq, Start: start, Targets: crop})
+		ws = append(ws, window{file: f, start: start, targets: crop})
 	}
-	return units
+	return ws
 }
 
+// state returns the sampler's state; its Order is shared with the sampler
+// (which never modifies an order) and must not be modified.
 func (s *sampler) state() (samplerState, error) {
 	b, err := s.pcg.MarshalBinary()
 	if err != nil {
 		return samplerState{}, err
 	}
-	return samplerState{RNG: base64.StdEncoding.EncodeToString(b), Order: append([]int32(nil), s.order...), Pos: s.pos, Epoch: s.epoch}, nil
+	return samplerState{RNG: base64.StdEncoding.EncodeToString(b), Order: s.order, Pos: s.pos, Epoch: s.epoch}, nil
 }
 
 // restore sets the state saved by state; it checks that the saved order is
@@ -89,20 +105,34 @@ func (s *sampler) restore(st samplerState) error {
 	if err := s.pcg.UnmarshalBinary(b); err != nil {
 		return fmt.Errorf("sampler RNG state: %w", err)
 	}
-	if len(st.Order) != len(s.files) {
-		return fmt.Errorf("data order has %d files, the training split has %d", len(st.Order), len(s.files))
+	if len(st.Order) != len(s.lens) {
+		return fmt.Errorf("data order has %d files, the training split has %d", len(st.Order), len(s.lens))
 	}
-	seen := make([]bool, len(s.files))
+	seen := make([]bool, len(s.lens))
 	for _, i := range st.Order {
 		if i < 0 || int(i) >= len(seen) || seen[i] {
-			return fmt.Errorf("data order is not a permutation of the %d training files", len(s.files))
+			return fmt.Errorf("data order is not a permutation of the %d training files", len(s.lens))
 		}
 		seen[i] = true
 	}
 	if st.Pos < 0 || st.Pos > len(st.Order) {
 		return fmt.Errorf("data order position %d out of range", st.Pos)
 	}
-	copy(s.order, st.Order)
+	s.order = slices.Clone(st.Order)
 	s.pos, s.epoch = st.Pos, st.Epoch
 	return nil
+}
+
+// clone returns a sampler in the same state that draws independently.
+func (s *sampler) clone() (*sampler, error) {
+	st, err := s.state()
+	if err != nil {
+		return nil, err
+	}
+	c := &sampler{pcg: rand.NewPCG(0, 0), lens: s.lens}
+	c.rng = rand.New(c.pcg)
+	if err := c.restore(st); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

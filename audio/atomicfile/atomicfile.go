@@ -78,3 +78,68 @@ func syncDir(dir string) {
 	_ = d.Sync() // an error leaves nothing to undo: the new file is complete
 	d.Close()
 }
+
+// A File is a new file under construction for random-access writers
+// (WriteAt from several goroutines): it is a temporary file in the
+// destination's directory until Commit renames it over the destination.
+// Abort, or a failed Commit, removes it and leaves the destination as it
+// was.
+type File struct {
+	*os.File
+	path string
+	done bool
+}
+
+// Create starts a new file that Commit will place at path.
+func Create(path string) (*File, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &File{File: f, path: path}, nil
+}
+
+// Commit syncs the file to disk, closes it and renames it to its path.
+func (f *File) Commit() error {
+	if f.done {
+		return fmt.Errorf("%s: already committed or aborted", f.path)
+	}
+	f.done = true
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.File.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", f.path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.File.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", f.path, err)
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", f.path, err)
+	}
+	syncDir(filepath.Dir(f.path))
+	return nil
+}
+
+// Abort closes and removes the temporary file; it does nothing after
+// Commit.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.File.Close()
+	os.Remove(f.Name())
+}

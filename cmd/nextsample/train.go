@@ -81,6 +81,7 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "val-split", Usage: "manifest split to validate on", DefaultText: "the first of valid, validation, dev, test present"},
 			&cli.Int64Flag{Name: "val-samples", Usage: "validate on at most about `N` samples of the validation set: whole files, chosen by a hash of their keys (0: all of it)"},
 			&cli.StringFlag{Name: "val-data", Usage: "validate on this separate corpus: a `DIR` (a Kaldi data directory, or of audio files) or a manifest.csv (with --val-split: that split of it)", DefaultText: "a split of --data"},
+			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` of the prepared training classes (1 byte per sample, built once per corpus and audio settings, reused by later runs and --resume)", EnvVars: []string{"NEXTSAMPLE_CACHE_DIR"}, DefaultText: "$XDG_CACHE_HOME/nextsample or ~/.cache/nextsample"},
 			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: def.Chunk, Hidden: true},
 			&cli.IntFlag{Name: "sample-rate", Usage: "model sample rate in `Hz`", DefaultText: "the corpus's rate"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample files at other rates instead of refusing them"},
@@ -452,10 +453,10 @@ func splitList(corp *corpus.Corpus) string {
 }
 
 // dataKey identifies a training set by its files' keys and lengths.
-func dataKey(entries []corpus.Entry, classes [][]int32) string {
+func dataKey(entries []corpus.Entry, split train.Split) string {
 	h := fnv.New64a()
 	for i, e := range entries {
-		fmt.Fprintf(h, "%s\x00%d\x00", e.Key, len(classes[i]))
+		fmt.Fprintf(h, "%s\x00%d\x00", e.Key, split.Len(i))
 	}
 	return fmt.Sprintf("%016x", h.Sum64())
 }
@@ -472,12 +473,60 @@ func audioLength(n int64, rate int) string {
 	return fmt.Sprintf("%.1f s", sec)
 }
 
-func totalSamples(files [][]int32) int64 {
-	var n int64
-	for _, f := range files {
-		n += int64(len(f))
+// openClassCache returns the class cache of a split's entries, building
+// it with a progress line on stderr (redrawn on a terminal, every 10 s
+// otherwise) when it does not exist yet.
+func openClassCache(ctx context.Context, stderr io.Writer, what string, entries []corpus.Entry, s audio.Settings, dir string, threads int) (*corpus.ClassCache, error) {
+	t0 := time.Now()
+	tty := isTerminal(stderr)
+	var last time.Time
+	var planned float64
+	for _, e := range entries {
+		planned += e.Seconds()
 	}
-	return n
+	progress := func(done, total int, samples int64) {
+		final := done == total
+		if !tty && !final && time.Since(last) < 10*time.Second {
+			return
+		}
+		last = time.Now()
+		line := fmt.Sprintf("  preparing %s classes: %d/%d files, %s", what, done, total, audioLength(samples, s.SampleRate))
+		if planned > 0 {
+			line += fmt.Sprintf(" of ≈%s", audioLength(int64(planned*float64(s.SampleRate)), s.SampleRate))
+		}
+		line += fmt.Sprintf(", %.0fs", time.Since(t0).Seconds())
+		if tty {
+			fmt.Fprintf(stderr, "\r\033[K%s", line)
+			if final {
+				fmt.Fprintln(stderr)
+			}
+		} else {
+			fmt.Fprintln(stderr, line)
+		}
+	}
+	cc, built, err := corpus.OpenClassCache(ctx, entries, s, corpus.CacheOptions{Dir: dir, Threads: threads, Progress: progress})
+	if err != nil {
+		return nil, err
+	}
+	verb := "reused"
+	if built {
+		verb = fmt.Sprintf("built in %.1fs", time.Since(t0).Seconds())
+	}
+	fmt.Fprintf(stderr, "  %s classes: %s (%s, %s)\n", what, cc.Path(), byteSize(cc.Bytes()), verb)
+	return cc, nil
+}
+
+// byteSize formats n bytes for people.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 func runTrain(c *cli.Context) error {
@@ -589,36 +638,41 @@ func runTrain(c *cli.Context) error {
 	fmt.Fprintf(stderr, "data: %s (%d files)\n", corp.Source, len(corp.Entries))
 
 	t0 := time.Now()
+	cacheDir := c.String("cache-dir")
+	if cacheDir == "" {
+		if cacheDir, err = corpus.DefaultCacheDir(); err != nil {
+			return fmt.Errorf("train: %w (--cache-dir)", err)
+		}
+	}
 	var data train.Data
-	var reports []audio.Report
-	if data.Train, reports, err = corpus.LoadClasses(ctx, trainSet, settings, opts.Threads); err != nil {
+	trainCache, err := openClassCache(ctx, stderr, "train", trainSet, settings, cacheDir, opts.Threads)
+	if err != nil {
 		return interrupted(ctx, fmt.Errorf("train: %w", err))
 	}
+	defer trainCache.Close()
+	data.Train = trainCache
+	var valCache *corpus.ClassCache
 	if len(valSet) > 0 {
-		if data.Valid, _, err = corpus.LoadClasses(ctx, valSet, settings, opts.Threads); err != nil {
+		if valCache, err = openClassCache(ctx, stderr, "validation", valSet, settings, cacheDir, opts.Threads); err != nil {
 			return interrupted(ctx, fmt.Errorf("train: %w", err))
 		}
+		defer valCache.Close()
+		data.Valid = valCache
 	}
-	data.Key = dataKey(trainSet, data.Train)
-	resampled := 0
-	for _, r := range reports {
-		if r.Resampled {
-			resampled++
-		}
-	}
-	length := func(files [][]int32) string { return audioLength(totalSamples(files), settings.SampleRate) }
-	fmt.Fprintf(stderr, "  train: %d files, %s, %d samples", len(data.Train), length(data.Train), totalSamples(data.Train))
-	if resampled > 0 {
-		fmt.Fprintf(stderr, " (%d resampled)", resampled)
+	data.Key = dataKey(trainSet, trainCache)
+	length := func(n int64) string { return audioLength(n, settings.SampleRate) }
+	fmt.Fprintf(stderr, "  train: %d files, %s, %d samples", trainCache.Files(), length(trainCache.Samples()), trainCache.Samples())
+	if n := trainCache.Resampled(); n > 0 {
+		fmt.Fprintf(stderr, " (%d resampled)", n)
 	}
 	fmt.Fprintln(stderr)
-	if len(valSet) > 0 {
-		fmt.Fprintf(stderr, "  validation (%s): %d files, %s, %d samples\n", valName, len(data.Valid), length(data.Valid), totalSamples(data.Valid))
+	if valCache != nil {
+		fmt.Fprintf(stderr, "  validation (%s): %d files, %s, %d samples\n", valName, valCache.Files(), length(valCache.Samples()), valCache.Samples())
 	} else {
 		fmt.Fprintf(stderr, "  validation: none (the corpus has no validation split)\n")
 	}
 	a, _ := json.Marshal(settings)
-	fmt.Fprintf(stderr, "  audio: %s (loaded in %.1fs)\n", a, time.Since(t0).Seconds())
+	fmt.Fprintf(stderr, "  audio: %s (ready in %.1fs)\n", a, time.Since(t0).Seconds())
 
 	audioMeta, err := train.AudioMeta(settings)
 	if err != nil {

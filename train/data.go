@@ -1,0 +1,278 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// A Split is a list of files of μ-law classes that a run reads a window at
+// a time: the training files, whose windows are read ahead of each step,
+// or the validation files, read a group at a time to be scored. A run never
+// holds a whole split in memory, so a split kept in a file (the class cache
+// of package corpus) trains in memory that does not grow with the corpus.
+// Classes is the in-memory Split.
+type Split interface {
+	// Files is the number of files.
+	Files() int
+	// Len is the number of classes (samples) of file i.
+	Len(i int) int
+	// Read fills dst with the classes of file i from position off on.
+	// It may be called from several goroutines at once.
+	Read(i, off int, dst []int32) error
+}
+
+// Classes is a Split held in memory: one slice of classes per file.
+type Classes [][]int32
+
+// Files implements Split.
+func (c Classes) Files() int { return len(c) }
+
+// Len implements Split.
+func (c Classes) Len(i int) int { return len(c[i]) }
+
+// Read implements Split.
+func (c Classes) Read(i, off int, dst []int32) error {
+	if off < 0 || off+len(dst) > len(c[i]) {
+		return fmt.Errorf("file %d: samples [%d, %d) of %d", i, off, off+len(dst), len(c[i]))
+	}
+	copy(dst, c[i][off:])
+	return nil
+}
+
+// classCounter is a Split that knows the histogram of its classes (the
+// class cache does), so that the unigram baseline needs no pass over it.
+type classCounter interface {
+	ClassCounts() []int64
+}
+
+// splitFiles returns the number of files of s (0 for a nil Split).
+func splitFiles(s Split) int {
+	if s == nil {
+		return 0
+	}
+	return s.Files()
+}
+
+// withTargets returns the files of s that have at least one target (2
+// samples) and their lengths.
+func withTargets(s Split) (ids []int32, lens []int) {
+	for i := range splitFiles(s) {
+		if n := s.Len(i); n >= 2 {
+			ids = append(ids, int32(i))
+			lens = append(lens, n)
+		}
+	}
+	return ids, lens
+}
+
+// checkClasses reports a class outside 0..q-1 in x.
+func checkClasses(x []int32, q int) error {
+	for _, c := range x {
+		if c < 0 || int(c) >= q {
+			return fmt.Errorf("class %d, outside the model's %d classes", c, q)
+		}
+	}
+	return nil
+}
+
+// unigramBits is the unigram baseline of the files ids of s: from the
+// split's class histogram when it has one (over all its files), else
+// counted by reading the files.
+func unigramBits(s Split, ids []int32, q int) (float64, error) {
+	if cc, ok := s.(classCounter); ok {
+		if counts := cc.ClassCounts(); len(counts) == q {
+			return entropyBits(counts), nil
+		}
+	}
+	if c, ok := s.(Classes); ok {
+		files := make([][]int32, len(ids))
+		for i, id := range ids {
+			files[i] = c[id]
+		}
+		return UnigramBits(files, q), nil
+	}
+	counts := make([]int64, q)
+	buf := make([]int32, 1<<16)
+	for _, id := range ids {
+		n := s.Len(int(id))
+		for off := 0; off < n; off += len(buf) {
+			b := buf[:min(len(buf), n-off)]
+			if err := s.Read(int(id), off, b); err != nil {
+				return 0, err
+			}
+			for _, c := range b {
+				if c >= 0 && int(c) < q {
+					counts[c]++
+				}
+			}
+		}
+	}
+	return entropyBits(counts), nil
+}
+
+func entropyBits(counts []int64) float64 {
+	var n int64
+	for _, c := range counts {
+		n += c
+	}
+	var h float64
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / float64(n)
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+// A batch is one step's units, read ahead: each unit's Seq is a buffer
+// holding its window and up to RF-1 samples of context in front of it,
+// which gives the engine exactly the inputs that the whole file would
+// (the engine takes at most RF-1 samples of context before a chunk).
+type batch struct {
+	units []Unit
+	bufs  [][]int32
+	// after is the sampler's state once this batch was drawn: what a
+	// checkpoint written after this step stores.
+	after samplerState
+	err   error
+}
+
+// readBatch reads the windows ws of the files ids of s into b.
+func (b *batch) read(s Split, ids []int32, ws []window, ctxMax, q int) error {
+	b.units = b.units[:0]
+	for len(b.bufs) < len(ws) {
+		b.bufs = append(b.bufs, nil)
+	}
+	for k, w := range ws {
+		c := min(w.start, ctxMax)
+		n := c + w.targets + 1
+		if cap(b.bufs[k]) < n {
+			b.bufs[k] = make([]int32, n)
+		}
+		buf := b.bufs[k][:n]
+		id := int(ids[w.file])
+		if err := s.Read(id, w.start-c, buf); err != nil {
+			return fmt.Errorf("training file %d: %w", id, err)
+		}
+		if err := checkClasses(buf, q); err != nil {
+			return fmt.Errorf("training file %d: %w", id, err)
+		}
+		b.units = append(b.units, Unit{Seq: buf, Start: c, Targets: w.targets})
+	}
+	return nil
+}
+
+// A prefetcher draws batches from its own sampler and reads them on a
+// background goroutine, up to depth batches ahead of the step that uses
+// them, so that a step does not wait for the reads. Batches are recycled
+// (release), so it allocates nothing in steady state; its memory is
+// (depth+1) batches of windows.
+type prefetcher struct {
+	out    chan *batch
+	free   chan *batch
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// prefetchDepth is how many batches are read ahead of the step.
+const prefetchDepth = 2
+
+func startPrefetch(smp *sampler, s Split, ids []int32, b, crop, ctxMax, q int) *prefetcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &prefetcher{out: make(chan *batch, prefetchDepth), free: make(chan *batch, prefetchDepth+1), cancel: cancel}
+	for range prefetchDepth + 1 {
+		p.free <- &batch{}
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(p.out)
+		var ws []window
+		for {
+			var bt *batch
+			select {
+			case <-ctx.Done():
+				return
+			case bt = <-p.free:
+			}
+			ws = smp.next(ws, b, crop)
+			bt.after, bt.err = smp.state()
+			if bt.err == nil {
+				bt.err = bt.read(s, ids, ws, ctxMax, q)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case p.out <- bt:
+			}
+			if bt.err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// next returns the next batch; release it when the step is done.
+func (p *prefetcher) next() (*batch, error) {
+	bt, ok := <-p.out
+	if !ok {
+		return nil, fmt.Errorf("training data: reader stopped")
+	}
+	return bt, bt.err
+}
+
+func (p *prefetcher) release(bt *batch) { p.free <- bt }
+
+// stop ends the reader goroutine and waits for it.
+func (p *prefetcher) stop() {
+	p.cancel()
+	p.wg.Wait()
+}
+
+// valGroupSamples bounds the classes validation reads at a time: 4M
+// samples, 16 MB of buffers, scored in one pass of the engine.
+const valGroupSamples = 1 << 22
+
+// evaluateSplit scores every file of s with the engine, a group of files
+// of at most valGroupSamples classes at a time (a longer file is a group
+// of its own), and returns the summed nats and scored targets. Groups are
+// formed in file order, so the result is the same on every run.
+func (e *engine) evaluateSplit(s Split, q int, buf *[]int32) (nats float64, targets int64, err error) {
+	n := splitFiles(s)
+	var seqs [][]int32
+	for i := 0; i < n; {
+		j, total := i, 0
+		for j < n && (j == i || total+s.Len(j) <= valGroupSamples) {
+			total += s.Len(j)
+			j++
+		}
+		if cap(*buf) < total {
+			*buf = make([]int32, total)
+		}
+		b := (*buf)[:total]
+		seqs = seqs[:0]
+		for k := i; k < j; k++ {
+			x := b[:s.Len(k)]
+			b = b[len(x):]
+			if err := s.Read(k, 0, x); err != nil {
+				return 0, 0, fmt.Errorf("validation file %d: %w", k, err)
+			}
+			if err := checkClasses(x, q); err != nil {
+				return 0, 0, fmt.Errorf("validation file %d: %w", k, err)
+			}
+			seqs = append(seqs, x)
+		}
+		gn, gt, err := e.evaluate(seqs)
+		if err != nil {
+			return 0, 0, err
+		}
+		nats += gn
+		targets += gt
+		i = j
+	}
+	return nats, targets, nil
+}
