@@ -2,32 +2,53 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/corpus"
 )
 
 func infoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "info",
-		Usage:     "describe WAV, FLAC and NIST SPHERE files, like soxi",
-		ArgsUsage: "FILE... (- reads standard input)",
+		Usage:     "describe WAV, FLAC and NIST SPHERE files, like soxi, and corpora (folders, manifests, Kaldi data directories)",
+		ArgsUsage: "FILE|DIR|MANIFEST.csv... (- reads standard input)",
 		Description: "For each file: the container (wav, flac or sphere, told by the first bytes,\n" +
 			"not the name), the sample encoding (pcm, float, ulaw or alaw), bits per stored\n" +
 			"sample, channels, sample rate, frames and duration, and the peak, RMS and DC\n" +
-			"(mean) of the decoded samples, channels averaged to mono as training does. A file\n" +
-			"that cannot be read is reported on stderr as `nextsample: PATH: reason`; the\n" +
-			"others are still described, and the exit status is 1.\n\n" +
+			"(mean) of the decoded samples, channels averaged to mono as training does.\n\n" +
+			"A directory (a Kaldi data directory holding wav.scp, or a folder of .wav, .flac\n" +
+			"and .sph files) or a manifest (a .csv file) is opened as a corpus, as --data\n" +
+			"opens it, and summarised from the headers alone, without decoding: utterances,\n" +
+			"recordings (distinct files or wav.scp commands), speakers, labelled utterances,\n" +
+			"splits, the total duration with the shortest, median and longest utterance, and\n" +
+			"how many utterances have each sample rate, channel count and container/encoding.\n" +
+			"wav.scp commands are not run, so their utterances count as \"pipe\" with an unknown\n" +
+			"rate, and those without a segment end have an unknown length: they are counted\n" +
+			"apart, not in the duration.\n\n" +
+			"A file or corpus that cannot be read is reported on stderr as\n" +
+			"`nextsample: PATH: reason`; the others are still described, and the exit status is 1.\n\n" +
 			"Example:\n" +
 			"  nextsample info samples/fsdd/recordings/0_george_0.wav\n" +
 			"  nextsample info LibriSpeech/dev-clean/84/121123/84-121123-0000.flac TIMIT/TRAIN/DR1/FCJF0/SA1.WAV\n" +
-			"  sox in.wav -t wav - | nextsample info --json -",
+			"  sox in.wav -t wav - | nextsample info --json -\n" +
+			"  nextsample info data/train          # a Kaldi data directory\n" +
+			"  nextsample info samples/fsdd/manifest.csv",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line: path, container, format, bits, channels, sample_rate, frames, duration_s, peak, rms, dc"},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line: for a file path, container, format, bits, channels, sample_rate, frames, duration_s, peak, rms, dc; " +
+				"for a corpus kind (kaldi, manifest or folder), path, utterances, recordings, speakers, labelled, splits, splits_assigned, seconds, unknown_length, min_s, median_s, max_s, sample_rates, channels, containers"},
 		},
 		Action: runInfo,
 	}
@@ -50,13 +71,36 @@ type fileInfo struct {
 
 func runInfo(c *cli.Context) error {
 	if c.NArg() == 0 {
-		return fmt.Errorf("info: no files given (usage: nextsample info [--json] FILE...)")
+		return fmt.Errorf("info: no files given (usage: nextsample info [--json] FILE|DIR|MANIFEST.csv...)")
 	}
 	out, errOut := c.App.Writer, c.App.ErrWriter
 	failed := 0
-	for i, path := range c.Args().Slice() {
+	printed := false // a text report is out: the next one follows a blank line
+	for _, path := range c.Args().Slice() {
 		if err := c.Context.Err(); err != nil {
 			return fmt.Errorf("info: %w", errInterrupted)
+		}
+		if isCorpusArg(path) {
+			ci, err := describeCorpus(path)
+			if err != nil {
+				printCorpusError(errOut, path, err)
+				failed++
+				continue
+			}
+			if c.Bool("json") {
+				b, err := json.Marshal(ci)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s\n", b)
+				continue
+			}
+			if printed {
+				fmt.Fprintln(out)
+			}
+			printed = true
+			printCorpusText(out, ci)
+			continue
 		}
 		var clip *audio.Clip
 		var err error
@@ -82,9 +126,10 @@ func runInfo(c *cli.Context) error {
 			fmt.Fprintf(out, "%s\n", b)
 			continue
 		}
-		if i > 0 {
+		if printed {
 			fmt.Fprintln(out)
 		}
+		printed = true
 		printInfoText(out, fi, clip.Info)
 	}
 	if failed > 0 {
@@ -143,4 +188,220 @@ func dBFS(v float64) string {
 		return "-inf dBFS"
 	}
 	return fmt.Sprintf("%.1f dBFS", 20*math.Log10(v))
+}
+
+// corpusInfo is the line of `info --json` for a corpus. Durations are
+// from the headers; the histograms count utterances.
+type corpusInfo struct {
+	Kind           string         `json:"kind"` // kaldi, manifest or folder
+	Path           string         `json:"path"`
+	Utterances     int            `json:"utterances"`
+	Recordings     int            `json:"recordings"` // distinct files and wav.scp commands
+	Speakers       int            `json:"speakers"`   // distinct non-empty speakers
+	Labelled       int            `json:"labelled"`   // utterances with a non-empty label or transcript
+	Splits         map[string]int `json:"splits"`
+	SplitsAssigned int            `json:"splits_assigned"` // utterances whose split is from the key hash (corpus.AssignSplit)
+	Seconds        float64        `json:"seconds"`         // of the utterances whose length is known
+	// UnknownLength counts the utterances of wav.scp commands without a
+	// segment end, whose length is only known once the command runs.
+	UnknownLength int      `json:"unknown_length"`
+	MinS          *float64 `json:"min_s"` // null when no length is known
+	MedianS       *float64 `json:"median_s"`
+	MaxS          *float64 `json:"max_s"`
+	// SampleRates and Channels count "unknown" for utterances of wav.scp
+	// commands; Containers counts them as "pipe", and the others as
+	// "container/format" ("wav/pcm", "flac/pcm", "sphere/ulaw", ...).
+	SampleRates map[string]int `json:"sample_rates"`
+	Channels    map[string]int `json:"channels"`
+	Containers  map[string]int `json:"containers"`
+}
+
+// isCorpusArg reports whether an argument of info names a corpus: a
+// directory, or a manifest, which is told by its .csv extension.
+func isCorpusArg(path string) bool {
+	if path == "-" {
+		return false
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return true
+	}
+	return strings.EqualFold(filepath.Ext(path), ".csv")
+}
+
+func describeCorpus(path string) (corpusInfo, error) {
+	c, err := corpus.Open(path)
+	if err != nil {
+		return corpusInfo{}, err
+	}
+	return summarizeCorpus(c), nil
+}
+
+// summarizeCorpus describes c from its entries' headers, decoding nothing.
+func summarizeCorpus(c *corpus.Corpus) corpusInfo {
+	ci := corpusInfo{Kind: "folder", Path: c.Source, Utterances: len(c.Entries), Splits: c.Splits(), SplitsAssigned: c.Assigned,
+		SampleRates: map[string]int{}, Channels: map[string]int{}, Containers: map[string]int{}}
+	if c.Kaldi {
+		ci.Kind = "kaldi"
+	} else if fi, err := os.Stat(c.Source); err == nil && !fi.IsDir() {
+		ci.Kind = "manifest"
+	}
+	recordings := map[string]struct{}{}
+	speakers := map[string]struct{}{}
+	framesAt := map[int]int64{} // frames of file utterances by sample rate, summed exactly
+	pipeSeconds := 0.0          // lengths of pipe segments, from their times
+	durations := make([]float64, 0, len(c.Entries))
+	for _, e := range c.Entries {
+		if e.Pipe() {
+			recordings["|"+e.Source.Command] = struct{}{}
+		} else {
+			recordings[e.Path] = struct{}{}
+		}
+		if e.Speaker != "" {
+			speakers[e.Speaker] = struct{}{}
+		}
+		if e.Label != "" {
+			ci.Labelled++
+		}
+		rate, channels, container := "unknown", "unknown", "pipe"
+		if e.Info.SampleRate > 0 {
+			rate, channels = strconv.Itoa(e.Info.SampleRate), strconv.Itoa(e.Info.Channels)
+		}
+		if !e.Pipe() {
+			container = e.Info.Container + "/" + e.Info.Format
+		}
+		ci.SampleRates[rate]++
+		ci.Channels[channels]++
+		ci.Containers[container]++
+		// Entry.Seconds is 0 both for an empty file and for a pipe
+		// utterance whose length is unknown; only the header or the
+		// segment's end tells them apart.
+		switch {
+		case e.Info.SampleRate > 0:
+			framesAt[e.Info.SampleRate] += e.Info.Frames
+		case e.Source.Segment && e.Source.End > 0:
+			pipeSeconds += e.Seconds()
+		default:
+			ci.UnknownLength++
+			continue
+		}
+		durations = append(durations, e.Seconds())
+	}
+	ci.Recordings, ci.Speakers = len(recordings), len(speakers)
+	for rate, frames := range framesAt {
+		ci.Seconds += float64(frames) / float64(rate)
+	}
+	ci.Seconds = math.Round((ci.Seconds+pipeSeconds)*1e6) / 1e6
+	if n := len(durations); n > 0 {
+		slices.Sort(durations)
+		median := durations[n/2]
+		if n%2 == 0 {
+			median = (durations[n/2-1] + durations[n/2]) / 2
+		}
+		ci.MinS, ci.MedianS, ci.MaxS = &durations[0], &median, &durations[n-1]
+	}
+	return ci
+}
+
+// printCorpusError reports a corpus that could not be opened as
+// "nextsample: PATH: reason". Errors of package corpus usually start
+// with a file of the corpus (data/train/wav.scp:3: ...), which then
+// stands for PATH.
+func printCorpusError(w io.Writer, path string, err error) {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		err = pe.Err // "stat PATH: no such file or directory"
+	}
+	msg := err.Error()
+	named := false // msg starts with path or a file in it
+	if rest, ok := strings.CutPrefix(msg, path); ok && rest != "" {
+		named = rest[0] == ':' || os.IsPathSeparator(rest[0]) || os.IsPathSeparator(path[len(path)-1])
+	}
+	if !named {
+		msg = path + ": " + msg
+	}
+	fmt.Fprintf(w, "nextsample: %s\n", msg)
+}
+
+func printCorpusText(w io.Writer, ci corpusInfo) {
+	kind := map[string]string{"kaldi": "Kaldi data directory", "manifest": "manifest", "folder": "folder of audio files"}[ci.Kind]
+	fmt.Fprintf(w, "Corpus   : %s (%s)\n", ci.Path, kind)
+	fmt.Fprintf(w, "Contents : %s from %s, %s, %d labelled\n", plural(ci.Utterances, "utterance"), plural(ci.Recordings, "recording"), plural(ci.Speakers, "speaker"), ci.Labelled)
+	var splits []string
+	for _, name := range slices.Sorted(maps.Keys(ci.Splits)) {
+		splits = append(splits, fmt.Sprintf("%s %d", name, ci.Splits[name]))
+	}
+	assigned := ""
+	switch {
+	case ci.SplitsAssigned == ci.Utterances:
+		assigned = " (assigned by key hash)"
+	case ci.SplitsAssigned > 0:
+		assigned = fmt.Sprintf(" (%d assigned by key hash)", ci.SplitsAssigned)
+	}
+	fmt.Fprintf(w, "Splits   : %s%s\n", strings.Join(splits, ", "), assigned)
+	if ci.MinS == nil {
+		fmt.Fprintf(w, "Duration : unknown\n")
+	} else {
+		fmt.Fprintf(w, "Duration : %s; per utterance min %.3f s, median %.3f s, max %.3f s\n", hoursMinutes(ci.Seconds), *ci.MinS, *ci.MedianS, *ci.MaxS)
+	}
+	if ci.UnknownLength > 0 {
+		fmt.Fprintf(w, "Unknown  : %s of wav.scp commands without a segment end, not in the duration (the commands are not run)\n", plural(ci.UnknownLength, "utterance"))
+	}
+	fmt.Fprintf(w, "Rates    : %s\n", histogram(ci.SampleRates, func(k string) string {
+		if k == "unknown" {
+			return k
+		}
+		return k + " Hz"
+	}))
+	fmt.Fprintf(w, "Channels : %s\n", histogram(ci.Channels, func(k string) string {
+		if k == "1" {
+			return "1 channel"
+		}
+		if k == "unknown" {
+			return k
+		}
+		return k + " channels"
+	}))
+	fmt.Fprintf(w, "Encoding : %s\n", histogram(ci.Containers, func(k string) string { return k }))
+}
+
+// histogram lists counts most frequent first: "8000 Hz (2990), 16000 Hz (10)".
+func histogram(n map[string]int, name func(string) string) string {
+	keys := slices.Collect(maps.Keys(n))
+	slices.SortFunc(keys, func(a, b string) int {
+		if n[a] != n[b] {
+			return n[b] - n[a]
+		}
+		if x, err := strconv.Atoi(a); err == nil {
+			if y, err := strconv.Atoi(b); err == nil {
+				return x - y
+			}
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s (%d)", name(k), n[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hoursMinutes is a duration for people: "52 h 07 min (187620.481 s)",
+// "3 min 05 s (185.012 s)", "4.250 s".
+func hoursMinutes(s float64) string {
+	switch {
+	case s >= 3600:
+		m := int64(math.Round(s / 60))
+		return fmt.Sprintf("%d h %02d min (%.3f s)", m/60, m%60, s)
+	case s >= 60:
+		sec := int64(math.Round(s))
+		return fmt.Sprintf("%d min %02d s (%.3f s)", sec/60, sec%60, s)
+	}
+	return fmt.Sprintf("%.3f s", s)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
