@@ -42,10 +42,17 @@ const ln2 = 0.6931471805599453
 // one pass over the whole file. threads 0 means all cores. A cancelled ctx
 // stops the evaluation between groups of chunks.
 func Evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, threads int) (EvalResult, error) {
-	return evaluate(ctx, model, files, threads, EvalChunk)
+	return evaluate(ctx, model, Classes(files), threads, EvalChunk)
 }
 
-func evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, threads, chunk int) (EvalResult, error) {
+// EvaluateSplit is Evaluate of the files of a Split, read a group of files
+// at a time (about 16 chunks per thread), so memory holds one group rather
+// than the split. The classes are checked against the model's.
+func EvaluateSplit(ctx context.Context, model *causalconv.Model, s Split, threads int) (EvalResult, error) {
+	return evaluate(ctx, model, s, threads, EvalChunk)
+}
+
+func evaluate(ctx context.Context, model *causalconv.Model, s Split, threads, chunk int) (EvalResult, error) {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
@@ -58,29 +65,47 @@ func evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, thr
 		return EvalResult{}, err
 	}
 	defer e.close()
+	q := model.Config.QuantizationChannels
 	var res EvalResult
+	var buf []int32
+	var seqs [][]int32
+	n := splitFiles(s)
 	// Groups of files of about 16 chunks per thread between checks of ctx.
 	group := 16 * threads * chunk
-	for i := 0; i < len(files); {
+	for i := 0; i < n; {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		j, size := i, 0
-		for j < len(files) && (j == i || size+len(files[j]) <= group) {
-			size += len(files[j])
+		for j < n && (j == i || size+s.Len(j) <= group) {
+			size += s.Len(j)
 			j++
 		}
-		nats, n, err := e.evaluate(files[i:j])
+		if cap(buf) < size {
+			buf = make([]int32, size)
+		}
+		b := buf[:size]
+		seqs = seqs[:0]
+		for k := i; k < j; k++ {
+			x := b[:s.Len(k)]
+			b = b[len(x):]
+			if err := s.Read(k, 0, x); err != nil {
+				return res, fmt.Errorf("file %d: %w", k, err)
+			}
+			if err := checkClasses(x, q); err != nil {
+				return res, fmt.Errorf("file %d: %w", k, err)
+			}
+			seqs = append(seqs, x)
+			if len(x) >= 2 {
+				res.Files++
+			}
+		}
+		nats, n, err := e.evaluate(seqs)
 		if err != nil {
 			return res, fmt.Errorf("evaluating: %w", err)
 		}
 		res.Nats += nats
 		res.Samples += n
-		for _, f := range files[i:j] {
-			if len(f) >= 2 {
-				res.Files++
-			}
-		}
 		i = j
 	}
 	return res, nil

@@ -33,6 +33,7 @@ func evalCommand() *cli.Command {
 			&cli.StringFlag{Name: "split", Usage: "score only this manifest split", DefaultText: "every file"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object: bits_per_sample, nats_per_sample, samples, files"},
 			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores"},
+			cacheFlag(),
 			sampleRateFlag(),
 		},
 		Action: runEval,
@@ -96,16 +97,28 @@ func runEval(c *cli.Context) error {
 			if len(entries) == 0 {
 				return fmt.Errorf("eval: %s has no validation files; give --split or --data", corp.Source)
 			}
+			// The files the run validated on: bounded as --val-samples bounded them.
+			if src.ValSamples > 0 {
+				if kept := boundValidation(entries, src.ValSamples, settings.SampleRate); len(kept) < len(entries) {
+					valName = fmt.Sprintf("%s; %d of its %d files, chosen by key hash for --val-samples %d", valName, len(kept), len(entries), src.ValSamples)
+					entries = kept
+				}
+			}
 			what = "validation: " + valName
 		}
 		what = fmt.Sprintf("%s, %s", corp.Source, what)
 	}
 	threads := c.Int("threads")
-	files, _, err := corpus.LoadClasses(ctx, entries, settings, threads)
+	cacheDir, err := cacheDirFlag(c)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	classes, err := openClassCache(ctx, c.App.ErrWriter, "evaluation", entries, settings, cacheDir, threads, false)
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("eval: %w", err))
 	}
-	res, err := train.Evaluate(ctx, model, files, threads)
+	defer classes.Close()
+	res, err := train.EvaluateSplit(ctx, model, classes, threads)
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("eval: %w", err))
 	}

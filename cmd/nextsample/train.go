@@ -81,7 +81,7 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "val-split", Usage: "manifest split to validate on", DefaultText: "the first of valid, validation, dev, test present"},
 			&cli.Int64Flag{Name: "val-samples", Usage: "validate on at most about `N` samples of the validation set: whole files, chosen by a hash of their keys (0: all of it)"},
 			&cli.StringFlag{Name: "val-data", Usage: "validate on this separate corpus: a `DIR` (a Kaldi data directory, or of audio files) or a manifest.csv (with --val-split: that split of it)", DefaultText: "a split of --data"},
-			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` of the prepared training classes (1 byte per sample, built once per corpus and audio settings, reused by later runs and --resume)", EnvVars: []string{"NEXTSAMPLE_CACHE_DIR"}, DefaultText: "$XDG_CACHE_HOME/nextsample or ~/.cache/nextsample"},
+			cacheFlag(),
 			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: def.Chunk, Hidden: true},
 			&cli.IntFlag{Name: "sample-rate", Usage: "model sample rate in `Hz`", DefaultText: "the corpus's rate"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample files at other rates instead of refusing them"},
@@ -476,7 +476,8 @@ func audioLength(n int64, rate int) string {
 // openClassCache returns the class cache of a split's entries, building
 // it with a progress line on stderr (redrawn on a terminal, every 10 s
 // otherwise) when it does not exist yet.
-func openClassCache(ctx context.Context, stderr io.Writer, what string, entries []corpus.Entry, s audio.Settings, dir string, threads int) (*corpus.ClassCache, error) {
+// Unless announce is set, a cache that was already built is used silently.
+func openClassCache(ctx context.Context, stderr io.Writer, what string, entries []corpus.Entry, s audio.Settings, dir string, threads int, announce bool) (*corpus.ClassCache, error) {
 	t0 := time.Now()
 	tty := isTerminal(stderr)
 	var last time.Time
@@ -509,11 +510,33 @@ func openClassCache(ctx context.Context, stderr io.Writer, what string, entries 
 		return nil, err
 	}
 	verb := "reused"
+	if !built && !announce {
+		return cc, nil
+	}
 	if built {
 		verb = fmt.Sprintf("built in %.1fs", time.Since(t0).Seconds())
 	}
 	fmt.Fprintf(stderr, "  %s classes: %s (%s, %s)\n", what, cc.Path(), byteSize(cc.Bytes()), verb)
 	return cc, nil
+}
+
+// cacheFlag is the --cache-dir flag of the commands that read a corpus's
+// classes through a class cache.
+func cacheFlag() cli.Flag {
+	return &cli.StringFlag{Name: "cache-dir", Usage: "`DIR` of the prepared μ-law classes (1 byte per sample, built once per corpus and audio settings, reused by later runs)",
+		EnvVars: []string{"NEXTSAMPLE_CACHE_DIR"}, DefaultText: "$XDG_CACHE_HOME/nextsample or ~/.cache/nextsample"}
+}
+
+// cacheDirFlag returns --cache-dir, or the default cache directory.
+func cacheDirFlag(c *cli.Context) (string, error) {
+	if d := c.String("cache-dir"); d != "" {
+		return d, nil
+	}
+	d, err := corpus.DefaultCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("%w (--cache-dir)", err)
+	}
+	return d, nil
 }
 
 // byteSize formats n bytes for people.
@@ -638,14 +661,12 @@ func runTrain(c *cli.Context) error {
 	fmt.Fprintf(stderr, "data: %s (%d files)\n", corp.Source, len(corp.Entries))
 
 	t0 := time.Now()
-	cacheDir := c.String("cache-dir")
-	if cacheDir == "" {
-		if cacheDir, err = corpus.DefaultCacheDir(); err != nil {
-			return fmt.Errorf("train: %w (--cache-dir)", err)
-		}
+	cacheDir, err := cacheDirFlag(c)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	var data train.Data
-	trainCache, err := openClassCache(ctx, stderr, "train", trainSet, settings, cacheDir, opts.Threads)
+	trainCache, err := openClassCache(ctx, stderr, "train", trainSet, settings, cacheDir, opts.Threads, true)
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("train: %w", err))
 	}
@@ -653,7 +674,7 @@ func runTrain(c *cli.Context) error {
 	data.Train = trainCache
 	var valCache *corpus.ClassCache
 	if len(valSet) > 0 {
-		if valCache, err = openClassCache(ctx, stderr, "validation", valSet, settings, cacheDir, opts.Threads); err != nil {
+		if valCache, err = openClassCache(ctx, stderr, "validation", valSet, settings, cacheDir, opts.Threads, true); err != nil {
 			return interrupted(ctx, fmt.Errorf("train: %w", err))
 		}
 		defer valCache.Close()
