@@ -53,6 +53,8 @@ type worker interface {
 	forwardBackward(x, y []int32, scoreFrom int, lossScale float32, grad []float32) (float64, error)
 	// loss returns Σ scored CE in nats, forward only.
 	loss(x, y []int32, scoreFrom int) (float64, error)
+	// bytes is the memory its buffers hold.
+	bytes() int64
 }
 
 // chunk is a piece of a unit that a worker processes alone: inputs

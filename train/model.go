@@ -73,6 +73,8 @@ func (w *convWorker) forwardBackward(x, y []int32, from int, scale float32, grad
 	return w.ws.ForwardBackward(w.net.packed, x, y, from, scale, grad)
 }
 
+func (w *convWorker) bytes() int64 { return w.ws.Bytes() }
+
 func (w *convWorker) loss(x, y []int32, from int) (float64, error) {
 	if err := w.ws.SetPrecision(causalconv.PrecisionFP32); err != nil {
 		return 0, err

@@ -247,6 +247,50 @@ func UnigramBits(files [][]int32, q int) float64 {
 	return entropyBits(counts)
 }
 
+// Memory is what the long-lived buffers of a run hold, in bytes. It does
+// not grow with the corpus except for Index, a few bytes per training file;
+// the classes themselves stay in their Split (a class cache file is read a
+// window at a time and left to the kernel's page cache).
+type Memory struct {
+	Model      int64 // the parameters
+	Optimizer  int64 // the optimizer's state (Adam: two moments) and the summed gradient
+	Gradients  int64 // one gradient slot per chunk of the largest batch (batch × ⌈crop/chunk⌉)
+	Workspaces int64 // the workers' activations and scratch, all threads
+	Batches    int64 // the windows read ahead (prefetch depth + 1 batches)
+	Validation int64 // the group of validation classes scored at a time
+	Index      int64 // the sampler's order and lengths of the training files
+}
+
+// Total is the sum of the parts.
+func (m Memory) Total() int64 {
+	return m.Model + m.Optimizer + m.Gradients + m.Workspaces + m.Batches + m.Validation + m.Index
+}
+
+// Memory returns what the run's buffers hold once its first steps and
+// validation have run (the gradient slots and read buffers are sized then).
+func (r *Run) Memory() Memory {
+	n := int64(len(r.eng.grad))
+	var m Memory
+	m.Model = 4 * n
+	m.Optimizer = 4 * n
+	for _, b := range r.opt.State() {
+		m.Optimizer += 4 * int64(len(b.Data))
+	}
+	o := r.opts
+	m.Gradients = 4 * n * int64(o.Batch*((o.Crop+o.Chunk-1)/o.Chunk))
+	for _, w := range r.eng.workers {
+		m.Workspaces += w.bytes()
+	}
+	m.Batches = 4 * int64((prefetchDepth+1)*o.Batch*(o.Crop+r.model.Config.ReceptiveField()))
+	var val int64
+	for i := range splitFiles(r.data.Valid) {
+		val += int64(r.data.Valid.Len(i))
+	}
+	m.Validation = 4 * min(val, valGroupSamples)
+	m.Index = int64(len(r.ids)) * (4 + 8 + 4) // ids, lengths, order
+	return m
+}
+
 // hasValid reports whether the run has validation files.
 func (r *Run) hasValid() bool { return splitFiles(r.data.Valid) > 0 }
 

@@ -737,6 +737,9 @@ func runTrain(c *cli.Context) error {
 		fmt.Fprintf(stderr, ", weight decay %g", opts.WeightDecay)
 	}
 	fmt.Fprintf(stderr, "; %d steps of %d files × ≤%d samples; %s; %d threads; run in %s\n", opts.Steps, opts.Batch, opts.Crop, opts.Precision, opts.Threads, out)
+	m := run.Memory()
+	fmt.Fprintf(stderr, "memory: %s in buffers: model %s, optimizer and gradient %s, gradient slots %s, workspaces %s, read-ahead %s, validation %s, file index %s\n",
+		byteSize(m.Total()), byteSize(m.Model), byteSize(m.Optimizer), byteSize(m.Gradients), byteSize(m.Workspaces), byteSize(m.Batches), byteSize(m.Validation), byteSize(m.Index))
 
 	err = run.Train(ctx)
 	if err != nil && ctx.Err() != nil {
