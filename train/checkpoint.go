@@ -80,6 +80,9 @@ type state struct {
 	Options Options      `json:"options"`
 	Sampler samplerState `json:"sampler"`
 	Data    dataKey      `json:"data"`
+	// Ranks is the number of processes of the run that wrote it (0 in
+	// checkpoints of older versions: one).
+	Ranks int `json:"ranks,omitempty"`
 }
 
 // dataKey identifies a training split, so that a run is not resumed on

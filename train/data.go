@@ -133,6 +133,7 @@ func entropyBits(counts []int64) float64 {
 // (the engine takes at most RF-1 samples of context before a chunk).
 type batch struct {
 	units []Unit
+	total int // scored targets of the whole global batch
 	bufs  [][]int32
 	// after is the sampler's state once this batch was drawn: what a
 	// checkpoint written after this step stores.
@@ -180,7 +181,9 @@ type prefetcher struct {
 // prefetchDepth is how many batches are read ahead of the step.
 const prefetchDepth = 2
 
-func startPrefetch(smp *sampler, s Split, ids []int32, b, crop, ctxMax, q int) *prefetcher {
+// In a data-parallel run of size processes it draws every global batch
+// but reads only this rank's contiguous share of it.
+func startPrefetch(smp *sampler, s Split, ids []int32, b, crop, ctxMax, q, rank, size int) *prefetcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prefetcher{out: make(chan *batch, prefetchDepth), free: make(chan *batch, prefetchDepth+1), cancel: cancel}
 	for range prefetchDepth + 1 {
@@ -200,8 +203,12 @@ func startPrefetch(smp *sampler, s Split, ids []int32, b, crop, ctxMax, q int) *
 			}
 			ws = smp.next(ws, b, crop)
 			bt.after, bt.err = smp.state()
+			bt.total = 0
+			for _, w := range ws {
+				bt.total += w.targets
+			}
 			if bt.err == nil {
-				bt.err = bt.read(s, ids, ws, ctxMax, q)
+				bt.err = bt.read(s, ids, ws[rank*b/size:(rank+1)*b/size], ctxMax, q)
 			}
 			select {
 			case <-ctx.Done():
@@ -276,3 +283,20 @@ func (e *engine) evaluateSplit(s Split, q int, buf *[]int32) (nats float64, targ
 	}
 	return nats, targets, nil
 }
+
+// strided is the files from, from+step, from+2·step… of a Split: one
+// process's share of the validation files.
+type strided struct {
+	s          Split
+	from, step int
+}
+
+func (p strided) Files() int {
+	n := splitFiles(p.s)
+	if p.from >= n {
+		return 0
+	}
+	return (n - p.from + p.step - 1) / p.step
+}
+func (p strided) Len(i int) int                      { return p.s.Len(p.from + i*p.step) }
+func (p strided) Read(i, off int, dst []int32) error { return p.s.Read(p.from+i*p.step, off, dst) }

@@ -94,6 +94,7 @@ type engine struct {
 	grad   []float32   // the summed gradient of a step
 	slots  [][]float32 // one gradient per chunk, kept zeroed between steps
 	chunks []chunk
+	first  []int     // first chunk of each unit of the step, and len(chunks)
 	order  []int     // chunk indices, most expensive first
 	losses []float64 // per-chunk loss (nats)
 	errs   []error   // per-chunk error (a bad class, a sequence too long)
@@ -102,8 +103,16 @@ type engine struct {
 	lossScale float32
 	gradScale float32
 
+	// comm, when set with more than one process, sums the gradient and
+	// the loss over the processes of a data-parallel run: each process
+	// steps its own contiguous share of the global batch.
+	comm     Collective
+	scalars  []float64 // [loss, caller's values...] summed over processes
+	extra    []float64 // the caller's values for the next step
+	fusedSum bool      // the gradient norm is computed in the reduction pass
+
 	// Phase functions, bound once so that running a phase does not allocate.
-	fbPhase, reducePhase, updatePhase, evalPhase func(worker, task int)
+	fbPhase, reducePhase, updatePhase, evalPhase, normPhase func(worker, task int)
 }
 
 // newEngine returns an engine with threads workers; opt may be nil for an
@@ -126,8 +135,12 @@ func newEngine(net network, opt Optimizer, threads, chunkLen int) (*engine, erro
 	e.reducePhase = e.reduceTask
 	e.updatePhase = e.updateTask
 	e.evalPhase = e.evalTask
+	e.normPhase = e.normTask
 	return e, nil
 }
+
+// distributed reports whether steps are summed over several processes.
+func (e *engine) distributed() bool { return e.comm != nil && e.comm.Size() > 1 }
 
 func (e *engine) close() { e.pool.close() }
 
@@ -172,16 +185,40 @@ var errNoTargets = errors.New("batch has no scored targets")
 // optimizer update number update (1-based) with learning rate lr, unless
 // the loss or gradient is not finite.
 func (e *engine) step(units []Unit, update int64, lr, clip float64) (StepResult, error) {
-	e.chunks = e.chunks[:0]
 	total := 0
+	for _, u := range units {
+		total += u.Targets
+	}
+	return e.stepShard(units, total, update, lr, clip)
+}
+
+// stepShard is step for a process of a data-parallel run: units are its
+// share of a global batch of total scored targets, the loss is scaled by
+// 1/total, and the gradient and loss are summed over the processes (once,
+// over the whole gradient arena) before the norm, clipping and update,
+// which every process then applies alike.
+//
+// The gradient is summed in a fixed tree: each unit's chunk slots in chunk
+// order, then the units by recursive halving (the sum of units [lo, hi) is
+// that of [lo, mid) plus that of [mid, hi), mid = lo + (hi-lo)/2). A
+// process holding a contiguous half, quarter… of the global batch holds a
+// whole subtree, so when the processes' sums are added in the tree's order
+// (two processes: a+b, which is exact in either order) the result is the
+// single-process gradient bit for bit.
+func (e *engine) stepShard(units []Unit, total int, update int64, lr, clip float64) (StepResult, error) {
+	e.chunks = e.chunks[:0]
+	e.first = e.first[:0]
+	local := 0
 	for _, u := range units {
 		if err := u.validate(); err != nil {
 			return StepResult{}, err
 		}
+		e.first = append(e.first, len(e.chunks))
 		e.split(u.Seq, u.Start, u.Targets)
-		total += u.Targets
+		local += u.Targets
 	}
-	if total == 0 {
+	e.first = append(e.first, len(e.chunks))
+	if total == 0 || (local == 0 && !e.distributed()) {
 		return StepResult{}, errNoTargets
 	}
 	e.schedule()
@@ -191,15 +228,26 @@ func (e *engine) step(units []Unit, update int64, lr, clip float64) (StepResult,
 	e.lossScale = float32(1 / float64(total))
 	e.net.prepare()
 	e.pool.run(len(e.chunks), e.fbPhase)
+	e.fusedSum = !e.distributed()
 	e.pool.run(len(e.norms), e.reducePhase)
 	if err := e.firstError(); err != nil {
 		return StepResult{}, err
 	}
-
-	var nats, sq float64
-	for _, l := range e.losses[:len(e.chunks)] {
-		nats += l
+	nats := e.treeLoss()
+	if e.distributed() {
+		e.scalars = append(append(e.scalars[:0], nats), e.extra...)
+		if err := e.comm.AllreduceFloat32(e.grad); err != nil {
+			return StepResult{}, fmt.Errorf("summing gradients over processes: %w", err)
+		}
+		if err := e.comm.AllreduceFloat64(e.scalars); err != nil {
+			return StepResult{}, fmt.Errorf("summing losses over processes: %w", err)
+		}
+		nats = e.scalars[0]
+		copy(e.extra, e.scalars[1:])
+		e.pool.run(len(e.norms), e.normPhase)
 	}
+
+	var sq float64
 	nats /= float64(total)
 	for _, s := range e.norms {
 		sq += s
@@ -237,27 +285,86 @@ func (e *engine) firstError() error {
 	return nil
 }
 
-// reduceTask sums the chunk gradients of one parameter block in slot
-// order, zeroes the slots for the next step and stores the block's Σ g².
+// reduceTask sums the chunk gradients of one parameter block in the tree
+// of stepShard, zeroes the slots for the next step and, for a single
+// process, stores the block's Σ g².
 func (e *engine) reduceTask(_, block int) {
 	lo, hi := blockRange(block, len(e.grad))
 	g := e.grad[lo:hi]
-	s0 := e.slots[0][lo:hi]
-	copy(g, s0)
-	clear(s0)
-	for _, slot := range e.slots[1:len(e.chunks)] {
-		s := slot[lo:hi]
-		s = s[:len(g)]
-		for i := range g {
-			g[i] += s[i]
+	units := len(e.first) - 1
+	if units == 0 { // a process with no share of this batch
+		clear(g)
+	} else {
+		for u := range units { // each unit's chunks, in order, into its first slot
+			acc := e.slots[e.first[u]][lo:hi]
+			for c := e.first[u] + 1; c < e.first[u+1]; c++ {
+				s := e.slots[c][lo:hi]
+				s = s[:len(acc)]
+				for i := range acc {
+					acc[i] += s[i]
+				}
+				clear(s)
+			}
 		}
-		clear(s)
+		root := e.treeSum(0, units, lo, hi)
+		copy(g, root)
+		clear(root)
 	}
+	if e.fusedSum {
+		e.norms[block] = sumSquares(g)
+	}
+}
+
+// treeSum adds the unit sums of units [a, b) by recursive halving into
+// the first slot of unit a, and returns that slot's block.
+func (e *engine) treeSum(a, b, lo, hi int) []float32 {
+	acc := e.slots[e.first[a]][lo:hi]
+	if b-a == 1 {
+		return acc
+	}
+	mid := a + (b-a)/2
+	e.treeSum(a, mid, lo, hi)
+	right := e.treeSum(mid, b, lo, hi)
+	right = right[:len(acc)]
+	for i := range acc {
+		acc[i] += right[i]
+	}
+	clear(right)
+	return acc
+}
+
+// treeLoss sums the chunk losses in the order treeSum sums gradients.
+func (e *engine) treeLoss() float64 {
+	units := len(e.first) - 1
+	if units == 0 {
+		return 0
+	}
+	var sum func(a, b int) float64
+	sum = func(a, b int) float64 {
+		if b-a == 1 {
+			var l float64
+			for c := e.first[a]; c < e.first[a+1]; c++ {
+				l += e.losses[c]
+			}
+			return l
+		}
+		mid := a + (b-a)/2
+		return sum(a, mid) + sum(mid, b)
+	}
+	return sum(0, units)
+}
+
+func (e *engine) normTask(_, block int) {
+	lo, hi := blockRange(block, len(e.grad))
+	e.norms[block] = sumSquares(e.grad[lo:hi])
+}
+
+func sumSquares(g []float32) float64 {
 	var sq float64
 	for _, v := range g {
 		sq += float64(v) * float64(v)
 	}
-	e.norms[block] = sq
+	return sq
 }
 
 func (e *engine) updateTask(_, block int) {

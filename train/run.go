@@ -41,6 +41,13 @@ type Setup struct {
 	// Progress redraws a one-line progress bar on Log (a terminal) rather
 	// than printing a line every few steps.
 	Progress bool
+	// Comm, if set with more than one process, makes the run one process
+	// of a data-parallel run: every process runs the same run (same
+	// options, data and checkpoint) and steps its contiguous share of each
+	// global batch of Options.Batch files; gradients, losses and
+	// validations are summed over the processes. Only rank 0 writes files
+	// and logs. See Collective.
+	Comm Collective
 }
 
 // File names inside a run directory.
@@ -78,6 +85,7 @@ type Run struct {
 	rows     []LogRow
 	valBuf   []int32
 
+	lead       bool      // rank 0 (or the only process): writes the files and the log
 	started    time.Time // of this session
 	stepTime   time.Duration
 	stepsTimed int
@@ -102,7 +110,7 @@ func New(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, e
 	if err != nil {
 		return nil, err
 	}
-	r.st = state{Format: stateFormat, LRScale: 1, Options: opts, Data: r.dataKey()}
+	r.st = state{Format: stateFormat, LRScale: 1, Options: opts, Data: r.dataKey(), Ranks: r.ranks()}
 	r.savedStep = -1
 	return r, nil
 }
@@ -144,8 +152,12 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 		r.Close()
 		return nil, err
 	}
+	if size := r.ranks(); ck.st.Ranks != 0 && ck.st.Ranks != size {
+		r.logf("note: %s was written by a run of %d processes, resumed with %d: the same data order, but the gradients are summed in another order, so the weights are not bit-identical to a continuation with %d", ck.Path, ck.st.Ranks, size, ck.st.Ranks)
+	}
 	r.st = ck.st
 	r.st.Options = opts
+	r.st.Ranks = r.ranks()
 	r.savedStep = r.st.Step
 	// Keep the log up to the checkpoint: later rows belong to steps that
 	// were not saved and are about to be redone.
@@ -166,6 +178,9 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 		return nil, err
 	}
 	opts.Threads = threadsOrAll(opts.Threads)
+	if c := setup.Comm; c != nil && c.Size() > 1 && opts.Batch%c.Size() != 0 {
+		return nil, fmt.Errorf("--batch %d does not divide over %d processes: use a multiple of %d", opts.Batch, c.Size(), c.Size())
+	}
 	ids, lens := withTargets(data.Train)
 	if len(ids) == 0 {
 		return nil, errors.New("no training file has at least 2 samples")
@@ -200,9 +215,11 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	if err != nil {
 		return nil, err
 	}
+	eng.comm = setup.Comm
+	eng.extra = make([]float64, 1)
 	r := &Run{
 		setup: setup, opts: opts, model: model, opt: opt, data: data, ids: ids,
-		eng:  eng,
+		eng: eng, lead: setup.Comm == nil || setup.Comm.Rank() == 0,
 		smp:  newSampler(lens, opts.Seed),
 		base: Baselines{Uniform: math.Log2(float64(q)), Unigram: unigram},
 	}
@@ -291,6 +308,14 @@ func (r *Run) Memory() Memory {
 	return m
 }
 
+// ranks is the number of processes of the run.
+func (r *Run) ranks() int {
+	if r.setup.Comm == nil {
+		return 1
+	}
+	return r.setup.Comm.Size()
+}
+
 // hasValid reports whether the run has validation files.
 func (r *Run) hasValid() bool { return splitFiles(r.data.Valid) > 0 }
 
@@ -304,7 +329,7 @@ func (r *Run) dataKey() dataKey {
 }
 
 func (r *Run) logf(format string, args ...any) {
-	if r.setup.Log == nil {
+	if r.setup.Log == nil || !r.lead {
 		return
 	}
 	if r.setup.Progress {
@@ -339,13 +364,24 @@ func (r *Run) Train(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pf := startPrefetch(smp, r.data.Train, r.ids, o.Batch, o.Crop, r.model.Config.ReceptiveField()-1, r.model.Config.QuantizationChannels)
+	rank, size := 0, r.ranks()
+	if r.setup.Comm != nil {
+		rank = r.setup.Comm.Rank()
+	}
+	pf := startPrefetch(smp, r.data.Train, r.ids, o.Batch, o.Crop, r.model.Config.ReceptiveField()-1, r.model.Config.QuantizationChannels, rank, size)
 	defer func() {
 		pf.stop()
 		// Later calls of Train continue after the last step done.
 		_ = r.smp.restore(r.smpState)
 	}()
-	for r.st.Step < o.Steps && ctx.Err() == nil {
+	// A stop (ctx cancelled) takes effect after the same step on every
+	// process: each says whether it was asked to stop in the step's sum.
+	distributed := r.eng.distributed()
+	stop := false
+	for r.st.Step < o.Steps && !stop {
+		if !distributed && ctx.Err() != nil {
+			break
+		}
 		t0 := time.Now()
 		bt, err := pf.next()
 		if err != nil {
@@ -353,11 +389,16 @@ func (r *Run) Train(ctx context.Context) error {
 		}
 		r.smpState = bt.after
 		lr := o.LR * sched.Factor(r.st.Step) * r.st.LRScale
-		res, err := r.eng.step(bt.units, r.st.Updates+1, lr, o.Clip)
+		r.eng.extra[0] = 0
+		if ctx.Err() != nil {
+			r.eng.extra[0] = 1
+		}
+		res, err := r.eng.stepShard(bt.units, bt.total, r.st.Updates+1, lr, o.Clip)
 		pf.release(bt)
 		if err != nil {
 			return err
 		}
+		stop = distributed && r.eng.extra[0] > 0
 		r.st.Step++
 		dt := time.Since(t0)
 		r.stepTime += dt
@@ -410,7 +451,10 @@ func (r *Run) Train(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil || stop {
+		if err == nil {
+			err = context.Canceled // another process was stopped
+		}
 		return fmt.Errorf("stopped after step %d of %d; saved %s: %w", r.st.Step, o.Steps, filepath.Join(r.setup.Out, LastFile), err)
 	}
 	return nil
@@ -419,7 +463,7 @@ func (r *Run) Train(ctx context.Context) error {
 // validate returns the validation bits per sample and records them.
 func (r *Run) validate() float64 {
 	t0 := time.Now()
-	nats, n, err := r.eng.evaluateSplit(r.data.Valid, r.model.Config.QuantizationChannels, &r.valBuf)
+	nats, n, err := r.evaluateValid()
 	if err != nil {
 		r.logf("warning: validation failed: %v", err)
 		return math.NaN()
@@ -440,10 +484,31 @@ func (r *Run) validate() float64 {
 	return bits
 }
 
+// evaluateValid scores the validation files: all of them, or in a
+// data-parallel run every Size()-th file from this process's rank on,
+// summed over the processes.
+func (r *Run) evaluateValid() (nats float64, n int64, err error) {
+	q := r.model.Config.QuantizationChannels
+	if !r.eng.distributed() {
+		return r.eng.evaluateSplit(r.data.Valid, q, &r.valBuf)
+	}
+	c := r.setup.Comm
+	part := strided{s: r.data.Valid, from: c.Rank(), step: c.Size()}
+	nats, n, err = r.eng.evaluateSplit(part, q, &r.valBuf)
+	if err != nil {
+		return 0, 0, err // the caller aborts the run: the others wait in the sum
+	}
+	sums := []float64{nats, float64(n)}
+	if err := c.AllreduceFloat64(sums); err != nil {
+		return 0, 0, err
+	}
+	return sums[0], int64(sums[1]), nil
+}
+
 // report prints the progress of one step: a redrawn bar on a terminal, a
 // line every few steps otherwise.
 func (r *Run) report(row LogRow) {
-	if r.setup.Log == nil {
+	if r.setup.Log == nil || !r.lead {
 		return
 	}
 	o := r.opts
@@ -485,8 +550,11 @@ func (r *Run) stateJSON() (string, error) {
 	return string(b), err
 }
 
-// saveState writes a resumable checkpoint to path.
+// saveState writes a resumable checkpoint to path (rank 0 only).
 func (r *Run) saveState(path string) error {
+	if !r.lead {
+		return nil
+	}
 	js, err := r.stateJSON()
 	if err != nil {
 		return err
@@ -510,6 +578,9 @@ func (r *Run) save() error {
 }
 
 func (r *Run) saveBest() error {
+	if !r.lead {
+		return nil
+	}
 	b, err := json.Marshal(map[string]any{"step": r.st.BestStep, "val_bits": *r.st.BestVal})
 	if err != nil {
 		return err
@@ -524,6 +595,9 @@ func (r *Run) saveBest() error {
 }
 
 func (r *Run) writeLogAndPlot() error {
+	if !r.lead {
+		return nil
+	}
 	if err := atomicfile.Write(filepath.Join(r.setup.Out, LogFile), func(w io.Writer) error { return writeLog(w, r.rows) }); err != nil {
 		return err
 	}

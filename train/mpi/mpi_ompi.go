@@ -1,0 +1,6 @@
+//go:build mpi && !mpi_nopkgconfig
+
+package mpi
+
+// #cgo pkg-config: ompi-c
+import "C"
