@@ -381,7 +381,7 @@ func readCacheIndex(f *os.File, path string) (*ClassCache, error) {
 		return nil, bad("inconsistent description")
 	}
 	indexLen := size - cacheFooterSize - jsLen - indexAt
-	if m.Entries < 0 || indexLen != 16*int64(m.Entries) {
+	if m.Entries < 0 || indexLen%16 != 0 || indexLen/16 != int64(m.Entries) { // not 16*m.Entries, which overflows
 		return nil, bad("index of %d bytes for %d entries", indexLen, m.Entries)
 	}
 	idx := make([]byte, indexLen)
@@ -404,6 +404,16 @@ func readCacheIndex(f *os.File, path string) (*ClassCache, error) {
 	}
 	if total != m.Samples {
 		return nil, bad("index holds %d samples, description %d", total, m.Samples)
+	}
+	var counted int64
+	for _, k := range m.Counts {
+		if k < 0 || k > m.Samples {
+			return nil, bad("class histogram out of range")
+		}
+		counted += k
+	}
+	if counted != m.Samples {
+		return nil, bad("class histogram counts %d samples, the index %d", counted, m.Samples)
 	}
 	return c, nil
 }
