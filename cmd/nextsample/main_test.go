@@ -6,6 +6,9 @@ import (
 	"testing"
 )
 
+// cleanups run after all tests (removing binaries built for them).
+var cleanups []func()
+
 // TestMain keeps the class caches of the tests' training runs out of the
 // user's cache directory.
 func TestMain(m *testing.M) {
@@ -16,6 +19,9 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("NEXTSAMPLE_CACHE_DIR", dir)
 	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

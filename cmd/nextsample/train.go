@@ -23,6 +23,7 @@ import (
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
 	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/mpi"
 )
 
 // defaultManifest is the bundled corpus that `nextsample train` uses when
@@ -556,8 +557,33 @@ func runTrain(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("train: unexpected argument %q (the corpus is given with --data)", c.Args().First())
 	}
+	comm, err := mpi.Init()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if comm.Size() == 1 {
+		err = trainWith(c, nil)
+		return errors.Join(err, comm.Finalize())
+	}
+	// One process of an MPI job: rank 0 prints and writes; an error on
+	// any rank ends the whole job at once (the others would wait in the
+	// next sum), after printing it with the rank.
+	err = trainWith(c, comm)
+	if err != nil && !errors.Is(err, errInterrupted) {
+		fmt.Fprintf(c.App.ErrWriter, "nextsample: rank %d of %d: %v\n", comm.Rank(), comm.Size(), err)
+		comm.Abort(1)
+	}
+	return errors.Join(err, comm.Finalize())
+}
+
+// trainWith runs the train command, as one process of an MPI job when
+// comm is set.
+func trainWith(c *cli.Context, comm *mpi.Comm) error {
 	ctx := c.Context
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	if comm != nil && comm.Rank() != 0 {
+		stdout, stderr = io.Discard, io.Discard
+	}
 	out := c.String("out")
 
 	var (
@@ -666,6 +692,13 @@ func runTrain(c *cli.Context) error {
 		return fmt.Errorf("train: %w", err)
 	}
 	var data train.Data
+	if comm != nil && comm.Rank() != 0 {
+		// Rank 0 builds the caches first; where the cache directory is
+		// shared the others then find them, else each host builds its own.
+		if err := comm.Barrier(); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
 	trainCache, err := openClassCache(ctx, stderr, "train", trainSet, settings, cacheDir, opts.Threads, true)
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("train: %w", err))
@@ -679,6 +712,11 @@ func runTrain(c *cli.Context) error {
 		}
 		defer valCache.Close()
 		data.Valid = valCache
+	}
+	if comm != nil && comm.Rank() == 0 {
+		if err := comm.Barrier(); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
 	}
 	data.Key = dataKey(trainSet, trainCache)
 	length := func(n int64) string { return audioLength(n, settings.SampleRate) }
@@ -708,6 +746,10 @@ func runTrain(c *cli.Context) error {
 		Meta:     map[string]string{train.MetaAudio: audioMeta, metaData: string(srcMeta)},
 		Log:      stderr,
 		Progress: isTerminal(stderr),
+	}
+	if comm != nil {
+		setup.Comm = comm
+		fmt.Fprintf(stderr, "processes: %d (MPI), each %d threads and %d of the %d files of a batch\n", comm.Size(), threadsOrCPUs(opts.Threads), opts.Batch/max(1, comm.Size()), opts.Batch)
 	}
 	var run *train.Run
 	if ck != nil {
@@ -770,4 +812,12 @@ func interrupted(ctx context.Context, err error) error {
 		return fmt.Errorf("%w (%v)", errInterrupted, err)
 	}
 	return err
+}
+
+// threadsOrCPUs is the thread count a run uses for --threads n.
+func threadsOrCPUs(n int) int {
+	if n <= 0 {
+		return runtime.NumCPU()
+	}
+	return n
 }
