@@ -784,7 +784,8 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 		byteSize(m.Total()), byteSize(m.Model), byteSize(m.Optimizer), byteSize(m.Gradients), byteSize(m.Workspaces), byteSize(m.Batches), byteSize(m.Validation), byteSize(m.Index))
 
 	err = run.Train(ctx)
-	if err != nil && ctx.Err() != nil {
+	// Stopped by a signal to this process, or (MPI) to another rank.
+	if err != nil && (ctx.Err() != nil || errors.Is(err, context.Canceled)) {
 		fmt.Fprintf(stderr, "train: %v\n", err)
 		return fmt.Errorf("train: %w", errInterrupted)
 	}
