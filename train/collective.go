@@ -14,6 +14,9 @@ type Collective interface {
 	AllreduceFloat32(buf []float32) error
 	// AllreduceFloat64 is AllreduceFloat32 for float64 values.
 	AllreduceFloat64(buf []float64) error
+	// AllgatherBytes sets recv, on every process, to every process's send
+	// in rank order (len(recv) = Size()·len(send)).
+	AllgatherBytes(send, recv []byte) error
 	// Abort ends every process of the run with the exit code, at once.
 	Abort(code int)
 }

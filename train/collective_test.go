@@ -70,6 +70,18 @@ func (c *loopback) AllreduceFloat64(buf []float64) error {
 	return nil
 }
 
+func (c *loopback) AllgatherBytes(send, recv []byte) error {
+	c.exchange([2][]byte{send, recv}, func(all []any) {
+		for _, b := range all {
+			r := b.([2][]byte)[1]
+			for i, o := range all {
+				copy(r[i*len(send):], o.([2][]byte)[0])
+			}
+		}
+	})
+	return nil
+}
+
 // exchange waits for every rank's buf, lets the last one combine them all,
 // and returns when the combination is done.
 func (c *loopback) exchange(buf any, combine func(all []any)) {

@@ -1,10 +1,13 @@
 package train
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"os"
@@ -308,6 +311,38 @@ func (r *Run) Memory() Memory {
 	return m
 }
 
+// checkSameWeights compares a hash of the parameters and optimizer state
+// over the processes of a data-parallel run.
+func (r *Run) checkSameWeights() error {
+	c := r.setup.Comm
+	if c == nil || c.Size() == 1 {
+		return nil
+	}
+	h := fnv.New64a()
+	var b [4]byte
+	add := func(xs []float32) {
+		for _, x := range xs {
+			binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
+			h.Write(b[:])
+		}
+	}
+	add(r.eng.net.params())
+	for _, s := range r.opt.State() {
+		add(s.Data)
+	}
+	mine := binary.LittleEndian.AppendUint64(nil, h.Sum64())
+	all := make([]byte, 8*c.Size())
+	if err := c.AllgatherBytes(mine, all); err != nil {
+		return err
+	}
+	for rank := range c.Size() {
+		if !bytes.Equal(all[8*rank:8*rank+8], mine) {
+			return fmt.Errorf("step %d: the weights of rank %d differ from rank %d's: the processes have drifted apart", r.st.Step, rank, c.Rank())
+		}
+	}
+	return nil
+}
+
 // ranks is the number of processes of the run.
 func (r *Run) ranks() int {
 	if r.setup.Comm == nil {
@@ -550,8 +585,13 @@ func (r *Run) stateJSON() (string, error) {
 	return string(b), err
 }
 
-// saveState writes a resumable checkpoint to path (rank 0 only).
+// saveState writes a resumable checkpoint to path (rank 0 only). In a
+// data-parallel run every process first checks that all hold the same
+// weights, so that a checkpoint never hides processes that drifted apart.
 func (r *Run) saveState(path string) error {
+	if err := r.checkSameWeights(); err != nil {
+		return err
+	}
 	if !r.lead {
 		return nil
 	}

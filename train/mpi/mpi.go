@@ -34,6 +34,10 @@ static int ns_bcast(void *buf, int n, int root) {
 	return MPI_Bcast(buf, n, MPI_BYTE, root, MPI_COMM_WORLD);
 }
 
+static int ns_allgather(void *send, int n, void *recv) {
+	return MPI_Allgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, MPI_COMM_WORLD);
+}
+
 static int ns_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
 static void ns_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 static int ns_finalize(void) { return MPI_Finalize(); }
@@ -114,6 +118,24 @@ func (c *Comm) BroadcastBytes(buf []byte, root int) error {
 			return fmt.Errorf("MPI_Bcast: %s", errorString(err))
 		}
 		buf = buf[n:]
+	}
+	return nil
+}
+
+// AllgatherBytes sets recv, on every process, to the concatenation of every
+// process's send in rank order; len(recv) must be Size()·len(send).
+func (c *Comm) AllgatherBytes(send, recv []byte) error {
+	if len(recv) != c.size*len(send) {
+		return fmt.Errorf("MPI_Allgather: %d bytes to receive for %d × %d sent", len(recv), c.size, len(send))
+	}
+	if len(send) == 0 {
+		return nil
+	}
+	if len(send) > maxCount {
+		return fmt.Errorf("MPI_Allgather: %d bytes is more than one call takes", len(send))
+	}
+	if err := C.ns_allgather(unsafe.Pointer(&send[0]), C.int(len(send)), unsafe.Pointer(&recv[0])); err != C.MPI_SUCCESS {
+		return fmt.Errorf("MPI_Allgather: %s", errorString(err))
 	}
 	return nil
 }
