@@ -37,6 +37,29 @@ type Config struct {
 	// ResidualOnLastLayer gives the last layer a residual 1x1 conv too; its
 	// output is unused, so the reference sets it false.
 	ResidualOnLastLayer bool `json:"residual_on_last_layer"`
+	// GlobalCondition, when set, conditions the model on one of
+	// Cardinality speakers (WaveNet's global conditioning): speaker s has
+	// the embedding e_s = gc_embedding.weight[s] of Channels values, and
+	// every layer i adds W_gc,i·e_s (filter_gate_gc.{i}.weight, [2D, G, 1],
+	// no bias) to its dilated convolution's output [f; g] before the gate.
+	// Nil is today's unconditioned model.
+	GlobalCondition *GlobalCondition `json:"global_condition,omitempty"`
+}
+
+// GlobalCondition is the size of a conditioned model's speaker table: G
+// embedding channels and C speakers.
+type GlobalCondition struct {
+	Channels    int `json:"channels"`
+	Cardinality int `json:"cardinality"`
+}
+
+// Speakers is the number of speakers the model is conditioned on (0 for an
+// unconditioned model).
+func (c Config) Speakers() int {
+	if c.GlobalCondition == nil {
+		return 0
+	}
+	return c.GlobalCondition.Cardinality
 }
 
 // Input encodings.
@@ -135,8 +158,19 @@ func (c Config) Validate() error {
 			return fmt.Errorf("model.dilations[%d] = %d: must be between 1 and %d", i, d, maxDilation)
 		}
 	}
+	if g := c.GlobalCondition; g != nil {
+		if err := pos("global_condition.channels", g.Channels, maxChannels); err != nil {
+			return err
+		}
+		if err := pos("global_condition.cardinality", g.Cardinality, maxSpeakers); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// maxSpeakers bounds a conditioned model's speaker table.
+const maxSpeakers = 1 << 20
 
 // FLOPs counts multiply-adds as 2 FLOPs per output timestep, GEMM work only,
 // exactly as the reference benchmark's flops_per_timestep does.

@@ -57,13 +57,15 @@ type layout struct {
 	resW, resB   []int // per residual layer: [R, D, 1], [R]
 	p1W, p1B     int   // [E, S, 1], [E]
 	p2W, p2B     int   // [Q, E, 1], [Q]
+	gcE          int   // [C, G], or -1 for an unconditioned model
+	gcW          []int // per layer: [2D, G, 1]
 }
 
 func newLayout(c Config) *layout {
 	Q, R, D := c.QuantizationChannels, c.ResidualChannels, c.DilationChannels
 	S, E, K := c.SkipChannels, c.EndChannels, c.KernelSize
 	L, nres := c.Layers(), c.ResidualLayers()
-	lo := &layout{inB: -1, p1B: -1, p2B: -1}
+	lo := &layout{inB: -1, p1B: -1, p2B: -1, gcE: -1}
 	add := func(name string, shape ...int) int {
 		n := 1
 		for _, s := range shape {
@@ -105,6 +107,14 @@ func newLayout(c Config) *layout {
 	lo.p1B = bias("post1.bias", E)
 	lo.p2W = add("post2.weight", Q, E, 1)
 	lo.p2B = bias("post2.bias", Q)
+	// The conditioned module is a subclass of the reference: its own
+	// modules come after the reference's in state_dict() order.
+	if g := c.GlobalCondition; g != nil {
+		lo.gcE = add("gc_embedding.weight", g.Cardinality, g.Channels)
+		for l := 0; l < L; l++ {
+			lo.gcW = append(lo.gcW, add(fmt.Sprintf("filter_gate_gc.%d.weight", l), 2*D, g.Channels, 1))
+		}
+	}
 	return lo
 }
 
@@ -122,6 +132,10 @@ func New(c Config) (*Model, error) {
 		return nil, err
 	}
 	c.Dilations = append([]int(nil), c.Dilations...)
+	if c.GlobalCondition != nil {
+		g := *c.GlobalCondition
+		c.GlobalCondition = &g
+	}
 	lo := newLayout(c)
 	return &Model{Config: c, Params: make([]float32, lo.size), lo: lo}, nil
 }
@@ -165,6 +179,8 @@ func (m *Model) Init(seed uint64) {
 			return c.SkipChannels
 		case strings.HasPrefix(name, "post2."):
 			return c.EndChannels
+		case strings.HasPrefix(name, "filter_gate_gc."):
+			return c.GlobalCondition.Channels
 		}
 		return 0
 	}
@@ -172,7 +188,7 @@ func (m *Model) Init(seed uint64) {
 		switch {
 		case t.Name == "input_bias":
 			clear(m.Params[t.Offset : t.Offset+t.Size])
-		case t.Name == "input_layer.weight" && c.InputEncoding == InputEmbedding:
+		case t.Name == "input_layer.weight" && c.InputEncoding == InputEmbedding, t.Name == "gc_embedding.weight":
 			for i := 0; i < t.Size; i++ {
 				m.Params[t.Offset+i] = float32(rng.NormFloat64())
 			}
@@ -217,6 +233,10 @@ func (m *Model) NewGrad() []float32 { return make([]float32, m.lo.size) }
 func (m *Model) Clone() *Model {
 	c := *m
 	c.Config.Dilations = append([]int(nil), m.Config.Dilations...)
+	if g := m.Config.GlobalCondition; g != nil {
+		gc := *g
+		c.Config.GlobalCondition = &gc
+	}
 	c.Params = append([]float32(nil), m.Params...)
 	return &c
 }

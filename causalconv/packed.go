@@ -53,6 +53,8 @@ type Packed struct {
 	p1WT         []float32
 	p2W, p2B     []float32
 	p2WT         []float32
+	gcE          []float32   // [C × G] speaker embeddings (nil: unconditioned)
+	gcW          [][]float32 // per layer: [2D × G]
 }
 
 // bfMat is a weight matrix in bfloat16, rows of ld elements (see
@@ -137,6 +139,12 @@ func NewPackedPrecision(c Config, prec Precision) (*Packed, error) {
 	}
 	p.p1W, p.p1WT, p.p1B = take(E*S), take(S*E), bias(E)
 	p.p2W, p.p2WT, p.p2B = take(Q*E), take(E*Q), bias(Q)
+	if g := c.GlobalCondition; g != nil {
+		p.gcE = take(g.Cardinality * g.Channels)
+		for l := 0; l < L; l++ {
+			p.gcW = append(p.gcW, take(2*D*g.Channels))
+		}
+	}
 	if len(rest) != 0 {
 		panic(fmt.Sprintf("causalconv: packed layout miscounted by %d", len(rest)))
 	}
@@ -270,10 +278,39 @@ func (p *Packed) Pack(params []float32) error {
 		copy(p.p1B, vec(lo.p1B, E))
 		copy(p.p2B, vec(lo.p2B, Q))
 	}
+	if p.gcE != nil {
+		copy(p.gcE, vec(lo.gcE, len(p.gcE)))
+		for l := range p.gcW {
+			copy(p.gcW[l], vec(lo.gcW[l], len(p.gcW[l])))
+		}
+	}
 	if p.prec == PrecisionBF16 {
 		p.packBF16()
 	}
 	return nil
+}
+
+// Speakers is the number of speakers of a conditioned model (0 if it is
+// not conditioned).
+func (p *Packed) Speakers() int { return p.cfg.Speakers() }
+
+// conditionBias writes into dst (L × 2D) what speaker s adds to every
+// layer's [f; g]: W_gc,l·e_s, summed over the G channels in order.
+func (p *Packed) conditionBias(s int, dst []float32) {
+	G := p.cfg.GlobalCondition.Channels
+	e := p.gcE[s*G : (s+1)*G]
+	n := 2 * p.cfg.DilationChannels
+	for l, w := range p.gcW {
+		out := dst[l*n : (l+1)*n]
+		for o := range out {
+			row := w[o*G : (o+1)*G]
+			var v float32
+			for g, x := range e {
+				v += row[g] * x
+			}
+			out[o] = v
+		}
+	}
 }
 
 // packBF16 rounds the packed float32 matrices into their bfloat16 copies.

@@ -13,6 +13,8 @@ type refNet struct {
 	c  Config
 	lo *layout
 	p  []float64
+	// speaker is the row of a conditioned model's speaker table used.
+	speaker int
 }
 
 func newRefNet(m *Model) *refNet {
@@ -77,6 +79,12 @@ func (n *refNet) forward(x []int32) refOut {
 						if src := t - (K-1-k)*d; src >= 0 {
 							s += p[lo.fgW[l]+(o*R+r)*K+k] * h[src][r]
 						}
+					}
+				}
+				if lo.gcE >= 0 { // + W_gc·e_speaker
+					G := c.GlobalCondition.Channels
+					for g := 0; g < G; g++ {
+						s += p[lo.gcW[l]+o*G+g] * p[lo.gcE+n.speaker*G+g]
 					}
 				}
 				fg[o] = s

@@ -75,6 +75,13 @@ type Workspace struct {
 	start []int // per layer: first position computed in this call
 	offs  []int // row offsets for the kernels' right-hand operands
 	zview []Matrix
+
+	// A conditioned model's speaker for the next calls (-1: none), what it
+	// adds to every layer's [f; g] (L × 2D, set by each call from the
+	// packed weights), and the backward's ∂/∂(that) of one layer (2D).
+	speaker int
+	cond    []float32
+	dcond   []float32
 }
 
 // dims are a network's widths: classes, residual, dilation (gate), skip
@@ -168,8 +175,28 @@ func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspac
 	w.start = make([]int, L)
 	w.offs = make([]int, max(K*R, L*D, Q, S, E))
 	w.zview = make([]Matrix, L)
+	w.speaker = -1
+	if c.GlobalCondition != nil {
+		w.cond = make([]float32, L*2*D)
+		w.dcond = make([]float32, 2*D)
+	}
 	return w, nil
 }
+
+// SetSpeaker chooses the speaker (a row of the model's speaker table, 0 to
+// Config.Speakers()−1) that a conditioned model's later calls are
+// conditioned on; a negative s clears it. Calls with a conditioned model
+// fail until a speaker is set, and calls with an unconditioned one while a
+// speaker is set.
+func (w *Workspace) SetSpeaker(s int) {
+	if s < 0 {
+		s = -1
+	}
+	w.speaker = s
+}
+
+// Speaker returns the speaker set by SetSpeaker (-1: none).
+func (w *Workspace) Speaker() int { return w.speaker }
 
 // SetPrecision chooses the arithmetic of the workspace's matrix products
 // for its later calls (PrecisionFP32 when it is made). PrecisionBF16 needs
@@ -275,6 +302,14 @@ func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
 	if w.prec == PrecisionBF16 && p.prec != PrecisionBF16 {
 		return errors.New("causalconv: a bf16 workspace needs packed weights made for bf16 (NewPackedPrecision)")
 	}
+	switch c := p.Speakers(); {
+	case c > 0 && (w.speaker < 0 || w.speaker >= c):
+		return fmt.Errorf("causalconv: the model is conditioned on %d speakers; speaker %d is not one of them (SetSpeaker)", c, w.speaker)
+	case c > 0:
+		p.conditionBias(w.speaker, w.cond)
+	case w.speaker >= 0:
+		return fmt.Errorf("causalconv: speaker %d set for a model that is not conditioned", w.speaker)
+	}
 	n := len(x)
 	if n < 1 || n > w.maxLen {
 		return fmt.Errorf("causalconv: sequence of %d inputs: the workspace takes 1 to %d", n, w.maxLen)
@@ -308,7 +343,9 @@ func sameArch(a, b Config) bool {
 		a.InputKernelSize == b.InputKernelSize && a.ResidualChannels == b.ResidualChannels &&
 		a.DilationChannels == b.DilationChannels && a.SkipChannels == b.SkipChannels &&
 		a.EndChannels == b.EndChannels && a.KernelSize == b.KernelSize && a.Bias == b.Bias &&
-		a.ResidualOnLastLayer == b.ResidualOnLastLayer && slices.Equal(a.Dilations, b.Dilations)
+		a.ResidualOnLastLayer == b.ResidualOnLastLayer && slices.Equal(a.Dilations, b.Dilations) &&
+		(a.GlobalCondition == nil) == (b.GlobalCondition == nil) &&
+		(a.GlobalCondition == nil || *a.GlobalCondition == *b.GlobalCondition)
 }
 
 // ForwardBackward runs the network over x, scores positions scoreFrom..N−1
@@ -539,6 +576,14 @@ func (w *Workspace) layersForward(p *Packed, N, top int) {
 		n := N - s
 		fg := w.tfsgBuf(l)
 		w.nn(2*D, n, K*R, p.fgW[l], K*R, p.bf.fgW[l], w.h, w.tapOffsets(l, s), fg[s:], ld, p.fgB[l], false)
+		if w.cond != nil { // the speaker's W_gc·e, added after the conv and its bias
+			for o, c := range w.cond[l*2*D : (l+1)*2*D] {
+				row := fg[o*ld+s : o*ld+N]
+				for t := range row {
+					row[t] += c
+				}
+			}
+		}
 		z := w.z[l*D*ld:]
 		for c := 0; c < D; c++ {
 			w.k.Gate(n, fg[c*ld+s:], fg[(D+c)*ld+s:], z[c*ld+s:])
@@ -714,6 +759,9 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 		if lo.fgB[l] >= 0 {
 			addRowSums(w.k, grad[lo.fgB[l]:lo.fgB[l]+2*D], w.dfg[s:], nl, ld)
 		}
+		if w.cond != nil {
+			w.conditionBackward(p, grad, l, s, nl)
+		}
 		// dh now holds ∂/∂h_l+1 from position s on, which is also the
 		// identity path's share of ∂/∂h_l; the taps reach back to
 		// s−(K−1)d, where nothing has arrived yet.
@@ -739,6 +787,32 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 			for k := 0; k < K; k++ {
 				w.k.GemmNN(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfg, foffs, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
 			}
+		}
+	}
+}
+
+// conditionBackward adds layer l's share of the conditioning gradients:
+// with c = W_gc·e the speaker's addition to [f; g] at every position,
+// ∂/∂c = Σ_t [df; dg](t), ∂/∂W_gc = (∂/∂c)·eᵀ and ∂/∂e += W_gcᵀ·(∂/∂c).
+func (w *Workspace) conditionBackward(p *Packed, grad []float32, l, s, nl int) {
+	D, ld := w.n.D, w.ld
+	G := w.cfg.GlobalCondition.Channels
+	dc := w.dcond
+	clear(dc)
+	addRowSums(w.k, dc, w.dfg[s:], nl, ld)
+	lo := p.lo
+	e := p.gcE[w.speaker*G : (w.speaker+1)*G]
+	de := grad[lo.gcE+w.speaker*G : lo.gcE+(w.speaker+1)*G]
+	gw := grad[lo.gcW[l] : lo.gcW[l]+2*D*G]
+	wt := p.gcW[l]
+	for o, d := range dc {
+		row := gw[o*G : (o+1)*G]
+		for g, x := range e {
+			row[g] += d * x
+		}
+		wr := wt[o*G : (o+1)*G]
+		for g, v := range wr {
+			de[g] += v * d
 		}
 	}
 }
