@@ -78,6 +78,10 @@ type Generator struct {
 	// The weight matrices, each in the form it is multiplied in.
 	fgM, resM       []matrix // per layer
 	skipM, p1M, p2M matrix
+
+	// cond[l·2D·B + o·B + s] is what stream s's speaker adds to row o of
+	// layer l's [f; g] (a conditioned model; nil until SetSpeakers).
+	cond []float32
 }
 
 // GeneratorOptions tune a Generator.
@@ -187,8 +191,42 @@ func (g *Generator) Reset() {
 	}
 }
 
+// SetSpeakers conditions stream s on speaker speakers[s] (a row of the
+// model's speaker table), for a conditioned model, which cannot step until
+// it is called. The speakers' additions are computed once here, so a step
+// costs one vector addition per layer more than an unconditioned one.
+func (g *Generator) SetSpeakers(speakers []int) error {
+	c := g.p.Speakers()
+	if c == 0 {
+		return errors.New("causalconv: the model is not conditioned on speakers")
+	}
+	if len(speakers) != g.streams {
+		return fmt.Errorf("causalconv: %d speakers for %d streams", len(speakers), g.streams)
+	}
+	D2, B, L := 2*g.n.D, g.streams, g.n.L
+	if g.cond == nil {
+		g.cond = make([]float32, L*D2*B)
+	}
+	one := make([]float32, L*D2)
+	for s, sp := range speakers {
+		if sp < 0 || sp >= c {
+			return fmt.Errorf("causalconv: stream %d: speaker %d, the model has %d", s, sp, c)
+		}
+		g.p.conditionBias(sp, one)
+		for l := 0; l < L; l++ {
+			for o := 0; o < D2; o++ {
+				g.cond[(l*D2+o)*B+s] = one[l*D2+o]
+			}
+		}
+	}
+	return nil
+}
+
 // checkInputs validates one step's classes, one per stream.
 func (g *Generator) checkInputs(x []int32) error {
+	if g.cond == nil && g.p.Speakers() > 0 {
+		return errors.New("causalconv: the model is conditioned on speakers: SetSpeakers first")
+	}
 	if len(x) != g.streams {
 		return fmt.Errorf("causalconv: %d inputs for %d streams", len(x), g.streams)
 	}
@@ -320,6 +358,12 @@ func (g *Generator) layers(x []int32) {
 		g.pos[l] = pos
 
 		g.mul(&g.fgM[l], taps, g.fg, false)
+		if g.cond != nil {
+			c := g.cond[l*2*D*B : (l+1)*2*D*B]
+			for i, v := range c {
+				g.fg[i] += v
+			}
+		}
 		z := g.z[l*D*B : (l+1)*D*B]
 		g.gate(z)
 		if l < g.nres {

@@ -54,12 +54,18 @@ func forEachGenSet(t *testing.T, f func(t *testing.T, k kernels.Set)) {
 // fullLogits returns the full forward pass's logits of x, one []float32
 // of Q per position.
 func fullLogits(t *testing.T, p *Packed, k kernels.Set, x []int32) [][]float32 {
+	return fullLogitsOf(t, p, k, x, -1)
+}
+
+// fullLogitsOf is fullLogits of a conditioned model for speaker (-1: none).
+func fullLogitsOf(t *testing.T, p *Packed, k kernels.Set, x []int32, speaker int) [][]float32 {
 	t.Helper()
 	c := p.Config()
 	ws, err := NewEvalWorkspace(c, k, len(x))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ws.SetSpeaker(speaker)
 	dst := make([]float32, c.QuantizationChannels*len(x))
 	m, err := ws.Logits(p, x, 0, dst)
 	if err != nil {
@@ -537,5 +543,60 @@ func TestGenerateProgress(t *testing.T) {
 	}
 	if fmt.Sprint(calls) != "[1024 2048 2500]" {
 		t.Errorf("progress calls %v", calls)
+	}
+}
+
+// A conditioned model's streams, each with its own speaker, step to the
+// full forward pass's logits for that speaker; without SetSpeakers the
+// generator refuses to step.
+func TestConditionedGeneratorMatchesForward(t *testing.T) {
+	const T, tol = 600, 1e-5
+	c := tiny(2, true, InputOneHot, 1)
+	c.Dilations = []int{1, 2, 4, 8, 1, 2}
+	c.GlobalCondition = &GlobalCondition{Channels: 3, Cardinality: 4}
+	m := randomModel(t, c, 8)
+	p := m.Packed()
+	speakers := []int{2, 0, 3}
+	forEachGenSet(t, func(t *testing.T, k kernels.Set) {
+		for _, B := range []int{1, 3} {
+			rng := rand.New(rand.NewPCG(uint64(B), 5))
+			xs := make([][]int32, B)
+			want := make([][][]float32, B)
+			for s := range xs {
+				xs[s] = randomClasses(rng, T, c.QuantizationChannels)
+				want[s] = fullLogitsOf(t, p, k, xs[s], speakers[s])
+			}
+			g, err := NewGenerator(p, k, B, GeneratorOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]int32, B)
+			if _, err := g.Step(x); err == nil {
+				t.Fatal("a conditioned generator stepped without speakers")
+			}
+			if err := g.SetSpeakers(speakers[:B]); err != nil {
+				t.Fatal(err)
+			}
+			for step := 0; step < T; step++ {
+				for s := range x {
+					x[s] = xs[s][step]
+				}
+				out, err := g.Step(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for s := 0; s < B; s++ {
+					for cl, w := range want[s][step] {
+						if d := math.Abs(float64(out[cl*B+s] - w)); d > tol {
+							t.Fatalf("%d streams: stream %d (speaker %d) step %d class %d: generator %g, forward %g", B, s, speakers[s], step, cl, out[cl*B+s], w)
+						}
+					}
+				}
+			}
+		}
+	})
+	g, _ := NewGenerator(p, kernels.Reference(), 1, GeneratorOptions{})
+	if err := g.SetSpeakers([]int{4}); err == nil {
+		t.Error("speaker 4 of 4 accepted")
 	}
 }
