@@ -41,6 +41,51 @@ func (c Classes) Read(i, off int, dst []int32) error {
 	return nil
 }
 
+// WithSpeakers returns s with a speaker per file, speakers[i] for file i:
+// the split of a speaker-conditioned model, whose files are each
+// conditioned on their speaker (a row of the model's speaker table).
+func WithSpeakers(s Split, speakers []int) Split { return speakered{s, speakers} }
+
+type speakered struct {
+	Split
+	speakers []int
+}
+
+func (s speakered) Speaker(i int) int { return s.speakers[i] }
+
+func (s speakered) ClassCounts() []int64 {
+	if cc, ok := s.Split.(classCounter); ok {
+		return cc.ClassCounts()
+	}
+	return nil
+}
+
+// speakerOf returns file i's speaker in s, or -1 when s has none.
+func speakerOf(s Split, i int) int {
+	if sp, ok := s.(interface{ Speaker(int) int }); ok {
+		return sp.Speaker(i)
+	}
+	return -1
+}
+
+// checkSpeakers checks that s has a speaker of the model's c for every
+// file (c > 0), or none (c = 0).
+func checkSpeakers(s Split, c int, what string) error {
+	_, has := s.(interface{ Speaker(int) int })
+	switch {
+	case c == 0 && has:
+		return fmt.Errorf("%s files have speakers, but the model is not conditioned", what)
+	case c > 0 && !has:
+		return fmt.Errorf("the model is conditioned on %d speakers, but the %s files have none", c, what)
+	}
+	for i := range splitFiles(s) {
+		if sp := speakerOf(s, i); c > 0 && (sp < 0 || sp >= c) {
+			return fmt.Errorf("%s file %d: speaker %d, the model has %d", what, i, sp, c)
+		}
+	}
+	return nil
+}
+
 // classCounter is a Split that knows the histogram of its classes (the
 // class cache does), so that the unigram baseline needs no pass over it.
 type classCounter interface {
@@ -161,7 +206,7 @@ func (b *batch) read(s Split, ids []int32, ws []window, ctxMax, q int) error {
 		if err := checkClasses(buf, q); err != nil {
 			return fmt.Errorf("training file %d: %w", id, err)
 		}
-		b.units = append(b.units, Unit{Seq: buf, Start: c, Targets: w.targets})
+		b.units = append(b.units, Unit{Seq: buf, Start: c, Targets: w.targets, Speaker: speakerOf(s, id)})
 	}
 	return nil
 }
@@ -251,6 +296,7 @@ const valGroupSamples = 1 << 22
 func (e *engine) evaluateSplit(s Split, q int, buf *[]int32) (nats float64, targets int64, err error) {
 	n := splitFiles(s)
 	var seqs [][]int32
+	var speakers []int
 	for i := 0; i < n; {
 		j, total := i, 0
 		for j < n && (j == i || total+s.Len(j) <= valGroupSamples) {
@@ -261,7 +307,7 @@ func (e *engine) evaluateSplit(s Split, q int, buf *[]int32) (nats float64, targ
 			*buf = make([]int32, total)
 		}
 		b := (*buf)[:total]
-		seqs = seqs[:0]
+		seqs, speakers = seqs[:0], speakers[:0]
 		for k := i; k < j; k++ {
 			x := b[:s.Len(k)]
 			b = b[len(x):]
@@ -272,8 +318,9 @@ func (e *engine) evaluateSplit(s Split, q int, buf *[]int32) (nats float64, targ
 				return 0, 0, fmt.Errorf("validation file %d: %w", k, err)
 			}
 			seqs = append(seqs, x)
+			speakers = append(speakers, speakerOf(s, k))
 		}
-		gn, gt, err := e.evaluate(seqs)
+		gn, gt, err := e.evaluate(seqs, speakers)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -300,3 +347,17 @@ func (p strided) Files() int {
 }
 func (p strided) Len(i int) int                      { return p.s.Len(p.from + i*p.step) }
 func (p strided) Read(i, off int, dst []int32) error { return p.s.Read(p.from+i*p.step, off, dst) }
+
+// stridedSpeakers is a strided Split of a split with speakers.
+type stridedSpeakers struct{ strided }
+
+func (p stridedSpeakers) Speaker(i int) int { return speakerOf(p.s, p.from+i*p.step) }
+
+// stride returns the files from, from+step… of s, keeping its speakers.
+func stride(s Split, from, step int) Split {
+	p := strided{s: s, from: from, step: step}
+	if _, ok := s.(interface{ Speaker(int) int }); ok {
+		return stridedSpeakers{p}
+	}
+	return p
+}

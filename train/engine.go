@@ -12,10 +12,14 @@ import (
 // Start+Targets-1, so the scored targets are Seq[Start+1 : Start+Targets+1].
 // Up to RF-1 samples of Seq before Start are real context; before Seq[0]
 // the network sees zero padding, as the reference does.
+//
+// Speaker is the row of a speaker-conditioned model's speaker table the
+// unit is conditioned on; it is ignored (use -1) for other models.
 type Unit struct {
 	Seq     []int32
 	Start   int
 	Targets int
+	Speaker int
 }
 
 // validate reports a unit that does not fit its sequence.
@@ -53,6 +57,8 @@ type worker interface {
 	forwardBackward(x, y []int32, scoreFrom int, lossScale float32, grad []float32) (float64, error)
 	// loss returns Σ scored CE in nats, forward only.
 	loss(x, y []int32, scoreFrom int) (float64, error)
+	// setSpeaker conditions the next calls on speaker s (-1: none).
+	setSpeaker(s int)
 	// bytes is the memory its buffers hold.
 	bytes() int64
 }
@@ -64,6 +70,7 @@ type worker interface {
 type chunk struct {
 	seq             []int32
 	ctx, start, end int
+	speaker         int
 }
 
 func (c chunk) inputs() (x, y []int32, scoreFrom int) {
@@ -146,13 +153,13 @@ func (e *engine) close() { e.pool.close() }
 
 // split appends the chunks of one scored window to e.chunks: ceil(n/chunkLen)
 // near-equal pieces, each with min(start, RF-1) samples of context.
-func (e *engine) split(seq []int32, start, targets int) {
+func (e *engine) split(seq []int32, start, targets, speaker int) {
 	ctxMax := e.net.receptiveField() - 1
 	pieces := (targets + e.chunkLen - 1) / e.chunkLen
 	for p := 0; p < pieces; p++ {
 		s := start + p*targets/pieces
 		end := start + (p+1)*targets/pieces
-		e.chunks = append(e.chunks, chunk{seq: seq, ctx: s - min(s, ctxMax), start: s, end: end})
+		e.chunks = append(e.chunks, chunk{seq: seq, ctx: s - min(s, ctxMax), start: s, end: end, speaker: speaker})
 	}
 }
 
@@ -214,7 +221,7 @@ func (e *engine) stepShard(units []Unit, total int, update int64, lr, clip float
 			return StepResult{}, err
 		}
 		e.first = append(e.first, len(e.chunks))
-		e.split(u.Seq, u.Start, u.Targets)
+		e.split(u.Seq, u.Start, u.Targets, u.Speaker)
 		local += u.Targets
 	}
 	e.first = append(e.first, len(e.chunks))
@@ -272,6 +279,7 @@ func (e *engine) stepShard(units []Unit, total int, update int64, lr, clip float
 func (e *engine) forwardBackwardTask(w, task int) {
 	c := e.order[task]
 	x, y, from := e.chunks[c].inputs()
+	e.workers[w].setSpeaker(e.chunks[c].speaker)
 	e.losses[c], e.errs[c] = e.workers[w].forwardBackward(x, y, from, e.lossScale, e.slots[c])
 }
 
@@ -380,14 +388,19 @@ func blockRange(block, n int) (lo, hi int) {
 // evaluate returns the summed cross-entropy (nats) and the number of
 // scored targets over whole sequences: every sample after the first is
 // predicted from the ones before it, with zero padding before the start.
-// Sequences shorter than 2 samples contribute nothing.
-func (e *engine) evaluate(seqs [][]int32) (nats float64, targets int64, err error) {
+// Sequences shorter than 2 samples contribute nothing. speakers[i] (nil:
+// all -1) is the speaker of seqs[i] for a conditioned model.
+func (e *engine) evaluate(seqs [][]int32, speakers []int) (nats float64, targets int64, err error) {
 	e.chunks = e.chunks[:0]
-	for _, s := range seqs {
+	for i, s := range seqs {
 		if len(s) < 2 {
 			continue
 		}
-		e.split(s, 0, len(s)-1)
+		sp := -1
+		if speakers != nil {
+			sp = speakers[i]
+		}
+		e.split(s, 0, len(s)-1, sp)
 		targets += int64(len(s) - 1)
 	}
 	if len(e.chunks) == 0 {
@@ -408,6 +421,7 @@ func (e *engine) evaluate(seqs [][]int32) (nats float64, targets int64, err erro
 func (e *engine) evalTask(w, task int) {
 	c := e.order[task]
 	x, y, from := e.chunks[c].inputs()
+	e.workers[w].setSpeaker(e.chunks[c].speaker)
 	e.losses[c], e.errs[c] = e.workers[w].loss(x, y, from)
 }
 

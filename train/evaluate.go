@@ -45,7 +45,8 @@ func Evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, thr
 	return evaluate(ctx, model, Classes(files), threads, EvalChunk)
 }
 
-// EvaluateSplit is Evaluate of the files of a Split, read a group of files
+// EvaluateSplit is Evaluate of the files of a Split (with a speaker per
+// file, see WithSpeakers, for a speaker-conditioned model), read a group of files
 // at a time (about 16 chunks per thread), so memory holds one group rather
 // than the split. The classes are checked against the model's.
 func EvaluateSplit(ctx context.Context, model *causalconv.Model, s Split, threads int) (EvalResult, error) {
@@ -67,8 +68,12 @@ func evaluate(ctx context.Context, model *causalconv.Model, s Split, threads, ch
 	defer e.close()
 	q := model.Config.QuantizationChannels
 	var res EvalResult
+	if err := checkSpeakers(s, model.Config.Speakers(), "evaluated"); err != nil {
+		return EvalResult{}, err
+	}
 	var buf []int32
 	var seqs [][]int32
+	var speakers []int
 	n := splitFiles(s)
 	// Groups of files of about 16 chunks per thread between checks of ctx.
 	group := 16 * threads * chunk
@@ -85,7 +90,7 @@ func evaluate(ctx context.Context, model *causalconv.Model, s Split, threads, ch
 			buf = make([]int32, size)
 		}
 		b := buf[:size]
-		seqs = seqs[:0]
+		seqs, speakers = seqs[:0], speakers[:0]
 		for k := i; k < j; k++ {
 			x := b[:s.Len(k)]
 			b = b[len(x):]
@@ -96,11 +101,12 @@ func evaluate(ctx context.Context, model *causalconv.Model, s Split, threads, ch
 				return res, fmt.Errorf("file %d: %w", k, err)
 			}
 			seqs = append(seqs, x)
+			speakers = append(speakers, speakerOf(s, k))
 			if len(x) >= 2 {
 				res.Files++
 			}
 		}
-		nats, n, err := e.evaluate(seqs)
+		nats, n, err := e.evaluate(seqs, speakers)
 		if err != nil {
 			return res, fmt.Errorf("evaluating: %w", err)
 		}

@@ -81,6 +81,8 @@ func (w *fakeWorker) forwardBackward(x, y []int32, from int, scale float32, grad
 
 func (w *fakeWorker) bytes() int64 { return 0 }
 
+func (w *fakeWorker) setSpeaker(int) {}
+
 func (w *fakeWorker) loss(x, y []int32, from int) (float64, error) {
 	return w.run(x, y, from, 0, nil), nil
 }

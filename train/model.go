@@ -75,6 +75,15 @@ func (w *convWorker) forwardBackward(x, y []int32, from int, scale float32, grad
 
 func (w *convWorker) bytes() int64 { return w.ws.Bytes() }
 
+// setSpeaker conditions a conditioned model's next calls on s; other
+// models ignore it (a Unit's Speaker is meaningless for them).
+func (w *convWorker) setSpeaker(s int) {
+	if w.net.m.Config.Speakers() == 0 {
+		s = -1
+	}
+	w.ws.SetSpeaker(s)
+}
+
 func (w *convWorker) loss(x, y []int32, from int) (float64, error) {
 	if err := w.ws.SetPrecision(causalconv.PrecisionFP32); err != nil {
 		return 0, err

@@ -199,6 +199,14 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 			}
 		}
 	}
+	for what, s := range map[string]Split{"training": data.Train, "validation": data.Valid} {
+		if s == nil {
+			continue
+		}
+		if err := checkSpeakers(s, model.Config.Speakers(), what); err != nil {
+			return nil, err
+		}
+	}
 	unigram, err := unigramBits(data.Train, ids, q)
 	if err != nil {
 		return nil, fmt.Errorf("training data: %w", err)
@@ -528,7 +536,7 @@ func (r *Run) evaluateValid() (nats float64, n int64, err error) {
 		return r.eng.evaluateSplit(r.data.Valid, q, &r.valBuf)
 	}
 	c := r.setup.Comm
-	part := strided{s: r.data.Valid, from: c.Rank(), step: c.Size()}
+	part := stride(r.data.Valid, c.Rank(), c.Size())
 	nats, n, err = r.eng.evaluateSplit(part, q, &r.valBuf)
 	if err != nil {
 		return 0, 0, err // the caller aborts the run: the others wait in the sum
