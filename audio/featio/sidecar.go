@@ -77,6 +77,9 @@ type Sidecar struct {
 	Index  string `json:"index"`  // file listing them (set by the Writer)
 	// Shard is "I/N" when this folder holds shard I of N of a corpus.
 	Shard string `json:"shard,omitempty"`
+	// Speakers says which speakers a speaker-conditioned model's features
+	// were conditioned on; empty for other features.
+	Speakers string `json:"speakers,omitempty"`
 
 	// Kaldi is the extractor configuration of fbank and MFCC features.
 	Kaldi *kaldifeat.Config `json:"kaldi,omitempty"`

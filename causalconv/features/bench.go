@@ -87,7 +87,7 @@ func Bench(ctx context.Context, o BenchOptions) (BenchResult, error) {
 	round := func() (time.Duration, error) {
 		t0 := time.Now()
 		_, err := run(ctx, comps, r.Dim, len(utts), func(i int) ([]float32, error) { return utts[i], nil },
-			func(int, int, featio.Matrix) error { return nil }, nil)
+			func(int, int, featio.Matrix) error { return nil }, nil, nil)
 		return time.Since(t0), err
 	}
 	if _, err := round(); err != nil { // warm-up: workspaces touched, caches filled

@@ -40,11 +40,11 @@ func benchPipeline(b *testing.B, r *Recipe, flops float64) {
 	load := func(i int) ([]float32, error) { return utts[i%len(utts)], nil }
 	discard := func(int, int, featio.Matrix) error { return nil }
 	ctx := context.Background()
-	if _, err := run(ctx, comps, r.Dim, len(utts), load, discard, nil); err != nil { // warm-up
+	if _, err := run(ctx, comps, r.Dim, len(utts), load, discard, nil, nil); err != nil { // warm-up
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	if _, err := run(ctx, comps, r.Dim, b.N, load, discard, nil); err != nil {
+	if _, err := run(ctx, comps, r.Dim, b.N, load, discard, nil, nil); err != nil {
 		b.Fatal(err)
 	}
 	sec := b.Elapsed().Seconds()

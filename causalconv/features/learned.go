@@ -171,6 +171,10 @@ func NewExtractor(w *Weights, opts Options) (*Extractor, error) {
 	return e, nil
 }
 
+// SetSpeaker conditions a speaker-conditioned model's later Computes on
+// speaker s (a row of its table).
+func (e *Extractor) SetSpeaker(s int) { e.ws.SetSpeaker(s) }
+
 // Dim is the number of values per frame.
 func (e *Extractor) Dim() int { return e.dim }
 

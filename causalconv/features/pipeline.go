@@ -38,6 +38,9 @@ type RunOptions struct {
 	// Progress, if set, is called from Run's goroutine after each
 	// utterance is handed to the sink.
 	Progress func(Progress)
+	// Speakers, for the learned features of a speaker-conditioned model,
+	// is the speaker (a row of its table) of each entry; nil otherwise.
+	Speakers []int
 }
 
 // Utterance is one computed utterance, handed to Run's sink.
@@ -71,10 +74,23 @@ func Run(ctx context.Context, r *Recipe, entries []corpus.Entry, sink func(Utter
 	if err != nil {
 		return Progress{Total: len(entries)}, err
 	}
+	if opts.Speakers != nil {
+		if len(opts.Speakers) != len(entries) {
+			return Progress{Total: len(entries)}, fmt.Errorf("features: %d speakers for %d entries", len(opts.Speakers), len(entries))
+		}
+		for _, c := range comps {
+			if _, ok := c.(speakerSetter); !ok {
+				return Progress{Total: len(entries)}, errors.New("features: these features take no speaker")
+			}
+		}
+	}
 	return run(ctx, comps, r.Dim, len(entries), load, func(i, samples int, m featio.Matrix) error {
 		return sink(Utterance{Index: i, Entry: entries[i], Samples: samples, Matrix: m})
-	}, opts.Progress)
+	}, opts.Progress, opts.Speakers)
 }
+
+// speakerSetter is a Computer of a speaker-conditioned model's features.
+type speakerSetter interface{ SetSpeaker(s int) }
 
 // result is one utterance's outcome on its way from a worker to the sink.
 type result struct {
@@ -101,8 +117,10 @@ func newComputers(r *Recipe, threads, n int) ([]Computer, error) {
 
 // run computes n utterances that load(i) provides on one worker per
 // Computer and hands them to sink in order.
+// speakers, if not nil, are the utterances' speakers for the computers'
+// SetSpeaker.
 func run(ctx context.Context, comps []Computer, dim, n int, load func(int) ([]float32, error),
-	sink func(i, samples int, m featio.Matrix) error, progress func(Progress)) (Progress, error) {
+	sink func(i, samples int, m featio.Matrix) error, progress func(Progress), speakers []int) (Progress, error) {
 	start := time.Now()
 	prog := Progress{Total: n}
 	threads := len(comps)
@@ -145,6 +163,9 @@ func run(ctx context.Context, comps []Computer, dim, n int, load func(int) ([]fl
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if speakers != nil {
+					comp.(speakerSetter).SetSpeaker(speakers[j.i])
+				}
 				j.slot <- compute(ctx, comp, dim, j.i, load)
 			}
 		}()

@@ -114,6 +114,8 @@ type learnedComputer struct {
 	classes []int32
 }
 
+func (c *learnedComputer) SetSpeaker(s int) { c.ex.SetSpeaker(s) }
+
 func (c *learnedComputer) Compute(dst []float32, samples []float32) ([]float32, int, error) {
 	if cap(c.classes) < len(samples) {
 		c.classes = make([]int32, len(samples))

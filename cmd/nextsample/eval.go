@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -34,6 +35,7 @@ func evalCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object: bits_per_sample, nats_per_sample, samples, files"},
 			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores"},
 			cacheFlag(),
+			&cli.StringFlag{Name: "speaker", Usage: "score every file as this `NAME` of a speaker-conditioned model's table", DefaultText: "each file's own speaker"},
 			sampleRateFlag(),
 		},
 		Action: runEval,
@@ -118,7 +120,15 @@ func runEval(c *cli.Context) error {
 		return interrupted(ctx, fmt.Errorf("eval: %w", err))
 	}
 	defer classes.Close()
-	res, err := train.EvaluateSplit(ctx, model, classes, threads)
+	var split train.Split = classes
+	ids, err := fileSpeakers(c, mf, entries)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if ids != nil {
+		split = train.WithSpeakers(classes, ids)
+	}
+	res, err := train.EvaluateSplit(ctx, model, split, threads)
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("eval: %w", err))
 	}
@@ -137,4 +147,38 @@ func runEval(c *cli.Context) error {
 	_, err = fmt.Fprintf(c.App.Writer, "%s on %s: %.4f bits/sample (%.4f nats) over %d samples in %d files [uniform %.3f bits]\n",
 		mf.Path, what, out.BitsPerSample, out.NatsPerSample, out.Samples, out.Files, math.Log2(float64(model.Config.QuantizationChannels)))
 	return err
+}
+
+// fileSpeakers returns the row of a conditioned model's speaker table for
+// each entry: its own speaker, or --speaker for all. It is nil for an
+// unconditioned model, which refuses --speaker.
+func fileSpeakers(c *cli.Context, mf *train.ModelFile, entries []corpus.Entry) ([]int, error) {
+	table, err := train.ModelSpeakers(mf.Metadata, mf.Model.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mf.Path, err)
+	}
+	forced := c.String("speaker")
+	if table == nil {
+		if forced != "" {
+			return nil, fmt.Errorf("--speaker %s: %s is not conditioned on speakers", forced, mf.Path)
+		}
+		return nil, nil
+	}
+	if forced != "" {
+		row := slices.Index(table, forced)
+		if row < 0 {
+			return nil, fmt.Errorf("--speaker %s is not one of the %d speakers of %s: %s", forced, len(table), mf.Path, firstFew(table, 20))
+		}
+		ids := make([]int, len(entries))
+		for i := range ids {
+			ids[i] = row
+		}
+		return ids, nil
+	}
+	ids, unknown := speakerIDs(entries, table)
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("%s is conditioned on %d speakers (%s); these files' speakers are not among them: %s (give --speaker NAME to score them as one of them)",
+			mf.Path, len(table), firstFew(table, 20), firstFew(unknown, 5))
+	}
+	return ids, nil
 }

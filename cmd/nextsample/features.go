@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,7 @@ func featuresCommand() *cli.Command {
 			&cli.IntFlag{Name: "sample-rate", Usage: "baselines: compute at this rate `HZ` (other rates need --resample); learned: the model's rate, for a model file (exported from PyTorch) that records neither \"audio\" nor \"sample_rate\" metadata", DefaultText: "the corpus's"},
 			&cli.Float64Flag{Name: "dither", Usage: "baselines: Gaussian dither in int16 units (Kaldi's default is 1)", Value: 0},
 			&cli.BoolFlag{Name: "ark-text", Usage: "ark: also write the text form, feats.txt"},
+			&cli.StringFlag{Name: "speaker", Usage: "learned features of a speaker-conditioned model: the speaker `NAME` for files whose own speaker the model does not know"},
 			&cli.IntFlag{Name: "chunk", Usage: "learned: positions per network call (bounds memory; does not change the features)", Value: features.DefaultChunk},
 		},
 		Action: runFeatures,
@@ -157,8 +159,19 @@ func runFeatures(c *cli.Context) error {
 
 	var recipe *features.Recipe
 	var desc string
+	var speakers []int
 	if learned {
-		recipe, desc, err = learnedRecipe(c)
+		var mf *train.ModelFile
+		recipe, desc, mf, err = learnedRecipe(c)
+		if err == nil {
+			var note string
+			if speakers, note, err = featureSpeakers(c.String("speaker"), mf, entries); note != "" {
+				recipe.Sidecar.Speakers = note
+				desc += "; speakers: " + note
+			}
+		}
+	} else if c.IsSet("speaker") {
+		err = errors.New("--speaker is for the learned features of a speaker-conditioned model")
 	} else {
 		recipe, desc, err = kaldiRecipe(c, kind, entries)
 	}
@@ -171,7 +184,7 @@ func runFeatures(c *cli.Context) error {
 	fmt.Fprintf(stderr, "features: %s (%s): %d files\n", corp.Source, what, len(entries))
 	out := c.String("out")
 	prog, err := features.WriteCorpus(ctx, recipe, entries, out, features.CorpusOptions{
-		RunOptions: features.RunOptions{Threads: c.Int("threads"), Progress: progressPrinter(stderr)},
+		RunOptions: features.RunOptions{Threads: c.Int("threads"), Progress: progressPrinter(stderr), Speakers: speakers},
 		Format:     format,
 		ArkText:    c.Bool("ark-text"),
 		Shard:      shard,
@@ -189,12 +202,18 @@ func runFeatures(c *cli.Context) error {
 }
 
 // learnedRecipe reads the model file and the learned-feature flags.
-func learnedRecipe(c *cli.Context) (*features.Recipe, string, error) {
+func learnedRecipe(c *cli.Context) (*features.Recipe, string, *train.ModelFile, error) {
 	path := c.String("model")
 	mf, err := train.ReadModelFile(path)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
+	r, desc, err := learnedRecipeOf(c, mf)
+	return r, desc, mf, err
+}
+
+func learnedRecipeOf(c *cli.Context, mf *train.ModelFile) (*features.Recipe, string, error) {
+	path := mf.Path
 	settings, err := modelSettings(c, mf)
 	if err != nil {
 		return nil, "", err
@@ -295,4 +314,50 @@ func shortCount(v float64) string {
 		return fmt.Sprintf("%.0fK", v/1e3)
 	}
 	return strings.TrimSuffix(fmt.Sprintf("%.0f", v), ".0")
+}
+
+// featureSpeakers returns, for the learned features of a speaker-conditioned
+// model, each entry's row of its table: the entry's own speaker where the
+// model knows it, else --speaker; an entry with neither is refused. The
+// note says which were used, for features.json. An unconditioned model
+// refuses --speaker.
+func featureSpeakers(forced string, mf *train.ModelFile, entries []corpus.Entry) (ids []int, note string, err error) {
+	table, err := train.ModelSpeakers(mf.Metadata, mf.Model.Config)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", mf.Path, err)
+	}
+	if table == nil {
+		if forced != "" {
+			return nil, "", fmt.Errorf("--speaker %s: %s is not conditioned on speakers", forced, mf.Path)
+		}
+		return nil, "", nil
+	}
+	row := -1
+	if forced != "" {
+		if row = slices.Index(table, forced); row < 0 {
+			return nil, "", fmt.Errorf("--speaker %s is not one of the %d speakers of %s: %s", forced, len(table), mf.Path, firstFew(table, 20))
+		}
+	}
+	ids, unknown := speakerIDs(entries, table)
+	own := 0
+	var missing []string
+	for i, e := range entries {
+		if ids[i] >= 0 {
+			own++
+			continue
+		}
+		if row < 0 {
+			missing = append(missing, e.Name())
+		}
+		ids[i] = row
+	}
+	if len(missing) > 0 {
+		return nil, "", fmt.Errorf("%s is conditioned on speakers, and %d files have no speaker it knows (%s; speakers %s): give --speaker NAME, one of %s",
+			mf.Path, len(missing), firstFew(missing, 3), firstFew(unknown, 3), firstFew(table, 20))
+	}
+	note = fmt.Sprintf("each file's own speaker (%d files)", own)
+	if own < len(entries) {
+		note += fmt.Sprintf(", %s for the %d others", forced, len(entries)-own)
+	}
+	return ids, note, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,7 @@ func generateCommand() *cli.Command {
 			&cli.Float64Flag{Name: "temperature", Usage: "softmax temperature: 1 samples the model's distribution, lower is more conservative, 0 always takes the most likely sample", Value: 1},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the sampling; the same seed gives the same audio", Value: 1},
 			&cli.IntFlag{Name: "count", Usage: "number of independent continuations, computed together", Value: 1},
+			&cli.StringFlag{Name: "speaker", Usage: "speaker-conditioned models: the speaker `NAME` to speak as, or one per continuation (a,b,c with --count 3)"},
 			&cli.StringFlag{Name: "out", Usage: "output WAV `PATH`, - for standard output; with --count > 1 a pattern holding " + streamPlaceholder, Required: true},
 			&cli.BoolFlag{Name: "continuation-only", Usage: "write only the generated samples, without the prompt"},
 			&cli.StringFlag{Name: "spectrogram", Usage: "also draw the spectrogram of prompt + continuation, with a marker where the continuation starts, as a PNG at `PATH` (a pattern with --count > 1)"},
@@ -103,6 +105,7 @@ type genRequest struct {
 	continuationOnly      bool
 	encoding              audio.Encoding
 	resample, bf16        bool
+	speakers              []int // per continuation, a conditioned model's table row; nil otherwise
 }
 
 // expandPattern returns the count paths of an output pattern.
@@ -271,6 +274,9 @@ func runGenerate(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
+	if r.speakers, err = streamSpeakers(c.String("speaker"), mf, r.count); err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
 	rate := settings.SampleRate
 	n := r.samples
 	if n == 0 {
@@ -391,6 +397,11 @@ func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model
 		g, err := causalconv.NewGenerator(packed, k, size, causalconv.GeneratorOptions{BF16: r.bf16})
 		if err != nil {
 			return nil, 0, err
+		}
+		if r.speakers != nil {
+			if err := g.SetSpeakers(r.speakers[first : first+size]); err != nil {
+				return nil, 0, err
+			}
 		}
 		if err := g.Warm(prompt[:len(prompt)-1]); err != nil {
 			return nil, 0, err
@@ -515,4 +526,37 @@ func drawSpectrogram(r *genRequest, i int, x []float32, promptLen, rate int, mod
 		opt.MarkerLabel = "continuation starts"
 	}
 	return s.WriteFile(r.pngs[i], opt)
+}
+
+// streamSpeakers turns --speaker into a row of the model's speaker table
+// per continuation: one name for all, or one per continuation. A
+// conditioned model needs it; an unconditioned one refuses it.
+func streamSpeakers(flag string, mf *train.ModelFile, count int) ([]int, error) {
+	table, err := train.ModelSpeakers(mf.Metadata, mf.Model.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mf.Path, err)
+	}
+	if table == nil {
+		if flag != "" {
+			return nil, fmt.Errorf("--speaker %s: %s is not conditioned on speakers", flag, mf.Path)
+		}
+		return nil, nil
+	}
+	if flag == "" {
+		return nil, fmt.Errorf("%s is conditioned on %d speakers: choose one with --speaker NAME (%s)", mf.Path, len(table), firstFew(table, 20))
+	}
+	names := strings.Split(flag, ",")
+	if len(names) != 1 && len(names) != count {
+		return nil, fmt.Errorf("--speaker names %d speakers for --count %d: give one, or one per continuation", len(names), count)
+	}
+	rows := make([]int, count)
+	for i := range rows {
+		name := strings.TrimSpace(names[min(i, len(names)-1)])
+		row := slices.Index(table, name)
+		if row < 0 {
+			return nil, fmt.Errorf("--speaker %s is not one of the %d speakers of %s: %s", name, len(table), mf.Path, firstFew(table, 20))
+		}
+		rows[i] = row
+	}
+	return rows, nil
 }

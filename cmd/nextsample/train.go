@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -83,6 +84,8 @@ func trainCommand() *cli.Command {
 			&cli.Int64Flag{Name: "val-samples", Usage: "validate on at most about `N` samples of the validation set: whole files, chosen by a hash of their keys (0: all of it)"},
 			&cli.StringFlag{Name: "val-data", Usage: "validate on this separate corpus: a `DIR` (a Kaldi data directory, or of audio files) or a manifest.csv (with --val-split: that split of it)", DefaultText: "a split of --data"},
 			cacheFlag(),
+			&cli.StringFlag{Name: "condition", Usage: "condition the model on each file's `speaker` (WaveNet global conditioning; the table is the sorted speakers of the training files)"},
+			&cli.IntFlag{Name: "gc-channels", Usage: "embedding channels G of the speaker table (with --condition)", Value: 32},
 			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: def.Chunk, Hidden: true},
 			&cli.IntFlag{Name: "sample-rate", Usage: "model sample rate in `Hz`", DefaultText: "the corpus's rate"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample files at other rates instead of refusing them"},
@@ -681,6 +684,50 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 			valSet = kept
 		}
 	}
+	// Speaker conditioning: the table is fixed at the start (sorted
+	// speaker names of the training files) and kept by --resume.
+	var speakers []string
+	if ck != nil && model.Config.Speakers() > 0 {
+		if speakers, err = train.ModelSpeakers(ck.Metadata, model.Config); err != nil {
+			return fmt.Errorf("train --resume: %s: %w", ck.Path, err)
+		}
+	}
+	if ck == nil {
+		switch cond := c.String("condition"); cond {
+		case "":
+		case "speaker":
+			if speakers, err = speakerTable(trainSet); err != nil {
+				return fmt.Errorf("train --condition speaker: %w", err)
+			}
+			g := c.Int("gc-channels")
+			cfg := model.Config
+			cfg.GlobalCondition = &causalconv.GlobalCondition{Channels: g, Cardinality: len(speakers)}
+			if model, err = causalconv.NewRandom(cfg, opts.Seed); err != nil {
+				return fmt.Errorf("train --condition speaker: %w", err)
+			}
+		default:
+			return fmt.Errorf("train: --condition %q: the only condition is \"speaker\"", cond)
+		}
+	}
+	var trainSpk, valSpk []int
+	if speakers != nil {
+		var unknown []string
+		if trainSpk, unknown = speakerIDs(trainSet, speakers); len(unknown) > 0 {
+			return fmt.Errorf("train: the model's speaker table (%d speakers) does not hold the speakers of these training files: %s", len(speakers), strings.Join(unknown, ", "))
+		}
+		if valSpk, unknown = speakerIDs(valSet, speakers); len(unknown) > 0 {
+			// A conditioned model scores only speakers it knows.
+			var kept []corpus.Entry
+			var ids []int
+			for i, e := range valSet {
+				if valSpk[i] >= 0 {
+					kept, ids = append(kept, e), append(ids, valSpk[i])
+				}
+			}
+			fmt.Fprintf(stderr, "note: validation leaves out %d of its %d files, of speakers not in the training set (%s)\n", len(valSet)-len(kept), len(valSet), firstFew(unknown, 3))
+			valSet, valSpk = kept, ids
+		}
+	}
 	rf := model.Config.ReceptiveField()
 	fmt.Fprintf(stderr, "model: %d layers, receptive field %d samples (%.1f ms at %d Hz), %d parameters, %.2f MFLOP per trained sample\n",
 		model.Config.Layers(), rf, 1000*float64(rf)/float64(settings.SampleRate), settings.SampleRate, model.NumParams(), float64(model.Config.FLOPs().Train())/1e6)
@@ -705,6 +752,9 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 	}
 	defer trainCache.Close()
 	data.Train = trainCache
+	if speakers != nil {
+		data.Train = train.WithSpeakers(trainCache, trainSpk)
+	}
 	var valCache *corpus.ClassCache
 	if len(valSet) > 0 {
 		if valCache, err = openClassCache(ctx, stderr, "validation", valSet, settings, cacheDir, opts.Threads, true); err != nil {
@@ -712,6 +762,9 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 		}
 		defer valCache.Close()
 		data.Valid = valCache
+		if speakers != nil {
+			data.Valid = train.WithSpeakers(valCache, valSpk)
+		}
 	}
 	if comm != nil && comm.Rank() == 0 {
 		if err := comm.Barrier(); err != nil {
@@ -741,9 +794,15 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 		src.Data = abs
 	}
 	srcMeta, _ := json.Marshal(src)
+	meta := map[string]string{train.MetaAudio: audioMeta, metaData: string(srcMeta)}
+	if speakers != nil {
+		b, _ := json.Marshal(speakers)
+		meta[train.MetaSpeakers] = string(b)
+		fmt.Fprintf(stderr, "conditioned on %d speakers (%s), %d channels\n", len(speakers), firstFew(speakers, 5), model.Config.GlobalCondition.Channels)
+	}
 	setup := train.Setup{
 		Out:      out,
-		Meta:     map[string]string{train.MetaAudio: audioMeta, metaData: string(srcMeta)},
+		Meta:     meta,
 		Log:      stderr,
 		Progress: isTerminal(stderr),
 	}
@@ -821,4 +880,58 @@ func threadsOrCPUs(n int) int {
 		return runtime.NumCPU()
 	}
 	return n
+}
+
+// speakerTable returns the sorted distinct speakers of entries, refusing
+// entries without one.
+func speakerTable(entries []corpus.Entry) ([]string, error) {
+	seen := map[string]bool{}
+	var missing []string
+	for _, e := range entries {
+		if e.Speaker == "" {
+			missing = append(missing, e.Name())
+			continue
+		}
+		seen[e.Speaker] = true
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%d training files have no speaker (a manifest's speaker column, a Kaldi directory's utt2spk): %s", len(missing), firstFew(missing, 5))
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
+}
+
+// speakerIDs returns each entry's row in table (-1 when its speaker is not
+// there) and the distinct speakers not found.
+func speakerIDs(entries []corpus.Entry, table []string) ([]int, []string) {
+	row := make(map[string]int, len(table))
+	for i, s := range table {
+		row[s] = i
+	}
+	ids := make([]int, len(entries))
+	var unknown []string
+	seen := map[string]bool{}
+	for i, e := range entries {
+		r, ok := row[e.Speaker]
+		if !ok {
+			r = -1
+			name := e.Speaker
+			if name == "" {
+				name = "(none: " + e.Name() + ")"
+			}
+			if !seen[name] {
+				seen[name] = true
+				unknown = append(unknown, name)
+			}
+		}
+		ids[i] = r
+	}
+	return ids, unknown
+}
+
+// firstFew joins the first n of names, saying how many more there are.
+func firstFew(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
