@@ -268,6 +268,9 @@ func (g *Generator) Step(x []int32) ([]float32, error) {
 // pass over the prompt instead would save about two thirds of that once
 // per run, at the price of a second way to compute the same state.
 func (g *Generator) Warm(prompt []int32) error {
+	if g.cond == nil && g.p.Speakers() > 0 {
+		return errors.New("causalconv: the model is conditioned on speakers: SetSpeakers first")
+	}
 	for t, v := range prompt {
 		if v < 0 || int(v) >= g.n.Q {
 			return fmt.Errorf("causalconv: prompt sample %d is class %d, not in [0, %d)", t, v, g.n.Q)
