@@ -108,3 +108,37 @@ func ModelAudio(meta map[string]string, model *causalconv.Model, rate int) (s au
 		MetaAudio, s.PeakLevel, s.Quantization, rate, from)
 	return s, assumed, nil
 }
+
+// MetaSpeakers is the model-file metadata key of a speaker-conditioned
+// model's speaker table: a JSON list of the speaker names, in the order of
+// the rows of gc_embedding.weight.
+const MetaSpeakers = "speakers"
+
+// ModelSpeakers returns the speaker table of a conditioned model from its
+// file's metadata, checked against its config; nil for an unconditioned
+// model.
+func ModelSpeakers(meta map[string]string, c causalconv.Config) ([]string, error) {
+	n := c.Speakers()
+	raw, ok := meta[MetaSpeakers]
+	if n == 0 {
+		return nil, nil
+	}
+	if !ok {
+		return nil, fmt.Errorf("the model is conditioned on %d speakers but its metadata has no %q list", n, MetaSpeakers)
+	}
+	var names []string
+	if err := json.Unmarshal([]byte(raw), &names); err != nil {
+		return nil, fmt.Errorf("metadata %q: %v", MetaSpeakers, err)
+	}
+	if len(names) != n {
+		return nil, fmt.Errorf("metadata %q names %d speakers, the model's table has %d", MetaSpeakers, len(names), n)
+	}
+	seen := map[string]bool{}
+	for _, s := range names {
+		if s == "" || seen[s] {
+			return nil, fmt.Errorf("metadata %q: empty or repeated speaker %q", MetaSpeakers, s)
+		}
+		seen[s] = true
+	}
+	return names, nil
+}
