@@ -76,8 +76,30 @@ func runProbe(c *cli.Context) error {
 	}
 	if res.Protocol == probe.ProtocolSplit {
 		f := res.Folds[0]
-		_, err := fmt.Fprintf(out, "split: train %d, test %d, accuracy %.2f%% (%d/%d)\n", f.Train, f.N, 100*res.Accuracy, f.Correct, f.N)
-		return err
+		if _, err := fmt.Fprintf(out, "split: train %d, test %d, accuracy %.2f%% (%d/%d)\n", f.Train, f.N, 100*res.Accuracy, f.Correct, f.N); err != nil {
+			return err
+		}
+		if len(res.Classes) > 20 {
+			return nil
+		}
+		// The confusion matrix: rows the true labels, columns the predicted.
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprint(tw, "true \\ predicted\t")
+		for _, p := range res.Classes {
+			fmt.Fprintf(tw, "%s\t", p)
+		}
+		fmt.Fprintln(tw)
+		for _, t := range res.Classes {
+			if f.Confusion[t] == nil {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t", t)
+			for _, p := range res.Classes {
+				fmt.Fprintf(tw, "%d\t", f.Confusion[t][p])
+			}
+			fmt.Fprintln(tw)
+		}
+		return tw.Flush()
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "speaker\ttrain\tn\taccuracy\t")

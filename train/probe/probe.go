@@ -68,6 +68,9 @@ type Fold struct {
 	N        int     `json:"n"`
 	Correct  int     `json:"correct"`
 	Accuracy float64 `json:"accuracy"`
+	// Confusion counts the test utterances by true label, then predicted
+	// label.
+	Confusion map[string]map[string]int `json:"confusion"`
 }
 
 // Result of a probe.
@@ -258,14 +261,20 @@ func (d *dataset) runFold(ctx context.Context, f foldSpec, c float64) (Fold, err
 	}
 	xTest := gather(f.test)
 	correct := 0
+	confusion := map[string]map[string]int{}
 	for n, i := range f.test {
-		if classes[clf.Predict(xTest[n*d.dims:(n+1)*d.dims])] == d.labels[i] {
+		got, want := classes[clf.Predict(xTest[n*d.dims:(n+1)*d.dims])], d.labels[i]
+		if got == want {
 			correct++
 		}
+		if confusion[want] == nil {
+			confusion[want] = map[string]int{}
+		}
+		confusion[want][got]++
 	}
 	return Fold{
 		Speaker: f.speaker, Train: len(f.train), N: len(f.test), Correct: correct,
-		Accuracy: float64(correct) / float64(len(f.test)),
+		Accuracy: float64(correct) / float64(len(f.test)), Confusion: confusion,
 	}, nil
 }
 

@@ -263,6 +263,19 @@ func TestRunProtocols(t *testing.T) {
 	if split.Accuracy < 0.9 {
 		t.Errorf("split accuracy %.3f on an easy problem", split.Accuracy)
 	}
+	// The confusion matrix holds every test utterance, its diagonal the correct ones.
+	total, diag := 0, 0
+	for want, row := range split.Folds[0].Confusion {
+		for got, n := range row {
+			total += n
+			if got == want {
+				diag += n
+			}
+		}
+	}
+	if total != split.Folds[0].N || diag != split.Folds[0].Correct {
+		t.Errorf("confusion matrix holds %d utterances, %d on its diagonal; want %d and %d", total, diag, split.Folds[0].N, split.Folds[0].Correct)
+	}
 
 	loso, err := Run(ctx, Options{Features: []string{feats}, Manifest: manifest, Label: "label", Protocol: ProtocolLOSO, Workers: 2})
 	if err != nil {
