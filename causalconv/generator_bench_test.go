@@ -214,3 +214,34 @@ func BenchmarkNaive(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*float64(rf)*float64(c.FLOPs().Forward())/sec/1e9, "GFLOP/s")
 }
+
+// BenchmarkGenerateConditioned compares one stream of the default model
+// with and without speaker conditioning (G = 32, 5 speakers): the
+// conditioning is one vector addition per layer and step.
+func BenchmarkGenerateConditioned(b *testing.B) {
+	for _, cond := range []bool{false, true} {
+		c := DefaultConfig()
+		name := "skip256/streams1/unconditioned"
+		if cond {
+			c.GlobalCondition = &GlobalCondition{Channels: 32, Cardinality: 5}
+			name = "skip256/streams1/conditioned"
+		}
+		m, _ := NewRandom(c, 1)
+		g, _ := NewGenerator(m.Packed(), kernels.Best(), 1, GeneratorOptions{})
+		if cond {
+			if err := g.SetSpeakers([]int{3}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		x := []int32{128}
+		b.Run(name, func(b *testing.B) {
+			cpu0 := processCPU()
+			for b.Loop() {
+				if _, err := g.Step(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportGeneration(b, c, float64(b.N), cpu0)
+		})
+	}
+}
