@@ -276,10 +276,12 @@ func TestBenchCompareFakeModes(t *testing.T) {
 	if !strings.Contains(stderr.String(), "best mode (fp32) 1.50x") {
 		t.Errorf("stderr:\n%s", stderr.String())
 	}
-	for script, want := range map[string]string{
-		wrong:   "printed no line for train_tiny_b2x100_bf16",
-		failing: "exit status 1",
+	// In this order: the failing script's stderr is checked after the loop.
+	for _, c := range []struct{ script, want string }{
+		{wrong, "printed no line for train_tiny_b2x100_bf16"},
+		{failing, "exit status 1"},
 	} {
+		script, want := c.script, c.want
 		stderr.Reset()
 		r := benchResult{Name: "train_tiny_b2x100", SamplesPerS: 1500}
 		err := (benchRefs{python: "/bin/sh", script: fp32, bf16: script}).compare(context.Background(), plan, &r, &stderr)
