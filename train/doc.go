@@ -42,6 +42,28 @@
 // the step counts and the learning-rate scale are all saved, so a run that
 // is stopped and resumed ends with exactly the weights of one that was not.
 //
+// # Data
+//
+// A run reads its corpus through a Split: the classes of each file, read a
+// window at a time (Classes holds them in memory; package corpus's
+// ClassCache keeps them in a file). The sampler only knows the files'
+// lengths; a goroutine draws each batch's windows and reads them two
+// batches ahead of the step, so memory holds a few batches of windows,
+// never the corpus. Validation reads a group of files at a time.
+//
+// # Several processes
+//
+// With Setup.Comm (a Collective, such as package train/mpi's) a run is one
+// process of a data-parallel run: every process draws the same global
+// batch and steps its contiguous share; the gradient, summed within a
+// process in a fixed tree over the batch's files, is summed over the
+// processes once per step, so two processes end with the weights of one.
+//
+// # Speakers
+//
+// A speaker-conditioned model (causalconv.GlobalCondition) trains on Splits
+// with a speaker per file (WithSpeakers); each Unit carries its speaker.
+//
 // Evaluate scores a model on whole files, every sample after the first
 // predicted from the samples before it.
 package train
