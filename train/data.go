@@ -290,16 +290,21 @@ func (p *prefetcher) stop() {
 const valGroupSamples = 1 << 22
 
 // evaluateSplit scores every file of s with the engine, a group of files
-// of at most valGroupSamples classes at a time (a longer file is a group
-// of its own), and returns the summed nats and scored targets. Groups are
-// formed in file order, so the result is the same on every run.
-func (e *engine) evaluateSplit(s Split, q int, buf *[]int32) (nats float64, targets int64, err error) {
+// of at most group classes at a time (a longer file is a group of its
+// own), checking ctx between groups, and returns the summed nats, the
+// scored targets and the files with at least one target. Groups are
+// formed in file order, so the result is the same on every run. buf is
+// the reading buffer, kept by the caller between calls.
+func (e *engine) evaluateSplit(ctx context.Context, s Split, q, group int, buf *[]int32) (nats float64, targets int64, files int, err error) {
 	n := splitFiles(s)
 	var seqs [][]int32
 	var speakers []int
 	for i := 0; i < n; {
+		if err := ctx.Err(); err != nil {
+			return nats, targets, files, err
+		}
 		j, total := i, 0
-		for j < n && (j == i || total+s.Len(j) <= valGroupSamples) {
+		for j < n && (j == i || total+s.Len(j) <= group) {
 			total += s.Len(j)
 			j++
 		}
@@ -312,23 +317,26 @@ func (e *engine) evaluateSplit(s Split, q int, buf *[]int32) (nats float64, targ
 			x := b[:s.Len(k)]
 			b = b[len(x):]
 			if err := s.Read(k, 0, x); err != nil {
-				return 0, 0, fmt.Errorf("validation file %d: %w", k, err)
+				return 0, 0, 0, fmt.Errorf("file %d: %w", k, err)
 			}
 			if err := checkClasses(x, q); err != nil {
-				return 0, 0, fmt.Errorf("validation file %d: %w", k, err)
+				return 0, 0, 0, fmt.Errorf("file %d: %w", k, err)
 			}
 			seqs = append(seqs, x)
 			speakers = append(speakers, speakerOf(s, k))
+			if len(x) >= 2 {
+				files++
+			}
 		}
 		gn, gt, err := e.evaluate(seqs, speakers)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, fmt.Errorf("evaluating: %w", err)
 		}
 		nats += gn
 		targets += gt
 		i = j
 	}
-	return nats, targets, nil
+	return nats, targets, files, nil
 }
 
 // strided is the files from, from+step, from+2·step… of a Split: one

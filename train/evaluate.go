@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 
 	"github.com/nextsample/nextsample/causalconv"
@@ -66,53 +65,15 @@ func evaluate(ctx context.Context, model *causalconv.Model, s Split, threads, ch
 		return EvalResult{}, err
 	}
 	defer e.close()
-	q := model.Config.QuantizationChannels
-	var res EvalResult
 	if err := checkSpeakers(s, model.Config.Speakers(), "evaluated"); err != nil {
 		return EvalResult{}, err
 	}
+	var res EvalResult
 	var buf []int32
-	var seqs [][]int32
-	var speakers []int
-	n := splitFiles(s)
 	// Groups of files of about 16 chunks per thread between checks of ctx.
-	group := 16 * threads * chunk
-	for i := 0; i < n; {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		j, size := i, 0
-		for j < n && (j == i || size+s.Len(j) <= group) {
-			size += s.Len(j)
-			j++
-		}
-		if cap(buf) < size {
-			buf = make([]int32, size)
-		}
-		b := buf[:size]
-		seqs, speakers = seqs[:0], speakers[:0]
-		for k := i; k < j; k++ {
-			x := b[:s.Len(k)]
-			b = b[len(x):]
-			if err := s.Read(k, 0, x); err != nil {
-				return res, fmt.Errorf("file %d: %w", k, err)
-			}
-			if err := checkClasses(x, q); err != nil {
-				return res, fmt.Errorf("file %d: %w", k, err)
-			}
-			seqs = append(seqs, x)
-			speakers = append(speakers, speakerOf(s, k))
-			if len(x) >= 2 {
-				res.Files++
-			}
-		}
-		nats, n, err := e.evaluate(seqs, speakers)
-		if err != nil {
-			return res, fmt.Errorf("evaluating: %w", err)
-		}
-		res.Nats += nats
-		res.Samples += n
-		i = j
+	res.Nats, res.Samples, res.Files, err = e.evaluateSplit(ctx, s, model.Config.QuantizationChannels, 16*threads*chunk, &buf)
+	if err != nil {
+		return res, err
 	}
 	return res, nil
 }

@@ -533,11 +533,12 @@ func (r *Run) validate() float64 {
 func (r *Run) evaluateValid() (nats float64, n int64, err error) {
 	q := r.model.Config.QuantizationChannels
 	if !r.eng.distributed() {
-		return r.eng.evaluateSplit(r.data.Valid, q, &r.valBuf)
+		nats, n, _, err = r.eng.evaluateSplit(context.Background(), r.data.Valid, q, valGroupSamples, &r.valBuf)
+		return nats, n, err
 	}
 	c := r.setup.Comm
 	part := stride(r.data.Valid, c.Rank(), c.Size())
-	nats, n, err = r.eng.evaluateSplit(part, q, &r.valBuf)
+	nats, n, _, err = r.eng.evaluateSplit(context.Background(), part, q, valGroupSamples, &r.valBuf)
 	if err != nil {
 		return 0, 0, err // the caller aborts the run: the others wait in the sum
 	}

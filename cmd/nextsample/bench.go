@@ -296,8 +296,9 @@ func benchReferences(c *cli.Context, stderr io.Writer) (benchRefs, error) {
 
 // findRepoFile looks for the file rel (a path inside the repository) in the
 // current directory and its parents, then beside the executable and its
-// parents, as findDefaultData looks for the bundled corpus. The path is
-// relative to the current directory when it lies below it.
+// parents (so commands work from anywhere inside a checkout, and from a
+// binary built into or next to it). The path is relative to the current
+// directory when it lies below it.
 func findRepoFile(rel string) (string, bool) {
 	var starts []string
 	if wd, err := os.Getwd(); err == nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +74,7 @@ func runInfo(c *cli.Context) error {
 	}
 	out, errOut := c.App.Writer, c.App.ErrWriter
 	failed := 0
-	printed := false // a text report is out: the next one follows a blank line
+	rep := &reporter{out: out, json: c.Bool("json")}
 	for _, path := range c.Args().Slice() {
 		if err := c.Context.Err(); err != nil {
 			return fmt.Errorf("info: %w", errInterrupted)
@@ -87,19 +86,9 @@ func runInfo(c *cli.Context) error {
 				failed++
 				continue
 			}
-			if c.Bool("json") {
-				b, err := json.Marshal(ci)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "%s\n", b)
-				continue
+			if err := rep.report(ci, func(w io.Writer) { printCorpusText(w, ci) }); err != nil {
+				return err
 			}
-			if printed {
-				fmt.Fprintln(out)
-			}
-			printed = true
-			printCorpusText(out, ci)
 			continue
 		}
 		var clip *audio.Clip
@@ -118,19 +107,9 @@ func runInfo(c *cli.Context) error {
 		fi := fileInfo{Path: path, Container: clip.Info.Container, Format: clip.Info.Format, Bits: clip.Info.Bits, Channels: clip.Info.Channels,
 			SampleRate: clip.Info.SampleRate, Frames: clip.Info.Frames, DurationS: clip.Info.Seconds(),
 			Peak: st.Peak, RMS: st.RMS, DC: st.DC}
-		if c.Bool("json") {
-			b, err := json.Marshal(fi)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "%s\n", b)
-			continue
+		if err := rep.report(fi, func(w io.Writer) { printInfoText(w, fi, clip.Info) }); err != nil {
+			return err
 		}
-		if printed {
-			fmt.Fprintln(out)
-		}
-		printed = true
-		printInfoText(out, fi, clip.Info)
 	}
 	if failed > 0 {
 		return errReported

@@ -161,7 +161,7 @@ func runModel(c *cli.Context) error {
 	}
 	out, errOut := c.App.Writer, c.App.ErrWriter
 	failed := 0
-	printed := false
+	rep := &reporter{out: out, json: c.Bool("json")}
 	for _, path := range c.Args().Slice() {
 		if err := c.Context.Err(); err != nil {
 			return fmt.Errorf("model: %w", errInterrupted)
@@ -172,19 +172,9 @@ func runModel(c *cli.Context) error {
 			failed++
 			continue
 		}
-		if c.Bool("json") {
-			b, err := json.Marshal(mi)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "%s\n", b)
-			continue
+		if err := rep.report(mi, func(w io.Writer) { printModelText(w, mi) }); err != nil {
+			return err
 		}
-		if printed {
-			fmt.Fprintln(out)
-		}
-		printed = true
-		printModelText(out, mi)
 	}
 	if failed > 0 {
 		return errReported

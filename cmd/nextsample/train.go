@@ -193,30 +193,8 @@ func optionsFromFlags(c *cli.Context, base train.Options) (train.Options, error)
 // then beside the executable and its parents (a binary built into or next
 // to the checkout).
 func findDefaultData() (string, error) {
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		if exe, err := filepath.EvalSymlinks(exe); err == nil {
-			starts = append(starts, filepath.Dir(exe))
-		}
-	}
-	for _, dir := range starts {
-		for {
-			p := filepath.Join(dir, defaultManifest)
-			if _, err := os.Stat(p); err == nil {
-				if rel, err := filepath.Rel(mustGetwd(), p); err == nil && !strings.HasPrefix(rel, "..") {
-					return rel, nil
-				}
-				return p, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
+	if p, ok := findRepoFile(defaultManifest); ok {
+		return p, nil
 	}
 	return "", fmt.Errorf("no --data given, and the bundled corpus %s is not in the current directory, its parents or beside the executable; run from the nextsample repository or pass --data DIR|manifest.csv", defaultManifest)
 }
