@@ -153,21 +153,15 @@ func runEval(c *cli.Context) error {
 // each entry: its own speaker, or --speaker for all. It is nil for an
 // unconditioned model, which refuses --speaker.
 func fileSpeakers(c *cli.Context, mf *train.ModelFile, entries []corpus.Entry) ([]int, error) {
-	table, err := train.ModelSpeakers(mf.Metadata, mf.Model.Config)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", mf.Path, err)
-	}
 	forced := c.String("speaker")
-	if table == nil {
-		if forced != "" {
-			return nil, fmt.Errorf("--speaker %s: %s is not conditioned on speakers", forced, mf.Path)
-		}
-		return nil, nil
+	table, err := modelSpeakerTable(mf, forced)
+	if table == nil || err != nil {
+		return nil, err
 	}
 	if forced != "" {
-		row := slices.Index(table, forced)
-		if row < 0 {
-			return nil, fmt.Errorf("--speaker %s is not one of the %d speakers of %s: %s", forced, len(table), mf.Path, firstFew(table, 20))
+		row, err := speakerRow(mf, table, forced)
+		if err != nil {
+			return nil, err
 		}
 		ids := make([]int, len(entries))
 		for i := range ids {
@@ -181,4 +175,26 @@ func fileSpeakers(c *cli.Context, mf *train.ModelFile, entries []corpus.Entry) (
 			mf.Path, len(table), firstFew(table, 20), firstFew(unknown, 5))
 	}
 	return ids, nil
+}
+
+// modelSpeakerTable returns a conditioned model's speaker table (nil for
+// an unconditioned model, which refuses a --speaker flag).
+func modelSpeakerTable(mf *train.ModelFile, flag string) ([]string, error) {
+	table, err := train.ModelSpeakers(mf.Metadata, mf.Model.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mf.Path, err)
+	}
+	if table == nil && flag != "" {
+		return nil, fmt.Errorf("--speaker %s: %s is not conditioned on speakers", flag, mf.Path)
+	}
+	return table, nil
+}
+
+// speakerRow returns the row of speaker name in the model's table.
+func speakerRow(mf *train.ModelFile, table []string, name string) (int, error) {
+	row := slices.Index(table, name)
+	if row < 0 {
+		return -1, fmt.Errorf("--speaker %s is not one of the %d speakers of %s: %s", name, len(table), mf.Path, firstFew(table, 20))
+	}
+	return row, nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -322,20 +321,14 @@ func shortCount(v float64) string {
 // note says which were used, for features.json. An unconditioned model
 // refuses --speaker.
 func featureSpeakers(forced string, mf *train.ModelFile, entries []corpus.Entry) (ids []int, note string, err error) {
-	table, err := train.ModelSpeakers(mf.Metadata, mf.Model.Config)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", mf.Path, err)
-	}
-	if table == nil {
-		if forced != "" {
-			return nil, "", fmt.Errorf("--speaker %s: %s is not conditioned on speakers", forced, mf.Path)
-		}
-		return nil, "", nil
+	table, err := modelSpeakerTable(mf, forced)
+	if table == nil || err != nil {
+		return nil, "", err
 	}
 	row := -1
 	if forced != "" {
-		if row = slices.Index(table, forced); row < 0 {
-			return nil, "", fmt.Errorf("--speaker %s is not one of the %d speakers of %s: %s", forced, len(table), mf.Path, firstFew(table, 20))
+		if row, err = speakerRow(mf, table, forced); err != nil {
+			return nil, "", err
 		}
 	}
 	ids, unknown := speakerIDs(entries, table)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -532,15 +531,9 @@ func drawSpectrogram(r *genRequest, i int, x []float32, promptLen, rate int, mod
 // per continuation: one name for all, or one per continuation. A
 // conditioned model needs it; an unconditioned one refuses it.
 func streamSpeakers(flag string, mf *train.ModelFile, count int) ([]int, error) {
-	table, err := train.ModelSpeakers(mf.Metadata, mf.Model.Config)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", mf.Path, err)
-	}
-	if table == nil {
-		if flag != "" {
-			return nil, fmt.Errorf("--speaker %s: %s is not conditioned on speakers", flag, mf.Path)
-		}
-		return nil, nil
+	table, err := modelSpeakerTable(mf, flag)
+	if table == nil || err != nil {
+		return nil, err
 	}
 	if flag == "" {
 		return nil, fmt.Errorf("%s is conditioned on %d speakers: choose one with --speaker NAME (%s)", mf.Path, len(table), firstFew(table, 20))
@@ -552,9 +545,9 @@ func streamSpeakers(flag string, mf *train.ModelFile, count int) ([]int, error) 
 	rows := make([]int, count)
 	for i := range rows {
 		name := strings.TrimSpace(names[min(i, len(names)-1)])
-		row := slices.Index(table, name)
-		if row < 0 {
-			return nil, fmt.Errorf("--speaker %s is not one of the %d speakers of %s: %s", name, len(table), mf.Path, firstFew(table, 20))
+		row, err := speakerRow(mf, table, name)
+		if err != nil {
+			return nil, err
 		}
 		rows[i] = row
 	}
