@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
 
 	"github.com/nextsample/nextsample/causalconv/kernels"
 )
@@ -75,9 +77,19 @@ type Generator struct {
 	// f, g and z padded to a whole number of vectors; see gate.
 	gateF, gateG, gateZ []float32
 
-	// The weight matrices, each in the form it is multiplied in.
-	fgM, resM       []matrix // per layer
-	skipM, p1M, p2M matrix
+	// The weight matrices, each in the form it is multiplied in. The
+	// fused skip product is computed a layer at a time (skipL[l] is its
+	// block of columns for z_l, the first one with Σ b_skip), as soon as
+	// the layer's gate output exists, and the post products in two parts
+	// of rows (p1P, p2P; p1Rows, p2Rows are part 0's row counts): with
+	// Threads 2 a second goroutine computes the skip product while the
+	// layers run and part 1 of each post product, and the arithmetic is
+	// the same either way.
+	fgM, resM      []matrix // per layer
+	skipL          []matrix // per layer
+	p1P, p2P       [2]matrix
+	p1Rows, p2Rows int
+	threads        int
 
 	// cond[l·2D·B + o·B + s] is what stream s's speaker adds to row o of
 	// layer l's [f; g] (a conditioned model; nil until SetSpeakers).
@@ -103,6 +115,16 @@ type GeneratorOptions struct {
 	// products and sums stay float32), for one unbatched stream only. The
 	// residual matrices, the biases and the input table stay float32.
 	BF16 bool
+
+	// Threads 2 lets Generate use a second goroutine (a second core): it
+	// computes the skip product a layer behind the layers, and half of
+	// each post product, so each core's L2 cache holds about half of the
+	// weights (the float32 weights of the default model, 1.6 MB, do not
+	// fit in one core's). The results are bit-identical to Threads 1
+	// (the arithmetic is split the same way on one goroutine). 0 means 1;
+	// more than 2 is refused. Step, Warm and Logits always run on the
+	// calling goroutine.
+	Threads int
 }
 
 // NewGenerator returns a generator for streams streams of the network p,
@@ -126,9 +148,12 @@ func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (
 	if opt.BF16 && k.MatVecBF16 == nil && k.MatVecTBF16 == nil {
 		return nil, fmt.Errorf("causalconv: kernel set %q has no bfloat16 matrix-vector kernel", k.Name)
 	}
+	if opt.Threads < 0 || opt.Threads > 2 {
+		return nil, fmt.Errorf("causalconv: %d generator threads: must be 1 or 2", opt.Threads)
+	}
 	c := p.cfg
 	g := &Generator{
-		p: p, k: k, streams: streams, batched: batched,
+		p: p, k: k, streams: streams, batched: batched, threads: max(opt.Threads, 1),
 		n: dims{Q: c.QuantizationChannels, R: c.ResidualChannels, D: c.DilationChannels,
 			S: c.SkipChannels, E: c.EndChannels, K: c.KernelSize, L: c.Layers()},
 		kin:  c.InputKernelSize,
@@ -247,7 +272,7 @@ func (g *Generator) Step(x []int32) ([]float32, error) {
 	if err := g.checkInputs(x); err != nil {
 		return nil, err
 	}
-	g.layers(x)
+	g.layers(x, true, nil, 0)
 	g.head()
 	return g.out, nil
 }
@@ -284,7 +309,7 @@ func (g *Generator) Warm(prompt []int32) error {
 		for s := range x {
 			x[s] = v
 		}
-		g.layers(x)
+		g.layers(x, false, nil, 0)
 	}
 	return nil
 }
@@ -307,8 +332,11 @@ func (g *Generator) mul(w *matrix, x, y []float32, acc bool) {
 }
 
 // layers runs the input layer and every dilated layer for one time step,
-// leaving each layer's gate output in g.z and advancing every queue.
-func (g *Generator) layers(x []int32) {
+// leaving each layer's gate output in g.z and advancing every queue. As
+// each gate output is ready, it adds the layer's part of the skip product
+// into g.skip (skip), or tells a helper goroutine that z_l is there by
+// storing base+l+1 in ready (ready not nil), or neither (Warm).
+func (g *Generator) layers(x []int32, skip bool, ready *atomic.Int64, base int64) {
 	Q, R, D, K, B := g.n.Q, g.n.R, g.n.D, g.n.K, g.streams
 	RB := R * B
 
@@ -369,6 +397,12 @@ func (g *Generator) layers(x []int32) {
 		}
 		z := g.z[l*D*B : (l+1)*D*B]
 		g.gate(z)
+		switch {
+		case skip:
+			g.skipLayer(l)
+		case ready != nil:
+			ready.Store(base + int64(l) + 1)
+		}
 		if l < g.nres {
 			next := g.taps[l+1][(K-1)*RB : K*RB]
 			copy(next, cur)
@@ -399,15 +433,56 @@ func (g *Generator) gate(z []float32) {
 	copy(z, g.gateZ)
 }
 
-// head computes the logits from the gate outputs of every layer.
+// head computes the logits from the skip sum that layers left in g.skip.
 func (g *Generator) head() {
-	S, E, B := g.n.S, g.n.E, g.streams
-	g.mul(&g.skipM, g.z, g.skip, false)
-	g.k.ReLU(S*B, g.skip)
-	g.mul(&g.p1M, g.skip, g.end, false)
-	g.k.ReLU(E*B, g.end)
-	g.mul(&g.p2M, g.end, g.out, false)
+	g.k.ReLU(g.n.S*g.streams, g.skip)
+	g.post1(0)
+	g.post1(1)
+	g.post2(0)
+	g.post2(1)
 }
+
+// post1 computes part of the rows of relu(post1 · relu(skip)) into g.end.
+func (g *Generator) post1(part int) {
+	B, r0 := g.streams, part*g.p1Rows
+	w := &g.p1P[part]
+	if w.m == 0 {
+		return
+	}
+	end := g.end[r0*B : (r0+w.m)*B]
+	g.mul(w, g.skip, end, false)
+	g.k.ReLU(len(end), end)
+}
+
+// post2 computes part of the rows of the logits from g.end.
+func (g *Generator) post2(part int) {
+	B, r0 := g.streams, part*g.p2Rows
+	w := &g.p2P[part]
+	if w.m == 0 {
+		return
+	}
+	g.mul(w, g.end, g.out[r0*B:(r0+w.m)*B], false)
+}
+
+// skipLayer adds the part of the skip product that ends with layer l,
+// W_skip,l0..l · [z_l0; …; z_l] (and Σ b_skip with the first part), into
+// g.skip; it does nothing for a layer inside a group (see skipGroup).
+func (g *Generator) skipLayer(l int) {
+	w := &g.skipL[l]
+	if w.k == 0 {
+		return
+	}
+	DB := g.n.D * g.streams
+	l0 := l + 1 - w.k/g.n.D
+	g.mul(w, g.z[l0*DB:(l+1)*DB], g.skip, l0 > 0)
+}
+
+// skipGroup is how many layers' gate outputs each part of the skip
+// product reads: one kernel call per layer costs one stream ~8% more than
+// the single fused call (call overhead, 20 loads and stores of the skip
+// sum), two layers per call ~2%, and the helper of Threads 2 then ends at
+// most two layers' worth after the layers.
+const skipGroup = 2
 
 // mulKind says which kernel multiplies by a matrix.
 type mulKind uint8
@@ -476,9 +551,77 @@ func (g *Generator) setMatrices(bf16 bool) {
 	for l := range g.resM {
 		g.resM[l] = set(n.R, n.D, p.resW[l], p.resWT[l], p.resB[l], false)
 	}
-	g.skipM = set(n.S, LD, p.skipW, skipWT, p.skipB, bf16)
-	g.p1M = set(n.E, n.S, p.p1W, p.p1WT, p.p1B, bf16)
-	g.p2M = set(n.Q, n.E, p.p2W, p.p2WT, p.p2B, bf16)
+	skip := set(n.S, LD, p.skipW, skipWT, p.skipB, bf16)
+	g.skipL = make([]matrix, n.L)
+	for l0 := 0; l0 < n.L; l0 += skipGroup {
+		l1 := min(l0+skipGroup, n.L)
+		var bias []float32
+		if l0 == 0 {
+			bias = p.skipB
+		}
+		g.skipL[l1-1] = skip.cols(l0*n.D, l1*n.D, bias)
+	}
+	p1 := set(n.E, n.S, p.p1W, p.p1WT, p.p1B, bf16)
+	p2 := set(n.Q, n.E, p.p2W, p.p2WT, p.p2B, bf16)
+	g.p1Rows, g.p2Rows = halfRows(n.E), halfRows(n.Q)
+	g.p1P = [2]matrix{p1.rows(0, g.p1Rows), p1.rows(g.p1Rows, n.E)}
+	g.p2P = [2]matrix{p2.rows(0, g.p2Rows), p2.rows(g.p2Rows, n.Q)}
+}
+
+// halfRows is where a product of m outputs is split in two parts: half,
+// rounded down to whole 16-float vectors, 128-output groups where that
+// keeps both parts non-empty (the AVX-512 kernels compute 128 outputs per
+// call, so the split then changes no call), and at least 1 row in part 0
+// (part 1 may be empty).
+func halfRows(m int) int {
+	h := m / 2 &^ 127
+	if h == 0 {
+		h = m / 2 &^ 15
+	}
+	if h == 0 {
+		h = m / 2
+	}
+	return max(h, min(m, 1))
+}
+
+// rows returns the outputs r0 ≤ i < r1 of w's product as a product of
+// their own (its y starts at output r0).
+func (w matrix) rows(r0, r1 int) matrix {
+	v := w
+	v.m = r1 - r0
+	if w.bias != nil {
+		v.bias = w.bias[r0:r1]
+	}
+	switch w.kind {
+	case mulT:
+		v.a = w.a[r0:]
+	case mulBF16T:
+		v.a16 = w.a16[r0:]
+	case mulBF16:
+		v.a16 = w.a16[r0*w.ld:]
+	default: // A row-major: mulPlain, mulBatch
+		v.a = w.a[r0*w.ld:]
+	}
+	return v
+}
+
+// cols returns the part of w's product that reads inputs c0 ≤ j < c1
+// (its x starts at input c0), with the given bias.
+func (w matrix) cols(c0, c1 int, bias []float32) matrix {
+	v := w
+	v.k = c1 - c0
+	v.bias = bias
+	switch w.kind {
+	case mulT:
+		v.a = w.a[c0*w.ld:]
+	case mulBF16T:
+		v.a16 = w.a16[c0*w.ld:]
+	case mulBF16:
+		v.a16 = w.a16[c0:]
+	default:
+		v.a = w.a[c0:]
+	}
+	return v
 }
 
 // toBF16 returns w rounded to bfloat16.
@@ -645,6 +788,17 @@ func (g *Generator) Generate(ctx context.Context, last []int32, samplers []*Samp
 	}
 	x := g.xs
 	copy(x, last)
+	step := func(int64) {
+		g.layers(x, true, nil, 0)
+		g.head()
+	}
+	if g.threads == 2 && runtime.GOMAXPROCS(0) > 1 {
+		ps := new(pairSync)
+		done := make(chan struct{})
+		go func() { defer close(done); g.helper(ps) }()
+		defer func() { ps.stop.Store(true); <-done }()
+		step = func(t int64) { g.pairStep(ps, x, t) }
+	}
 	const every = 1024
 	for i := 0; i < n; i++ {
 		if i%every == 0 && i > 0 {
@@ -655,8 +809,7 @@ func (g *Generator) Generate(ctx context.Context, last []int32, samplers []*Samp
 				progress(i)
 			}
 		}
-		g.layers(x)
-		g.head()
+		step(int64(i))
 		for s := range x {
 			x[s] = samplers[s].Draw(g.out[s:], B)
 			out[s][i] = x[s]

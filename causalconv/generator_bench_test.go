@@ -1,6 +1,7 @@
 package causalconv
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -128,6 +129,51 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 }
 
+// BenchmarkGeneratePair is one stream with GeneratorOptions.Threads 2
+// (two cores), through Generate as `nextsample generate` and `nextsample
+// bench` run it, in blocks of blockSteps samples: best-samples/s is the
+// fastest block, the reference's gen_fast statistic.
+func BenchmarkGeneratePair(b *testing.B) {
+	c := DefaultConfig()
+	m, _ := NewRandom(c, 1)
+	p := m.Packed()
+	for _, bf16 := range []bool{false, true} {
+		for _, threads := range []int{1, 2} {
+			name := fmt.Sprintf("skip256/streams1/threads%d", threads)
+			if bf16 {
+				name += "/bf16"
+			}
+			b.Run(name, func(b *testing.B) {
+				g, err := NewGenerator(p, kernels.Best(), 1, GeneratorOptions{BF16: bf16, Threads: threads})
+				if err != nil {
+					b.Fatal(err)
+				}
+				smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+				last := []int32{128}
+				block := [][]int32{make([]int32, blockSteps)}
+				run := func() time.Duration {
+					t0 := time.Now()
+					if err := g.Generate(context.Background(), last, []*Sampler{smp}, block, nil); err != nil {
+						b.Fatal(err)
+					}
+					last[0] = block[0][blockSteps-1]
+					return time.Since(t0)
+				}
+				run() // warm-up
+				best := time.Duration(math.MaxInt64)
+				cpu0 := processCPU()
+				b.ResetTimer()
+				blocks := max(1, b.N/blockSteps)
+				for range blocks {
+					best = min(best, run())
+				}
+				reportGeneration(b, c, float64(blocks*blockSteps), cpu0)
+				b.ReportMetric(blockSteps/best.Seconds(), "best-samples/s")
+			})
+		}
+	}
+}
+
 // BenchmarkGenerateParts splits a single-stream step: the layers alone
 // (what Warm costs per prompt sample), the layers and the head, and a draw
 // alone.
@@ -140,14 +186,14 @@ func BenchmarkGenerateParts(b *testing.B) {
 	b.Run("skip256/layers", func(b *testing.B) {
 		cpu0 := processCPU()
 		for b.Loop() {
-			g.layers(x)
+			g.layers(x, true, nil, 0)
 		}
 		reportGeneration(b, c, float64(b.N), cpu0)
 	})
 	b.Run("skip256/layers+head", func(b *testing.B) {
 		cpu0 := processCPU()
 		for b.Loop() {
-			g.layers(x)
+			g.layers(x, true, nil, 0)
 			g.head()
 		}
 		reportGeneration(b, c, float64(b.N), cpu0)
