@@ -83,6 +83,7 @@ func BenchmarkGenerate(b *testing.B) {
 				gens[i] = g
 				for s := range per {
 					smp, _ := NewSampler(c.QuantizationChannels, 1, 1, uint64(i*per+s))
+					smp.UseKernels(k)
 					smps[i] = append(smps[i], smp)
 				}
 			}
@@ -149,6 +150,7 @@ func BenchmarkGeneratePair(b *testing.B) {
 					b.Fatal(err)
 				}
 				smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+				smp.UseKernels(kernels.Best())
 				last := []int32{128}
 				block := [][]int32{make([]int32, blockSteps)}
 				run := func() time.Duration {
@@ -198,15 +200,24 @@ func BenchmarkGenerateParts(b *testing.B) {
 		}
 		reportGeneration(b, c, float64(b.N), cpu0)
 	})
-	b.Run("skip256/draw", func(b *testing.B) {
-		smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
-		out, _ := g.Step(x)
-		cpu0 := processCPU()
-		for b.Loop() {
-			smp.Draw(out, 1)
+	for _, vec := range []bool{false, true} {
+		name := "skip256/draw"
+		if vec {
+			name += "/kernels"
 		}
-		reportGeneration(b, c, float64(b.N), cpu0)
-	})
+		b.Run(name, func(b *testing.B) {
+			smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+			if vec {
+				smp.UseKernels(kernels.Best())
+			}
+			out, _ := g.Step(x)
+			cpu0 := processCPU()
+			for b.Loop() {
+				smp.Draw(out, 1)
+			}
+			reportGeneration(b, c, float64(b.N), cpu0)
+		})
+	}
 }
 
 // BenchmarkWarm times warming one stream with a prompt of RF−1 samples

@@ -50,7 +50,7 @@ func benchCommand() *cli.Command {
 			"  train_<variant>_b<B>x<T>  one training step (forward, cross-entropy, backward, Adam)\n" +
 			"                            on B sequences of T samples; rate = timesteps trained/s\n" +
 			"  gen_naive_<variant>       one sample from the full network over the last RF samples\n" +
-			"  gen_fast_<variant>        one sample with per-layer queues (one core)\n" +
+			"  gen_fast_<variant>        one sample with per-layer queues (two cores with --threads ≥ 2)\n" +
 			"  features_<variant>        learned frame features (skip sum, mean-pooled), audio samples/s\n" +
 			"  features_fbank            Kaldi log-mel filterbank, audio samples/s\n\n" +
 			"gflops uses the reference's model FLOP counts (GEMM work only). Every measurement runs\n" +
@@ -706,6 +706,7 @@ func measureGenNaive(ctx context.Context, plan *benchPlan, name string, m causal
 		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
 			return benchResult{}, err
 		}
+		samplers[s].UseKernels(plan.kernels)
 	}
 	logits := make([]float32, m.QuantizationChannels*rf)
 	var times []float64
@@ -733,8 +734,10 @@ func measureGenNaive(ctx context.Context, plan *benchPlan, name string, m causal
 	return r, nil
 }
 
-// measureGenFast times queue-cached generation on one core, in blocks of
-// fast_block_samples samples, as the reference does.
+// measureGenFast times queue-cached generation, in blocks of
+// fast_block_samples samples, as the reference does, on two cores when
+// the plan has two threads or more (GeneratorOptions.Threads; the reference
+// runs its two threads too), else one.
 func measureGenFast(ctx context.Context, plan *benchPlan, name string, m causalconv.Config, stderr io.Writer) (benchResult, error) {
 	g := plan.cfg.Generate
 	model, err := causalconv.NewRandom(m, plan.seed())
@@ -742,7 +745,8 @@ func measureGenFast(ctx context.Context, plan *benchPlan, name string, m causalc
 		return benchResult{}, err
 	}
 	streams := max(g.Batch, 1)
-	gen, err := causalconv.NewGenerator(model.Packed(), plan.kernels, streams, causalconv.GeneratorOptions{})
+	threads := min(plan.threads, 2)
+	gen, err := causalconv.NewGenerator(model.Packed(), plan.kernels, streams, causalconv.GeneratorOptions{Threads: threads})
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -753,6 +757,7 @@ func measureGenFast(ctx context.Context, plan *benchPlan, name string, m causalc
 		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
 			return benchResult{}, err
 		}
+		samplers[s].UseKernels(plan.kernels)
 		last[s] = silence
 	}
 	blk := max(g.FastBlockSamples, 1)
@@ -795,7 +800,7 @@ func measureGenFast(ctx context.Context, plan *benchPlan, name string, m causalc
 		times = append(times, time.Since(t0).Seconds()/float64(blk))
 	}
 	r := summarize(plan, name, times, streams, float64(m.FLOPs().Forward()))
-	r.Note = fmt.Sprintf(" streams=%d kernels=%s one core", streams, plan.kernels.Name)
+	r.Note = fmt.Sprintf(" streams=%d kernels=%s threads=%d", streams, plan.kernels.Name, threads)
 	logResult(stderr, r)
 	return r, nil
 }

@@ -60,8 +60,9 @@ func generateCommand() *cli.Command {
 			"products); --out and --spectrogram must then be patterns holding " + streamPlaceholder + ",\n" +
 			"which becomes the continuation's number (0, 1, … zero-padded to equal width).\n" +
 			"Continuations are computed in groups of " + strconv.Itoa(batchStreams) + " (the rest one by one) shared among\n" +
-			"--threads goroutines; the samples depend on the model, prompt, --seed,\n" +
-			"--temperature and --count, not on --threads.\n\n" +
+			"--threads goroutines (a single continuation runs on two cores when --threads\n" +
+			"allows); the samples depend on the model, prompt, --seed, --temperature and\n" +
+			"--count, not on --threads.\n\n" +
 			"Progress (samples per second and the real-time factor) goes to standard error.\n" +
 			"Files are written only when every continuation is complete, each atomically;\n" +
 			"Ctrl-C stops without writing anything and exits with status 130.\n\n" +
@@ -85,7 +86,7 @@ func generateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "float", Usage: "write 32-bit float WAV instead of 16-bit PCM"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample a prompt at another sample rate even if the model was trained without resampling"},
 			&cli.BoolFlag{Name: "bf16", Usage: "round the weight matrices to bfloat16, which halves the bytes each sample reads (faster; an approximation: every continuation then runs alone)"},
-			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the continuations (a continuation, or a group of " + strconv.Itoa(batchStreams) + ", runs on one)", DefaultText: "all cores"},
+			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the continuations (a continuation, or a group of " + strconv.Itoa(batchStreams) + ", runs on one, or on two when there are twice as many threads as groups)", DefaultText: "all cores"},
 			sampleRateFlag(),
 		},
 		Action: runGenerate,
@@ -185,13 +186,12 @@ func parseGenerate(c *cli.Context) (*genRequest, error) {
 	if r.count < 1 || r.count > maxStreams {
 		return nil, fmt.Errorf("--count %d: must be between 1 and %d", r.count, maxStreams)
 	}
-	r.threads = min(r.count, runtime.NumCPU())
+	r.threads = runtime.NumCPU()
 	if c.IsSet("threads") {
 		r.threads = c.Int("threads")
 		if r.threads < 1 {
 			return nil, fmt.Errorf("--threads %d: must be at least 1", r.threads)
 		}
-		r.threads = min(r.threads, r.count)
 	}
 	var err error
 	if r.outs, err = expandPattern("out", c.String("out"), r.count); err != nil {
@@ -392,8 +392,15 @@ func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model
 	}
 	var groups []*group
 	first := 0
-	for _, size := range streamGroups(r.count, r.bf16) {
-		g, err := causalconv.NewGenerator(packed, k, size, causalconv.GeneratorOptions{BF16: r.bf16})
+	sizes := streamGroups(r.count, r.bf16)
+	// With at least two threads per group (one continuation on two
+	// cores), each generator uses a second core; the samples are the same.
+	opt := causalconv.GeneratorOptions{BF16: r.bf16, Threads: 1}
+	if r.threads >= 2*len(sizes) {
+		opt.Threads = 2
+	}
+	for _, size := range sizes {
+		g, err := causalconv.NewGenerator(packed, k, size, opt)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -411,6 +418,7 @@ func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model
 			if err != nil {
 				return nil, 0, err
 			}
+			smp.UseKernels(k)
 			gr.smp = append(gr.smp, smp)
 			gr.last[s] = prompt[len(prompt)-1]
 		}
