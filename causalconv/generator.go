@@ -478,10 +478,11 @@ func (g *Generator) skipLayer(l int) {
 }
 
 // skipGroup is how many layers' gate outputs each part of the skip
-// product reads: one kernel call per layer costs one stream ~8% more than
-// the single fused call (call overhead, 20 loads and stores of the skip
-// sum), two layers per call ~2%, and the helper of Threads 2 then ends at
-// most two layers' worth after the layers.
+// product reads. Against the single fused call, one stream on one core
+// measured ~7% slower with one layer per part and ~5% with two (call
+// overhead, a load and store of the skip sum per part; noisy, 2 rounds),
+// ~2% with four; two keeps the helper of Threads 2 at most two layers'
+// worth behind the layers.
 const skipGroup = 2
 
 // mulKind says which kernel multiplies by a matrix.
