@@ -424,12 +424,12 @@ const gateLanes = 16
 func (g *Generator) gate(z []float32) {
 	n := len(z)
 	if g.gateF == nil {
-		g.k.Gate(n, g.fg[:n], g.fg[n:2*n], z)
+		g.k.Gate(n, g.fg[:n], g.fg[n:2*n], g.fg[:n], g.fg[n:2*n], z)
 		return
 	}
 	copy(g.gateF, g.fg[:n])
 	copy(g.gateG, g.fg[n:2*n])
-	g.k.Gate(len(g.gateF), g.gateF, g.gateG, g.gateZ)
+	g.k.Gate(len(g.gateF), g.gateF, g.gateG, g.gateF, g.gateG, g.gateZ)
 	copy(z, g.gateZ)
 }
 

@@ -3,6 +3,7 @@ package causalconv
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -210,5 +211,63 @@ func TestContextIsExact(t *testing.T) {
 		if short[0] == whole[s] {
 			t.Errorf("%s: position %d with RF−2 context: the loss did not change", name, s)
 		}
+	}
+}
+
+// TestTimeBlocksAreInvisible checks that running each layer's forward in
+// time blocks (Workspace.block) changes nothing, bit for bit: the loss,
+// every gradient and the logits equal the unblocked run's, for blocks of
+// 16 and 48 steps (a panel, a vector), every kernel set, both precisions
+// where the set has bf16, and a conditioned model.
+func TestTimeBlocksAreInvisible(t *testing.T) {
+	cfgs := tinyConfigs()
+	cfgs["conditioned"] = conditioned(true)
+	cfgs["odd"] = oddTiny()
+	for name, c := range cfgs {
+		forEachSet(t, func(t *testing.T, k kernels.Set) {
+			m := randomModel(t, c, 8)
+			precs := []Precision{PrecisionFP32}
+			if CheckPrecision(PrecisionBF16, k) == nil {
+				precs = append(precs, PrecisionBF16)
+			}
+			x, y := randomWalk(rand.New(rand.NewPCG(2, 9)), 301, c.QuantizationChannels)
+			for _, prec := range precs {
+				p, err := NewPackedPrecision(c, prec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Pack(m.Params); err != nil {
+					t.Fatal(err)
+				}
+				run := func(block int) precisionRun {
+					ws, err := NewTrainingWorkspace(c, k, len(x))
+					if err != nil {
+						t.Fatal(err)
+					}
+					ws.setBlock(block)
+					if err := ws.SetPrecision(prec); err != nil {
+						t.Fatal(err)
+					}
+					if c.GlobalCondition != nil {
+						ws.SetSpeaker(2)
+					}
+					r := precisionRun{grad: m.NewGrad(), logits: make([]float32, c.QuantizationChannels*(len(x)-5))}
+					if r.loss, err = ws.ForwardBackward(p, x, y, 5, 0.01, r.grad); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := ws.Logits(p, x, 5, r.logits); err != nil {
+						t.Fatal(err)
+					}
+					return r
+				}
+				whole := run(1 << 30)
+				for _, block := range []int{16, 48} {
+					b := run(block)
+					if b.loss != whole.loss || !slices.Equal(b.grad, whole.grad) || !slices.Equal(b.logits, whole.logits) {
+						t.Errorf("%s %s, blocks of %d: the results differ from the unblocked run's", name, prec, block)
+					}
+				}
+			}
+		})
 	}
 }

@@ -106,7 +106,7 @@ func TestGateAccuracy(t *testing.T) {
 		g0 := append([]float32(nil), g...)
 		z := make([]float32, n+1)
 		z[n] = 7
-		s.Gate(n, f, g, z)
+		s.Gate(n, f, g, f, g, z)
 		th := errStat{name: s.Name + " tanh"}
 		sg := errStat{name: s.Name + " sigmoid"}
 		pr := errStat{name: s.Name + " tanh·sigmoid"}

@@ -215,7 +215,7 @@ func BenchmarkElementwise(b *testing.B) {
 			for b.Loop() {
 				copy(f, f0) // keep the inputs in range; the copy is part of the time
 				copy(g, g0)
-				s.Gate(n, f, g, z)
+				s.Gate(n, f, g, f, g, z)
 			}
 			reportElems(b, clk, n)
 		})

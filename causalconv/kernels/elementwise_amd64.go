@@ -22,32 +22,30 @@ func installElementwise(s *Set, wide bool) {
 	// through the same vector code, in zero-padded stack buffers, so that
 	// an element's result does not depend on where the call ends (the Go
 	// twins round differently: no fused multiply-adds).
-	s.Gate = func(n int, f, g, z []float32) {
-		checkVec("Gate f", f, n)
-		checkVec("Gate g", g, n)
-		checkVec("Gate z", z, n)
+	s.Gate = func(n int, f, g, tf, sg, z []float32) {
+		checkGate(n, f, g, tf, sg, z)
 		nv := n - n%lanes
 		if nv > 0 {
 			if wide {
-				gate512(nv, &f[0], &g[0], &z[0])
+				gate512(nv, &f[0], &g[0], &tf[0], &sg[0], &z[0])
 			} else {
-				gate256(nv, &f[0], &g[0], &z[0])
+				gate256(nv, &f[0], &g[0], &tf[0], &sg[0], &z[0])
 			}
 		}
 		if nv == n {
 			return
 		}
-		var tf, tg, tz [16]float32
-		copy(tf[:], f[nv:n])
-		copy(tg[:], g[nv:n])
+		var bf, bg, bz [16]float32
+		copy(bf[:], f[nv:n])
+		copy(bg[:], g[nv:n])
 		if wide {
-			gate512(lanes, &tf[0], &tg[0], &tz[0])
+			gate512(lanes, &bf[0], &bg[0], &bf[0], &bg[0], &bz[0])
 		} else {
-			gate256(lanes, &tf[0], &tg[0], &tz[0])
+			gate256(lanes, &bf[0], &bg[0], &bf[0], &bg[0], &bz[0])
 		}
-		copy(f[nv:n], tf[:])
-		copy(g[nv:n], tg[:])
-		copy(z[nv:n], tz[:])
+		copy(tf[nv:n], bf[:])
+		copy(sg[nv:n], bg[:])
+		copy(z[nv:n], bz[:])
 	}
 	s.GateBackward = func(n int, tf, sg, dz, df, dg []float32) {
 		for _, x := range [][]float32{tf, sg, dz, df, dg} {

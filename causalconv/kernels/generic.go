@@ -181,15 +181,21 @@ func dot(x, y []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-func genericGate(n int, f, g, z []float32) {
+func genericGate(n int, f, g, tf, sg, z []float32) {
+	checkGate(n, f, g, tf, sg, z)
+	f, g, tf, sg, z = f[:n], g[:n], tf[:n], sg[:n], z[:n]
+	for i := range f {
+		t, s := tanhf(f[i]), sigmoidf(g[i])
+		tf[i], sg[i], z[i] = t, s, t*s
+	}
+}
+
+func checkGate(n int, f, g, tf, sg, z []float32) {
 	checkVec("Gate f", f, n)
 	checkVec("Gate g", g, n)
+	checkVec("Gate tf", tf, n)
+	checkVec("Gate sg", sg, n)
 	checkVec("Gate z", z, n)
-	f, g, z = f[:n], g[:n], z[:n]
-	for i := range f {
-		tf, sg := tanhf(f[i]), sigmoidf(g[i])
-		f[i], g[i], z[i] = tf, sg, tf*sg
-	}
 }
 
 func genericGateBackward(n int, tf, sg, dz, df, dg []float32) {

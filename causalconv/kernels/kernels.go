@@ -90,10 +90,11 @@ type Set struct {
 	// It is the weight gradient dY·Xᵀ: a reduction over the time axis n.
 	GemmNT func(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, accumulate bool)
 
-	// Gate is the gated activation, in place: f ← tanh(f), g ← σ(g),
-	// z = f·g, over n elements. The tanh and sigmoid values are kept because
-	// GateBackward needs them.
-	Gate func(n int, f, g, z []float32)
+	// Gate is the gated activation over n elements: tf = tanh(f),
+	// sg = σ(g), z = tf·sg. The tanh and sigmoid values are kept because
+	// GateBackward needs them. It may work in place (tf is f, sg is g);
+	// other overlaps of the outputs with the inputs are not allowed.
+	Gate func(n int, f, g, tf, sg, z []float32)
 
 	// GateBackward takes tf = tanh(f), sg = σ(g) and dz and writes
 	// df = dz·sg·(1-tf²) and dg = dz·tf·sg·(1-sg).

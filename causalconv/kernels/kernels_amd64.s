@@ -8980,18 +8980,20 @@ matVecTBF16512x8_store:
 	VZEROUPPER
 	RET
 
-// func gate512(n int, f *float32, s *float32, z *float32)
+// func gate512(n int, f *float32, s *float32, tf *float32, sg *float32, z *float32)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·gate512(SB), NOSPLIT, $0-32
+TEXT ·gate512(SB), NOSPLIT, $0-48
 	MOVQ n+0(FP), AX
 	MOVQ f+8(FP), CX
 	MOVQ s+16(FP), DX
-	MOVQ z+24(FP), BX
-	XORQ SI, SI
+	MOVQ tf+24(FP), BX
+	MOVQ sg+32(FP), SI
+	MOVQ z+40(FP), DI
+	XORQ R8, R8
 	SHLQ $0x02, AX
 
 gate512_loop:
-	VMOVUPS      (CX)(SI*1), Z0
+	VMOVUPS      (CX)(R8*1), Z0
 	VANDPS       c_absMask<>+0(SB), Z0, Z1
 	VADDPS       Z1, Z1, Z2
 	VMOVUPS      c_expLo<>+0(SB), Z3
@@ -9029,7 +9031,7 @@ gate512_loop:
 	VFMADD213PS  Z0, Z2, Z4
 	VCMPPS       $0x01, c_tanhSmall<>+0(SB), Z1, K1
 	VBLENDMPS    Z4, Z3, K1, Z3
-	VMOVUPS      (DX)(SI*1), Z0
+	VMOVUPS      (DX)(R8*1), Z0
 	VXORPS       c_signMask<>+0(SB), Z0, Z0
 	VMOVUPS      c_expLo<>+0(SB), Z1
 	VMAXPS       Z0, Z1, Z1
@@ -9052,12 +9054,12 @@ gate512_loop:
 	VADDPS       c_one<>+0(SB), Z2, Z2
 	VMOVUPS      c_one<>+0(SB), Z0
 	VDIVPS       Z2, Z0, Z0
-	VMOVUPS      Z3, (CX)(SI*1)
-	VMOVUPS      Z0, (DX)(SI*1)
+	VMOVUPS      Z3, (BX)(R8*1)
+	VMOVUPS      Z0, (SI)(R8*1)
 	VMULPS       Z0, Z3, Z3
-	VMOVUPS      Z3, (BX)(SI*1)
-	ADDQ         $0x40, SI
-	CMPQ         SI, AX
+	VMOVUPS      Z3, (DI)(R8*1)
+	ADDQ         $0x40, R8
+	CMPQ         R8, AX
 	JL           gate512_loop
 	VZEROUPPER
 	RET
@@ -12611,18 +12613,20 @@ matVecTBF16256x8_store:
 	VZEROUPPER
 	RET
 
-// func gate256(n int, f *float32, s *float32, z *float32)
+// func gate256(n int, f *float32, s *float32, tf *float32, sg *float32, z *float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·gate256(SB), NOSPLIT, $0-32
+TEXT ·gate256(SB), NOSPLIT, $0-48
 	MOVQ n+0(FP), AX
 	MOVQ f+8(FP), CX
 	MOVQ s+16(FP), DX
-	MOVQ z+24(FP), BX
-	XORQ SI, SI
+	MOVQ tf+24(FP), BX
+	MOVQ sg+32(FP), SI
+	MOVQ z+40(FP), DI
+	XORQ R8, R8
 	SHLQ $0x02, AX
 
 gate256_loop:
-	VMOVUPS      (CX)(SI*1), Y0
+	VMOVUPS      (CX)(R8*1), Y0
 	VANDPS       c_absMask<>+0(SB), Y0, Y1
 	VADDPS       Y1, Y1, Y2
 	VMOVUPS      c_expLo<>+0(SB), Y3
@@ -12671,7 +12675,7 @@ gate256_loop:
 	VFMADD213PS  Y0, Y2, Y4
 	VCMPPS       $0x01, c_tanhSmall<>+0(SB), Y1, Y0
 	VBLENDVPS    Y0, Y4, Y3, Y3
-	VMOVUPS      (DX)(SI*1), Y0
+	VMOVUPS      (DX)(R8*1), Y0
 	VXORPS       c_signMask<>+0(SB), Y0, Y0
 	VMOVUPS      c_expLo<>+0(SB), Y1
 	VMAXPS       Y0, Y1, Y1
@@ -12705,12 +12709,12 @@ gate256_loop:
 	VADDPS     c_one<>+0(SB), Y2, Y2
 	VMOVUPS    c_one<>+0(SB), Y0
 	VDIVPS     Y2, Y0, Y0
-	VMOVUPS    Y3, (CX)(SI*1)
-	VMOVUPS    Y0, (DX)(SI*1)
+	VMOVUPS    Y3, (BX)(R8*1)
+	VMOVUPS    Y0, (SI)(R8*1)
 	VMULPS     Y0, Y3, Y3
-	VMOVUPS    Y3, (BX)(SI*1)
-	ADDQ       $0x20, SI
-	CMPQ       SI, AX
+	VMOVUPS    Y3, (DI)(R8*1)
+	ADDQ       $0x20, R8
+	CMPQ       R8, AX
 	JL         gate256_loop
 	VZEROUPPER
 	RET

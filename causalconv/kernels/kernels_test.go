@@ -496,7 +496,7 @@ func TestNoAllocs(t *testing.T) {
 			s.MatVec(m, k, a, k, x, y, bias, false)
 			s.MatVecT(m, k, a, m, x, y, bias, false)
 			s.MatVecBatch(m, k, 8, a, k, x, y, bias, true)
-			s.Gate(n, f, g, z)
+			s.Gate(n, f, g, f, g, z)
 			s.GateBackward(n, f, g, z, c, ct)
 			s.ReLU(n, f)
 			s.ReLUBackward(n, f, g)

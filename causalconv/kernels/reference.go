@@ -65,11 +65,12 @@ func refGemmNT(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []f
 	}
 }
 
-func refGate(n int, f, g, z []float32) {
+func refGate(n int, f, g, tf, sg, z []float32) {
+	checkGate(n, f, g, tf, sg, z)
 	for i := 0; i < n; i++ {
-		tf := math.Tanh(float64(f[i]))
-		sg := 1 / (1 + math.Exp(-float64(g[i])))
-		f[i], g[i], z[i] = float32(tf), float32(sg), float32(tf*sg)
+		t := math.Tanh(float64(f[i]))
+		s := 1 / (1 + math.Exp(-float64(g[i])))
+		tf[i], sg[i], z[i] = float32(t), float32(s), float32(t*s)
 	}
 }
 

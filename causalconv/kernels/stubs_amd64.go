@@ -554,10 +554,11 @@ func matVecTBF16512x7(k int, at *uint16, ldat int, x *float32, y *float32, bias 
 func matVecTBF16512x8(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool, mask uint16)
 
 // gate512 is Gate over n elements, n a positive multiple of the vector width:
-// f ← tanh f, s ← σ(s), z = f·s.
+// tf = tanh f, sg = σ(s), z = tf·sg. Each vector is loaded before any is
+// stored, so tf may be f and sg may be s (in place).
 //
 //go:noescape
-func gate512(n int, f *float32, s *float32, z *float32)
+func gate512(n int, f *float32, s *float32, tf *float32, sg *float32, z *float32)
 
 // gateBackward512 is GateBackward over n elements, n a positive multiple of the vector width:
 // df = dz·sg·(1-tf²), dg = dz·sg·tf·(1-sg).
@@ -849,10 +850,11 @@ func matVecTBF16256x7(k int, at *uint16, ldat int, x *float32, y *float32, bias 
 func matVecTBF16256x8(k int, at *uint16, ldat int, x *float32, y *float32, bias *float32, load bool)
 
 // gate256 is Gate over n elements, n a positive multiple of the vector width:
-// f ← tanh f, s ← σ(s), z = f·s.
+// tf = tanh f, sg = σ(s), z = tf·sg. Each vector is loaded before any is
+// stored, so tf may be f and sg may be s (in place).
 //
 //go:noescape
-func gate256(n int, f *float32, s *float32, z *float32)
+func gate256(n int, f *float32, s *float32, tf *float32, sg *float32, z *float32)
 
 // gateBackward256 is GateBackward over n elements, n a positive multiple of the vector width:
 // df = dz·sg·(1-tf²), dg = dz·sg·tf·(1-sg).

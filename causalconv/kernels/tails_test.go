@@ -28,7 +28,7 @@ func TestElementwiseIndependentOfLength(t *testing.T) {
 	for _, s := range testSets(t) {
 		// Results of one call over all elements.
 		f0, g0, z0 := append([]float32(nil), x...), append([]float32(nil), g...), make([]float32, total)
-		s.Gate(total, f0, g0, z0)
+		s.Gate(total, f0, g0, f0, g0, z0)
 		df0, dg0 := make([]float32, total), make([]float32, total)
 		s.GateBackward(total, f0, g0, dz, df0, dg0)
 		y0 := append([]float32(nil), g...)
@@ -37,9 +37,14 @@ func TestElementwiseIndependentOfLength(t *testing.T) {
 		s.Exp(total, x, e0)
 		for n := 1; n < total; n++ {
 			f, gg, z := append([]float32(nil), x[:n]...), append([]float32(nil), g[:n]...), make([]float32, n)
-			s.Gate(n, f, gg, z)
+			tf, sg, z2 := make([]float32, n), make([]float32, n), make([]float32, n)
+			s.Gate(n, f, gg, tf, sg, z2) // out of place: f and gg stay the inputs
+			s.Gate(n, f, gg, f, gg, z)
 			if !same(f, f0[:n]) || !same(gg, g0[:n]) || !same(z, z0[:n]) {
 				t.Errorf("%s Gate: the first %d results change with the call's length", s.Name, n)
+			}
+			if !same(tf, f) || !same(sg, gg) || !same(z2, z) {
+				t.Errorf("%s Gate: %d results out of place differ from those in place", s.Name, n)
 			}
 			df, dg := make([]float32, n), make([]float32, n)
 			s.GateBackward(n, f0, g0, dz, df, dg)

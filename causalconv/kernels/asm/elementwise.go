@@ -215,13 +215,16 @@ func (v isa) loopVectors(name string, n Register, body func(off Register)) {
 
 func (v isa) gate() {
 	name := "gate" + v.suffix
-	TEXT(name, NOSPLIT, "func(n int, f, s, z *float32)")
+	TEXT(name, NOSPLIT, "func(n int, f, s, tf, sg, z *float32)")
 	Pragma("noescape")
 	Doc(name+" is Gate over n elements, n a positive multiple of the vector width:",
-		"f ← tanh f, s ← σ(s), z = f·s.")
+		"tf = tanh f, sg = σ(s), z = tf·sg. Each vector is loaded before any is",
+		"stored, so tf may be f and sg may be s (in place).")
 	n := Load(Param("n"), GP64())
 	f := Load(Param("f"), GP64())
 	g := Load(Param("s"), GP64()) // "g" is a register name in Go assembly
+	tfp := Load(Param("tf"), GP64())
+	sgp := Load(Param("sg"), GP64())
 	z := Load(Param("z"), GP64())
 	v.loopVectors(name, n, func(off Register) {
 		x := v.vec()
@@ -230,8 +233,8 @@ func (v isa) gate() {
 		y := v.vec()
 		VMOVUPS(Mem{Base: g, Index: off, Scale: 1}, y)
 		sg := v.sigmoidVec(y)
-		VMOVUPS(tf, Mem{Base: f, Index: off, Scale: 1})
-		VMOVUPS(sg, Mem{Base: g, Index: off, Scale: 1})
+		VMOVUPS(tf, Mem{Base: tfp, Index: off, Scale: 1})
+		VMOVUPS(sg, Mem{Base: sgp, Index: off, Scale: 1})
 		VMULPS(sg, tf, tf)
 		VMOVUPS(tf, Mem{Base: z, Index: off, Scale: 1})
 	})
