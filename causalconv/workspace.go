@@ -72,12 +72,13 @@ type Workspace struct {
 	gw                  []float32 // weight-gradient scratch in kernel layout, before the scatter to torch layout
 	rowSum              []float32 // [S]
 
-	block int       // layersForward's time block (layerBlock; tests vary it, setBlock)
-	fgBlk []float32 // [2D × ldBlk]: one block's [f; g], before the gate
-	ldBlk int
-	start []int // per layer: first position computed in this call
-	offs  []int // row offsets for the kernels' right-hand operands
-	zview []Matrix
+	block  int       // layersForward's time block (layerBlock; tests vary it, setBlock)
+	bblock int       // layersBackward's (backBlock)
+	fgBlk  []float32 // [2D × ldBlk]: one block's [f; g], before the gate
+	ldBlk  int
+	start  []int // per layer: first position computed in this call
+	offs   []int // row offsets for the kernels' right-hand operands
+	zview  []Matrix
 
 	// A conditioned model's speaker for the next calls (-1: none), what it
 	// adds to every layer's [f; g] (L × 2D, set by each call from the
@@ -175,7 +176,7 @@ func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspac
 			w.dfgPack32 = make([]float32, kernels.PackedLen(2*D, maxLen))
 		}
 	}
-	w.setBlock(layerBlock)
+	w.setBlock(layerBlock, backBlock)
 	w.start = make([]int, L)
 	w.offs = make([]int, max(K*R, L*D, Q, S, E))
 	w.zview = make([]Matrix, L)
@@ -187,9 +188,10 @@ func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspac
 	return w, nil
 }
 
-// setBlock sets layersForward's time block and sizes its scratch.
-func (w *Workspace) setBlock(b int) {
-	w.block = b
+// setBlock sets layersForward's and layersBackward's time blocks and sizes
+// the forward's scratch.
+func (w *Workspace) setBlock(b, back int) {
+	w.block, w.bblock = b, back
 	w.ldBlk = stride(min(b, w.maxLen))
 	w.fgBlk = make([]float32, 2*w.n.D*w.ldBlk)
 }
@@ -726,6 +728,18 @@ func (w *Workspace) skipBackward(p *Packed, grad []float32, N, scoreFrom int) {
 	}
 }
 
+// backBlock is how many time steps layersBackward runs a layer's backward
+// over at once, after the layer's share of the skip gradient: as in the
+// forward (layerBlock), the blocks' dz, [df; dg] and dh stay in L2 from one
+// product to the next. It is a multiple of every GemmNT's time block (128,
+// 256 for bf16, 512 for the generic set), so a weight gradient sums the
+// same partial sums in the same order as over the whole range; the taps'
+// input gradients reach each position in a fixed order (layerBackward);
+// so the results do not depend on the block (TestTimeBlocksAreInvisible;
+// the reference set sums each call in float64 and differs in the last
+// bits).
+const backBlock = 512
+
 // layersBackward runs the layers' backward pass from the top, keeping the
 // residual-stream gradient dh in one buffer: going down through layer l it
 // holds ∂loss/∂h_l+1 and becomes ∂loss/∂h_l by adding the dilated conv's
@@ -734,6 +748,10 @@ func (w *Workspace) skipBackward(p *Packed, grad []float32, N, scoreFrom int) {
 //	dz_l   = W_skip,lᵀ·dS (from scoreFrom on) + W_r,lᵀ·dh     dW_r += dh·z_lᵀ
 //	[df;dg] = gate backward of dz_l                          dW_fg += [df;dg]·taps(h_l)ᵀ
 //	dh(t−(K−1−k)d) += W_fg,kᵀ·[df;dg](t)  for each tap k
+//
+// Within a layer the time blocks run in order: block [a, b) reads dh on
+// [a, b) before its taps add to [a−(K−1)d, b), and earlier blocks only
+// wrote below a.
 func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) {
 	R, D, S, K, L, ld, ldh, M := w.n.R, w.n.D, w.n.S, w.n.K, w.n.L, w.ld, w.ldh, w.margin
 	lo := p.lo
@@ -765,19 +783,20 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 		default:
 			w.k.GemmNN(D, n, S, p.skipWT[l], S, w.skip, w.rowOffsets(S, n, 0), w.dz[scoreFrom:], ld, nil, false)
 		}
-		if l < L-1 {
-			zoffs := w.rowOffsets(D, ld, l*D*ld+s)
-			w.nt(R, D, nl, w.dh[M+s:], ldh, w.z, zoffs, grad[lo.resW[l]:], D, true)
-			if lo.resB[l] >= 0 {
-				addRowSums(w.k, grad[lo.resB[l]:lo.resB[l]+R], w.dh[M+s:], nl, ldh)
-			}
-			w.nn(D, nl, R, p.resWT[l], R, p.bf.resWT[l], w.dh, w.rowOffsets(R, ldh, M+s), w.dz[s:], ld, nil, true)
+		if l < L-1 && lo.resB[l] >= 0 {
+			// Before the taps below add to dh.
+			addRowSums(w.k, grad[lo.resB[l]:lo.resB[l]+R], w.dh[M+s:], nl, ldh)
 		}
-		fg := w.tfsgBuf(l)
-		for c := 0; c < D; c++ {
-			w.k.GateBackward(nl, fg[c*ld+s:], fg[(D+c)*ld+s:], w.dz[c*ld+s:], w.dfg[c*ld+s:], w.dfg[(D+c)*ld+s:])
+		// dh now holds ∂/∂h_l+1 from position s on, which is also the
+		// identity path's share of ∂/∂h_l; the taps reach back to
+		// s−(K−1)d, where nothing has arrived yet.
+		d := w.cfg.Dilations[l]
+		for r := 0; r < R; r++ {
+			clear(w.dh[r*ldh+M+s-(K-1)*d : r*ldh+M+s])
 		}
-		w.nt(2*D, K*R, nl, w.dfg[s:], ld, w.h, w.tapOffsets(l, s), w.gw, K*R, false)
+		for a := s; a < N; a += w.bblock {
+			w.layerBackward(p, grad, l, s, a, min(N, a+w.bblock))
+		}
 		g := grad[lo.fgW[l] : lo.fgW[l]+2*D*R*K]
 		for o := 0; o < 2*D; o++ {
 			for k := 0; k < K; k++ {
@@ -793,31 +812,49 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 		if w.cond != nil {
 			w.conditionBackward(p, grad, l, s, nl)
 		}
-		// dh now holds ∂/∂h_l+1 from position s on, which is also the
-		// identity path's share of ∂/∂h_l; the taps reach back to
-		// s−(K−1)d, where nothing has arrived yet.
-		d := w.cfg.Dilations[l]
-		for r := 0; r < R; r++ {
-			clear(w.dh[r*ldh+M+s-(K-1)*d : r*ldh+M+s])
+	}
+}
+
+// layerBackward runs layer l's backward over positions a..e−1 (the layer
+// starts at s): the residual's gradients, the gate's, the conv's weight
+// gradient (summed into w.gw from a = s on) and its input gradient.
+func (w *Workspace) layerBackward(p *Packed, grad []float32, l, s, a, e int) {
+	R, D, K, L, ld, ldh, M := w.n.R, w.n.D, w.n.K, w.n.L, w.ld, w.ldh, w.margin
+	lo := p.lo
+	nb := e - a
+	bf := w.prec == PrecisionBF16
+	pk := !bf && w.dfgPack32 != nil
+	if l < L-1 {
+		zoffs := w.rowOffsets(D, ld, l*D*ld+a)
+		w.nt(R, D, nb, w.dh[M+a:], ldh, w.z, zoffs, grad[lo.resW[l]:], D, true)
+		w.nn(D, nb, R, p.resWT[l], R, p.bf.resWT[l], w.dh, w.rowOffsets(R, ldh, M+a), w.dz[a:], ld, nil, true)
+	}
+	fg := w.tfsgBuf(l)
+	for c := 0; c < D; c++ {
+		w.k.GateBackward(nb, fg[c*ld+a:], fg[(D+c)*ld+a:], w.dz[c*ld+a:], w.dfg[c*ld+a:], w.dfg[(D+c)*ld+a:])
+	}
+	w.nt(2*D, K*R, nb, w.dfg[a:], ld, w.h, w.tapOffsets(l, a), w.gw, K*R, a > s)
+	// The K taps multiply the same [df; dg]: packed once. They run from
+	// the last (shift 0) down, so that every position of dh receives its
+	// taps in that order whatever the blocks: tap k's share of position t
+	// comes from [df; dg] at t+(K−1−k)d, in the same block or a later one.
+	d := w.cfg.Dilations[l]
+	foffs := w.rowOffsets(2*D, ld, a)
+	switch {
+	case bf:
+		w.k.PackBF16(2*D, nb, w.dfg, foffs, w.dfgPack)
+		for k := K - 1; k >= 0; k-- {
+			h := p.bf.fgWT[l][k]
+			w.k.GemmNNBF16Packed(R, nb, 2*D, h.a, h.ld, w.dfgPack, w.dh[M+a-(K-1-k)*d:], ldh, nil, true)
 		}
-		// The K taps multiply the same [df; dg]: packed once.
-		foffs := w.rowOffsets(2*D, ld, s)
-		switch {
-		case bf:
-			w.k.PackBF16(2*D, nl, w.dfg, foffs, w.dfgPack)
-			for k := 0; k < K; k++ {
-				h := p.bf.fgWT[l][k]
-				w.k.GemmNNBF16Packed(R, nl, 2*D, h.a, h.ld, w.dfgPack, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
-			}
-		case pk:
-			w.k.Pack(2*D, nl, w.dfg, foffs, w.dfgPack32)
-			for k := 0; k < K; k++ {
-				w.k.GemmNNPacked(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfgPack32, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
-			}
-		default:
-			for k := 0; k < K; k++ {
-				w.k.GemmNN(R, nl, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfg, foffs, w.dh[M+s-(K-1-k)*d:], ldh, nil, true)
-			}
+	case pk:
+		w.k.Pack(2*D, nb, w.dfg, foffs, w.dfgPack32)
+		for k := K - 1; k >= 0; k-- {
+			w.k.GemmNNPacked(R, nb, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfgPack32, w.dh[M+a-(K-1-k)*d:], ldh, nil, true)
+		}
+	default:
+		for k := K - 1; k >= 0; k-- {
+			w.k.GemmNN(R, nb, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfg, foffs, w.dh[M+a-(K-1-k)*d:], ldh, nil, true)
 		}
 	}
 }

@@ -214,11 +214,14 @@ func TestContextIsExact(t *testing.T) {
 	}
 }
 
-// TestTimeBlocksAreInvisible checks that running each layer's forward in
-// time blocks (Workspace.block) changes nothing, bit for bit: the loss,
-// every gradient and the logits equal the unblocked run's, for blocks of
-// 16 and 48 steps (a panel, a vector), every kernel set, both precisions
-// where the set has bf16, and a conditioned model.
+// TestTimeBlocksAreInvisible checks that running each layer's forward and
+// backward in time blocks (Workspace.setBlock) changes nothing, bit for
+// bit: the loss, every gradient and the logits equal the unblocked run's,
+// for forward blocks of 16 and 48 steps (a vector, a panel) and backward
+// blocks of 512, every kernel set, both precisions where the set has bf16,
+// and a conditioned model. The reference set sums each GemmNT call in
+// float64 and rounds once, so its blocked weight gradients may differ in
+// the last bits: it is held to 1e-6 of the largest gradient instead.
 func TestTimeBlocksAreInvisible(t *testing.T) {
 	cfgs := tinyConfigs()
 	cfgs["conditioned"] = conditioned(true)
@@ -230,7 +233,7 @@ func TestTimeBlocksAreInvisible(t *testing.T) {
 			if CheckPrecision(PrecisionBF16, k) == nil {
 				precs = append(precs, PrecisionBF16)
 			}
-			x, y := randomWalk(rand.New(rand.NewPCG(2, 9)), 301, c.QuantizationChannels)
+			x, y := randomWalk(rand.New(rand.NewPCG(2, 9)), 1301, c.QuantizationChannels)
 			for _, prec := range precs {
 				p, err := NewPackedPrecision(c, prec)
 				if err != nil {
@@ -239,12 +242,12 @@ func TestTimeBlocksAreInvisible(t *testing.T) {
 				if err := p.Pack(m.Params); err != nil {
 					t.Fatal(err)
 				}
-				run := func(block int) precisionRun {
+				run := func(block, back int) precisionRun {
 					ws, err := NewTrainingWorkspace(c, k, len(x))
 					if err != nil {
 						t.Fatal(err)
 					}
-					ws.setBlock(block)
+					ws.setBlock(block, back)
 					if err := ws.SetPrecision(prec); err != nil {
 						t.Fatal(err)
 					}
@@ -260,11 +263,24 @@ func TestTimeBlocksAreInvisible(t *testing.T) {
 					}
 					return r
 				}
-				whole := run(1 << 30)
+				whole := run(1<<30, 1<<30)
+				var gmax float64
+				for _, v := range whole.grad {
+					gmax = math.Max(gmax, math.Abs(float64(v)))
+				}
 				for _, block := range []int{16, 48} {
-					b := run(block)
-					if b.loss != whole.loss || !slices.Equal(b.grad, whole.grad) || !slices.Equal(b.logits, whole.logits) {
-						t.Errorf("%s %s, blocks of %d: the results differ from the unblocked run's", name, prec, block)
+					b := run(block, 512)
+					if b.loss != whole.loss || !slices.Equal(b.logits, whole.logits) {
+						t.Errorf("%s %s, blocks of %d: the loss or logits differ from the unblocked run's", name, prec, block)
+					}
+					for i, v := range b.grad {
+						if k.Name == kernels.Reference().Name {
+							if math.Abs(float64(v-whole.grad[i])) > 1e-6*gmax {
+								t.Fatalf("%s %s, blocks of %d: gradient %d is %g, unblocked %g", name, prec, block, i, v, whole.grad[i])
+							}
+						} else if v != whole.grad[i] {
+							t.Fatalf("%s %s, blocks of %d: gradient %d is %g, unblocked %g", name, prec, block, i, v, whole.grad[i])
+						}
 					}
 				}
 			}
