@@ -78,9 +78,10 @@ type Generator struct {
 	gateF, gateG, gateZ []float32
 
 	// The weight matrices, each in the form it is multiplied in. The
-	// fused skip product is computed a layer at a time (skipL[l] is its
-	// block of columns for z_l, the first one with Σ b_skip), as soon as
-	// the layer's gate output exists, and the post products in two parts
+	// fused skip product is computed in parts of skipGroup layers, each as
+	// soon as its layers' gate outputs exist (skipL[l] is the part that
+	// ends with layer l, empty inside a group; the first one adds
+	// Σ b_skip), and the post products in two parts
 	// of rows (p1P, p2P; p1Rows, p2Rows are part 0's row counts): with
 	// Threads 2 a second goroutine computes the skip product while the
 	// layers run and part 1 of each post product, and the arithmetic is
@@ -117,7 +118,7 @@ type GeneratorOptions struct {
 	BF16 bool
 
 	// Threads 2 lets Generate use a second goroutine (a second core): it
-	// computes the skip product a layer behind the layers, and half of
+	// computes the skip product a layer group behind the layers, and half of
 	// each post product, so each core's L2 cache holds about half of the
 	// weights (the float32 weights of the default model, 1.6 MB, do not
 	// fit in one core's). The results are bit-identical to Threads 1

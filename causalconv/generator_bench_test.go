@@ -44,7 +44,8 @@ func reportGeneration(b *testing.B, c Config, n float64, cpu0 float64) {
 // BenchmarkGenerate is fast (queued) generation with sampling at
 // temperature 1: streams1 is the reference's gen_fast_skip256 on one core
 // (BenchmarkGeneratePair/…/threads2 is what `nextsample bench` runs),
-// streams1/bf16 the same with bfloat16 weights, and /untransposed both without the transposed kernels; streams8 runs 8
+// streams1/bf16 the same with bfloat16 weights, and /untransposed both
+// without the transposed kernels; streams8 runs 8
 // streams in lockstep on one core (small matrix products), and
 // streams16/threads2 two such generators on two goroutines, as
 // `nextsample generate --count 16` does on two cores.

@@ -13,10 +13,12 @@ import (
 // to wait:
 //
 //	caller                          helper
-//	layer 0 → z_0   ─ready─▶        skip += W_skip,0·z_0 + Σb
-//	layer 1 → z_1   ─ready─▶        skip += W_skip,1·z_1
+//	layer 0 → z_0   ─ready─▶
+//	layer 1 → z_1   ─ready─▶        skip = W_skip,0..1·[z_0; z_1] + Σb
+//	layer 2 → z_2   ─ready─▶
+//	layer 3 → z_3   ─ready─▶        skip += W_skip,2..3·[z_2; z_3]
 //	…                               …
-//	layer L−1                       skip += W_skip,L−1·z_L−1; relu
+//	layer L−1                       skip += …·z_L−1; relu
 //	                ◀─skipDone─
 //	end[part 0] = relu(post1·skip)  end[part 1] = relu(post1·skip)
 //	                ◀─end1─  ─end0─▶

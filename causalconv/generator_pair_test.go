@@ -13,8 +13,9 @@ import (
 )
 
 // generateWith runs Generate for n samples of B streams with the given
-// options (after warming with prompt), at temperature 1, seed 9.
-func generateWith(t *testing.T, p *Packed, k kernels.Set, B, n int, opt GeneratorOptions, prompt []int32, speakers []int) [][]int32 {
+// options (after warming with prompt), stream s drawing with
+// NewSampler(Q, temp, seed, s), in two calls.
+func generateWith(t *testing.T, p *Packed, k kernels.Set, B, n int, opt GeneratorOptions, prompt []int32, speakers []int, temp float64, seed uint64) [][]int32 {
 	t.Helper()
 	g, err := NewGenerator(p, k, B, opt)
 	if err != nil {
@@ -32,7 +33,7 @@ func generateWith(t *testing.T, p *Packed, k kernels.Set, B, n int, opt Generato
 	out := make([][]int32, B)
 	last := make([]int32, B)
 	for s := range smp {
-		smp[s], _ = NewSampler(p.Config().QuantizationChannels, 1, 9, uint64(s))
+		smp[s], _ = NewSampler(p.Config().QuantizationChannels, temp, seed, uint64(s))
 		out[s] = make([]int32, n)
 		last[s] = prompt[len(prompt)-1]
 	}
@@ -54,9 +55,7 @@ func generateWith(t *testing.T, p *Packed, k kernels.Set, B, n int, opt Generato
 
 // TestGeneratePairIsIdentical: Generate with Threads 2 draws exactly the
 // samples of Threads 1, for every configuration, kernel set, stream
-// count, bf16 weights and a conditioned model; and Threads 1's Generate
-// draws what Step and Draw one at a time do (the fast-equals-naive test
-// checks those against the full forward pass).
+// count, bf16 weights and a conditioned model.
 func TestGeneratePairIsIdentical(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("GOMAXPROCS < 2: Generate would not start a helper")
@@ -92,8 +91,8 @@ func TestGeneratePairIsIdentical(t *testing.T) {
 					if c.GlobalCondition != nil {
 						speakers = []int{2, 0, 3}[:v.B]
 					}
-					one := generateWith(t, p, k, v.B, steps, GeneratorOptions{BF16: v.bf16}, prompt, speakers)
-					two := generateWith(t, p, k, v.B, steps, GeneratorOptions{BF16: v.bf16, Threads: 2}, prompt, speakers)
+					one := generateWith(t, p, k, v.B, steps, GeneratorOptions{BF16: v.bf16}, prompt, speakers, 1, 9)
+					two := generateWith(t, p, k, v.B, steps, GeneratorOptions{BF16: v.bf16, Threads: 2}, prompt, speakers, 1, 9)
 					for s := range one {
 						if !slices.Equal(one[s], two[s]) {
 							i := 0
@@ -109,16 +108,22 @@ func TestGeneratePairIsIdentical(t *testing.T) {
 	}
 }
 
-// TestGeneratePairStepMatches: Threads 1's Generate draws what Step and
-// Draw do one at a time.
+// TestGeneratePairStepMatches: Generate with Threads 2 draws what Step
+// and Draw do one at a time (which TestFastEqualsNaiveSampling checks
+// against the full forward pass).
 func TestGeneratePairStepMatches(t *testing.T) {
 	c := generatorConfigs()["K2_bias_onehot2_d512"]
 	p := randomModel(t, c, 4).Packed()
 	k := kernels.Best()
 	prompt := []int32{5, 9}
-	got := generateWith(t, p, k, 1, 900, GeneratorOptions{Threads: 2}, prompt, nil)[0]
-	g, _ := NewGenerator(p, k, 1, GeneratorOptions{})
-	g.Warm(prompt[:1])
+	got := generateWith(t, p, k, 1, 900, GeneratorOptions{Threads: 2}, prompt, nil, 1, 9)[0]
+	g, err := NewGenerator(p, k, 1, GeneratorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Warm(prompt[:1]); err != nil {
+		t.Fatal(err)
+	}
 	smp, _ := NewSampler(c.QuantizationChannels, 1, 9, 0)
 	x := []int32{prompt[1]}
 	for i, want := range got {

@@ -222,24 +222,7 @@ func TestFastEqualsNaiveSampling(t *testing.T) {
 			prompt := randomClasses(rng, 25, c.QuantizationChannels)
 			forEachGenSet(t, func(t *testing.T, k kernels.Set) {
 				for _, temp := range []float64{1, 0.6, 0} {
-					g, err := NewGenerator(p, k, B, GeneratorOptions{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := g.Warm(prompt[:len(prompt)-1]); err != nil {
-						t.Fatal(err)
-					}
-					smp := make([]*Sampler, B)
-					out := make([][]int32, B)
-					last := make([]int32, B)
-					for s := range smp {
-						smp[s], _ = NewSampler(c.QuantizationChannels, temp, 42, uint64(s))
-						out[s] = make([]int32, n)
-						last[s] = prompt[len(prompt)-1]
-					}
-					if err := g.Generate(context.Background(), last, smp, out, nil); err != nil {
-						t.Fatal(err)
-					}
+					out := generateWith(t, p, k, B, n, GeneratorOptions{}, prompt, nil, temp, 42)
 					for s := range out {
 						ns, _ := NewSampler(c.QuantizationChannels, temp, 42, uint64(s))
 						want := naiveGenerate(t, p, k, prompt, n, ns)
