@@ -7,6 +7,13 @@
 // disk and renamed over the destination; the directory is then synced so
 // the rename itself survives a crash. On any error the temporary file is
 // removed and the destination is left as it was.
+//
+// A process that exits at once (os.Exit after a second Ctrl-C, or when a
+// call it is blocked in does not return) runs no deferred calls, so the
+// package also keeps the one piece of process-wide state it needs: the
+// names of the temporary files and directories in flight, which
+// RemoveTemporary deletes before such an exit. Track adds other writers'
+// temporaries (a staging directory, say) to the same list.
 package atomicfile
 
 import (
@@ -15,7 +22,54 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"sync"
 )
+
+// temporaries are the temporary files and directories of this process
+// that are neither committed nor removed yet: a process-wide resource,
+// like its open files, hence a package variable.
+var temporaries = struct {
+	sync.Mutex
+	paths map[string]int // path → how many Track calls hold it
+}{paths: map[string]int{}}
+
+// Track records path, a temporary file or directory that the caller will
+// rename or remove, so that RemoveTemporary deletes it if the process has
+// to exit first; untrack ends the record (call it after the rename or the
+// removal).
+func Track(path string) (untrack func()) {
+	temporaries.Lock()
+	temporaries.paths[path]++
+	temporaries.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			temporaries.Lock()
+			if temporaries.paths[path]--; temporaries.paths[path] <= 0 {
+				delete(temporaries.paths, path)
+			}
+			temporaries.Unlock()
+		})
+	}
+}
+
+// RemoveTemporary removes (with os.RemoveAll) every temporary file and
+// directory in flight and returns their names, sorted. It is for a
+// process about to exit without finishing its work; the writers that
+// still run must not be relied on afterwards.
+func RemoveTemporary() []string {
+	temporaries.Lock()
+	defer temporaries.Unlock()
+	paths := make([]string, 0, len(temporaries.paths))
+	for p := range temporaries.paths {
+		paths = append(paths, p)
+		os.RemoveAll(p)
+		delete(temporaries.paths, p)
+	}
+	sort.Strings(paths)
+	return paths
+}
 
 // Write creates or replaces the file at path with what write writes. The
 // writer passed to write is buffered; write must not keep it. The new
@@ -30,6 +84,8 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	tmp := f.Name()
+	untrack := Track(tmp)
+	defer untrack()
 	defer func() {
 		if err != nil {
 			f.Close()
@@ -86,8 +142,9 @@ func syncDir(dir string) {
 // was.
 type File struct {
 	*os.File
-	path string
-	done bool
+	path    string
+	done    bool
+	untrack func()
 }
 
 // Create starts a new file that Commit will place at path.
@@ -100,7 +157,7 @@ func Create(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &File{File: f, path: path}, nil
+	return &File{File: f, path: path, untrack: Track(f.Name())}, nil
 }
 
 // Commit syncs the file to disk, closes it and renames it to its path.
@@ -109,6 +166,7 @@ func (f *File) Commit() error {
 		return fmt.Errorf("%s: already committed or aborted", f.path)
 	}
 	f.done = true
+	defer f.untrack()
 	tmp := f.Name()
 	fail := func(err error) error {
 		f.File.Close()
@@ -142,4 +200,5 @@ func (f *File) Abort() {
 	f.done = true
 	f.File.Close()
 	os.Remove(f.Name())
+	f.untrack()
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +74,65 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		if got[i] != names[i] {
 			t.Fatalf("directory holds %v, want %v", got, names)
 		}
+	}
+}
+
+// TestRemoveTemporary: the temporaries of writes in flight (a Write whose
+// callback has not returned, a File not yet committed, a tracked staging
+// directory) are what RemoveTemporary deletes, and committed or aborted
+// ones are no longer listed.
+func TestRemoveTemporary(t *testing.T) {
+	dir := t.TempDir()
+	if got := RemoveTemporary(); len(got) != 0 {
+		t.Fatalf("temporaries before any write: %q", got)
+	}
+	inWrite := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Write(filepath.Join(dir, "a.bin"), func(w io.Writer) error {
+			close(inWrite)
+			<-release
+			return nil
+		})
+	}()
+	<-inWrite
+	f, err := Create(filepath.Join(dir, "b.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	staging := filepath.Join(dir, ".staging")
+	os.Mkdir(staging, 0o755)
+	os.WriteFile(filepath.Join(staging, "x"), []byte("x"), 0o644)
+	Track(staging)
+	committed, _ := Create(filepath.Join(dir, "c.bin"))
+	if err := committed.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	aborted, _ := Create(filepath.Join(dir, "d.bin"))
+	aborted.Abort()
+
+	got := RemoveTemporary()
+	if len(got) != 3 {
+		t.Fatalf("RemoveTemporary = %q, want the temporaries of a.bin and b.bin and the staging dir", got)
+	}
+	for _, p := range got {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still exists", p)
+		}
+	}
+	close(release)
+	<-done // the write fails or not; nothing is left either way
+	f.Abort()
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"a.bin", "c.bin"}; strings.Join(names, " ") != strings.Join(want, " ") && strings.Join(names, " ") != "c.bin" {
+		t.Errorf("left in dir: %q", names)
+	}
+	if got := RemoveTemporary(); len(got) != 0 {
+		t.Fatalf("temporaries after: %q", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/inflight"
 )
 
 // LoadSamples decodes the entries and applies the settings to each, on
@@ -195,7 +196,9 @@ func decodeRecording(ctx context.Context, e Entry, s audio.Settings) (*audio.Cli
 	if e.Pipe() {
 		clip, err = runPipe(ctx, e.Source.Command, opts)
 	} else {
+		leave := inflight.Enter(ctx, "reading "+e.Path, nil)
 		clip, err = audio.ReadFile(e.Path, opts)
+		leave()
 	}
 	if err != nil && e.Source.Recording != "" {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/inflight"
 )
 
 // Limits of running a wav.scp command.
@@ -47,6 +48,9 @@ func runPipe(ctx context.Context, command string, opts audio.DecodeOptions) (*au
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: cannot run the command: %w", name, err)
 	}
+	// A process that has to quit while the command still runs kills it
+	// first (see package inflight).
+	defer inflight.Enter(ctx, "the wav.scp command "+name, func() { killGroup(cmd) })()
 	clip, decodeErr := audio.Decode(bufio.NewReaderSize(stdout, 64<<10), name, opts)
 	var waitErr error
 	if decodeErr == nil {

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/nextsample/nextsample/audio/atomicfile"
 )
 
 // Writer stores the feature matrices of a corpus in one output folder.
@@ -290,6 +292,7 @@ type fileWriter struct {
 	ext     string
 	encode  func(io.Writer, Matrix) error
 	staging string
+	untrack func()            // ends the staging folder's atomicfile.Track
 	outputs map[string]string // output path (slash form) -> key
 	order   []string          // output paths in write order
 	index   bytes.Buffer
@@ -301,7 +304,7 @@ func newFileWriter(base writerBase, ext string, encode func(io.Writer, Matrix) e
 	if err != nil {
 		return nil, fmt.Errorf("featio: %w", err)
 	}
-	w := &fileWriter{writerBase: base, ext: ext, encode: encode, staging: staging, outputs: map[string]string{}}
+	w := &fileWriter{writerBase: base, ext: ext, encode: encode, staging: staging, untrack: atomicfile.Track(staging), outputs: map[string]string{}}
 	w.csv = csv.NewWriter(&w.index)
 	w.csv.Write([]string{"key", "path", "frames", "dims"})
 	return w, nil
@@ -409,6 +412,7 @@ func (w *fileWriter) commit() error {
 	if err := os.RemoveAll(w.staging); err != nil {
 		return fmt.Errorf("featio: %w", err)
 	}
+	w.untrack()
 	return syncDir(w.dir)
 }
 
@@ -420,14 +424,16 @@ func (w *fileWriter) Abort() error {
 	if err := os.RemoveAll(w.staging); err != nil {
 		return fmt.Errorf("featio: %w", err)
 	}
+	w.untrack()
 	return nil
 }
 
 // tempFile is a file written under a temporary name in the folder of its
 // final name, and renamed onto it by commit.
 type tempFile struct {
-	f     *os.File
-	final string
+	f       *os.File
+	final   string
+	untrack func() // ends the atomicfile.Track of the temporary name
 }
 
 func newTempFile(dir, name string) (*tempFile, error) {
@@ -435,7 +441,7 @@ func newTempFile(dir, name string) (*tempFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("featio: %w", err)
 	}
-	return &tempFile{f: f, final: filepath.Join(dir, name)}, nil
+	return &tempFile{f: f, final: filepath.Join(dir, name), untrack: atomicfile.Track(f.Name())}, nil
 }
 
 func (t *tempFile) commit() error {
@@ -452,12 +458,14 @@ func (t *tempFile) commit() error {
 	if err := os.Rename(t.f.Name(), t.final); err != nil {
 		return fmt.Errorf("featio: %w", err)
 	}
+	t.untrack()
 	return nil
 }
 
 func (t *tempFile) remove() {
 	t.f.Close()
 	os.Remove(t.f.Name())
+	t.untrack()
 }
 
 // writeFileAtomic writes data to path through a synced temporary file in

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/atomicfile"
+	"github.com/nextsample/nextsample/audio/inflight"
 	"github.com/nextsample/nextsample/audio/spectrogram"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
@@ -225,7 +226,7 @@ type genPrompt struct {
 	name    string
 }
 
-func loadPrompt(r *genRequest, settings audio.Settings, rf int, stderr io.Writer) (*genPrompt, error) {
+func loadPrompt(ctx context.Context, r *genRequest, settings audio.Settings, rf int, stderr io.Writer) (*genPrompt, error) {
 	mu := settings.MuLaw()
 	if r.promptPath == "" {
 		// Silence: one silence class as the first input, on queues that
@@ -235,7 +236,9 @@ func loadPrompt(r *genRequest, settings audio.Settings, rf int, stderr io.Writer
 	if r.resample {
 		settings.Resample = true
 	}
+	leave := inflight.Enter(ctx, "reading the prompt "+promptName(r.promptPath), nil)
 	x, rep, err := settings.Load(r.promptPath)
+	leave()
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +258,14 @@ func loadPrompt(r *genRequest, settings audio.Settings, rf int, stderr io.Writer
 	}
 	fmt.Fprintf(stderr, "prompt: %s: %d samples, %.2f s at %d Hz%s%s\n", r.promptPath, len(x), float64(len(x))/float64(settings.SampleRate), settings.SampleRate, how, used)
 	return p, nil
+}
+
+// promptName names the prompt path in messages: "-" is standard input.
+func promptName(path string) string {
+	if path == "-" {
+		return "from standard input"
+	}
+	return path
 }
 
 func runGenerate(c *cli.Context) error {
@@ -285,7 +296,7 @@ func runGenerate(c *cli.Context) error {
 		}
 	}
 	rf := model.Config.ReceptiveField()
-	prompt, err := loadPrompt(r, settings, rf, stderr)
+	prompt, err := loadPrompt(c.Context, r, settings, rf, stderr)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}

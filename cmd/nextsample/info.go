@@ -17,6 +17,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/inflight"
 )
 
 func infoCommand() *cli.Command {
@@ -94,7 +95,9 @@ func runInfo(c *cli.Context) error {
 		var clip *audio.Clip
 		var err error
 		if path == "-" {
+			leave := inflight.Enter(c.Context, "reading standard input", nil)
 			clip, err = audio.Decode(c.App.Reader, audio.StdinName, audio.DecodeOptions{})
+			leave()
 		} else {
 			clip, err = audio.ReadFile(path, audio.DecodeOptions{})
 		}

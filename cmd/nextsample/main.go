@@ -81,13 +81,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func main() {
-	// The first Ctrl-C cancels ctx so that long commands can finish their
-	// step, save and exit; stop() restores the default so a second Ctrl-C
-	// kills the process at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-	os.Exit(run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	sup := &supervisor{signals: signals, stderr: os.Stderr, cpuTime: processCPUTime, idle: stopIdle, limit: stopLimit}
+	os.Exit(sup.run(func(ctx context.Context) int {
+		return run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	}))
 }
