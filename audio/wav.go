@@ -8,10 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"slices"
+
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // Info describes the audio in a WAV, FLAC or NIST SPHERE file as its
@@ -669,23 +670,13 @@ func ReadFile(path string, opts DecodeOptions) (*Clip, error) {
 	return Decode(f, path, opts)
 }
 
-// openFile opens path for reading with errors in the package's "PATH:
-// problem" form (os.Open says "open PATH: problem"); they still match
-// fs.ErrNotExist and the like with errors.Is.
+// openFile opens path for reading if it is a regular file, with errors in
+// the package's "PATH: problem" form (os.Open says "open PATH: problem");
+// they still match fs.ErrNotExist and the like with errors.Is. A named
+// pipe, socket, device or directory is refused without being opened in a
+// blocking way (see package regular).
 func openFile(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s: %w", path, pe.Err)
-		}
-		return nil, err
-	}
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%s: is a directory, not an audio file", path)
-	}
-	return f, nil
+	return regular.Open(path)
 }
 
 // ReadInfo reads only the header of the WAV, FLAC or NIST SPHERE file at

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // Config is the architecture of a network. Its JSON form is the "model" object
@@ -352,7 +353,7 @@ func strictUnmarshal(data []byte, v any) error {
 
 // LoadConfig reads and parses a configuration file; see ParseConfig.
 func LoadConfig(path string) (*ConfigFile, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

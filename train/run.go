@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nextsample/nextsample/audio/atomicfile"
+	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
 )
 
@@ -170,6 +171,11 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 				r.rows = append(r.rows, row)
 			}
 		}
+	} else if errors.Is(err, regular.ErrNotRegular) {
+		// A named pipe, a device or a directory in the log's place is
+		// not a log to start over: say so rather than replace it.
+		r.Close()
+		return nil, err
 	} else {
 		r.logf("note: starting a new %s: %v", LogFile, err)
 	}

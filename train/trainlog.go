@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
+
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // LogHeader is the header row of train_log.csv.
@@ -70,8 +71,10 @@ func writeLog(w io.Writer, rows []LogRow) error {
 }
 
 // readLog reads a train_log.csv written by writeLog.
+// A named pipe or device at path is refused without blocking, with an
+// error matching regular.ErrNotRegular.
 func readLog(path string) ([]LogRow, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/atomicfile"
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // A ClassCache holds the μ-law classes of a list of entries, prepared once
@@ -311,7 +312,7 @@ func OpenClassCacheFile(path string) (*ClassCache, error) {
 // (every entry's classes inside the data region) and its settings'
 // quantization. A missing file is an error wrapping os.ErrNotExist.
 func openCache(path, digest string, entries int, s audio.Settings) (*ClassCache, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,7 @@ import (
 	"unicode"
 
 	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // Split names used when the corpus does not say.
@@ -303,8 +304,10 @@ func scanDir(root string) ([]Entry, error) {
 	return entries, err
 }
 
+// readManifest reads the manifest CSV at path, which must be a regular
+// file: a named pipe or a device is refused without blocking.
 func readManifest(path string) ([]Entry, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}

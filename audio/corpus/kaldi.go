@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // The files of a Kaldi data directory that Open reads. Any other file
@@ -140,7 +141,7 @@ type tableLine struct {
 func openKaldi(dir string) (*Corpus, error) {
 	read := func(name string, required bool) (content, path string, ok bool, err error) {
 		path = filepath.Join(dir, name)
-		b, err := os.ReadFile(path)
+		b, err := regular.ReadFile(path) // a named pipe is refused, not waited on
 		if err != nil {
 			if !required && errors.Is(err, fs.ErrNotExist) {
 				return "", path, false, nil

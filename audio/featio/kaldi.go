@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // Kaldi's table formats, as written by its MatrixWriter (util/kaldi-table,
@@ -377,7 +378,7 @@ func ReadScp(name string, data []byte) ([]ScpEntry, error) {
 // offset of the archive at path, as an scp line points at it. Only the
 // matrix is read, not the whole archive.
 func ReadArkMatrixAt(path string, offset int64) (Matrix, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return Matrix{}, fmt.Errorf("featio: %w", err)
 	}

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/nextsample/nextsample/audio/kaldifeat"
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // File names inside a features folder.
@@ -103,7 +103,7 @@ func (s *Sidecar) frameConvention() string {
 func ReadSidecar(dir string) (Sidecar, error) {
 	var s Sidecar
 	path := filepath.Join(dir, SidecarName)
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, fmt.Errorf("featio: %s: no %s: not a complete features folder (was the run interrupted?)", dir, SidecarName)
 	}
@@ -152,7 +152,7 @@ func Open(dir string) (*Set, error) {
 	switch sc.Format {
 	case FormatArk:
 		path := filepath.Join(dir, ScpName)
-		b, err := os.ReadFile(path)
+		b, err := regular.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("featio: %w", err)
 		}
@@ -166,7 +166,7 @@ func Open(dir string) (*Set, error) {
 		}
 	case FormatNpy, FormatHTK:
 		path := filepath.Join(dir, IndexName)
-		f, err := os.Open(path)
+		f, err := regular.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("featio: %w", err)
 		}
@@ -236,7 +236,7 @@ func (s *Set) Load(i int) (Matrix, error) {
 		m, err = ReadArkMatrixAt(e.Path, e.Offset)
 	case FormatNpy, FormatHTK:
 		var b []byte
-		b, err = os.ReadFile(e.Path)
+		b, err = regular.ReadFile(e.Path)
 		if err != nil {
 			return Matrix{}, fmt.Errorf("featio: %w", err)
 		}

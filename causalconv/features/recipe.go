@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/featio"
 	"github.com/nextsample/nextsample/audio/kaldifeat"
+	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
 )
 
@@ -192,7 +192,7 @@ func (c kaldiComputer) Compute(dst []float32, samples []float32) ([]float32, int
 // FileSHA256 returns the hex SHA-256 of a file's bytes, as recorded in
 // features.json for the model file.
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return "", err
 	}

@@ -26,10 +26,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // MaxHeaderLen bounds the JSON header, as the reference implementation does,
@@ -454,9 +455,10 @@ func bind(h *header, buf []byte) *File {
 
 // ReadFile reads and validates a safetensors file. The header length and
 // every offset are checked against the file size before the data buffer is
-// allocated. Errors name the file.
+// allocated. Errors name the file; a path that is not a regular file (a
+// named pipe, a device, a directory) is refused without blocking.
 func ReadFile(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -36,11 +36,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 )
 
@@ -165,9 +165,10 @@ type File struct {
 	c    io.Closer
 }
 
-// Open reads the archive at path; see Read.
+// Open reads the archive at path; see Read. A path that is not a regular
+// file (a named pipe, a device, a directory) is refused without blocking.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}

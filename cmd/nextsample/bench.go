@@ -26,6 +26,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/featio"
+	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/features"
 	"github.com/nextsample/nextsample/causalconv/kernels"
@@ -144,7 +145,7 @@ type benchPlan struct {
 func loadBenchPlan(c *cli.Context) (*benchPlan, error) {
 	p := &benchPlan{raw: benchConfig, path: c.String("config")}
 	if p.path != "" {
-		raw, err := os.ReadFile(p.path)
+		raw, err := regular.ReadFile(p.path)
 		if err != nil {
 			return nil, err
 		}

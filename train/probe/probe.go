@@ -34,6 +34,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/audio/featio"
+	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // Protocols.
@@ -410,7 +411,7 @@ func ReadManifest(path, label, group string) ([]ManifestRow, error) {
 	if _, err := os.Stat(filepath.Join(path, corpus.WavScp)); err == nil {
 		return readKaldiRows(path, label, group)
 	}
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
 	}
