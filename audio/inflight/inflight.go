@@ -23,6 +23,10 @@
 //
 // Enter costs a mutex and a map insert: fine around a file, too much
 // around every sample.
+//
+// A Supervisor is that signal handler: it runs a command's work with a
+// Set in its context, asks the work to stop at the first signal, and
+// quits for it when the work is stuck.
 package inflight
 
 import (

@@ -23,6 +23,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/nextsample/nextsample/audio/inflight"
 )
 
 // exitInterrupted is the shell's convention for a process stopped by SIGINT.
@@ -83,8 +85,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func main() {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	sup := &supervisor{signals: signals, stderr: os.Stderr, cpuTime: processCPUTime, idle: stopIdle, limit: stopLimit}
-	os.Exit(sup.run(func(ctx context.Context) int {
+	// The first signal stops the work cleanly; a process stuck in a call
+	// that ignores it quits anyway (see inflight.Supervisor).
+	sup := &inflight.Supervisor{Name: "nextsample", Signals: signals, Stderr: os.Stderr}
+	os.Exit(sup.Run(func(ctx context.Context) int {
 		return run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	}))
 }

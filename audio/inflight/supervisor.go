@@ -1,4 +1,4 @@
-package main
+package inflight
 
 import (
 	"bytes"
@@ -12,43 +12,54 @@ import (
 	"time"
 
 	"github.com/nextsample/nextsample/audio/atomicfile"
-	"github.com/nextsample/nextsample/audio/inflight"
 )
 
-// How a signal stops the process. The first SIGINT or SIGTERM cancels the
-// commands' context: a training run finishes its step, saves and exits
-// with status 130, other commands stop at their next check. A blocked
-// system call (a read from a pipe nobody writes, a hung network mount)
-// never sees that context, so the process also watches itself: once it
-// has used less than a quarter of a core for stopIdle in a row after the
-// signal (a busy step is computing, a blocked call is not), after
-// stopLimit in any case, or at a second signal, it exits at once with
-// status 128+signal, after killing the child processes of wav.scp
-// commands and removing its temporary files, and says what it was
-// waiting on.
+// Defaults of a Supervisor.
 const (
-	stopIdle  = 3 * time.Second
-	stopLimit = 30 * time.Second
-	stopTick  = 250 * time.Millisecond
+	DefaultIdle  = 3 * time.Second
+	DefaultLimit = 30 * time.Second
+	stopTick     = 250 * time.Millisecond
 )
 
-// supervisor runs one command under signals; see the constants above.
-type supervisor struct {
-	signals <-chan os.Signal
-	stderr  io.Writer
-	// cpuTime returns the CPU time the process has used so far.
-	cpuTime func() time.Duration
-	idle    time.Duration // the stopIdle above (tests shorten it)
-	limit   time.Duration // the stopLimit above
+// A Supervisor runs a command's work under signals. The first signal
+// cancels the work's context: a training run finishes its step, saves and
+// returns, other work stops at its next check. A blocked system call (a
+// read from a pipe nobody writes, a hung network mount) never sees that
+// context, so the Supervisor also watches the process: once it has used
+// less than a quarter of a core for Idle in a row after the signal (a
+// step being finished computes, a blocked call does not), after Limit in
+// any case, or at a second signal, Run returns 128+signal at once, after
+// ending the calls in flight that can be ended (Set.Abort: wav.scp
+// commands) and removing the temporary files (atomicfile.RemoveTemporary),
+// with one line on Stderr saying what the work was waiting on. The caller
+// then exits the process: the work's goroutine may still be blocked.
+type Supervisor struct {
+	Name    string           // the program, which starts every line ("nextsample")
+	Signals <-chan os.Signal // the signals that stop the work (from signal.Notify)
+	Stderr  io.Writer
+	// CPUTime returns the CPU time the process has used so far; nil
+	// means ProcessCPUTime.
+	CPUTime func() time.Duration
+	Idle    time.Duration // 0 means DefaultIdle
+	Limit   time.Duration // 0 means DefaultLimit
 }
 
-// run calls work with a context that the first signal cancels and returns
-// the exit status: work's own, or 128+signal when the process has to quit
-// without waiting for work (the caller then exits at once: work's
-// goroutine is still blocked).
-func (s *supervisor) run(work func(ctx context.Context) int) int {
-	calls := inflight.New()
-	ctx, cancel := context.WithCancel(inflight.NewContext(context.Background(), calls))
+// Run calls work with a context that carries a Set (see NewContext) and
+// that the first signal cancels, and returns the exit status: work's own,
+// or 128+signal when the process has to quit without waiting for work.
+func (s *Supervisor) Run(work func(ctx context.Context) int) int {
+	cpuTime, idleMax, limit := s.CPUTime, s.Idle, s.Limit
+	if cpuTime == nil {
+		cpuTime = ProcessCPUTime
+	}
+	if idleMax == 0 {
+		idleMax = DefaultIdle
+	}
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	calls := New()
+	ctx, cancel := context.WithCancel(NewContext(context.Background(), calls))
 	defer cancel()
 	done := make(chan int, 1)
 	go func() { done <- work(ctx) }()
@@ -57,23 +68,23 @@ func (s *supervisor) run(work func(ctx context.Context) int) int {
 	select {
 	case code := <-done:
 		return code
-	case first = <-s.signals:
+	case first = <-s.Signals:
 	}
 	cancel()
-	fmt.Fprintf(s.stderr, "nextsample: %s: stopping cleanly (a second signal quits at once)\n", signalName(first))
+	fmt.Fprintf(s.Stderr, "%s: %s: stopping cleanly (a second signal quits at once)\n", s.Name, signalName(first))
 
 	start := time.Now()
 	tick := time.NewTicker(stopTick)
 	defer tick.Stop()
-	lastCPU, idle := s.cpuTime(), time.Duration(0)
+	lastCPU, idle := cpuTime(), time.Duration(0)
 	for {
 		select {
 		case code := <-done:
 			return code
-		case sig := <-s.signals:
+		case sig := <-s.Signals:
 			return s.quit(calls, sig, fmt.Sprintf("at once on a second signal (%s) while it was waiting on", signalName(sig)))
 		case <-tick.C:
-			cpu := s.cpuTime()
+			cpu := cpuTime()
 			if cpu-lastCPU < stopTick/4 {
 				idle += stopTick
 			} else {
@@ -81,10 +92,10 @@ func (s *supervisor) run(work func(ctx context.Context) int) int {
 			}
 			lastCPU = cpu
 			switch {
-			case idle >= s.idle:
+			case idle >= idleMax:
 				return s.quit(calls, first, fmt.Sprintf("%v after %s, it was still waiting on", time.Since(start).Round(time.Second), signalName(first)))
-			case time.Since(start) >= s.limit:
-				return s.quit(calls, first, fmt.Sprintf("%v after %s, it was still busy in", s.limit, signalName(first)))
+			case time.Since(start) >= limit:
+				return s.quit(calls, first, fmt.Sprintf("%v after %s, it was still busy in", limit, signalName(first)))
 			}
 		}
 	}
@@ -94,7 +105,7 @@ func (s *supervisor) run(work func(ctx context.Context) int) int {
 // the temporary files in flight, prints one line and returns the exit
 // status for sig. why ends with what it was waiting on: "3s after
 // SIGTERM, it was still waiting on".
-func (s *supervisor) quit(calls *inflight.Set, sig os.Signal, why string) int {
+func (s *Supervisor) quit(calls *Set, sig os.Signal, why string) int {
 	waiting := calls.Pending()
 	calls.Abort()
 	removed := atomicfile.RemoveTemporary()
@@ -102,11 +113,11 @@ func (s *supervisor) quit(calls *inflight.Set, sig os.Signal, why string) int {
 	if what == "" {
 		what = blockedCalls()
 	}
-	msg := fmt.Sprintf("nextsample: quitting: %s %s", why, what)
+	msg := fmt.Sprintf("%s: quitting: %s %s", s.Name, why, what)
 	if len(removed) > 0 {
 		msg += fmt.Sprintf(" (removed %d temporary file(s))", len(removed))
 	}
-	fmt.Fprintln(s.stderr, msg)
+	fmt.Fprintln(s.Stderr, msg)
 	if n, ok := sig.(syscall.Signal); ok {
 		return 128 + int(n)
 	}
@@ -154,7 +165,6 @@ func describeBlocked(stacks []byte) string {
 			if i := strings.LastIndexByte(fn, '('); i > 0 && strings.HasSuffix(fn, ")") {
 				fn = fn[:i] // the arguments
 			}
-			fn = strings.TrimPrefix(fn, "cmd/nextsample.")
 			if !seen[fn] {
 				seen[fn] = true
 				found = append(found, "a system call in "+fn)

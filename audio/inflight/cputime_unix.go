@@ -1,14 +1,14 @@
 //go:build unix
 
-package main
+package inflight
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPUTime is the user and system time the process has used.
-func processCPUTime() time.Duration {
+// ProcessCPUTime is the user and system time the process has used.
+func ProcessCPUTime() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
