@@ -3,10 +3,18 @@
 // every function below says which tile it computes, how the registers are
 // used and why.
 //
-// Run it through `go generate` in the parent directory, which writes
-// ../kernels_amd64.s and the Go declarations ../stubs_amd64.go:
+// It writes ../kernels_amd64.s, the Go declarations ../stubs_amd64.go and
+// the tile dispatch ../dispatch_amd64.go. Run it through `go generate`: the
+// directive is in ../generate.go, so any of
 //
+//	go generate ./...                      # from the repository root
 //	cd causalconv/kernels && go generate
+//	cd causalconv/kernels/asm && go generate
+//
+// regenerates the three files, byte for byte as committed (.ci/run checks
+// that). This directory is a module of its own, so that avo is a
+// dependency of the generator only; `go generate ./...` from the root does
+// not descend into it but reaches it through that directive.
 //
 // # Machine model
 //
@@ -38,6 +46,11 @@ import (
 
 	. "github.com/mmcloughlin/avo/build"
 )
+
+// go generate in this directory runs the directive of ../generate.go, the
+// one place that says how this program is invoked.
+//
+//go:generate go generate -C ..
 
 var dispatch = flag.String("dispatch", "", "write the Go tile dispatch functions to this file")
 
