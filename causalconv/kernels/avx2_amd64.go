@@ -1,3 +1,5 @@
+//go:build !purego
+
 package kernels
 
 // The AVX2+FMA set: the same blocking as avx512_amd64.go with a 4×24

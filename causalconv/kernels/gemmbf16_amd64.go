@@ -1,3 +1,5 @@
+//go:build !purego
+
 package kernels
 
 // Drivers of the AVX512_BF16 kernels (asm/gemmbf16.go). They block the

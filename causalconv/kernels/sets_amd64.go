@@ -1,8 +1,8 @@
+//go:build !purego
+
 package kernels
 
 import "golang.org/x/sys/cpu"
-
-//go:generate go run -C asm . -out ../kernels_amd64.s -stubs ../stubs_amd64.go -pkg kernels -dispatch ../dispatch_amd64.go
 
 // hasAVX512 reports whether the CPU (and OS) support the AVX-512 subsets the
 // *512 kernels use: F for the arithmetic and masks, VL for masked ymm
