@@ -309,7 +309,7 @@ func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
 	if p == nil {
 		return errors.New("causalconv: nil packed weights")
 	}
-	if !sameArch(p.cfg, w.cfg) {
+	if !p.cfg.Equal(w.cfg) {
 		return errors.New("causalconv: packed weights are for a different architecture than the workspace")
 	}
 	if w.prec == PrecisionBF16 && p.prec != PrecisionBF16 {
@@ -347,18 +347,6 @@ func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
 		}
 	}
 	return nil
-}
-
-// sameArch reports whether a and b have the same parameter layout and
-// computation.
-func sameArch(a, b Config) bool {
-	return a.QuantizationChannels == b.QuantizationChannels && a.InputEncoding == b.InputEncoding &&
-		a.InputKernelSize == b.InputKernelSize && a.ResidualChannels == b.ResidualChannels &&
-		a.DilationChannels == b.DilationChannels && a.SkipChannels == b.SkipChannels &&
-		a.EndChannels == b.EndChannels && a.KernelSize == b.KernelSize && a.Bias == b.Bias &&
-		a.ResidualOnLastLayer == b.ResidualOnLastLayer && slices.Equal(a.Dilations, b.Dilations) &&
-		(a.GlobalCondition == nil) == (b.GlobalCondition == nil) &&
-		(a.GlobalCondition == nil || *a.GlobalCondition == *b.GlobalCondition)
 }
 
 // ForwardBackward runs the network over x, scores positions scoreFrom..N−1
