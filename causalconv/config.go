@@ -363,6 +363,24 @@ func parseVariants(raw json.RawMessage, base Config) ([]Variant, error) {
 	return out, nil
 }
 
+// Variant returns the architecture of the named variant: the base model
+// (Model) for "", otherwise the variant of that name in Variants, where a
+// bare model object or a file without variants has one, "model". The
+// error for a name not there lists the names there are.
+func (f *ConfigFile) Variant(name string) (Config, error) {
+	if name == "" {
+		return f.Model, nil
+	}
+	var names []string
+	for _, v := range f.Variants {
+		if v.Name == name {
+			return v.Model, nil
+		}
+		names = append(names, v.Name)
+	}
+	return Config{}, fmt.Errorf("no variant %q (variants: %v)", name, names)
+}
+
 // strictUnmarshal rejects unknown fields so that a misspelt key in a model
 // object is an error rather than a silently different network.
 func strictUnmarshal(data []byte, v any) error {

@@ -2,6 +2,7 @@ package causalconv
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -59,5 +60,40 @@ func TestConfigEqual(t *testing.T) {
 				t.Errorf("Config.%s (change %d): configs differing only there are equal", f.Name, k)
 			}
 		}
+	}
+}
+
+// TestConfigFileVariant checks the lookup of a named variant: "" is the
+// base model, a name is that variant, and an unknown name is an error
+// that lists the names there are.
+func TestConfigFileVariant(t *testing.T) {
+	f, err := ParseConfig([]byte(`{"model": {"quantization_channels": 16, "input_encoding": "onehot",
+		"input_kernel_size": 1, "residual_channels": 4, "dilation_channels": 4, "skip_channels": 8,
+		"end_channels": 8, "kernel_size": 2, "dilations": [1, 2], "bias": true, "residual_on_last_layer": false},
+		"variants": {"wide": {"skip_channels": 16}, "deep": {"dilations": [1, 2, 4]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := f.Variant(""); err != nil || !c.Equal(f.Model) {
+		t.Errorf(`Variant(""): %v, %v; want the base model`, c, err)
+	}
+	if c, err := f.Variant("wide"); err != nil || c.SkipChannels != 16 || !slices.Equal(c.Dilations, []int{1, 2}) {
+		t.Errorf(`Variant("wide"): %+v, %v`, c, err)
+	}
+	if c, err := f.Variant("deep"); err != nil || c.SkipChannels != 8 || !slices.Equal(c.Dilations, []int{1, 2, 4}) {
+		t.Errorf(`Variant("deep"): %+v, %v`, c, err)
+	}
+	_, err = f.Variant("skip256")
+	if want := `no variant "skip256" (variants: [wide deep])`; err == nil || err.Error() != want {
+		t.Errorf(`Variant("skip256"): %v, want %q`, err, want)
+	}
+	bare, err := ParseConfig([]byte(`{"quantization_channels": 16, "input_encoding": "onehot",
+		"input_kernel_size": 1, "residual_channels": 4, "dilation_channels": 4, "skip_channels": 8,
+		"end_channels": 8, "kernel_size": 2, "dilations": [1, 2], "bias": true, "residual_on_last_layer": false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := bare.Variant("model"); err != nil || !c.Equal(bare.Model) {
+		t.Errorf(`bare model object: Variant("model"): %v, %v`, c, err)
 	}
 }
