@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nextsample/nextsample/audio/regular"
 )
@@ -61,6 +62,25 @@ func (c Config) Speakers() int {
 		return 0
 	}
 	return c.GlobalCondition.Cardinality
+}
+
+// Equal reports whether c and o are the same network. Every field of a
+// Config is architecture: the widths, the input encoding and kernel size,
+// the dilations, the biases, the last layer's residual conv and the
+// conditioning each change the parameter tensors (their names and shapes)
+// or the computation, so Equal compares them all: Dilations element by
+// element and GlobalCondition by value, not by pointer. Two equal Configs
+// lay out their parameters alike, so a Model, a Packed and a Workspace
+// made from either work together, and a checkpoint or a model file of one
+// resumes or converts as the other.
+func (c Config) Equal(o Config) bool {
+	return c.QuantizationChannels == o.QuantizationChannels && c.InputEncoding == o.InputEncoding &&
+		c.InputKernelSize == o.InputKernelSize && c.ResidualChannels == o.ResidualChannels &&
+		c.DilationChannels == o.DilationChannels && c.SkipChannels == o.SkipChannels &&
+		c.EndChannels == o.EndChannels && c.KernelSize == o.KernelSize && c.Bias == o.Bias &&
+		c.ResidualOnLastLayer == o.ResidualOnLastLayer && slices.Equal(c.Dilations, o.Dilations) &&
+		(c.GlobalCondition == nil) == (o.GlobalCondition == nil) &&
+		(c.GlobalCondition == nil || *c.GlobalCondition == *o.GlobalCondition)
 }
 
 // Input encodings.
@@ -341,6 +361,24 @@ func parseVariants(raw json.RawMessage, base Config) ([]Variant, error) {
 		out = append(out, Variant{Name: name, Model: m})
 	}
 	return out, nil
+}
+
+// Variant returns the architecture of the named variant: the base model
+// (Model) for "", otherwise the variant of that name in Variants, where a
+// bare model object or a file without variants has one, "model". The
+// error for a name not there lists the names there are.
+func (f *ConfigFile) Variant(name string) (Config, error) {
+	if name == "" {
+		return f.Model, nil
+	}
+	var names []string
+	for _, v := range f.Variants {
+		if v.Name == name {
+			return v.Model, nil
+		}
+		names = append(names, v.Name)
+	}
+	return Config{}, fmt.Errorf("no variant %q (variants: %v)", name, names)
 }
 
 // strictUnmarshal rejects unknown fields so that a misspelt key in a model

@@ -103,7 +103,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(f.Model.Params, m.Params) || !sameArch(f.Model.Config, m.Config) {
+		if !slices.Equal(f.Model.Params, m.Params) || !f.Model.Config.Equal(m.Config) {
 			t.Errorf("%s: model changed in the round trip", name)
 		}
 		if f.Metadata["sample_rate"] != "8000" || f.Metadata[MetadataModel] == "" {

@@ -8,6 +8,10 @@
 //
 // The pieces:
 //
+//   - Config is an architecture, the "model" object of the reference's
+//     config.json; LoadConfig reads a whole file, ConfigFile.Variant picks
+//     one of its named variants, and Config.Equal says whether two
+//     architectures are the same network.
 //   - Model holds a Config and every parameter in one flat []float32 arena,
 //     laid out tensor by tensor in the order, with the names and shapes, of
 //     the reference module's state_dict(), so an optimizer, a gradient sum
@@ -19,6 +23,13 @@
 //   - Workspace is one worker's activation buffers for sequences up to a
 //     maximum length, reused by every call: ForwardBackward for training,
 //     Loss and Logits for evaluation, Activations for feature extraction.
+//     As in llm.c, the network's code is split by layer, each layer's
+//     forward beside its backward: input.go (the one-hot conv or
+//     embedding), layer.go (the dilated conv, gate and residual, in time
+//     blocks), condition.go (a speaker's share of every layer), head.go
+//     (the fused skip product, the 1×1 convs and the softmax
+//     cross-entropy); workspace.go holds the buffers and runs the steps,
+//     and precision.go says how the matrix products round.
 //   - Save and Load write and read models as safetensors files that PyTorch
 //     can load into the reference module.
 //

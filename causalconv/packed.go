@@ -294,25 +294,6 @@ func (p *Packed) Pack(params []float32) error {
 // not conditioned).
 func (p *Packed) Speakers() int { return p.cfg.Speakers() }
 
-// conditionBias writes into dst (L × 2D) what speaker s adds to every
-// layer's [f; g]: W_gc,l·e_s, summed over the G channels in order.
-func (p *Packed) conditionBias(s int, dst []float32) {
-	G := p.cfg.GlobalCondition.Channels
-	e := p.gcE[s*G : (s+1)*G]
-	n := 2 * p.cfg.DilationChannels
-	for l, w := range p.gcW {
-		out := dst[l*n : (l+1)*n]
-		for o := range out {
-			row := w[o*G : (o+1)*G]
-			var v float32
-			for g, x := range e {
-				v += row[g] * x
-			}
-			out[o] = v
-		}
-	}
-}
-
 // packBF16 rounds the packed float32 matrices into their bfloat16 copies.
 func (p *Packed) packBF16() {
 	c := p.cfg

@@ -88,3 +88,22 @@ func CheckPrecision(p Precision, k kernels.Set) error {
 	}
 	return fmt.Errorf("causalconv: unknown precision %d", uint8(p))
 }
+
+// nn is the GemmNN of a packed weight matrix: a (float32) or its bfloat16
+// copy h, depending on the workspace's precision.
+func (w *Workspace) nn(m, n, k int, a []float32, lda int, h bfMat, b []float32, bOff []int, c []float32, ldc int, bias []float32, accumulate bool) {
+	if w.prec == PrecisionBF16 {
+		w.k.GemmNNBF16(m, n, k, h.a, h.ld, b, bOff, c, ldc, bias, accumulate)
+		return
+	}
+	w.k.GemmNN(m, n, k, a, lda, b, bOff, c, ldc, bias, accumulate)
+}
+
+// nt is the GemmNT of a weight gradient in the workspace's precision.
+func (w *Workspace) nt(m, k, n int, a []float32, lda int, b []float32, bOff []int, c []float32, ldc int, accumulate bool) {
+	if w.prec == PrecisionBF16 {
+		w.k.GemmNTBF16(m, k, n, a, lda, b, bOff, c, ldc, accumulate)
+		return
+	}
+	w.k.GemmNT(m, k, n, a, lda, b, bOff, c, ldc, accumulate)
+}

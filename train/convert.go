@@ -196,7 +196,7 @@ func modelForConvert(in string, sf *safetensors.File, cfg *causalconv.Config) (*
 		}
 		return nil, nil, fmt.Errorf("%s: %w", in, err)
 	}
-	if has && cfg != nil && !SameConfig(f.Model.Config, *cfg) {
+	if has && cfg != nil && !f.Model.Config.Equal(*cfg) {
 		return nil, nil, fmt.Errorf("%s records a different architecture from --config (leave --config out: the file's own is used)", in)
 	}
 	if err := checkFinite(f.Model); err != nil {
@@ -258,11 +258,4 @@ func audioMeta(s audio.Settings, m *causalconv.Model) (map[string]string, error)
 		return nil, err
 	}
 	return map[string]string{MetaAudio: js}, nil
-}
-
-// SameConfig reports whether two architectures are the same network.
-func SameConfig(a, b causalconv.Config) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
 }

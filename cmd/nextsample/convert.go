@@ -106,17 +106,11 @@ func modelConfig(path, variant string) (causalconv.Config, error) {
 	if err != nil {
 		return causalconv.Config{}, err
 	}
-	if variant == "" {
-		return f.Model, nil
+	cfg, err := f.Variant(variant)
+	if err != nil {
+		return causalconv.Config{}, fmt.Errorf("%s: %w", path, err)
 	}
-	var names []string
-	for _, v := range f.Variants {
-		if v.Name == variant {
-			return v.Model, nil
-		}
-		names = append(names, v.Name)
-	}
-	return causalconv.Config{}, fmt.Errorf("%s: no variant %q (variants: %v)", path, variant, names)
+	return cfg, nil
 }
 
 // modelSettings returns the preprocessing of a model file (see

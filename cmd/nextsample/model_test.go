@@ -76,7 +76,7 @@ func TestModelTrainedRun(t *testing.T) {
 			t.Errorf("%s: input encoding %q", mi.Path, mi.InputEncoding)
 		}
 		var cfg causalconv.Config
-		if err := json.Unmarshal(mi.Config, &cfg); err != nil || !train.SameConfig(cfg, mf.Model.Config) {
+		if err := json.Unmarshal(mi.Config, &cfg); err != nil || !cfg.Equal(mf.Model.Config) {
 			t.Errorf("%s: config %s (%v), want the model's", mi.Path, mi.Config, err)
 		}
 		if mi.Speakers != nil || mi.SpeakerCount != 0 {

@@ -589,7 +589,7 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 			if err != nil {
 				return fmt.Errorf("train: %w", err)
 			}
-			if !train.SameConfig(cfg, model.Config) {
+			if !cfg.Equal(model.Config) {
 				return fmt.Errorf("train --resume: %s describes a different model than the run in %s", c.String("config"), out)
 			}
 		}
