@@ -13,7 +13,7 @@ import (
 	"github.com/nextsample/nextsample/audio/featio"
 	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv/features"
-	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 func featuresCommand() *cli.Command {
@@ -160,7 +160,7 @@ func runFeatures(c *cli.Context) error {
 	var desc string
 	var speakers []int
 	if learned {
-		var mf *train.ModelFile
+		var mf *modelfile.File
 		recipe, desc, mf, err = learnedRecipe(c)
 		if err == nil {
 			var note string
@@ -201,9 +201,9 @@ func runFeatures(c *cli.Context) error {
 }
 
 // learnedRecipe reads the model file and the learned-feature flags.
-func learnedRecipe(c *cli.Context) (*features.Recipe, string, *train.ModelFile, error) {
+func learnedRecipe(c *cli.Context) (*features.Recipe, string, *modelfile.File, error) {
 	path := c.String("model")
-	mf, err := train.ReadModelFile(path)
+	mf, err := modelfile.Load(path)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -211,7 +211,7 @@ func learnedRecipe(c *cli.Context) (*features.Recipe, string, *train.ModelFile, 
 	return r, desc, mf, err
 }
 
-func learnedRecipeOf(c *cli.Context, mf *train.ModelFile) (*features.Recipe, string, error) {
+func learnedRecipeOf(c *cli.Context, mf *modelfile.File) (*features.Recipe, string, error) {
 	path := mf.Path
 	settings, err := modelSettings(c, mf)
 	if err != nil {
@@ -320,37 +320,33 @@ func shortCount(v float64) string {
 // model knows it, else --speaker; an entry with neither is refused. The
 // note says which were used, for features.json. An unconditioned model
 // refuses --speaker.
-func featureSpeakers(forced string, mf *train.ModelFile, entries []corpus.Entry) (ids []int, note string, err error) {
-	table, err := modelSpeakerTable(mf, forced)
-	if table == nil || err != nil {
+func featureSpeakers(forced string, mf *modelfile.File, entries []corpus.Entry) (ids []int, note string, err error) {
+	table, err := modelSpeakers(mf)
+	if err != nil {
 		return nil, "", err
 	}
-	row := -1
+	p := modelfile.SpeakerPolicy{Own: true}
 	if forced != "" {
-		if row, err = speakerRow(mf, table, forced); err != nil {
-			return nil, "", err
-		}
+		p.Given = []string{forced}
 	}
-	ids, unknown := speakerIDs(entries, table)
-	own := 0
-	var missing []string
-	for i, e := range entries {
-		if ids[i] >= 0 {
-			own++
-			continue
-		}
-		if row < 0 {
-			missing = append(missing, e.Name())
-		}
-		ids[i] = row
+	r, err := modelfile.LookupSpeakers(table, entrySpeakers(entries), p)
+	if err != nil {
+		return nil, "", speakerFlagError(err, forced, mf.Path, table)
 	}
-	if len(missing) > 0 {
+	if table == nil {
+		return nil, "", nil
+	}
+	if len(r.Missing) > 0 {
+		missing := make([]string, len(r.Missing))
+		for i, j := range r.Missing {
+			missing[i] = entries[j].Name()
+		}
 		return nil, "", fmt.Errorf("%s is conditioned on speakers, and %d files have no speaker it knows (%s; speakers %s): give --speaker NAME, one of %s",
-			mf.Path, len(missing), firstFew(missing, 3), firstFew(unknown, 3), firstFew(table, 20))
+			mf.Path, len(missing), firstFew(missing, 3), firstFew(unknownSpeakers(entries, r), 3), firstFew(table, 20))
 	}
-	note = fmt.Sprintf("each file's own speaker (%d files)", own)
-	if own < len(entries) {
-		note += fmt.Sprintf(", %s for the %d others", forced, len(entries)-own)
+	note = fmt.Sprintf("each file's own speaker (%d files)", r.Own)
+	if r.Own < len(entries) {
+		note += fmt.Sprintf(", %s for the %d others", forced, len(entries)-r.Own)
 	}
-	return ids, note, nil
+	return r.Rows, note, nil
 }
