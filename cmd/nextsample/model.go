@@ -109,6 +109,7 @@ func configFields(js json.RawMessage) []string {
 	return out
 }
 
+// printModelText prints what Inspect found, one field a line.
 func printModelText(w io.Writer, mi *train.ModelInfo) {
 	kind := map[string]string{
 		train.KindCheckpoint: "training checkpoint",
@@ -152,34 +153,8 @@ func printModelText(w io.Writer, mi *train.ModelInfo) {
 	if mi.SpeakerNote != "" {
 		fmt.Fprintf(w, "             (%s)\n", mi.SpeakerNote)
 	}
-	if t := mi.Training; t != nil {
-		o := t.Options
-		line := fmt.Sprintf("step %d of %d, %d updates", t.Step, o.Steps, t.Updates)
-		if t.SkippedSteps > 0 {
-			line += fmt.Sprintf(" (%d non-finite steps skipped)", t.SkippedSteps)
-		}
-		if t.LRScale != 1 {
-			line += fmt.Sprintf(", learning rate scaled by %g", t.LRScale)
-		}
-		line += ", trained " + hoursMinutes(t.Seconds)
-		if t.Ranks > 1 {
-			line += fmt.Sprintf(", %d processes", t.Ranks)
-		} else if t.Ranks == 1 {
-			line += ", 1 process"
-		}
-		fmt.Fprintf(w, "Training   : %s\n", line)
-		fmt.Fprintf(w, "Optimizer  : %s\n", describeOptimizer(o))
-		fmt.Fprintf(w, "Settings   : %d files × ≤%d samples, chunk %d, %s, seed %d, validation every %d steps, snapshots every %d\n",
-			o.Batch, o.Crop, o.Chunk, o.Precision, o.Seed, o.EvalEvery, o.SaveEvery)
-		val := "none yet"
-		if t.BestValBits != nil {
-			val = fmt.Sprintf("best %.4f bits/sample at step %d", *t.BestValBits, t.BestStep)
-			if t.LastValBits != nil {
-				val += fmt.Sprintf(", last %.4f", *t.LastValBits)
-			}
-		}
-		fmt.Fprintf(w, "Validation : %s\n", val)
-		fmt.Fprintf(w, "Train set  : %d files, %d samples\n", t.TrainFiles, t.TrainSamples)
+	if mi.Training != nil {
+		printTraining(w, mi.Training)
 	}
 	if b := mi.Best; b != nil {
 		fmt.Fprintf(w, "Best       : %.4f validation bits/sample at step %d\n", b.ValBits, b.Step)
@@ -197,6 +172,38 @@ func printModelText(w io.Writer, mi *train.ModelInfo) {
 	}
 }
 
+// printTraining prints the training state of a checkpoint.
+func printTraining(w io.Writer, t *train.TrainingInfo) {
+	o := t.Options
+	line := fmt.Sprintf("step %d of %d, %d updates", t.Step, o.Steps, t.Updates)
+	if t.SkippedSteps > 0 {
+		line += fmt.Sprintf(" (%d non-finite steps skipped)", t.SkippedSteps)
+	}
+	if t.LRScale != 1 {
+		line += fmt.Sprintf(", learning rate scaled by %g", t.LRScale)
+	}
+	line += ", trained " + hoursMinutes(t.Seconds)
+	if t.Ranks > 1 {
+		line += fmt.Sprintf(", %d processes", t.Ranks)
+	} else if t.Ranks == 1 {
+		line += ", 1 process"
+	}
+	fmt.Fprintf(w, "Training   : %s\n", line)
+	fmt.Fprintf(w, "Optimizer  : %s\n", describeOptimizer(o))
+	fmt.Fprintf(w, "Settings   : %d files × ≤%d samples, chunk %d, %s, seed %d, validation every %d steps, snapshots every %d\n",
+		o.Batch, o.Crop, o.Chunk, o.Precision, o.Seed, o.EvalEvery, o.SaveEvery)
+	val := "none yet"
+	if t.BestValBits != nil {
+		val = fmt.Sprintf("best %.4f bits/sample at step %d", *t.BestValBits, t.BestStep)
+		if t.LastValBits != nil {
+			val += fmt.Sprintf(", last %.4f", *t.LastValBits)
+		}
+	}
+	fmt.Fprintf(w, "Validation : %s\n", val)
+	fmt.Fprintf(w, "Train set  : %d files, %d samples\n", t.TrainFiles, t.TrainSamples)
+}
+
+// describeAudio says how audio is prepared, in words.
 func describeAudio(s audio.Settings) string {
 	parts := []string{fmt.Sprintf("%d Hz", s.SampleRate)}
 	if s.Channel > 0 {
@@ -227,6 +234,8 @@ func describeAudio(s audio.Settings) string {
 	return strings.Join(parts, ", ")
 }
 
+// describeSpeakers lists a model's speakers, at most maxListedSpeakers of
+// them; count is the size of its table where the names are missing.
 func describeSpeakers(names []string, count int) string {
 	if names == nil {
 		if count > 0 {
@@ -245,6 +254,7 @@ func describeSpeakers(names []string, count int) string {
 	return plural(len(names), "speaker") + list
 }
 
+// describeOptimizer says which optimizer and schedule a run trains with.
 func describeOptimizer(o train.Options) string {
 	s := fmt.Sprintf("%s, lr %g", o.Optimizer, o.LR)
 	switch o.Optimizer {
@@ -269,6 +279,7 @@ func describeOptimizer(o train.Options) string {
 	return s
 }
 
+// describeDataSource says what a run trained and validated on.
 func describeDataSource(d modelfile.TrainData) string {
 	s := d.Data
 	if s == "" {
