@@ -637,7 +637,7 @@ func (r *Run) saveBest() error {
 	if !r.lead {
 		return nil
 	}
-	b, err := json.Marshal(map[string]any{"step": r.st.BestStep, "val_bits": *r.st.BestVal})
+	b, err := json.Marshal(modelfile.Best{Step: r.st.BestStep, ValBits: *r.st.BestVal})
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,15 @@
 //
 // # Using a model
 //
-// Load reads a file and refuses one that is not a model (no KeyModel,
-// tensors that do not fit it, a parameter that is not finite). The
-// preprocessing is ModelAudio's, and the speaker of a conditioned model is
-// chosen with LookupSpeakers, which every command uses with the policy of
-// its flags:
+// Load reads a file and refuses one that is not a model: no KeyModel,
+// tensors that do not fit it, a parameter that is not finite. ModelAudio
+// then says how to prepare audio for it: the file's own settings, or for
+// a PyTorch export the reference preprocessing at its rate, which the
+// caller may have to supply (the error then has ErrNoSampleRate in its
+// chain). The speaker of a conditioned model is a row of its speaker
+// table (Speakers); LookupSpeakers chooses the rows of a corpus's files
+// or of generated streams under a SpeakerPolicy, and every command uses
+// it, whatever its flags:
 //
 //	f, err := modelfile.Load("runs/fsdd/best.safetensors")
 //	if err != nil { ... }
@@ -58,8 +62,18 @@
 //	if err != nil { ... }
 //	if assumed != nil { log.Print(assumed.Describe("the rate given")) }
 //	table, err := modelfile.Speakers(f.Metadata, f.Model.Config)
-//	rows, err := modelfile.LookupSpeakers(table, nil, 1, modelfile.SpeakerPolicy{Given: []string{"george"}})
+//	if err != nil { ... }
+//	// Two generated streams, as george and as lucas:
+//	rows, err := modelfile.LookupSpeakers(table, make([]string, 2),
+//		modelfile.SpeakerPolicy{Given: []string{"george", "lucas"}})
+//
+// Errors name no command-line flag: what the caller must supply is in
+// an error's chain (ErrNoSampleRate, ErrNoConfig) or its type
+// (RateConflictError, UnknownSpeakerError, SpeakerCountError), for a
+// command to say how to give it.
 //
 // Convert turns a PyTorch state_dict (.pt) into a model file and back,
-// and rewrites a model file's audio settings.
+// and rewrites a model file's audio settings. Package train adds the
+// training state of a checkpoint (KeyTrain and the "train/" tensors) and
+// describes a whole file with train.Inspect.
 package modelfile
