@@ -133,7 +133,7 @@ func TestConditionedSpeakers(t *testing.T) {
 // with their speakers to within 1e-3 bits/sample of PyTorch's own NLL
 // (testdata/gc_small.json, made by testdata/gen_gc.py).
 func TestConditionedGoldenFromPyTorch(t *testing.T) {
-	f, err := Load("testdata/gc_small.safetensors")
+	f, err := loadGolden("testdata/gc_small.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}

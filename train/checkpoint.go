@@ -4,52 +4,40 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 )
 
 // Checkpoint layout
 //
-// Every file the trainer writes is one safetensors file that PyTorch can
-// read with safetensors.torch.load_file:
-//
-//   - the model's tensors under the reference module's state_dict() names
-//     and shapes (input_layer.weight, filter_gate.0.weight, ...);
-//   - __metadata__["model"]: the architecture, as the "model" object of
-//     the reference's config.json;
-//   - every key of the caller's metadata (the CLI stores the audio
-//     preprocessing and μ-law settings there, so eval, generate and
-//     features read audio exactly as training did);
-//
-// and, in last.safetensors and step-NNNNNN.safetensors, the training state
-// that --resume needs to continue bit for bit:
+// Every file the trainer writes is a model file (package modelfile: the
+// model's tensors under the reference module's state_dict() names, its
+// architecture under modelfile.KeyModel, and every key of the caller's
+// metadata: the CLI stores the audio preprocessing, the speakers and the
+// training data there, so eval, generate and features read audio exactly
+// as training did). In last.safetensors and step-NNNNNN.safetensors the
+// training state that --resume needs to continue bit for bit comes beside
+// them:
 //
 //   - one tensor per optimizer buffer and model tensor, named
 //     "train/<buffer>.<tensor>" with the tensor's shape: <buffer> is
 //     momentum_buffer (SGD with momentum) or exp_avg and exp_avg_sq
 //     (Adam), torch.optim's names for the same quantities;
-//   - __metadata__["train"]: JSON with the step, the number of optimizer
-//     updates (Adam's bias correction counts them), the learning-rate
-//     scale left by the NaN guard, the sampler's RNG state and epoch
-//     order, the best validation so far, the wall time, the options and a
-//     key of the training data.
+//   - __metadata__["train"] (modelfile.KeyTrain): JSON with the step, the
+//     number of optimizer updates (Adam's bias correction counts them),
+//     the learning-rate scale left by the NaN guard, the sampler's RNG
+//     state and epoch order, the best validation so far, the wall time,
+//     the options and an identity of the training data.
 //
 // best.safetensors has the model and metadata plus __metadata__["best"]
-// ({"step", "val_bits"}), without optimizer state.
+// (modelfile.KeyBest: {"step", "val_bits"}), without optimizer state.
 
-// Metadata keys written by the trainer.
-const (
-	MetaModel = causalconv.MetadataModel
-	MetaTrain = "train"
-	MetaBest  = "best"
-)
-
-// optimizerPrefix starts the names of optimizer-state tensors (causalconv
-// files keep extra tensors in slash-separated namespaces); a PyTorch user
+// optimizerPrefix starts the names of optimizer-state tensors (model files
+// keep extra tensors in slash-separated namespaces); a PyTorch user
 // loading a checkpoint into the reference module drops them.
 const optimizerPrefix = "train/"
 
@@ -79,18 +67,30 @@ type state struct {
 
 	Options Options      `json:"options"`
 	Sampler samplerState `json:"sampler"`
-	Data    dataKey      `json:"data"`
+	Data    dataIdentity `json:"data"`
 	// Ranks is the number of processes of the run that wrote it (0 in
 	// checkpoints of older versions: one).
 	Ranks int `json:"ranks,omitempty"`
 }
 
-// dataKey identifies a training split, so that a run is not resumed on
-// different data (the sampler's order indexes its files).
-type dataKey struct {
+// dataIdentity identifies a training split, so that a run is not resumed
+// on different data (the sampler's order indexes its files).
+type dataIdentity struct {
 	Files   int    `json:"train_files"`
 	Samples int64  `json:"train_samples"`
 	Key     string `json:"key,omitempty"`
+}
+
+// decodeState parses a "train" metadata entry.
+func decodeState(raw string) (state, error) {
+	var st state
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return state{}, fmt.Errorf("training state (metadata %q): %w", modelfile.KeyTrain, err)
+	}
+	if st.Format != stateFormat {
+		return state{}, fmt.Errorf("training state format %q, want %q", st.Format, stateFormat)
+	}
+	return st, nil
 }
 
 // optimizerTensors returns the optimizer's buffers split like the model's
@@ -105,56 +105,24 @@ func optimizerTensors(m *causalconv.Model, opt Optimizer) []safetensors.Tensor {
 	return ts
 }
 
-// checkFinite refuses a model with a NaN or infinite parameter.
-func checkFinite(m *causalconv.Model) error {
-	for _, t := range m.Tensors() {
-		for _, v := range m.Params[t.Offset : t.Offset+t.Size] {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("parameter tensor %s is not finite", t.Name)
-			}
-		}
-	}
-	return nil
-}
-
 // writeModelFile writes m, meta and extra tensors atomically to path with
-// causalconv.SaveFile, refusing a model that is not finite.
+// modelfile.SaveFile, refusing a model that is not finite.
 func writeModelFile(path string, m *causalconv.Model, meta map[string]string, extra []safetensors.Tensor) error {
-	if err := checkFinite(m); err != nil {
+	if err := modelfile.CheckFinite(m); err != nil {
 		return fmt.Errorf("%s: %w; refusing to save it", path, err)
 	}
 	md := make(map[string]string, len(meta))
 	for k, v := range meta {
-		if k != MetaModel {
+		if k != modelfile.KeyModel {
 			md[k] = v
 		}
 	}
-	return causalconv.SaveFile(path, m, md, extra)
-}
-
-// ModelFile is a model file read back: the network, the metadata and any
-// extra tensors.
-type ModelFile struct {
-	Path string
-	*causalconv.File
-}
-
-// ReadModelFile reads a model file (causalconv.Load) and refuses one whose
-// parameters are not all finite.
-func ReadModelFile(path string) (*ModelFile, error) {
-	f, err := causalconv.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFinite(f.Model); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &ModelFile{Path: path, File: f}, nil
+	return modelfile.SaveFile(path, m, md, extra)
 }
 
 // Checkpoint is a resumable checkpoint read back.
 type Checkpoint struct {
-	*ModelFile
+	*modelfile.File
 	// Options are the options the run was started with.
 	Options Options
 	st      state
@@ -169,20 +137,17 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", path, ErrNoCheckpoint)
 	}
-	mf, err := ReadModelFile(path)
+	mf, err := modelfile.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	raw, ok := mf.Metadata[MetaTrain]
+	raw, ok := mf.Metadata[modelfile.KeyTrain]
 	if !ok {
-		return nil, fmt.Errorf("%s: no training state (metadata %q); only last.safetensors and step-NNNNNN.safetensors can be resumed", path, MetaTrain)
+		return nil, fmt.Errorf("%s: no training state (metadata %q); only last.safetensors and step-NNNNNN.safetensors can be resumed", path, modelfile.KeyTrain)
 	}
-	var st state
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return nil, fmt.Errorf("%s: training state: %w", path, err)
-	}
-	if st.Format != stateFormat {
-		return nil, fmt.Errorf("%s: training state format %q, want %q", path, st.Format, stateFormat)
+	st, err := decodeState(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := st.Options.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: stored options: %w", path, err)
@@ -190,27 +155,60 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	if st.Step < 0 || st.Updates < 0 || st.Updates > st.Step || !(st.LRScale > 0) {
 		return nil, fmt.Errorf("%s: training state is inconsistent (step %d, updates %d, lr scale %g)", path, st.Step, st.Updates, st.LRScale)
 	}
-	return &Checkpoint{ModelFile: mf, Options: st.Options, st: st}, nil
+	return &Checkpoint{File: mf, Options: st.Options, st: st}, nil
 }
 
 // Step returns the number of steps the checkpoint's run has done.
 func (c *Checkpoint) Step() int64 { return c.st.Step }
 
+// optimizerProblem is an optimizer buffer that a checkpoint lacks or
+// holds in another shape than its model tensor's.
+type optimizerProblem struct {
+	name       string
+	missing    bool
+	have, want []int
+}
+
+func (p optimizerProblem) String() string {
+	if p.missing {
+		return p.name + " missing"
+	}
+	return fmt.Sprintf("%s has shape %v, want %v", p.name, p.have, p.want)
+}
+
+// optimizerProblems lists the buffers of opt that f lacks or holds in
+// another shape, in the order loadOptimizer reads them: none in a
+// checkpoint that can be resumed with opt.
+func optimizerProblems(f *modelfile.File, opt Optimizer) []optimizerProblem {
+	var out []optimizerProblem
+	for _, b := range opt.State() {
+		for _, t := range f.Model.Tensors() {
+			name := optimizerPrefix + b.Name + "." + t.Name
+			switch st := f.ExtraTensor(name); {
+			case st == nil:
+				out = append(out, optimizerProblem{name: name, missing: true})
+			case !slices.Equal(st.Shape, t.Shape):
+				out = append(out, optimizerProblem{name: name, have: st.Shape, want: t.Shape})
+			}
+		}
+	}
+	return out
+}
+
 // loadOptimizer copies the checkpoint's optimizer buffers into opt, whose
 // buffers must all be present.
 func (c *Checkpoint) loadOptimizer(opt Optimizer) error {
+	if p := optimizerProblems(c.File, opt); len(p) > 0 {
+		if p[0].missing {
+			return fmt.Errorf("%s: optimizer state %s (was the run started with another optimizer?)", c.Path, p[0])
+		}
+		return fmt.Errorf("%s: optimizer state %s", c.Path, p[0])
+	}
 	m := c.File.Model
 	for _, b := range opt.State() {
 		for _, t := range m.Tensors() {
 			name := optimizerPrefix + b.Name + "." + t.Name
-			st := c.ExtraTensor(name)
-			if st == nil {
-				return fmt.Errorf("%s: optimizer state %s missing (was the run started with another optimizer?)", c.Path, name)
-			}
-			if !slices.Equal(st.Shape, t.Shape) {
-				return fmt.Errorf("%s: optimizer state %s has shape %v, want %v", c.Path, name, st.Shape, t.Shape)
-			}
-			if err := st.Float32s(b.Data[t.Offset : t.Offset+t.Size]); err != nil {
+			if err := c.ExtraTensor(name).Float32s(b.Data[t.Offset : t.Offset+t.Size]); err != nil {
 				return fmt.Errorf("%s: %s: %w", c.Path, name, err)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/nextsample/nextsample/audio/atomicfile"
 	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 // Data is the corpus of a run, as μ-law classes.
@@ -369,8 +370,8 @@ func (r *Run) ranks() int {
 func (r *Run) hasValid() bool { return splitFiles(r.data.Valid) > 0 }
 
 // dataKey identifies the run's training files.
-func (r *Run) dataKey() dataKey {
-	k := dataKey{Files: len(r.ids), Key: r.data.Key}
+func (r *Run) dataKey() dataIdentity {
+	k := dataIdentity{Files: len(r.ids), Key: r.data.Key}
 	for _, id := range r.ids {
 		k.Samples += int64(r.data.Train.Len(int(id)))
 	}
@@ -614,9 +615,9 @@ func (r *Run) saveState(path string) error {
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{MetaTrain: js}
+	meta := map[string]string{modelfile.KeyTrain: js}
 	for k, v := range r.setup.Meta {
-		if k != MetaTrain && k != MetaBest {
+		if k != modelfile.KeyTrain && k != modelfile.KeyBest {
 			meta[k] = v
 		}
 	}
@@ -636,13 +637,13 @@ func (r *Run) saveBest() error {
 	if !r.lead {
 		return nil
 	}
-	b, err := json.Marshal(map[string]any{"step": r.st.BestStep, "val_bits": *r.st.BestVal})
+	b, err := json.Marshal(modelfile.Best{Step: r.st.BestStep, ValBits: *r.st.BestVal})
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{MetaBest: string(b)}
+	meta := map[string]string{modelfile.KeyBest: string(b)}
 	for k, v := range r.setup.Meta {
-		if k != MetaTrain && k != MetaBest {
+		if k != modelfile.KeyTrain && k != modelfile.KeyBest {
 			meta[k] = v
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 )
 
@@ -220,11 +221,11 @@ func TestRunLearnsAndWritesItsFiles(t *testing.T) {
 		}
 	}
 	// best.safetensors is a plain model file with the caller's metadata.
-	mf, err := ReadModelFile(filepath.Join(out, BestFile))
+	mf, err := modelfile.Load(filepath.Join(out, BestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mf.Metadata["audio"] != `{"sample_rate":8000}` || mf.Metadata[MetaBest] == "" || mf.Metadata[MetaTrain] != "" {
+	if mf.Metadata["audio"] != `{"sample_rate":8000}` || mf.Metadata[modelfile.KeyBest] == "" || mf.Metadata[modelfile.KeyTrain] != "" {
 		t.Fatalf("best.safetensors metadata: %v", mf.Metadata)
 	}
 	if _, err := ReadCheckpoint(filepath.Join(out, BestFile)); err == nil {

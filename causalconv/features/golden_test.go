@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 // TestGoldenPyTorch computes learned features of a model built by the
@@ -16,7 +16,7 @@ import (
 // sums and gate outputs, mean and max pooling, both frame conventions,
 // direct and block pooling.
 func TestGoldenPyTorch(t *testing.T) {
-	f, err := causalconv.Load(filepath.Join("testdata", "golden.safetensors"))
+	f, err := modelfile.Load(filepath.Join("testdata", "golden.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@
 
 Each golden_<name>.safetensors holds a WaveNet from ../shared/bench/torch_wavenet.py with
 random weights (PyTorch's default initialisation from a fixed seed, widened 2.5x, plus
-random input biases), in the format causalconv.Load reads: the state_dict() tensors under their own
+random input biases), in the format modelfile.Load reads: the state_dict() tensors under their own
 names, the model's configuration as JSON under the "model" metadata key, and three extra
 tensors: golden/x (int64 [T+1] classes; inputs x[:-1], targets x[1:]), golden/logits
 (float32 [Q, T], the module's output) and golden/loss (float64 scalar,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 	"github.com/nextsample/nextsample/causalconv/torchpt"
 )
@@ -256,7 +257,7 @@ func TestTorchLoadsOurs(t *testing.T) {
 	if out, err := exec.Command(py, "-c", "import torch").CombinedOutput(); err != nil {
 		t.Skipf("PyTorch is not installed for %s (apt-get install python3-torch): %v %s", py, err, bytes.TrimSpace(out))
 	}
-	mf, err := causalconv.Load("testdata/small.safetensors")
+	mf, err := modelfile.Load("testdata/small.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestTorchLoadsOurs(t *testing.T) {
 	for i, v := range x {
 		xs[i] = strconv.Itoa(int(v))
 	}
-	cfg, _ := m.ConfigJSON()
+	cfg, _ := modelfile.ConfigJSON(m.Config)
 	outPath := filepath.Join(dir, "logits.f32")
 	script, _ := filepath.Abs("testdata/torch_logits.py")
 	cmd := exec.Command(py, script, pt, cfg, strings.Join(xs, ","), outPath)

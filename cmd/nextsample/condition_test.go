@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
 )
 
@@ -27,12 +28,12 @@ func TestTrainConditionedOnSpeakers(t *testing.T) {
 		t.Errorf("train does not say what it conditions on:\n%s", stderr)
 	}
 	model := filepath.Join(out, train.LastFile)
-	mf, err := train.ReadModelFile(model)
+	mf, err := modelfile.Load(model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mf.Metadata[train.MetaSpeakers] != `["s0","s1"]` {
-		t.Errorf("speakers metadata %q", mf.Metadata[train.MetaSpeakers])
+	if mf.Metadata[modelfile.KeySpeakers] != `["s0","s1"]` {
+		t.Errorf("speakers metadata %q", mf.Metadata[modelfile.KeySpeakers])
 	}
 	for _, name := range []string{"gc_embedding.weight", "filter_gate_gc.0.weight", "filter_gate_gc.2.weight"} {
 		if _, ok := mf.Model.Lookup(name); !ok {

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/causalconv"
-	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 func convertCommand() *cli.Command {
@@ -44,7 +45,7 @@ func runConvert(c *cli.Context) error {
 		return fmt.Errorf("convert: want IN and OUT, got %d arguments", c.NArg())
 	}
 	in, out := c.Args().Get(0), c.Args().Get(1)
-	var o train.ConvertOptions
+	var o modelfile.ConvertOptions
 	if c.IsSet("config") {
 		cfg, err := modelConfig(c.String("config"), c.String("variant"))
 		if err != nil {
@@ -59,6 +60,28 @@ func runConvert(c *cli.Context) error {
 			return fmt.Errorf("convert: --sample-rate %d: want a positive rate in Hz", o.SampleRate)
 		}
 	}
+	o.EditAudio = audioEdits(c)
+	rep, err := modelfile.Convert(in, out, o)
+	if err != nil {
+		return fmt.Errorf("convert: %w", convertFlagError(err, in))
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(c.App.ErrWriter, "convert: %s\n", n)
+	}
+	if rep.To == modelfile.FormatTorch {
+		fmt.Fprintf(c.App.ErrWriter, "convert: a .pt file keeps only the tensors: give --config and --sample-rate to convert it back\n")
+	}
+	what := ""
+	if rep.Audio != "" {
+		what = ", audio " + rep.Audio
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "convert: %s (%s) → %s (%s): %d parameters%s\n", in, rep.From, out, rep.To, rep.Params, what)
+	return err
+}
+
+// audioEdits returns what convert's audio flags change in a model's audio
+// settings, or nil when none is given.
+func audioEdits(c *cli.Context) func(*audio.Settings) {
 	var edits []func(*audio.Settings)
 	if c.IsSet("resample") {
 		v := c.Bool("resample")
@@ -76,26 +99,29 @@ func runConvert(c *cli.Context) error {
 		v := c.Float64("trim-db")
 		edits = append(edits, func(s *audio.Settings) { s.TrimDB = v })
 	}
-	if len(edits) > 0 {
-		o.EditAudio = func(s *audio.Settings) {
-			for _, e := range edits {
-				e(s)
-			}
+	if len(edits) == 0 {
+		return nil
+	}
+	return func(s *audio.Settings) {
+		for _, e := range edits {
+			e(s)
 		}
 	}
-	rep, err := train.Convert(in, out, o)
-	if err != nil {
-		return fmt.Errorf("convert: %w", err)
+}
+
+// convertFlagError says how to give, with convert's flags, what
+// modelfile.Convert found missing in the input in.
+func convertFlagError(err error, in string) error {
+	switch {
+	case errors.Is(err, modelfile.ErrConfigDisagrees):
+		return fmt.Errorf("%s records a different architecture from --config (leave --config out: the file's own is used)", in)
+	case errors.Is(err, modelfile.ErrNoConfig):
+		if format, _ := modelfile.FormatOf(in); format == modelfile.FormatTorch {
+			return fmt.Errorf("%w: give the model configuration with --config (and --variant for a whole config.json with variants)", err)
+		}
+		return fmt.Errorf("%w; for a file exported without it, give the configuration with --config", err)
 	}
-	for _, n := range rep.Notes {
-		fmt.Fprintf(c.App.ErrWriter, "convert: %s\n", n)
-	}
-	what := ""
-	if rep.Audio != "" {
-		what = ", audio " + rep.Audio
-	}
-	_, err = fmt.Fprintf(c.App.Writer, "convert: %s (%s) → %s (%s): %d parameters%s\n", in, rep.From, out, rep.To, rep.Params, what)
-	return err
+	return sampleRateFlagError(err)
 }
 
 // modelConfig reads the architecture of a configuration file: a bare
@@ -114,23 +140,40 @@ func modelConfig(path, variant string) (causalconv.Config, error) {
 }
 
 // modelSettings returns the preprocessing of a model file (see
-// train.ModelAudio), with --sample-rate for a file that does not record
-// its own, and says on stderr which settings were assumed, if any.
-func modelSettings(c *cli.Context, mf *train.ModelFile) (audio.Settings, error) {
+// modelfile.ModelAudio), with --sample-rate for a file that does not
+// record its own, and says on stderr which settings were assumed, if any.
+func modelSettings(c *cli.Context, mf *modelfile.File) (audio.Settings, error) {
 	rate := 0
 	if c.IsSet("sample-rate") {
 		if rate = c.Int("sample-rate"); rate <= 0 {
 			return audio.Settings{}, fmt.Errorf("--sample-rate %d: want a positive rate in Hz", rate)
 		}
 	}
-	s, assumed, err := train.ModelAudio(mf.Metadata, mf.Model, rate)
+	s, assumed, err := modelfile.ModelAudio(mf.Metadata, mf.Model, rate)
 	if err != nil {
-		return audio.Settings{}, fmt.Errorf("%s: %w", mf.Path, err)
+		return audio.Settings{}, fmt.Errorf("%s: %w", mf.Path, sampleRateFlagError(err))
 	}
-	if assumed != "" {
-		fmt.Fprintf(c.App.ErrWriter, "%s: %s: %s\n", c.Command.Name, mf.Path, assumed)
+	if assumed != nil {
+		fmt.Fprintf(c.App.ErrWriter, "%s: %s: %s\n", c.Command.Name, mf.Path, assumed.Describe("--sample-rate"))
 	}
 	return s, nil
+}
+
+// sampleRateFlagError says in --sample-rate's words what modelfile found
+// about a model's rate: how to give one it does not know, and which
+// disagrees with the one it records.
+func sampleRateFlagError(err error) error {
+	var conflict *modelfile.RateConflictError
+	switch {
+	case errors.Is(err, modelfile.ErrNoSampleRate):
+		return fmt.Errorf("%w: give it with --sample-rate HZ", err)
+	case errors.As(err, &conflict) && conflict.Key == modelfile.KeyAudio:
+		return fmt.Errorf("the model was trained at %d Hz (its %q metadata), not the --sample-rate %d given; --sample-rate is only for models that do not record their preprocessing",
+			conflict.Recorded, conflict.Key, conflict.Given)
+	case errors.As(err, &conflict):
+		return fmt.Errorf("metadata %q says %d Hz, but --sample-rate %d was given", conflict.Key, conflict.Recorded, conflict.Given)
+	}
+	return err
 }
 
 // sampleRateFlag is --sample-rate of the commands that read a model.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
-	"github.com/nextsample/nextsample/train"
 )
 
 // The small model in causalconv/torchpt/testdata was trained by the
@@ -135,7 +135,7 @@ func TestExportWithoutAudioWorksEverywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	delete(sf.Metadata, train.MetaSampleRate)
+	delete(sf.Metadata, modelfile.KeySampleRate)
 	bare := filepath.Join(dir, "bare.safetensors")
 	f, _ := os.Create(bare)
 	safetensors.Write(f, sf.Metadata, sf.Tensors)
@@ -147,7 +147,7 @@ func TestExportWithoutAudioWorksEverywhere(t *testing.T) {
 	evalBits(t, "--model", bare, "--data", manifest, "--sample-rate", "8000")
 
 	for _, bad := range []string{"8k", "-8000", "0", "8000.0", " 8000"} {
-		sf.Metadata[train.MetaSampleRate] = bad
+		sf.Metadata[modelfile.KeySampleRate] = bad
 		f, _ := os.Create(bare)
 		safetensors.Write(f, sf.Metadata, sf.Tensors)
 		f.Close()
@@ -200,8 +200,8 @@ func TestConvertRewritesAudioMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s map[string]any
-	json.Unmarshal([]byte(sf.Metadata[train.MetaAudio]), &s)
-	if s["normalize"] != "rms" || s["sample_rate"] != 8000.0 || sf.Metadata[train.MetaSampleRate] != "" {
+	json.Unmarshal([]byte(sf.Metadata[modelfile.KeyAudio]), &s)
+	if s["normalize"] != "rms" || s["sample_rate"] != 8000.0 || sf.Metadata[modelfile.KeySampleRate] != "" {
 		t.Errorf("metadata after the rewrite: %v", sf.Metadata)
 	}
 	in, _ := safetensors.ReadFile(filepath.Join(ptData, "small.safetensors"))

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
 )
 
@@ -55,7 +55,7 @@ func runEval(c *cli.Context) error {
 		return fmt.Errorf("eval: unexpected argument %q (the model and corpus are given with --model and --data)", c.Args().First())
 	}
 	ctx := c.Context
-	mf, err := train.ReadModelFile(c.String("model"))
+	mf, err := modelfile.Load(c.String("model"))
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -152,49 +152,23 @@ func runEval(c *cli.Context) error {
 // fileSpeakers returns the row of a conditioned model's speaker table for
 // each entry: its own speaker, or --speaker for all. It is nil for an
 // unconditioned model, which refuses --speaker.
-func fileSpeakers(c *cli.Context, mf *train.ModelFile, entries []corpus.Entry) ([]int, error) {
+func fileSpeakers(c *cli.Context, mf *modelfile.File, entries []corpus.Entry) ([]int, error) {
 	forced := c.String("speaker")
-	table, err := modelSpeakerTable(mf, forced)
-	if table == nil || err != nil {
+	table, err := modelSpeakers(mf)
+	if err != nil {
 		return nil, err
 	}
+	p := modelfile.SpeakerPolicy{Own: forced == ""}
 	if forced != "" {
-		row, err := speakerRow(mf, table, forced)
-		if err != nil {
-			return nil, err
-		}
-		ids := make([]int, len(entries))
-		for i := range ids {
-			ids[i] = row
-		}
-		return ids, nil
+		p.Given = []string{forced}
 	}
-	ids, unknown := speakerIDs(entries, table)
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("%s is conditioned on %d speakers (%s); these files' speakers are not among them: %s (give --speaker NAME to score them as one of them)",
-			mf.Path, len(table), firstFew(table, 20), firstFew(unknown, 5))
-	}
-	return ids, nil
-}
-
-// modelSpeakerTable returns a conditioned model's speaker table (nil for
-// an unconditioned model, which refuses a --speaker flag).
-func modelSpeakerTable(mf *train.ModelFile, flag string) ([]string, error) {
-	table, err := train.ModelSpeakers(mf.Metadata, mf.Model.Config)
+	r, err := modelfile.LookupSpeakers(table, entrySpeakers(entries), p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", mf.Path, err)
+		return nil, speakerFlagError(err, forced, mf.Path, table)
 	}
-	if table == nil && flag != "" {
-		return nil, fmt.Errorf("--speaker %s: %s is not conditioned on speakers", flag, mf.Path)
+	if len(r.Missing) > 0 {
+		return nil, fmt.Errorf("%s is conditioned on %d speakers (%s); these files' speakers are not among them: %s (give --speaker NAME to score them as one of them)",
+			mf.Path, len(table), firstFew(table, 20), firstFew(unknownSpeakers(entries, r), 5))
 	}
-	return table, nil
-}
-
-// speakerRow returns the row of speaker name in the model's table.
-func speakerRow(mf *train.ModelFile, table []string, name string) (int, error) {
-	row := slices.Index(table, name)
-	if row < 0 {
-		return -1, fmt.Errorf("--speaker %s is not one of the %d speakers of %s: %s", name, len(table), mf.Path, firstFew(table, 20))
-	}
-	return row, nil
+	return r.Rows, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/nextsample/nextsample/audio/featio"
 	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv/features"
-	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 func featuresCommand() *cli.Command {
@@ -101,79 +101,19 @@ func runFeatures(c *cli.Context) error {
 	}
 	ctx := c.Context
 	stderr := c.App.ErrWriter
-	kind := c.String("kind")
-	learned := c.IsSet("model")
-	switch {
-	case learned && kind != "" && kind != featio.KindLearned:
-		return fmt.Errorf("features: --model makes learned features; --kind %s does not go with it", kind)
-	case !learned && kind == featio.KindLearned:
-		return errors.New("features: --kind learned needs --model")
-	case !learned && kind == "":
-		return errors.New("features: give --model FILE (learned features) or --kind fbank|mfcc")
-	case !learned && kind != featio.KindFbank && kind != featio.KindMFCC:
-		return fmt.Errorf("features: unknown --kind %q (want fbank, mfcc, or learned with --model)", kind)
-	}
-	for _, name := range []string{"layers", "pool", "chunk"} {
-		if !learned && c.IsSet(name) {
-			return fmt.Errorf("features: --%s is for learned features (--model)", name)
-		}
-	}
-	for _, name := range []string{"dither"} {
-		if learned && c.IsSet(name) {
-			return fmt.Errorf("features: --%s is for --kind fbank|mfcc; learned features use the model's settings", name)
-		}
-	}
-	format := c.String("format")
-	switch format {
-	case featio.FormatArk, featio.FormatNpy, featio.FormatHTK:
-	default:
-		return fmt.Errorf("features: unknown --format %q (want ark, npy or htk)", format)
-	}
-	if c.IsSet("ark-text") && format != featio.FormatArk {
-		return errors.New("features: --ark-text goes with --format ark")
+	kind, format, err := featureFlags(c)
+	if err != nil {
+		return err
 	}
 	shard, err := features.ParseShard(c.String("shard"))
 	if err != nil {
 		return fmt.Errorf("features: --%w", err)
 	}
-
-	corp, err := corpus.Open(c.String("data"))
+	corp, entries, what, err := featureEntries(c, shard)
 	if err != nil {
-		return fmt.Errorf("features: %w", err)
+		return err
 	}
-	entries, what := corp.Entries, "all files"
-	if split := c.String("split"); split != "" {
-		entries, what = corp.Split(split), "split "+split
-		if len(entries) == 0 {
-			return fmt.Errorf("features: %s: split %q has no files (splits: %s)", corp.Source, split, splitList(corp))
-		}
-	}
-	entries = shard.Select(entries)
-	if shard.Count > 1 {
-		what += ", shard " + shard.String()
-	}
-	if len(entries) == 0 {
-		return fmt.Errorf("features: %s (%s): no files in this shard", corp.Source, what)
-	}
-
-	var recipe *features.Recipe
-	var desc string
-	var speakers []int
-	if learned {
-		var mf *train.ModelFile
-		recipe, desc, mf, err = learnedRecipe(c)
-		if err == nil {
-			var note string
-			if speakers, note, err = featureSpeakers(c.String("speaker"), mf, entries); note != "" {
-				recipe.Sidecar.Speakers = note
-				desc += "; speakers: " + note
-			}
-		}
-	} else if c.IsSet("speaker") {
-		err = errors.New("--speaker is for the learned features of a speaker-conditioned model")
-	} else {
-		recipe, desc, err = kaldiRecipe(c, kind, entries)
-	}
+	recipe, desc, speakers, err := featureRecipe(c, kind, entries)
 	if err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
@@ -200,10 +140,98 @@ func runFeatures(c *cli.Context) error {
 	return err
 }
 
+// featureFlags checks that the flags given go together, and returns the
+// kind of features (fbank, mfcc, or learned with --model) and the format.
+func featureFlags(c *cli.Context) (kind, format string, err error) {
+	kind = c.String("kind")
+	learned := c.IsSet("model")
+	switch {
+	case learned && kind != "" && kind != featio.KindLearned:
+		return "", "", fmt.Errorf("features: --model makes learned features; --kind %s does not go with it", kind)
+	case !learned && kind == featio.KindLearned:
+		return "", "", errors.New("features: --kind learned needs --model")
+	case !learned && kind == "":
+		return "", "", errors.New("features: give --model FILE (learned features) or --kind fbank|mfcc")
+	case !learned && kind != featio.KindFbank && kind != featio.KindMFCC:
+		return "", "", fmt.Errorf("features: unknown --kind %q (want fbank, mfcc, or learned with --model)", kind)
+	}
+	if learned {
+		kind = featio.KindLearned
+	}
+	for _, name := range []string{"layers", "pool", "chunk"} {
+		if !learned && c.IsSet(name) {
+			return "", "", fmt.Errorf("features: --%s is for learned features (--model)", name)
+		}
+	}
+	for _, name := range []string{"dither"} {
+		if learned && c.IsSet(name) {
+			return "", "", fmt.Errorf("features: --%s is for --kind fbank|mfcc; learned features use the model's settings", name)
+		}
+	}
+	format = c.String("format")
+	switch format {
+	case featio.FormatArk, featio.FormatNpy, featio.FormatHTK:
+	default:
+		return "", "", fmt.Errorf("features: unknown --format %q (want ark, npy or htk)", format)
+	}
+	if c.IsSet("ark-text") && format != featio.FormatArk {
+		return "", "", errors.New("features: --ark-text goes with --format ark")
+	}
+	return kind, format, nil
+}
+
+// featureEntries opens --data and returns the files of --split and
+// --shard, and what they are, for the messages.
+func featureEntries(c *cli.Context, shard features.Shard) (corp *corpus.Corpus, entries []corpus.Entry, what string, err error) {
+	corp, err = corpus.Open(c.String("data"))
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("features: %w", err)
+	}
+	entries, what = corp.Entries, "all files"
+	if split := c.String("split"); split != "" {
+		entries, what = corp.Split(split), "split "+split
+		if len(entries) == 0 {
+			return nil, nil, "", fmt.Errorf("features: %s: split %q has no files (splits: %s)", corp.Source, split, splitList(corp))
+		}
+	}
+	entries = shard.Select(entries)
+	if shard.Count > 1 {
+		what += ", shard " + shard.String()
+	}
+	if len(entries) == 0 {
+		return nil, nil, "", fmt.Errorf("features: %s (%s): no files in this shard", corp.Source, what)
+	}
+	return corp, entries, what, nil
+}
+
+// featureRecipe builds the recipe of the features of kind and describes
+// it; for a speaker-conditioned model it also returns each entry's row of
+// the speaker table.
+func featureRecipe(c *cli.Context, kind string, entries []corpus.Entry) (recipe *features.Recipe, desc string, speakers []int, err error) {
+	switch {
+	case kind == featio.KindLearned:
+		var mf *modelfile.File
+		if recipe, desc, mf, err = learnedRecipe(c); err != nil {
+			return nil, "", nil, err
+		}
+		var note string
+		speakers, note, err = featureSpeakers(c.String("speaker"), mf, entries)
+		if note != "" {
+			recipe.Sidecar.Speakers = note
+			desc += "; speakers: " + note
+		}
+		return recipe, desc, speakers, err
+	case c.IsSet("speaker"):
+		return nil, "", nil, errors.New("--speaker is for the learned features of a speaker-conditioned model")
+	}
+	recipe, desc, err = kaldiRecipe(c, kind, entries)
+	return recipe, desc, nil, err
+}
+
 // learnedRecipe reads the model file and the learned-feature flags.
-func learnedRecipe(c *cli.Context) (*features.Recipe, string, *train.ModelFile, error) {
+func learnedRecipe(c *cli.Context) (*features.Recipe, string, *modelfile.File, error) {
 	path := c.String("model")
-	mf, err := train.ReadModelFile(path)
+	mf, err := modelfile.Load(path)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -211,7 +239,7 @@ func learnedRecipe(c *cli.Context) (*features.Recipe, string, *train.ModelFile, 
 	return r, desc, mf, err
 }
 
-func learnedRecipeOf(c *cli.Context, mf *train.ModelFile) (*features.Recipe, string, error) {
+func learnedRecipeOf(c *cli.Context, mf *modelfile.File) (*features.Recipe, string, error) {
 	path := mf.Path
 	settings, err := modelSettings(c, mf)
 	if err != nil {
@@ -320,37 +348,33 @@ func shortCount(v float64) string {
 // model knows it, else --speaker; an entry with neither is refused. The
 // note says which were used, for features.json. An unconditioned model
 // refuses --speaker.
-func featureSpeakers(forced string, mf *train.ModelFile, entries []corpus.Entry) (ids []int, note string, err error) {
-	table, err := modelSpeakerTable(mf, forced)
-	if table == nil || err != nil {
+func featureSpeakers(forced string, mf *modelfile.File, entries []corpus.Entry) (ids []int, note string, err error) {
+	table, err := modelSpeakers(mf)
+	if err != nil {
 		return nil, "", err
 	}
-	row := -1
+	p := modelfile.SpeakerPolicy{Own: true}
 	if forced != "" {
-		if row, err = speakerRow(mf, table, forced); err != nil {
-			return nil, "", err
-		}
+		p.Given = []string{forced}
 	}
-	ids, unknown := speakerIDs(entries, table)
-	own := 0
-	var missing []string
-	for i, e := range entries {
-		if ids[i] >= 0 {
-			own++
-			continue
-		}
-		if row < 0 {
-			missing = append(missing, e.Name())
-		}
-		ids[i] = row
+	r, err := modelfile.LookupSpeakers(table, entrySpeakers(entries), p)
+	if err != nil {
+		return nil, "", speakerFlagError(err, forced, mf.Path, table)
 	}
-	if len(missing) > 0 {
+	if table == nil {
+		return nil, "", nil
+	}
+	if len(r.Missing) > 0 {
+		missing := make([]string, len(r.Missing))
+		for i, j := range r.Missing {
+			missing[i] = entries[j].Name()
+		}
 		return nil, "", fmt.Errorf("%s is conditioned on speakers, and %d files have no speaker it knows (%s; speakers %s): give --speaker NAME, one of %s",
-			mf.Path, len(missing), firstFew(missing, 3), firstFew(unknown, 3), firstFew(table, 20))
+			mf.Path, len(missing), firstFew(missing, 3), firstFew(unknownSpeakers(entries, r), 3), firstFew(table, 20))
 	}
-	note = fmt.Sprintf("each file's own speaker (%d files)", own)
-	if own < len(entries) {
-		note += fmt.Sprintf(", %s for the %d others", forced, len(entries)-own)
+	note = fmt.Sprintf("each file's own speaker (%d files)", r.Own)
+	if r.Own < len(entries) {
+		note += fmt.Sprintf(", %s for the %d others", forced, len(entries)-r.Own)
 	}
-	return ids, note, nil
+	return r.Rows, note, nil
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/nextsample/nextsample/audio/featio"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/features"
-	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 // featuresCorpus writes eight short 8 kHz WAVs of two speakers with a
@@ -63,14 +63,14 @@ func featuresModel(t *testing.T, withAudio bool) string {
 	}
 	meta := map[string]string{}
 	if withAudio {
-		a, err := train.AudioMeta(audio.DefaultSettings())
+		a, err := modelfile.AudioMeta(audio.DefaultSettings())
 		if err != nil {
 			t.Fatal(err)
 		}
-		meta[train.MetaAudio] = a
+		meta[modelfile.KeyAudio] = a
 	}
 	path := filepath.Join(t.TempDir(), "model.safetensors")
-	if err := causalconv.SaveFile(path, m, meta, nil); err != nil {
+	if err := modelfile.SaveFile(path, m, meta, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -23,7 +23,7 @@ import (
 	"github.com/nextsample/nextsample/audio/spectrogram"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
-	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 // streamPlaceholder is what an output pattern holds where the stream
@@ -275,7 +275,7 @@ func runGenerate(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	mf, err := train.ReadModelFile(r.modelPath)
+	mf, err := modelfile.Load(r.modelPath)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
@@ -549,26 +549,23 @@ func drawSpectrogram(r *genRequest, i int, x []float32, promptLen, rate int, mod
 // streamSpeakers turns --speaker into a row of the model's speaker table
 // per continuation: one name for all, or one per continuation. A
 // conditioned model needs it; an unconditioned one refuses it.
-func streamSpeakers(flag string, mf *train.ModelFile, count int) ([]int, error) {
-	table, err := modelSpeakerTable(mf, flag)
-	if table == nil || err != nil {
+func streamSpeakers(flag string, mf *modelfile.File, count int) ([]int, error) {
+	table, err := modelSpeakers(mf)
+	if err != nil {
 		return nil, err
 	}
-	if flag == "" {
+	var names []string
+	if flag != "" {
+		for _, name := range strings.Split(flag, ",") {
+			names = append(names, strings.TrimSpace(name))
+		}
+	}
+	r, err := modelfile.LookupSpeakers(table, make([]string, count), modelfile.SpeakerPolicy{Given: names})
+	if err != nil {
+		return nil, speakerFlagError(err, flag, mf.Path, table)
+	}
+	if table != nil && flag == "" {
 		return nil, fmt.Errorf("%s is conditioned on %d speakers: choose one with --speaker NAME (%s)", mf.Path, len(table), firstFew(table, 20))
 	}
-	names := strings.Split(flag, ",")
-	if len(names) != 1 && len(names) != count {
-		return nil, fmt.Errorf("--speaker names %d speakers for --count %d: give one, or one per continuation", len(names), count)
-	}
-	rows := make([]int, count)
-	for i := range rows {
-		name := strings.TrimSpace(names[min(i, len(names)-1)])
-		row, err := speakerRow(mf, table, name)
-		if err != nil {
-			return nil, err
-		}
-		rows[i] = row
-	}
-	return rows, nil
+	return r.Rows, nil
 }

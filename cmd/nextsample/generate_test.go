@@ -12,7 +12,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/causalconv"
-	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 // genFixture is a directory with a small random model file (8 kHz, the
@@ -34,12 +34,12 @@ func newGenFixture(t *testing.T) genFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := train.AudioMeta(audio.DefaultSettings())
+	meta, err := modelfile.AudioMeta(audio.DefaultSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := genFixture{dir: dir, model: filepath.Join(dir, "model.safetensors"), prompt: filepath.Join(dir, "prompt.wav"), promptLen: 1200}
-	if err := causalconv.SaveFile(f.model, m, map[string]string{train.MetaAudio: meta}, nil); err != nil {
+	if err := modelfile.SaveFile(f.model, m, map[string]string{modelfile.KeyAudio: meta}, nil); err != nil {
 		t.Fatal(err)
 	}
 	x := make([]float32, f.promptLen)
@@ -212,7 +212,7 @@ func TestGenerateRefuses(t *testing.T) {
 	}
 	noAudio := f.path("bare.safetensors")
 	m, _ := causalconv.NewRandom(causalconv.DefaultConfig(), 1)
-	if err := causalconv.SaveFile(noAudio, m, nil, nil); err != nil {
+	if err := modelfile.SaveFile(noAudio, m, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	out := f.path("out.wav")

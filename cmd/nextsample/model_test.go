@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
 )
 
@@ -27,7 +28,7 @@ func trainTinyRun(t *testing.T) string {
 }
 
 // modelJSON runs `model --json` on paths and decodes its lines.
-func modelJSON(t *testing.T, paths ...string) []modelInfo {
+func modelJSON(t *testing.T, paths ...string) []train.ModelInfo {
 	t.Helper()
 	code, stdout, stderr := runTrainCLI(t, append([]string{"model", "--json"}, paths...)...)
 	if code != 0 {
@@ -37,7 +38,7 @@ func modelJSON(t *testing.T, paths ...string) []modelInfo {
 	if len(lines) != len(paths) {
 		t.Fatalf("model --json printed %d lines for %d files:\n%s", len(lines), len(paths), stdout)
 	}
-	out := make([]modelInfo, len(lines))
+	out := make([]train.ModelInfo, len(lines))
 	for i, l := range lines {
 		if err := json.Unmarshal([]byte(l), &out[i]); err != nil {
 			t.Fatalf("line %d: %v\n%s", i+1, err, l)
@@ -49,7 +50,7 @@ func modelJSON(t *testing.T, paths ...string) []modelInfo {
 func TestModelTrainedRun(t *testing.T) {
 	out := trainTinyRun(t)
 	last, best := filepath.Join(out, train.LastFile), filepath.Join(out, train.BestFile)
-	mf, err := train.ReadModelFile(last)
+	mf, err := modelfile.Load(last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,22 +219,22 @@ func writeSpeakerModel(t *testing.T, dir string, speakers []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	am, err := train.AudioMeta(train.ReferenceSettings(16000, 256))
+	am, err := modelfile.AudioMeta(modelfile.ReferenceSettings(16000, 256))
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta := map[string]string{train.MetaAudio: am}
+	meta := map[string]string{modelfile.KeyAudio: am}
 	name := "plain.safetensors"
 	if speakers != nil {
 		b, err := json.Marshal(speakers)
 		if err != nil {
 			t.Fatal(err)
 		}
-		meta[train.MetaSpeakers] = string(b)
+		meta[modelfile.KeySpeakers] = string(b)
 		name = fmt.Sprintf("speakers%d.safetensors", len(speakers))
 	}
 	path := filepath.Join(dir, name)
-	if err := causalconv.SaveFile(path, m, meta, nil); err != nil {
+	if err := modelfile.SaveFile(path, m, meta, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -297,10 +298,10 @@ func TestModelSpeakers(t *testing.T) {
 		t.Fatal(err)
 	}
 	named, unnamed := filepath.Join(dir, "gc_named.safetensors"), filepath.Join(dir, "gc_unnamed.safetensors")
-	if err := causalconv.SaveFile(named, m, map[string]string{train.MetaSampleRate: "8000", train.MetaSpeakers: `["a","b","c"]`}, nil); err != nil {
+	if err := modelfile.SaveFile(named, m, map[string]string{modelfile.KeySampleRate: "8000", modelfile.KeySpeakers: `["a","b","c"]`}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := causalconv.SaveFile(unnamed, m, map[string]string{train.MetaSampleRate: "8000"}, nil); err != nil {
+	if err := modelfile.SaveFile(unnamed, m, map[string]string{modelfile.KeySampleRate: "8000"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	infos = modelJSON(t, named, unnamed)
@@ -331,7 +332,7 @@ func TestModelSpeakers(t *testing.T) {
 	bad := filepath.Join(dir, "bad.safetensors")
 	cf, _ = causalconv.ParseConfig([]byte(tinyModel))
 	m, _ = causalconv.NewRandom(cf.Model, 1)
-	if err := causalconv.SaveFile(bad, m, map[string]string{train.MetaSpeakers: `{"a": 1}`}, nil); err != nil {
+	if err := modelfile.SaveFile(bad, m, map[string]string{modelfile.KeySpeakers: `{"a": 1}`}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, stderr := runTrainCLI(t, "model", bad); code != 1 || !strings.Contains(stderr, `nextsample: `+bad+`: metadata "speakers" is not a JSON list`) {
@@ -353,10 +354,10 @@ func TestModelPyTorchExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	bare, withRate := filepath.Join(dir, "bare.safetensors"), filepath.Join(dir, "rate.safetensors")
-	if err := causalconv.SaveFile(bare, m, nil, nil); err != nil {
+	if err := modelfile.SaveFile(bare, m, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := causalconv.SaveFile(withRate, m, map[string]string{train.MetaSampleRate: "16000"}, nil); err != nil {
+	if err := modelfile.SaveFile(withRate, m, map[string]string{modelfile.KeySampleRate: "16000"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	infos := modelJSON(t, bare, withRate)

@@ -23,6 +23,7 @@ import (
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
 	"github.com/nextsample/nextsample/train/mpi"
 )
@@ -225,16 +226,9 @@ func loadModelConfig(path string) (causalconv.Config, error) {
 
 // metaData is the metadata key where a run records its corpus, so that
 // --resume without --data finds it again.
-const metaData = "train_data"
+const metaData = modelfile.KeyTrainData
 
-type dataSource struct {
-	Data     string `json:"data"`
-	ValSplit string `json:"val_split"`
-	ValData  string `json:"val_data,omitempty"` // a separate validation corpus
-	// ValSamples bounds the validation set: files taken in the order of
-	// a hash of their keys until they hold this many samples (0: all).
-	ValSamples int64 `json:"val_samples,omitempty"`
-}
+type dataSource = modelfile.TrainData
 
 // boundValidation keeps the files of valSet that a validation of at most
 // limit samples (by their headers; files of unknown length count as one
@@ -593,7 +587,7 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 				return fmt.Errorf("train --resume: %s describes a different model than the run in %s", c.String("config"), out)
 			}
 		}
-		if settings, err = train.AudioSettings(ck.Metadata, model); err != nil {
+		if settings, err = modelfile.AudioSettings(ck.Metadata, model); err != nil {
 			return fmt.Errorf("train --resume: %s: %w", ck.Path, err)
 		}
 		if err := checkAudioFlags(c, settings); err != nil {
@@ -666,7 +660,7 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 	// speaker names of the training files) and kept by --resume.
 	var speakers []string
 	if ck != nil && model.Config.Speakers() > 0 {
-		if speakers, err = train.ModelSpeakers(ck.Metadata, model.Config); err != nil {
+		if speakers, err = modelfile.Speakers(ck.Metadata, model.Config); err != nil {
 			return fmt.Errorf("train --resume: %s: %w", ck.Path, err)
 		}
 	}
@@ -764,7 +758,7 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 	a, _ := json.Marshal(settings)
 	fmt.Fprintf(stderr, "  audio: %s (ready in %.1fs)\n", a, time.Since(t0).Seconds())
 
-	audioMeta, err := train.AudioMeta(settings)
+	audioMeta, err := modelfile.AudioMeta(settings)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -772,10 +766,10 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 		src.Data = abs
 	}
 	srcMeta, _ := json.Marshal(src)
-	meta := map[string]string{train.MetaAudio: audioMeta, metaData: string(srcMeta)}
+	meta := map[string]string{modelfile.KeyAudio: audioMeta, metaData: string(srcMeta)}
 	if speakers != nil {
 		b, _ := json.Marshal(speakers)
-		meta[train.MetaSpeakers] = string(b)
+		meta[modelfile.KeySpeakers] = string(b)
 		fmt.Fprintf(stderr, "conditioned on %d speakers (%s), %d channels\n", len(speakers), firstFew(speakers, 5), model.Config.GlobalCondition.Channels)
 	}
 	setup := train.Setup{
@@ -876,34 +870,6 @@ func speakerTable(entries []corpus.Entry) ([]string, error) {
 		return nil, fmt.Errorf("%d training files have no speaker (a manifest's speaker column, a Kaldi directory's utt2spk): %s", len(missing), firstFew(missing, 5))
 	}
 	return slices.Sorted(maps.Keys(seen)), nil
-}
-
-// speakerIDs returns each entry's row in table (-1 when its speaker is not
-// there) and the distinct speakers not found.
-func speakerIDs(entries []corpus.Entry, table []string) ([]int, []string) {
-	row := make(map[string]int, len(table))
-	for i, s := range table {
-		row[s] = i
-	}
-	ids := make([]int, len(entries))
-	var unknown []string
-	seen := map[string]bool{}
-	for i, e := range entries {
-		r, ok := row[e.Speaker]
-		if !ok {
-			r = -1
-			name := e.Speaker
-			if name == "" {
-				name = "(none: " + e.Name() + ")"
-			}
-			if !seen[name] {
-				seen[name] = true
-				unknown = append(unknown, name)
-			}
-		}
-		ids[i] = r
-	}
-	return ids, unknown
 }
 
 // firstFew joins the first n of names, saying how many more there are.

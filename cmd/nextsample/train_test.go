@@ -15,6 +15,7 @@ import (
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 	"github.com/nextsample/nextsample/train"
 )
@@ -105,14 +106,14 @@ func TestTrainThenEval(t *testing.T) {
 
 	// eval on the same split gives the validation figure of best.safetensors.
 	best := filepath.Join(out, train.BestFile)
-	mf, err := train.ReadModelFile(best)
+	mf, err := modelfile.Load(best)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var bestMeta struct {
 		ValBits float64 `json:"val_bits"`
 	}
-	if err := json.Unmarshal([]byte(mf.Metadata[train.MetaBest]), &bestMeta); err != nil {
+	if err := json.Unmarshal([]byte(mf.Metadata[modelfile.KeyBest]), &bestMeta); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr = runTrainCLI(t, "eval", "--model", best, "--data", manifest, "--split", "test", "--json")

@@ -9,7 +9,7 @@ frame t covers samples [first, first + window) with first = t*hop (snip-edges) o
 t*hop + hop//2 - window//2 (centred), clipped to the sequence; frame counts are Kaldi's.
 
 The file holds the state_dict() tensors, the model configuration under the "model"
-metadata key (so causalconv.Load reads it), the cases under "cases" (JSON), and the extra
+metadata key (so modelfile.Load reads it), the cases under "cases" (JSON), and the extra
 tensors golden/x (int64 classes) and golden/<case> (float32 [frames, dims]).
 
 The safetensors Python package is not installed here, so the file is written by hand.

@@ -1,7 +1,6 @@
-package train
+package modelfile
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,17 +32,38 @@ func FormatOf(path string) (string, error) {
 	return "", fmt.Errorf("%s: unknown model file extension (want .safetensors, .pt or .pth)", path)
 }
 
+// ErrNoConfig is in the chain of Convert's error for an input that does
+// not record its architecture (a state_dict, a .safetensors file without
+// KeyModel) when ConvertOptions.Config is nil; a command adds how to give
+// it.
+var ErrNoConfig = errors.New("the model's architecture is unknown")
+
+// ErrConfigDisagrees is Convert's error (in its chain) when
+// ConvertOptions.Config is not the architecture its input records.
+var ErrConfigDisagrees = errors.New("the input records a different architecture from the configuration given")
+
+// needError is an error whose text is msg and whose chain holds need
+// (ErrNoConfig, ErrNoSampleRate), so that a command can add how to give
+// what is missing.
+type needError struct {
+	msg  string
+	need error
+}
+
+func (e *needError) Error() string { return e.msg }
+func (e *needError) Unwrap() error { return e.need }
+
 // ConvertOptions says how Convert builds its output.
 type ConvertOptions struct {
 	// Config is the architecture of an input that does not record one:
-	// a .pt state_dict, or a .safetensors file without "model" metadata.
-	// For an input that does record one it must agree, if given.
+	// a .pt state_dict, or a .safetensors file without KeyModel. For an
+	// input that does record one it must agree, if given.
 	Config *causalconv.Config
-	// SampleRate (Hz, 0 for none) and EditAudio set the "audio" metadata
+	// SampleRate (Hz, 0 for none) and EditAudio set the KeyAudio entry
 	// of a .safetensors output. The settings start from the input's own
 	// (see ModelAudio; a .pt file has none, so ReferenceSettings at
 	// SampleRate, which is then required), and EditAudio, if not nil,
-	// changes what the command's flags say.
+	// changes what the caller asks for (a command's flags).
 	SampleRate int
 	EditAudio  func(*audio.Settings)
 }
@@ -52,7 +72,7 @@ type ConvertOptions struct {
 type ConvertReport struct {
 	From, To string   // formats
 	Params   int      // parameters written
-	Audio    string   // the "audio" metadata written ("" for a .pt output)
+	Audio    string   // the KeyAudio entry written ("" for a .pt output)
 	Notes    []string // things the user should know (tensors left out, a prefix removed, ...)
 }
 
@@ -61,15 +81,19 @@ type ConvertReport struct {
 //
 //   - .pt/.pth → .safetensors: the state_dict is checked against
 //     o.Config (names and shapes), converted to float32, and written with
-//     "model" and "audio" metadata;
+//     KeyModel and KeyAudio metadata;
 //   - .safetensors → .pt/.pth: the parameters, as an OrderedDict of
 //     float32 tensors in state_dict() order that torch.load (also with
 //     weights_only=True) reads and WaveNet.load_state_dict(strict=True)
-//     accepts; extra tensors (training state) and metadata are left out;
-//   - .safetensors → .safetensors: the "audio" metadata is set from the
+//     accepts; extra tensors (training state) and metadata are left out,
+//     so converting it back needs the architecture and the sample rate;
+//   - .safetensors → .safetensors: the KeyAudio entry is set from the
 //     options and everything else is kept as it is (in may equal out).
 //
-// The output is written atomically: on any error nothing is left behind.
+// Errors for what the caller must supply have ErrNoConfig or
+// ErrNoSampleRate in their chain, and ErrConfigDisagrees when o.Config is
+// not the input's. The output is written atomically: on any error nothing
+// is left behind.
 func Convert(in, out string, o ConvertOptions) (*ConvertReport, error) {
 	from, err := FormatOf(in)
 	if err != nil {
@@ -98,10 +122,10 @@ func Convert(in, out string, o ConvertOptions) (*ConvertReport, error) {
 
 func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) error {
 	if o.Config == nil {
-		return fmt.Errorf("%s: a state_dict does not record the architecture (the dilations, for one): give the model configuration with --config (and --variant for a whole config.json with variants)", in)
+		return &needError{fmt.Sprintf("%s: a state_dict does not record the architecture (the dilations, for one)", in), ErrNoConfig}
 	}
 	if o.SampleRate == 0 {
-		return fmt.Errorf("%s: a state_dict does not record the sample rate: give it with --sample-rate HZ", in)
+		return &needError{fmt.Sprintf("%s: a state_dict does not record the sample rate", in), ErrNoSampleRate}
 	}
 	pf, err := torchpt.Open(in)
 	if err != nil {
@@ -114,11 +138,11 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if pf.StrippedPrefix != "" {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("removed the %q prefix of every key (a model saved from DataParallel)", pf.StrippedPrefix))
 	}
-	heads := make([]causalconv.TensorHeader, len(pf.Tensors))
+	heads := make([]TensorHeader, len(pf.Tensors))
 	for i, t := range pf.Tensors {
-		heads[i] = causalconv.TensorHeader{Name: t.Name, DType: t.DType, Shape: t.Shape}
+		heads[i] = TensorHeader{Name: t.Name, DType: t.DType, Shape: t.Shape}
 	}
-	m, extra, err := causalconv.Assemble(*o.Config, heads, func(i int, dst []float32) error {
+	m, extra, err := Assemble(*o.Config, heads, func(i int, dst []float32) error {
 		st, err := pf.Load(&pf.Tensors[i])
 		if err != nil {
 			return err
@@ -131,24 +155,24 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	for _, i := range extra {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("left out tensor %q, which is not a parameter", pf.Tensors[i].Name))
 	}
-	if err := checkFinite(m); err != nil {
+	if err := CheckFinite(m); err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
 	s := ReferenceSettings(o.SampleRate, m.Config.QuantizationChannels)
 	if o.EditAudio != nil {
 		o.EditAudio(&s)
 	}
-	meta, err := audioMeta(s, m)
+	am, err := audioMetaFor(s, m)
 	if err != nil {
 		return err
 	}
-	rep.Audio, rep.Params = meta[MetaAudio], m.NumParams()
-	return causalconv.SaveFile(out, m, meta, nil)
+	rep.Audio, rep.Params = am, m.NumParams()
+	return SaveFile(out, m, map[string]string{KeyAudio: am}, nil)
 }
 
 func safetensorsToTorch(in, out string, o ConvertOptions, rep *ConvertReport) error {
 	if o.SampleRate != 0 || o.EditAudio != nil {
-		return fmt.Errorf("%s: a .pt state_dict holds no metadata, so audio flags have nowhere to go (give them when converting back to .safetensors)", out)
+		return fmt.Errorf("%s: a .pt state_dict holds no metadata, so audio settings have nowhere to go (give them when converting back to .safetensors)", out)
 	}
 	sf, err := safetensors.ReadFile(in)
 	if err != nil {
@@ -161,7 +185,6 @@ func safetensorsToTorch(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if len(extra) > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("left out %d tensors of training state (%s...)", len(extra), extra[0].Name))
 	}
-	rep.Notes = append(rep.Notes, "a .pt file keeps only the tensors: give --config and --sample-rate to convert it back")
 	ts := make([]safetensors.Tensor, 0, len(m.Tensors()))
 	for _, t := range m.Tensors() {
 		ts = append(ts, safetensors.FromFloat32(t.Name, t.Shape, m.Params[t.Offset:t.Offset+t.Size]))
@@ -174,9 +197,9 @@ func safetensorsToTorch(in, out string, o ConvertOptions, rep *ConvertReport) er
 // sf), taking the architecture from its metadata or, for a file exported
 // without one, from cfg. sf itself is not changed.
 func modelForConvert(in string, sf *safetensors.File, cfg *causalconv.Config) (*causalconv.Model, []safetensors.Tensor, error) {
-	_, has := sf.Metadata[causalconv.MetadataModel]
+	_, has := sf.Metadata[KeyModel]
 	if !has && cfg != nil {
-		cj, err := json.Marshal(cfg)
+		cj, err := ConfigJSON(*cfg)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -184,22 +207,22 @@ func modelForConvert(in string, sf *safetensors.File, cfg *causalconv.Config) (*
 		if meta == nil {
 			meta = map[string]string{}
 		}
-		meta[causalconv.MetadataModel] = string(cj)
+		meta[KeyModel] = cj
 		withModel := *sf
 		withModel.Metadata = meta
 		sf = &withModel
 	}
-	f, err := causalconv.Decode(sf)
+	f, err := Decode(sf)
 	if err != nil {
 		if !has && cfg == nil {
-			err = fmt.Errorf("%w; for a file exported without it, give the configuration with --config", err)
+			return nil, nil, &needError{fmt.Sprintf("%s: %v", in, err), ErrNoConfig}
 		}
 		return nil, nil, fmt.Errorf("%s: %w", in, err)
 	}
 	if has && cfg != nil && !f.Model.Config.Equal(*cfg) {
-		return nil, nil, fmt.Errorf("%s records a different architecture from --config (leave --config out: the file's own is used)", in)
+		return nil, nil, fmt.Errorf("%s: %w", in, ErrConfigDisagrees)
 	}
-	if err := checkFinite(f.Model); err != nil {
+	if err := CheckFinite(f.Model); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", in, err)
 	}
 	return f.Model, f.Extra, nil
@@ -218,11 +241,11 @@ func rewriteSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if meta == nil {
 		meta = map[string]string{}
 	}
-	cj, err := m.ConfigJSON()
+	cj, err := ConfigJSON(m.Config)
 	if err != nil {
 		return err
 	}
-	meta[causalconv.MetadataModel] = cj
+	meta[KeyModel] = cj
 	s, _, err := ModelAudio(sf.Metadata, m, 0)
 	if err != nil && o.SampleRate == 0 {
 		return fmt.Errorf("%s: %w", in, err)
@@ -236,26 +259,22 @@ func rewriteSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if o.EditAudio != nil {
 		o.EditAudio(&s)
 	}
-	am, err := audioMeta(s, m)
-	if err != nil {
+	if meta[KeyAudio], err = audioMetaFor(s, m); err != nil {
 		return err
 	}
-	meta[MetaAudio] = am[MetaAudio]
-	if _, ok := meta[MetaSampleRate]; ok {
-		delete(meta, MetaSampleRate)
-		rep.Notes = append(rep.Notes, fmt.Sprintf("removed the %q entry: %q now says how audio is prepared", MetaSampleRate, MetaAudio))
+	if _, ok := meta[KeySampleRate]; ok {
+		delete(meta, KeySampleRate)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("removed the %q entry: %q now says how audio is prepared", KeySampleRate, KeyAudio))
 	}
-	rep.Audio, rep.Params = meta[MetaAudio], m.NumParams()
+	rep.Audio, rep.Params = meta[KeyAudio], m.NumParams()
 	return atomicfile.Write(out, func(w io.Writer) error { return safetensors.Write(w, meta, sf.Tensors) })
 }
 
-func audioMeta(s audio.Settings, m *causalconv.Model) (map[string]string, error) {
+// audioMetaFor returns the KeyAudio entry of s for model m, whose μ-law
+// classes s must predict.
+func audioMetaFor(s audio.Settings, m *causalconv.Model) (string, error) {
 	if s.Quantization != m.Config.QuantizationChannels {
-		return nil, errors.New("the μ-law class count must be the model's quantization_channels")
+		return "", errors.New("the μ-law class count must be the model's quantization_channels")
 	}
-	js, err := AudioMeta(s)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{MetaAudio: js}, nil
+	return AudioMeta(s)
 }

@@ -1,27 +1,26 @@
-package causalconv
+package modelfile
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
 	"github.com/nextsample/nextsample/audio/atomicfile"
+	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 )
 
-// MetadataModel is the __metadata__ key that holds a model file's
-// architecture: the Config as JSON, in the format of the "model" object of
-// the reference's config.json.
-const MetadataModel = "model"
-
 // File is the content of a model file: the model, every metadata entry
-// (MetadataModel included; the audio settings a caller stored beside it),
-// and the extra tensors (optimizer state and the like) in file order.
+// (KeyModel included; the audio settings a caller stored beside it), and
+// the extra tensors (optimizer state and the like) in file order.
 type File struct {
-	Model    *Model
+	// Path is the file read ("" for one built by Decode).
+	Path     string
+	Model    *causalconv.Model
 	Metadata map[string]string
 	Extra    []safetensors.Tensor
 }
@@ -37,23 +36,23 @@ func isExtraName(name string) bool {
 // Save writes m as a safetensors file: the parameters under their
 // state_dict() names and shapes (F32), in state_dict() order, then the
 // extra tensors, whose names must be namespaced with a slash
-// ("train/step"). The metadata holds MetadataModel (m.Config as JSON) plus
-// meta, which must not set MetadataModel itself.
-func Save(w io.Writer, m *Model, meta map[string]string, extra []safetensors.Tensor) error {
-	cfg, err := m.ConfigJSON()
+// ("train/step"). The metadata holds KeyModel (m.Config as JSON) plus
+// meta, which must not set KeyModel itself.
+func Save(w io.Writer, m *causalconv.Model, meta map[string]string, extra []safetensors.Tensor) error {
+	cfg, err := ConfigJSON(m.Config)
 	if err != nil {
 		return err
 	}
 	all := make(map[string]string, len(meta)+1)
 	for k, v := range meta {
-		if k == MetadataModel {
+		if k == KeyModel {
 			return fmt.Errorf("metadata key %q is reserved for the model's configuration", k)
 		}
 		all[k] = v
 	}
-	all[MetadataModel] = cfg
-	tensors := make([]safetensors.Tensor, 0, len(m.lo.tensors)+len(extra))
-	for _, t := range m.lo.tensors {
+	all[KeyModel] = cfg
+	tensors := make([]safetensors.Tensor, 0, len(m.Tensors())+len(extra))
+	for _, t := range m.Tensors() {
 		tensors = append(tensors, safetensors.FromFloat32(t.Name, t.Shape, m.Params[t.Offset:t.Offset+t.Size]))
 	}
 	for _, t := range extra {
@@ -65,10 +64,10 @@ func Save(w io.Writer, m *Model, meta map[string]string, extra []safetensors.Ten
 	return safetensors.Write(w, all, tensors)
 }
 
-// ConfigJSON returns the model's Config as the JSON object stored under
-// MetadataModel (the "model" object of config.json).
-func (m *Model) ConfigJSON() (string, error) {
-	b, err := json.Marshal(m.Config)
+// ConfigJSON returns c as the JSON object stored under KeyModel (the
+// "model" object of config.json).
+func ConfigJSON(c causalconv.Config) (string, error) {
+	b, err := json.Marshal(c)
 	return string(b), err
 }
 
@@ -76,17 +75,17 @@ func (m *Model) ConfigJSON() (string, error) {
 // under a temporary name in the same directory, synced and renamed, so a
 // reader sees the old file or the whole new one, and a failed save leaves
 // nothing behind.
-func SaveFile(path string, m *Model, meta map[string]string, extra []safetensors.Tensor) error {
+func SaveFile(path string, m *causalconv.Model, meta map[string]string, extra []safetensors.Tensor) error {
 	return atomicfile.Write(path, func(w io.Writer) error { return Save(w, m, meta, extra) })
 }
 
 // Load reads a model file written by Save, or by PyTorch from the
 // reference module's state_dict() (with the model's configuration under
-// MetadataModel). It refuses, naming the file, a file without that
-// metadata, and one whose tensors do not match it: a parameter missing, of
-// the wrong shape or of a non-float type, or a tensor that is neither a
-// parameter nor namespaced as an extra. F16, BF16 and F64 parameters are
-// converted to float32.
+// KeyModel). It refuses, naming the file, a file without that metadata,
+// one whose tensors do not match it (a parameter missing, of the wrong
+// shape or of a non-float type, or a tensor that is neither a parameter
+// nor namespaced as an extra), and one with a parameter that is not
+// finite. F16, BF16 and F64 parameters are converted to float32.
 func Load(path string) (*File, error) {
 	sf, err := safetensors.ReadFile(path)
 	if err != nil {
@@ -96,18 +95,38 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading model %s: %w", path, err)
 	}
+	if err := CheckFinite(f.Model); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f.Path = path
 	return f, nil
 }
 
-// Decode builds a model from a parsed safetensors file; see Load.
-func Decode(sf *safetensors.File) (*File, error) {
-	js, ok := sf.Metadata[MetadataModel]
-	if !ok {
-		return nil, fmt.Errorf("no %q entry in the metadata: not a model file (a model file records its architecture there)", MetadataModel)
+// CheckFinite refuses a model with a NaN or infinite parameter, naming
+// its tensor: such a model predicts nothing, and training it further
+// cannot recover.
+func CheckFinite(m *causalconv.Model) error {
+	for _, t := range m.Tensors() {
+		for _, v := range m.Params[t.Offset : t.Offset+t.Size] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("parameter tensor %s is not finite", t.Name)
+			}
+		}
 	}
-	cf, err := ParseConfig([]byte(js))
+	return nil
+}
+
+// Decode builds a model from a parsed safetensors file, as Load does but
+// without the check that the parameters are finite (CheckFinite), for a
+// caller that describes or converts a file rather than uses it.
+func Decode(sf *safetensors.File) (*File, error) {
+	js, ok := sf.Metadata[KeyModel]
+	if !ok {
+		return nil, fmt.Errorf("no %q entry in the metadata: not a model file (a model file records its architecture there)", KeyModel)
+	}
+	cf, err := causalconv.ParseConfig([]byte(js))
 	if err != nil {
-		return nil, fmt.Errorf("metadata %q: %w", MetadataModel, err)
+		return nil, fmt.Errorf("metadata %q: %w", KeyModel, err)
 	}
 	out := &File{Metadata: sf.Metadata}
 	heads := make([]TensorHeader, len(sf.Tensors))
@@ -141,8 +160,8 @@ type TensorHeader struct {
 // indices of those extras are returned, in order. Tensors are checked
 // before any is read, and the error lists the first few mismatches, so a
 // state_dict of another architecture is told apart at once.
-func Assemble(cfg Config, tensors []TensorHeader, load func(i int, dst []float32) error) (*Model, []int, error) {
-	m, err := New(cfg)
+func Assemble(cfg causalconv.Config, tensors []TensorHeader, load func(i int, dst []float32) error) (*causalconv.Model, []int, error) {
+	m, err := causalconv.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -155,7 +174,7 @@ func Assemble(cfg Config, tensors []TensorHeader, load func(i int, dst []float32
 	}
 	var problems, missing []string
 	used := make([]bool, len(tensors))
-	for _, p := range m.lo.tensors {
+	for _, p := range m.Tensors() {
 		i, ok := byName[p.Name]
 		if !ok {
 			missing = append(missing, p.Name)
@@ -207,7 +226,7 @@ func Assemble(cfg Config, tensors []TensorHeader, load func(i int, dst []float32
 		}
 		return nil, nil, errors.New(strings.Join(problems, "; "))
 	}
-	for _, p := range m.lo.tensors {
+	for _, p := range m.Tensors() {
 		if err := load(byName[p.Name], m.Params[p.Offset:p.Offset+p.Size]); err != nil {
 			return nil, nil, fmt.Errorf("tensor %q: %w", p.Name, err)
 		}

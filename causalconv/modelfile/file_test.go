@@ -1,90 +1,61 @@
-package causalconv
+package modelfile
 
 import (
 	"bytes"
-	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 )
 
-// TestGoldenPyTorch loads models that testdata/gen_golden.py saved from the
-// PyTorch reference module (its state_dict, written as safetensors) and
-// checks our logits and loss against the module's, to 1e-4.
-func TestGoldenPyTorch(t *testing.T) {
-	for _, name := range []string{"skip256", "k3_nobias", "embedding"} {
-		path := filepath.Join("testdata", "golden_"+name+".safetensors")
-		f, err := Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := f.Model
-		xt, lt, losst := f.ExtraTensor("golden/x"), f.ExtraTensor("golden/logits"), f.ExtraTensor("golden/loss")
-		if xt == nil || lt == nil || losst == nil {
-			t.Fatalf("%s: golden tensors missing", path)
-		}
-		all := make([]int64, xt.NumElements())
-		if err := xt.Int64s(all); err != nil {
-			t.Fatal(err)
-		}
-		seq := make([]int32, len(all))
-		for i, v := range all {
-			seq[i] = int32(v)
-		}
-		x, y := seq[:len(seq)-1], seq[1:]
-		T, Q := len(x), m.Config.QuantizationChannels
-		want := make([]float32, lt.NumElements())
-		if err := lt.Float32s(want); err != nil {
-			t.Fatal(err)
-		}
-		lossBits := make([]float32, 1)
-		if err := losst.Float32s(lossBits); err != nil {
-			t.Fatal(err)
-		}
-		p := m.Packed()
-		t.Run(name, func(t *testing.T) {
-			forEachSet(t, func(t *testing.T, k kernels.Set) {
-				if k.Name == "reference" && name == "skip256" {
-					// float64 triple loops take seconds on this one; the
-					// other sets are tested against the reference anyway
-					t.Skip("the reference kernels are too slow for skip256")
-				}
-				ws, err := NewTrainingWorkspace(m.Config, k, T)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, from := range []int{0, T / 3} {
-					n := T - from
-					lg, err := ws.Logits(p, x, from, make([]float32, Q*n))
-					if err != nil {
-						t.Fatal(err)
-					}
-					var worst float64
-					for q := 0; q < Q; q++ {
-						for j := 0; j < n; j++ {
-							worst = math.Max(worst, math.Abs(float64(lg.At(q, j)-want[q*T+from+j])))
-						}
-					}
-					t.Logf("%s from %d: max |logit − PyTorch| = %.2g", name, from, worst)
-					if worst > 1e-4 {
-						t.Errorf("%s from %d: logits differ from PyTorch's by up to %.3g", name, from, worst)
-					}
-				}
-				loss, err := ws.ForwardBackward(p, x, y, 0, 1, m.NewGrad())
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := math.Abs(loss/float64(T) - float64(lossBits[0])); d > 1e-4 {
-					t.Errorf("%s: mean loss %.6f, PyTorch %.6f", name, loss/float64(T), lossBits[0])
-				}
-			})
-		})
+// tiny returns a small architecture.
+func tiny(k int, bias bool, enc string, kin int) causalconv.Config {
+	return causalconv.Config{
+		QuantizationChannels: 16, InputEncoding: enc, InputKernelSize: kin,
+		ResidualChannels: 4, DilationChannels: 4, SkipChannels: 8, EndChannels: 8,
+		KernelSize: k, Dilations: []int{1, 2, 4, 1}, Bias: bias,
 	}
+}
+
+// tinyConfigs cover every option that changes the tensors: K = 2 and 3,
+// bias on and off, one-hot input of width 1 and 2, embedding input, a
+// residual conv on the last layer, a speaker table.
+func tinyConfigs() map[string]causalconv.Config {
+	res := tiny(2, true, causalconv.InputOneHot, 1)
+	res.ResidualOnLastLayer = true
+	gc := tiny(2, true, causalconv.InputOneHot, 1)
+	gc.GlobalCondition = &causalconv.GlobalCondition{Channels: 3, Cardinality: 4}
+	return map[string]causalconv.Config{
+		"K2_bias_onehot2":   tiny(2, true, causalconv.InputOneHot, 2),
+		"K3_bias_onehot1":   tiny(3, true, causalconv.InputOneHot, 1),
+		"K3_nobias_onehot2": tiny(3, false, causalconv.InputOneHot, 2),
+		"K2_nobias_embed":   tiny(2, false, causalconv.InputEmbedding, 1),
+		"K3_bias_embed":     tiny(3, true, causalconv.InputEmbedding, 1),
+		"K2_bias_reslast":   res,
+		"K2_bias_speakers":  gc,
+	}
+}
+
+// randomModel returns a model with random weights and biases.
+func randomModel(t testing.TB, c causalconv.Config, seed uint64) *causalconv.Model {
+	m, err := causalconv.NewRandom(c, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for _, tn := range m.Tensors() {
+		if tn.Name == "input_bias" || len(tn.Shape) == 1 {
+			for i := tn.Offset; i < tn.Offset+tn.Size; i++ {
+				m.Params[i] = float32(rng.NormFloat64() * 0.5)
+			}
+		}
+	}
+	return m
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
@@ -103,10 +74,10 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(f.Model.Params, m.Params) || !f.Model.Config.Equal(m.Config) {
+		if !slices.Equal(f.Model.Params, m.Params) || !f.Model.Config.Equal(m.Config) || f.Path != path {
 			t.Errorf("%s: model changed in the round trip", name)
 		}
-		if f.Metadata["sample_rate"] != "8000" || f.Metadata[MetadataModel] == "" {
+		if f.Metadata["sample_rate"] != "8000" || f.Metadata[KeyModel] == "" {
 			t.Errorf("%s: metadata %v", name, f.Metadata)
 		}
 		if len(f.Extra) != 2 || f.ExtraTensor("train/step") == nil || !bytes.Equal(f.ExtraTensor("train/adam.m").Data, extra[0].Data) {
@@ -128,8 +99,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 // TestLoadConvertsHalf checks that F16 and BF16 weights (as PyTorch users
 // often save them) load, converted to float32.
 func TestLoadConvertsHalf(t *testing.T) {
-	c := tiny(2, true, InputOneHot, 1)
-	m, _ := New(c)
+	c := tiny(2, true, causalconv.InputOneHot, 1)
+	m, _ := causalconv.New(c)
 	var tensors []safetensors.Tensor
 	for i, tn := range m.Tensors() {
 		dt, one := safetensors.F16, []byte{0x00, 0x3c}
@@ -139,9 +110,9 @@ func TestLoadConvertsHalf(t *testing.T) {
 		data := bytes.Repeat(one, tn.Size)
 		tensors = append(tensors, safetensors.Tensor{Name: tn.Name, DType: dt, Shape: tn.Shape, Data: data})
 	}
-	cfg, _ := m.ConfigJSON()
+	cfg, _ := ConfigJSON(m.Config)
 	var buf bytes.Buffer
-	if err := safetensors.Write(&buf, map[string]string{MetadataModel: cfg}, tensors); err != nil {
+	if err := safetensors.Write(&buf, map[string]string{KeyModel: cfg}, tensors); err != nil {
 		t.Fatal(err)
 	}
 	sf, err := safetensors.Parse(buf.Bytes())
@@ -160,9 +131,9 @@ func TestLoadConvertsHalf(t *testing.T) {
 }
 
 func TestLoadRefuses(t *testing.T) {
-	c := tiny(2, true, InputOneHot, 1)
+	c := tiny(2, true, causalconv.InputOneHot, 1)
 	m := randomModel(t, c, 1)
-	cfg, _ := m.ConfigJSON()
+	cfg, _ := ConfigJSON(m.Config)
 	good := func() []safetensors.Tensor {
 		var ts []safetensors.Tensor
 		for _, tn := range m.Tensors() {
@@ -172,7 +143,7 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	other := c
 	other.Dilations = []int{1, 2, 4}
-	otherJSON, _ := (&Model{Config: other}).ConfigJSON()
+	otherJSON, _ := ConfigJSON(other)
 	cases := []struct {
 		name    string
 		meta    map[string]string
@@ -180,19 +151,19 @@ func TestLoadRefuses(t *testing.T) {
 		want    string
 	}{
 		{"no model metadata", map[string]string{"x": "1"}, good, `no "model" entry`},
-		{"bad config", map[string]string{MetadataModel: `{"quantization_channels": 1}`}, good, "quantization_channels"},
-		{"misspelt config key", map[string]string{MetadataModel: strings.Replace(cfg, "bias", "biass", 1)}, good, "biass"},
-		{"missing tensor", map[string]string{MetadataModel: cfg}, func() []safetensors.Tensor { return good()[1:] }, `needs tensor "input_layer.weight"`},
-		{"config disagrees", map[string]string{MetadataModel: otherJSON}, good, `"filter_gate.3.weight" is not a parameter`},
-		{"wrong shape", map[string]string{MetadataModel: cfg}, func() []safetensors.Tensor {
+		{"bad config", map[string]string{KeyModel: `{"quantization_channels": 1}`}, good, "quantization_channels"},
+		{"misspelt config key", map[string]string{KeyModel: strings.Replace(cfg, "bias", "biass", 1)}, good, "biass"},
+		{"missing tensor", map[string]string{KeyModel: cfg}, func() []safetensors.Tensor { return good()[1:] }, `needs tensor "input_layer.weight"`},
+		{"config disagrees", map[string]string{KeyModel: otherJSON}, good, `"filter_gate.3.weight" is not a parameter`},
+		{"wrong shape", map[string]string{KeyModel: cfg}, func() []safetensors.Tensor {
 			ts := good()
 			ts[2].Shape = []int{8, 2, 4}
 			return ts
 		}, `"filter_gate.0.weight" has shape [8 2 4]`},
-		{"extra unnamespaced", map[string]string{MetadataModel: cfg}, func() []safetensors.Tensor {
+		{"extra unnamespaced", map[string]string{KeyModel: cfg}, func() []safetensors.Tensor {
 			return append(good(), safetensors.FromFloat32("momentum", []int{1}, []float32{0}))
 		}, `"momentum" is not a parameter`},
-		{"integer weights", map[string]string{MetadataModel: cfg}, func() []safetensors.Tensor {
+		{"integer weights", map[string]string{KeyModel: cfg}, func() []safetensors.Tensor {
 			ts := good()
 			ts[1] = safetensors.FromInt64(ts[1].Name, []int{4}, []int64{1, 2, 3, 4})
 			return ts
@@ -222,7 +193,7 @@ func TestLoadRefuses(t *testing.T) {
 		t.Errorf("junk: %v", err)
 	}
 	// Save refuses what Load would refuse.
-	if err := Save(&bytes.Buffer{}, m, map[string]string{MetadataModel: "x"}, nil); err == nil {
+	if err := Save(&bytes.Buffer{}, m, map[string]string{KeyModel: "x"}, nil); err == nil {
 		t.Error("Save let the caller overwrite the model metadata")
 	}
 	if err := Save(&bytes.Buffer{}, m, nil, []safetensors.Tensor{safetensors.FromInt64("step", nil, []int64{1})}); err == nil {
