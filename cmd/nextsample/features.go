@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -122,15 +120,14 @@ func runFeatures(c *cli.Context) error {
 		desc, recipe.Dim, recipe.Framing.Window, recipe.Framing.Hop, recipe.Settings.SampleRate, frameConvention(recipe.Framing))
 	fmt.Fprintf(stderr, "features: %s (%s): %d files\n", corp.Source, what, len(entries))
 	out := c.String("out")
+	status := newStatusLine(stderr, ttyEvery, logEvery)
 	prog, err := features.WriteCorpus(ctx, recipe, entries, out, features.CorpusOptions{
-		RunOptions: features.RunOptions{Threads: c.Int("threads"), Progress: progressPrinter(stderr), Speakers: speakers},
+		RunOptions: features.RunOptions{Threads: c.Int("threads"), Progress: progressPrinter(status), Speakers: speakers},
 		Format:     format,
 		ArkText:    c.Bool("ark-text"),
 		Shard:      shard,
 	})
-	if isTerminal(stderr) {
-		fmt.Fprint(stderr, "\r\033[K")
-	}
+	status.clear()
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("%w; nothing was written to %s", err, out))
 	}
@@ -301,46 +298,17 @@ func frameConvention(fr features.Framing) string {
 	return "centred"
 }
 
-// progressPrinter reports progress on w: a line rewritten in place on a
-// terminal, otherwise a line every 10 seconds.
-func progressPrinter(w io.Writer) func(features.Progress) {
-	tty := isTerminal(w)
-	every := 10 * time.Second
-	if tty {
-		every = 250 * time.Millisecond
-	}
-	var last time.Duration
+// progressPrinter reports the features' progress on status.
+func progressPrinter(status *statusLine) func(features.Progress) {
 	return func(p features.Progress) {
-		if p.Elapsed-last < every && p.Done < p.Total {
-			return
-		}
-		last = p.Elapsed
 		eta := ""
 		if p.Done > 0 && p.Done < p.Total {
 			left := time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
 			eta = fmt.Sprintf(", %s left", left.Round(time.Second))
 		}
-		line := fmt.Sprintf("features: %d/%d files (%.0f%%), %s samples/s%s",
-			p.Done, p.Total, 100*float64(p.Done)/float64(p.Total), shortCount(p.SamplesPerSecond()), eta)
-		if tty {
-			fmt.Fprintf(w, "\r\033[K%s", line)
-		} else {
-			fmt.Fprintln(w, line)
-		}
+		status.show(fmt.Sprintf("features: %d/%d files (%.0f%%), %s samples/s%s",
+			p.Done, p.Total, 100*float64(p.Done)/float64(p.Total), shortCount(p.SamplesPerSecond()), eta), p.Done == p.Total)
 	}
-}
-
-// shortCount prints a count with a K/M suffix: 312K, 4.1M.
-func shortCount(v float64) string {
-	switch {
-	case v >= 1e7:
-		return fmt.Sprintf("%.0fM", v/1e6)
-	case v >= 1e6:
-		return fmt.Sprintf("%.1fM", v/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("%.0fK", v/1e3)
-	}
-	return strings.TrimSuffix(fmt.Sprintf("%.0f", v), ".0")
 }
 
 // featureSpeakers returns, for the learned features of a speaker-conditioned
