@@ -24,9 +24,9 @@ import (
 type Data struct {
 	// Train are the training files. Files shorter than 2 samples have no
 	// target and are left out.
-	Train Split
+	Train Dataset
 	// Valid are the validation files, scored whole (nil or empty: none).
-	Valid Split
+	Valid Dataset
 	// Key identifies the training split, such as a digest of its file
 	// names; a run is only resumed on data with the same key, file count
 	// and length.
@@ -76,12 +76,12 @@ type Run struct {
 	model *causalconv.Model
 	eng   *engine
 	opt   Optimizer
-	// smp is the sampler as of the last step done: Train draws from a
+	// bat is the batcher as of the last step done: Train draws from a
 	// clone of it ahead of the steps, and sets it back when it returns.
-	smp *sampler
-	// smpState is smp's state after the last step done: what a
+	bat *batcher
+	// batState is bat's state after the last step done: what a
 	// checkpoint stores.
-	smpState samplerState
+	batState batcherState
 	data     Data
 	ids      []int32 // the training files with targets, indices into data.Train
 	base     Baselines
@@ -148,11 +148,11 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 		r.Close()
 		return nil, err
 	}
-	if err := r.smp.restore(ck.st.Sampler); err != nil {
+	if err := r.bat.restore(ck.st.Sampler); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", ck.Path, err)
 	}
-	if r.smpState, err = r.smp.state(); err != nil {
+	if r.batState, err = r.bat.state(); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	}
 	q := model.Config.QuantizationChannels
 	// Files in memory are checked now; others as they are read.
-	for split, s := range map[string]Split{"training": data.Train, "validation": data.Valid} {
+	for split, s := range map[string]Dataset{"training": data.Train, "validation": data.Valid} {
 		if files, ok := s.(Classes); ok {
 			for i, x := range files {
 				if err := checkClasses(x, q); err != nil {
@@ -205,7 +205,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 			}
 		}
 	}
-	for what, s := range map[string]Split{"training": data.Train, "validation": data.Valid} {
+	for what, s := range map[string]Dataset{"training": data.Train, "validation": data.Valid} {
 		if s == nil {
 			continue
 		}
@@ -237,10 +237,10 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	r := &Run{
 		setup: setup, opts: opts, model: model, opt: opt, data: data, ids: ids,
 		eng: eng, lead: setup.Comm == nil || setup.Comm.Rank() == 0,
-		smp:  newSampler(lens, opts.Seed),
+		bat:  newBatcher(lens, opts.Seed),
 		base: Baselines{Uniform: math.Log2(float64(q)), Unigram: unigram},
 	}
-	if r.smpState, err = r.smp.state(); err != nil {
+	if r.batState, err = r.bat.state(); err != nil {
 		eng.close()
 		return nil, err
 	}
@@ -283,7 +283,7 @@ func UnigramBits(files [][]int32, q int) float64 {
 
 // Memory is what the long-lived buffers of a run hold, in bytes. It does
 // not grow with the corpus except for Index, a few bytes per training file;
-// the classes themselves stay in their Split (a class cache file is read a
+// the classes themselves stay in their Dataset (a class cache file is read a
 // window at a time and left to the kernel's page cache).
 type Memory struct {
 	Model      int64 // the parameters
@@ -292,7 +292,7 @@ type Memory struct {
 	Workspaces int64 // the workers' activations and scratch, all threads
 	Batches    int64 // the windows read ahead (prefetch depth + 1 batches)
 	Validation int64 // the group of validation classes scored at a time
-	Index      int64 // the sampler's order and lengths of the training files
+	Index      int64 // the batcher's order and lengths of the training files
 }
 
 // Total is the sum of the parts.
@@ -317,7 +317,7 @@ func (r *Run) Memory() Memory {
 	}
 	m.Batches = 4 * int64((prefetchDepth+1)*o.Batch*(o.Crop+r.model.Config.ReceptiveField()))
 	var val int64
-	for i := range splitFiles(r.data.Valid) {
+	for i := range numFiles(r.data.Valid) {
 		val += int64(r.data.Valid.Len(i))
 	}
 	m.Validation = 4 * min(val, valGroupSamples)
@@ -366,7 +366,7 @@ func (r *Run) ranks() int {
 }
 
 // hasValid reports whether the run has validation files.
-func (r *Run) hasValid() bool { return splitFiles(r.data.Valid) > 0 }
+func (r *Run) hasValid() bool { return numFiles(r.data.Valid) > 0 }
 
 // dataKey identifies the run's training files.
 func (r *Run) dataKey() dataKey {
@@ -409,7 +409,7 @@ func (r *Run) Train(ctx context.Context) error {
 	} else if r.st.Step > 0 {
 		r.logf("resuming at step %d of %d", r.st.Step, o.Steps)
 	}
-	smp, err := r.smp.clone()
+	bat, err := r.bat.clone()
 	if err != nil {
 		return err
 	}
@@ -417,11 +417,11 @@ func (r *Run) Train(ctx context.Context) error {
 	if r.setup.Comm != nil {
 		rank = r.setup.Comm.Rank()
 	}
-	pf := startPrefetch(smp, r.data.Train, r.ids, o.Batch, o.Crop, r.model.Config.ReceptiveField()-1, r.model.Config.QuantizationChannels, rank, size)
+	pf := startPrefetch(bat, r.data.Train, r.ids, o.Batch, o.Crop, r.model.Config.ReceptiveField()-1, r.model.Config.QuantizationChannels, rank, size)
 	defer func() {
 		pf.stop()
 		// Later calls of Train continue after the last step done.
-		_ = r.smp.restore(r.smpState)
+		_ = r.bat.restore(r.batState)
 	}()
 	// A stop (ctx cancelled) takes effect after the same step on every
 	// process: each says whether it was asked to stop in the step's sum.
@@ -436,7 +436,7 @@ func (r *Run) Train(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.smpState = bt.after
+		r.batState = bt.after
 		lr := o.LR * sched.Factor(r.st.Step) * r.st.LRScale
 		r.eng.extra[0] = 0
 		if ctx.Err() != nil {
@@ -539,12 +539,12 @@ func (r *Run) validate() float64 {
 func (r *Run) evaluateValid() (nats float64, n int64, err error) {
 	q := r.model.Config.QuantizationChannels
 	if !r.eng.distributed() {
-		nats, n, _, err = r.eng.evaluateSplit(context.Background(), r.data.Valid, q, valGroupSamples, &r.valBuf)
+		nats, n, _, err = r.eng.evaluateDataset(context.Background(), r.data.Valid, q, valGroupSamples, &r.valBuf)
 		return nats, n, err
 	}
 	c := r.setup.Comm
 	part := stride(r.data.Valid, c.Rank(), c.Size())
-	nats, n, _, err = r.eng.evaluateSplit(context.Background(), part, q, valGroupSamples, &r.valBuf)
+	nats, n, _, err = r.eng.evaluateDataset(context.Background(), part, q, valGroupSamples, &r.valBuf)
 	if err != nil {
 		return 0, 0, err // the caller aborts the run: the others wait in the sum
 	}
@@ -595,7 +595,7 @@ func (r *Run) report(row LogRow) {
 func (r *Run) stateJSON() (string, error) {
 	st := r.st
 	st.Seconds = r.elapsed()
-	st.Sampler = r.smpState
+	st.Sampler = r.batState
 	b, err := json.Marshal(st)
 	return string(b), err
 }

@@ -120,7 +120,7 @@ func runEval(c *cli.Context) error {
 		return interrupted(ctx, fmt.Errorf("eval: %w", err))
 	}
 	defer classes.Close()
-	var split train.Split = classes
+	var split train.Dataset = classes
 	ids, err := fileSpeakers(c, mf, entries)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
@@ -128,7 +128,7 @@ func runEval(c *cli.Context) error {
 	if ids != nil {
 		split = train.WithSpeakers(classes, ids)
 	}
-	res, err := train.EvaluateSplit(ctx, model, split, threads)
+	res, err := train.EvaluateDataset(ctx, model, split, threads)
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("eval: %w", err))
 	}

@@ -435,7 +435,7 @@ func splitList(corp *corpus.Corpus) string {
 }
 
 // dataKey identifies a training set by its files' keys and lengths.
-func dataKey(entries []corpus.Entry, split train.Split) string {
+func dataKey(entries []corpus.Entry, split train.Dataset) string {
 	h := fnv.New64a()
 	for i, e := range entries {
 		fmt.Fprintf(h, "%s\x00%d\x00", e.Key, split.Len(i))
