@@ -40,11 +40,14 @@ type Setup struct {
 	// Meta is copied into the metadata of every file the run writes (the
 	// CLI stores the preprocessing there).
 	Meta map[string]string
-	// Log receives the run's messages (nil: none).
+	// Log receives the run's messages, one line per Write (nil: none):
+	// the baselines, each validation, notes and warnings.
 	Log io.Writer
-	// Progress redraws a one-line progress bar on Log (a terminal) rather
-	// than printing a line every few steps.
-	Progress bool
+	// Progress, if set, is called after every step with the run's
+	// Status (only on rank 0 of a data-parallel run). The caller decides
+	// what to draw: the CLI redraws a bar on a terminal and prints a line
+	// every few steps elsewhere.
+	Progress func(Status)
 	// Comm, if set with more than one process, makes the run one process
 	// of a data-parallel run: every process runs the same run (same
 	// options, data and checkpoint) and steps its contiguous share of each
@@ -93,7 +96,6 @@ type Run struct {
 	started    time.Time // of this session
 	stepTime   time.Duration
 	stepsTimed int
-	lastDraw   time.Time
 	savedStep  int64 // step of the last last.safetensors written
 
 	// afterStep, if set, is called after each step (tests use it to
@@ -188,7 +190,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	}
 	opts.Threads = threadsOrAll(opts.Threads)
 	if c := setup.Comm; c != nil && c.Size() > 1 && opts.Batch%c.Size() != 0 {
-		return nil, fmt.Errorf("--batch %d does not divide over %d processes: use a multiple of %d", opts.Batch, c.Size(), c.Size())
+		return nil, &OptionError{Option: "Batch", After: fmt.Sprintf(" %d does not divide over %d processes: use a multiple of %d", opts.Batch, c.Size(), c.Size())}
 	}
 	ids, lens := withTargets(data.Train)
 	if len(ids) == 0 {
@@ -381,9 +383,6 @@ func (r *Run) logf(format string, args ...any) {
 	if r.setup.Log == nil || !r.lead {
 		return
 	}
-	if r.setup.Progress {
-		fmt.Fprint(r.setup.Log, "\r\033[K")
-	}
 	fmt.Fprintf(r.setup.Log, format+"\n", args...)
 }
 
@@ -555,41 +554,42 @@ func (r *Run) evaluateValid() (nats float64, n int64, err error) {
 	return sums[0], int64(sums[1]), nil
 }
 
-// report prints the progress of one step: a redrawn bar on a terminal, a
-// line every few steps otherwise.
+// Status is the progress of a run after a step, as Setup.Progress
+// receives it.
+type Status struct {
+	// Step is the number of steps done, Steps the run's total.
+	Step, Steps int64
+	// TrainBits is the step's training loss in bits per sample, LR its
+	// learning rate and GradNorm the global norm of its gradient (before
+	// clipping).
+	TrainBits, LR, GradNorm float64
+	// SamplesPerSecond is the step's scored targets per second.
+	SamplesPerSecond float64
+	// ETA is the time the remaining steps take at the mean step time of
+	// this session, in whole seconds.
+	ETA time.Duration
+}
+
+// String is the status as the CLI prints it:
+//
+//	step 40/300  train 7.415 bits  lr 0.001  |g| 0.318  41512 samples/s  eta 1m12s
+func (s Status) String() string {
+	return fmt.Sprintf("step %d/%d  train %.3f bits  lr %.3g  |g| %.3g  %.0f samples/s  eta %s",
+		s.Step, s.Steps, s.TrainBits, s.LR, s.GradNorm, s.SamplesPerSecond, s.ETA.Round(time.Second))
+}
+
+// report passes the progress of one step to Setup.Progress.
 func (r *Run) report(row LogRow) {
-	if r.setup.Log == nil || !r.lead {
+	if r.setup.Progress == nil || !r.lead {
 		return
 	}
 	o := r.opts
 	perStep := r.stepTime.Seconds() / float64(r.stepsTimed)
-	eta := time.Duration(perStep*float64(o.Steps-row.Step)) * time.Second
-	line := fmt.Sprintf("step %d/%d  train %.3f bits  lr %.3g  |g| %.3g  %.0f samples/s  eta %s",
-		row.Step, o.Steps, row.TrainBits, row.LR, row.GradNorm, row.SamplesPerSecond, eta.Round(time.Second))
-	if r.setup.Progress {
-		if time.Since(r.lastDraw) < 100*time.Millisecond && row.Step != o.Steps {
-			return
-		}
-		r.lastDraw = time.Now()
-		const width = 24
-		done := int(width * row.Step / max(o.Steps, 1))
-		bar := make([]byte, width)
-		for i := range bar {
-			bar[i] = '.'
-			if i < done {
-				bar[i] = '#'
-			}
-		}
-		fmt.Fprintf(r.setup.Log, "\r\033[K[%s] %s", bar, line)
-		if row.Step == o.Steps {
-			fmt.Fprintln(r.setup.Log)
-		}
-		return
-	}
-	every := max(1, min(50, o.Steps/50))
-	if row.Step%every == 0 || row.Step == o.Steps || row.Step == 1 {
-		fmt.Fprintln(r.setup.Log, line)
-	}
+	r.setup.Progress(Status{
+		Step: row.Step, Steps: o.Steps,
+		TrainBits: row.TrainBits, LR: row.LR, GradNorm: row.GradNorm, SamplesPerSecond: row.SamplesPerSecond,
+		ETA: time.Duration(perStep*float64(o.Steps-row.Step)) * time.Second,
+	})
 }
 
 func (r *Run) stateJSON() (string, error) {

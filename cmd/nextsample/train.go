@@ -204,17 +204,6 @@ func mustGetwd() string {
 	return wd
 }
 
-// isTerminal reports whether w is a character device (a terminal), where a
-// redrawn progress bar makes sense.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // loadModelConfig returns the architecture of --config, or the default.
 func loadModelConfig(path string) (causalconv.Config, error) {
 	if path == "" {
@@ -778,11 +767,12 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 		meta[train.MetaSpeakers] = string(b)
 		fmt.Fprintf(stderr, "conditioned on %d speakers (%s), %d channels\n", len(speakers), firstFew(speakers, 5), model.Config.GlobalCondition.Channels)
 	}
+	status := newStatusLine(stderr, 100*time.Millisecond, 0)
 	setup := train.Setup{
 		Out:      out,
 		Meta:     meta,
-		Log:      stderr,
-		Progress: isTerminal(stderr),
+		Log:      status,
+		Progress: trainProgress(status),
 	}
 	if comm != nil {
 		setup.Comm = comm
@@ -795,7 +785,7 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 		run, err = train.New(model, data, opts, setup)
 	}
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return commandError("train", err)
 	}
 	defer run.Close()
 	fmt.Fprintf(stderr, "optimizer: %s, lr %g", opts.Optimizer, opts.LR)
@@ -842,6 +832,23 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 		fmt.Fprintf(stdout, "model: %s\n", filepath.Join(out, train.LastFile))
 	}
 	return nil
+}
+
+// trainProgress returns the train.Setup.Progress that shows a run's steps
+// on s: a bar redrawn at most every 100 ms on a terminal, else a line
+// every few steps (50 lines a run at most, and the first and last step).
+func trainProgress(s *statusLine) func(train.Status) {
+	return func(st train.Status) {
+		final := st.Step == st.Steps
+		if s.tty {
+			s.draw("["+progressBar(st.Step, st.Steps, 24)+"] "+st.String(), final)
+			return
+		}
+		every := max(1, min(50, st.Steps/50))
+		if st.Step%every == 0 || final || st.Step == 1 {
+			s.draw(st.String(), final)
+		}
+	}
 }
 
 // interrupted marks err as a Ctrl-C stop when ctx was cancelled.
