@@ -5,16 +5,27 @@ import (
 	"strings"
 
 	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/launch"
 )
 
-// flagNames are the CLI's names for the options that library errors
-// name by their Go names: the options of a train.OptionError (fields of
-// train.Options).
+// flagNames are the CLI's names for the options and operations that
+// library errors name by their Go names: the options of a
+// train.OptionError (fields of train.Options, launch.Request and
+// launch.EvalRequest) and the operations of a launch.OpError.
 var flagNames = map[string]string{
-	"Batch": "--batch",
+	"Batch":             "--batch",
+	"Data":              "--data",
+	"ValSplit":          "--val-split",
+	"ValData":           "--val-data",
+	"ValSamples":        "--val-samples",
+	"Condition":         "--condition",
+	"CacheDir":          "--cache-dir",
+	"Audio":             "audio flags",
+	"resume":            "--resume",
+	"condition speaker": "--condition speaker",
 }
 
-// flagName returns the CLI's name for a library's option.
+// flagName returns the CLI's name for a library's option or operation.
 func flagName(option string) string {
 	if f, ok := flagNames[option]; ok {
 		return f
@@ -22,9 +33,14 @@ func flagName(option string) string {
 	return option
 }
 
-// commandError returns err of command cmd as the CLI prints it, after
-// "cmd: ", with the flag names in place of the library's option names.
+// commandError returns err of command cmd as the CLI prints it, with the
+// flag names in place of the library's option names: after "cmd: ", or
+// after "cmd --flag: " when err is the failure of what a flag asked for
+// (a launch.OpError, such as "train --resume: ...").
 func commandError(cmd string, err error) error {
+	if op, ok := err.(*launch.OpError); ok {
+		return &cliError{cmd + " " + flagName(op.Op) + ": " + withFlags(op.Err), err}
+	}
 	return &cliError{cmd + ": " + withFlags(err), err}
 }
 

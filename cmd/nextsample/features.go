@@ -14,6 +14,7 @@ import (
 	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv/features"
 	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/launch"
 )
 
 func featuresCommand() *cli.Command {
@@ -145,7 +146,7 @@ func runFeatures(c *cli.Context) error {
 	if split := c.String("split"); split != "" {
 		entries, what = corp.Split(split), "split "+split
 		if len(entries) == 0 {
-			return fmt.Errorf("features: %s: split %q has no files (splits: %s)", corp.Source, split, splitList(corp))
+			return fmt.Errorf("features: %s: split %q has no files (splits: %s)", corp.Source, split, launch.SplitList(corp))
 		}
 	}
 	entries = shard.Select(entries)
@@ -244,7 +245,7 @@ func learnedRecipeOf(c *cli.Context, mf *train.ModelFile) (*features.Recipe, str
 // kaldiRecipe builds fbank or MFCC features at the corpus's rate (or
 // --sample-rate).
 func kaldiRecipe(c *cli.Context, kind string, entries []corpus.Entry) (*features.Recipe, string, error) {
-	rate := commonRate(entries)
+	rate := launch.CommonRate(entries)
 	if c.IsSet("sample-rate") {
 		rate = c.Int("sample-rate")
 	}
@@ -331,7 +332,7 @@ func featureSpeakers(forced string, mf *train.ModelFile, entries []corpus.Entry)
 			return nil, "", err
 		}
 	}
-	ids, unknown := speakerIDs(entries, table)
+	ids, unknown := launch.SpeakerRows(entries, table)
 	own := 0
 	var missing []string
 	for i, e := range entries {

@@ -17,6 +17,7 @@ import (
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/launch"
 )
 
 // trainStateFormat is the format tag of a checkpoint's "train" metadata
@@ -90,9 +91,9 @@ type modelInfo struct {
 	SpeakerCount int      `json:"speaker_count"`
 	SpeakerNote  string   `json:"speaker_note,omitempty"`
 
-	Training  *trainingInfo `json:"training,omitempty"`
-	Best      *bestInfo     `json:"best,omitempty"`
-	TrainData *dataSource   `json:"train_data,omitempty"`
+	Training  *trainingInfo  `json:"training,omitempty"`
+	Best      *bestInfo      `json:"best,omitempty"`
+	TrainData *launch.Source `json:"train_data,omitempty"`
 
 	// Resumable means the file has the training state and every optimizer
 	// buffer that --resume needs; ResumeProblem says what is missing in a
@@ -261,10 +262,10 @@ func describeModel(path string, rate int) (*modelInfo, error) {
 		mi.SpeakerNote = "the metadata names speakers, but the model has no global_condition: it is not conditioned on them"
 	}
 
-	if raw, ok := f.Metadata[metaData]; ok {
-		var src dataSource
+	if raw, ok := f.Metadata[launch.MetaSource]; ok {
+		var src launch.Source
 		if err := json.Unmarshal([]byte(raw), &src); err != nil {
-			return nil, fmt.Errorf("metadata %q: %w", metaData, err)
+			return nil, fmt.Errorf("metadata %q: %w", launch.MetaSource, err)
 		}
 		mi.TrainData = &src
 	}
@@ -535,7 +536,7 @@ func describeOptimizer(o train.Options) string {
 	return s
 }
 
-func describeDataSource(d dataSource) string {
+func describeDataSource(d launch.Source) string {
 	s := d.Data
 	if s == "" {
 		s = "unknown"
@@ -548,7 +549,7 @@ func describeDataSource(d dataSource) string {
 	case d.ValSplit != "":
 		s += "; validation on split " + d.ValSplit
 	default:
-		s += "; validation on the default split (the first of " + strings.Join(valSplitNames, ", ") + " present)"
+		s += "; validation on the default split (the first of " + strings.Join(launch.ValSplitNames, ", ") + " present)"
 	}
 	if d.ValSamples > 0 {
 		s += fmt.Sprintf(", at most about %d samples", d.ValSamples)
