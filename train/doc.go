@@ -20,8 +20,8 @@
 // fixed blocks of the parameter arena, and the same pass computes the
 // gradient's global norm from per-block float64 partial sums added in block
 // order. So the result of a step does not depend on the thread count or on
-// which worker ran which chunk: it is bit-identical for any --threads. A
-// steady-state step allocates nothing.
+// which worker ran which chunk: it is bit-identical for any
+// Options.Threads. A steady-state step allocates nothing.
 //
 // After the sum come the NaN guard (a non-finite loss or gradient skips the
 // update and halves the learning rate; five in a row stop the run),
@@ -41,6 +41,10 @@
 // log and a loss-curve PNG. The batcher's state, the optimizer's moments,
 // the step counts and the learning-rate scale are all saved, so a run that
 // is stopped and resumed ends with exactly the weights of one that was not.
+// A run reports its messages as lines on Setup.Log and its progress as a
+// Status per step to Setup.Progress; drawing them is the caller's business.
+// Package train/launch starts and resumes runs from a corpus and the
+// options a user gave, as the CLI does.
 //
 // # Data
 //

@@ -31,8 +31,8 @@
 // class caches (package corpus), built once per corpus and settings and
 // shared by later runs; in a data-parallel run rank 0 builds them while
 // the other processes wait at a barrier. Start creates the train.Run in
-// Out with the metadata that lets `--resume` and eval find the run's
-// corpus and preprocessing again.
+// Out with the metadata that lets a resumed run and Evaluate find the
+// run's corpus and preprocessing again.
 //
 // "The user gave option X" is explicit in a Request: a nil pointer field
 // was not given. A new run takes defaults for those; a resumed run keeps
