@@ -66,7 +66,7 @@ type state struct {
 	LastVal  *float64 `json:"last_val_bits"`
 
 	Options Options      `json:"options"`
-	Sampler samplerState `json:"sampler"`
+	Sampler batcherState `json:"sampler"`
 	Data    dataIdentity `json:"data"`
 	// Ranks is the number of processes of the run that wrote it (0 in
 	// checkpoints of older versions: one).

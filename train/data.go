@@ -7,13 +7,13 @@ import (
 	"sync"
 )
 
-// A Split is a list of files of μ-law classes that a run reads a window at
+// A Dataset is a list of files of μ-law classes that a run reads a window at
 // a time: the training files, whose windows are read ahead of each step,
 // or the validation files, read a group at a time to be scored. A run never
 // holds a whole split in memory, so a split kept in a file (the class cache
 // of package corpus) trains in memory that does not grow with the corpus.
-// Classes is the in-memory Split.
-type Split interface {
+// Classes is the in-memory Dataset.
+type Dataset interface {
 	// Files is the number of files.
 	Files() int
 	// Len is the number of classes (samples) of file i.
@@ -23,16 +23,16 @@ type Split interface {
 	Read(i, off int, dst []int32) error
 }
 
-// Classes is a Split held in memory: one slice of classes per file.
+// Classes is a Dataset held in memory: one slice of classes per file.
 type Classes [][]int32
 
-// Files implements Split.
+// Files implements Dataset.
 func (c Classes) Files() int { return len(c) }
 
-// Len implements Split.
+// Len implements Dataset.
 func (c Classes) Len(i int) int { return len(c[i]) }
 
-// Read implements Split.
+// Read implements Dataset.
 func (c Classes) Read(i, off int, dst []int32) error {
 	if off < 0 || off+len(dst) > len(c[i]) {
 		return fmt.Errorf("file %d: samples [%d, %d) of %d", i, off, off+len(dst), len(c[i]))
@@ -44,24 +44,24 @@ func (c Classes) Read(i, off int, dst []int32) error {
 // WithSpeakers returns s with a speaker per file, speakers[i] for file i:
 // the split of a speaker-conditioned model, whose files are each
 // conditioned on their speaker (a row of the model's speaker table).
-func WithSpeakers(s Split, speakers []int) Split { return speakered{s, speakers} }
+func WithSpeakers(s Dataset, speakers []int) Dataset { return speakered{s, speakers} }
 
 type speakered struct {
-	Split
+	Dataset
 	speakers []int
 }
 
 func (s speakered) Speaker(i int) int { return s.speakers[i] }
 
 func (s speakered) ClassCounts() []int64 {
-	if cc, ok := s.Split.(classCounter); ok {
+	if cc, ok := s.Dataset.(classCounter); ok {
 		return cc.ClassCounts()
 	}
 	return nil
 }
 
 // speakerOf returns file i's speaker in s, or -1 when s has none.
-func speakerOf(s Split, i int) int {
+func speakerOf(s Dataset, i int) int {
 	if sp, ok := s.(interface{ Speaker(int) int }); ok {
 		return sp.Speaker(i)
 	}
@@ -70,7 +70,7 @@ func speakerOf(s Split, i int) int {
 
 // checkSpeakers checks that s has a speaker of the model's c for every
 // file (c > 0), or none (c = 0).
-func checkSpeakers(s Split, c int, what string) error {
+func checkSpeakers(s Dataset, c int, what string) error {
 	_, has := s.(interface{ Speaker(int) int })
 	switch {
 	case c == 0 && has:
@@ -78,7 +78,7 @@ func checkSpeakers(s Split, c int, what string) error {
 	case c > 0 && !has:
 		return fmt.Errorf("the model is conditioned on %d speakers, but the %s files have none", c, what)
 	}
-	for i := range splitFiles(s) {
+	for i := range numFiles(s) {
 		if sp := speakerOf(s, i); c > 0 && (sp < 0 || sp >= c) {
 			return fmt.Errorf("%s file %d: speaker %d, the model has %d", what, i, sp, c)
 		}
@@ -86,14 +86,14 @@ func checkSpeakers(s Split, c int, what string) error {
 	return nil
 }
 
-// classCounter is a Split that knows the histogram of its classes (the
+// classCounter is a Dataset that knows the histogram of its classes (the
 // class cache does), so that the unigram baseline needs no pass over it.
 type classCounter interface {
 	ClassCounts() []int64
 }
 
-// splitFiles returns the number of files of s (0 for a nil Split).
-func splitFiles(s Split) int {
+// numFiles returns the number of files of s (0 for a nil Dataset).
+func numFiles(s Dataset) int {
 	if s == nil {
 		return 0
 	}
@@ -102,8 +102,8 @@ func splitFiles(s Split) int {
 
 // withTargets returns the files of s that have at least one target (2
 // samples) and their lengths.
-func withTargets(s Split) (ids []int32, lens []int) {
-	for i := range splitFiles(s) {
+func withTargets(s Dataset) (ids []int32, lens []int) {
+	for i := range numFiles(s) {
 		if n := s.Len(i); n >= 2 {
 			ids = append(ids, int32(i))
 			lens = append(lens, n)
@@ -125,7 +125,7 @@ func checkClasses(x []int32, q int) error {
 // unigramBits is the unigram baseline of the files ids of s: from the
 // split's class histogram when it has one (over all its files), else
 // counted by reading the files.
-func unigramBits(s Split, ids []int32, q int) (float64, error) {
+func unigramBits(s Dataset, ids []int32, q int) (float64, error) {
 	if cc, ok := s.(classCounter); ok {
 		if counts := cc.ClassCounts(); len(counts) == q {
 			return entropyBits(counts), nil
@@ -180,14 +180,14 @@ type batch struct {
 	units []Unit
 	total int // scored targets of the whole global batch
 	bufs  [][]int32
-	// after is the sampler's state once this batch was drawn: what a
+	// after is the batcher's state once this batch was drawn: what a
 	// checkpoint written after this step stores.
-	after samplerState
+	after batcherState
 	err   error
 }
 
 // readBatch reads the windows ws of the files ids of s into b.
-func (b *batch) read(s Split, ids []int32, ws []window, ctxMax, q int) error {
+func (b *batch) read(s Dataset, ids []int32, ws []window, ctxMax, q int) error {
 	b.units = b.units[:0]
 	for len(b.bufs) < len(ws) {
 		b.bufs = append(b.bufs, nil)
@@ -211,7 +211,7 @@ func (b *batch) read(s Split, ids []int32, ws []window, ctxMax, q int) error {
 	return nil
 }
 
-// A prefetcher draws batches from its own sampler and reads them on a
+// A prefetcher draws batches from its own batcher and reads them on a
 // background goroutine, up to depth batches ahead of the step that uses
 // them, so that a step does not wait for the reads. Batches are recycled
 // (release), so it allocates nothing in steady state; its memory is
@@ -228,7 +228,7 @@ const prefetchDepth = 2
 
 // In a data-parallel run of size processes it draws every global batch
 // but reads only this rank's contiguous share of it.
-func startPrefetch(smp *sampler, s Split, ids []int32, b, crop, ctxMax, q, rank, size int) *prefetcher {
+func startPrefetch(bat *batcher, s Dataset, ids []int32, b, crop, ctxMax, q, rank, size int) *prefetcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prefetcher{out: make(chan *batch, prefetchDepth), free: make(chan *batch, prefetchDepth+1), cancel: cancel}
 	for range prefetchDepth + 1 {
@@ -246,8 +246,8 @@ func startPrefetch(smp *sampler, s Split, ids []int32, b, crop, ctxMax, q, rank,
 				return
 			case bt = <-p.free:
 			}
-			ws = smp.next(ws, b, crop)
-			bt.after, bt.err = smp.state()
+			ws = bat.next(ws, b, crop)
+			bt.after, bt.err = bat.state()
 			bt.total = 0
 			for _, w := range ws {
 				bt.total += w.targets
@@ -289,14 +289,14 @@ func (p *prefetcher) stop() {
 // samples, 16 MB of buffers, scored in one pass of the engine.
 const valGroupSamples = 1 << 22
 
-// evaluateSplit scores every file of s with the engine, a group of files
+// evaluateDataset scores every file of s with the engine, a group of files
 // of at most group classes at a time (a longer file is a group of its
 // own), checking ctx between groups, and returns the summed nats, the
 // scored targets and the files with at least one target. Groups are
 // formed in file order, so the result is the same on every run. buf is
 // the reading buffer, kept by the caller between calls.
-func (e *engine) evaluateSplit(ctx context.Context, s Split, q, group int, buf *[]int32) (nats float64, targets int64, files int, err error) {
-	n := splitFiles(s)
+func (e *engine) evaluateDataset(ctx context.Context, s Dataset, q, group int, buf *[]int32) (nats float64, targets int64, files int, err error) {
+	n := numFiles(s)
 	var seqs [][]int32
 	var speakers []int
 	for i := 0; i < n; {
@@ -339,15 +339,15 @@ func (e *engine) evaluateSplit(ctx context.Context, s Split, q, group int, buf *
 	return nats, targets, files, nil
 }
 
-// strided is the files from, from+step, from+2·step… of a Split: one
+// strided is the files from, from+step, from+2·step… of a Dataset: one
 // process's share of the validation files.
 type strided struct {
-	s          Split
+	s          Dataset
 	from, step int
 }
 
 func (p strided) Files() int {
-	n := splitFiles(p.s)
+	n := numFiles(p.s)
 	if p.from >= n {
 		return 0
 	}
@@ -356,13 +356,13 @@ func (p strided) Files() int {
 func (p strided) Len(i int) int                      { return p.s.Len(p.from + i*p.step) }
 func (p strided) Read(i, off int, dst []int32) error { return p.s.Read(p.from+i*p.step, off, dst) }
 
-// stridedSpeakers is a strided Split of a split with speakers.
+// stridedSpeakers is a strided Dataset of a split with speakers.
 type stridedSpeakers struct{ strided }
 
 func (p stridedSpeakers) Speaker(i int) int { return speakerOf(p.s, p.from+i*p.step) }
 
 // stride returns the files from, from+step… of s, keeping its speakers.
-func stride(s Split, from, step int) Split {
+func stride(s Dataset, from, step int) Dataset {
 	p := strided{s: s, from: from, step: step}
 	if _, ok := s.(interface{ Speaker(int) int }); ok {
 		return stridedSpeakers{p}

@@ -20,8 +20,8 @@
 // fixed blocks of the parameter arena, and the same pass computes the
 // gradient's global norm from per-block float64 partial sums added in block
 // order. So the result of a step does not depend on the thread count or on
-// which worker ran which chunk: it is bit-identical for any --threads. A
-// steady-state step allocates nothing.
+// which worker ran which chunk: it is bit-identical for any
+// Options.Threads. A steady-state step allocates nothing.
 //
 // After the sum come the NaN guard (a non-finite loss or gradient skips the
 // update and halves the learning rate; five in a row stop the run),
@@ -33,20 +33,24 @@
 //
 // # A run
 //
-// Run adds everything around the steps: batches drawn by a seeded sampler
+// Run adds everything around the steps: batches drawn by a seeded batcher
 // (files in an order reshuffled every epoch, a random window of at most
 // Options.Crop targets from each), validation in bits per sample beside the
 // uniform and unigram baselines, checkpoints (last, best and periodic
 // snapshots, written atomically; see checkpoint.go for the layout), a CSV
-// log and a loss-curve PNG. The sampler's state, the optimizer's moments,
+// log and a loss-curve PNG. The batcher's state, the optimizer's moments,
 // the step counts and the learning-rate scale are all saved, so a run that
 // is stopped and resumed ends with exactly the weights of one that was not.
+// A run reports its messages as lines on Setup.Log and its progress as a
+// Status per step to Setup.Progress; drawing them is the caller's business.
+// Package train/launch starts and resumes runs from a corpus and the
+// options a user gave, as the CLI does.
 //
 // # Data
 //
-// A run reads its corpus through a Split: the classes of each file, read a
+// A run reads its corpus through a Dataset: the classes of each file, read a
 // window at a time (Classes holds them in memory; package corpus's
-// ClassCache keeps them in a file). The sampler only knows the files'
+// ClassCache keeps them in a file). The batcher only knows the files'
 // lengths; a goroutine draws each batch's windows and reads them two
 // batches ahead of the step, so memory holds a few batches of windows,
 // never the corpus. Validation reads a group of files at a time.

@@ -44,15 +44,15 @@ func Evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, thr
 	return evaluate(ctx, model, Classes(files), threads, EvalChunk)
 }
 
-// EvaluateSplit is Evaluate of the files of a Split (with a speaker per
+// EvaluateDataset is Evaluate of the files of a Dataset (with a speaker per
 // file, see WithSpeakers, for a speaker-conditioned model), read a group of files
 // at a time (about 16 chunks per thread), so memory holds one group rather
 // than the split. The classes are checked against the model's.
-func EvaluateSplit(ctx context.Context, model *causalconv.Model, s Split, threads int) (EvalResult, error) {
+func EvaluateDataset(ctx context.Context, model *causalconv.Model, s Dataset, threads int) (EvalResult, error) {
 	return evaluate(ctx, model, s, threads, EvalChunk)
 }
 
-func evaluate(ctx context.Context, model *causalconv.Model, s Split, threads, chunk int) (EvalResult, error) {
+func evaluate(ctx context.Context, model *causalconv.Model, s Dataset, threads, chunk int) (EvalResult, error) {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
@@ -71,7 +71,7 @@ func evaluate(ctx context.Context, model *causalconv.Model, s Split, threads, ch
 	var res EvalResult
 	var buf []int32
 	// Groups of files of about 16 chunks per thread between checks of ctx.
-	res.Nats, res.Samples, res.Files, err = e.evaluateSplit(ctx, s, model.Config.QuantizationChannels, 16*threads*chunk, &buf)
+	res.Nats, res.Samples, res.Files, err = e.evaluateDataset(ctx, s, model.Config.QuantizationChannels, 16*threads*chunk, &buf)
 	if err != nil {
 		return res, err
 	}

@@ -27,11 +27,11 @@ func convSteps(t *testing.T, optimizer string, threads, chunk, steps int) ([]flo
 	opt, _ := o.newOptimizer(m.NumParams())
 	e := mustEngine(t, net, opt, threads, chunk)
 	defer e.close()
-	smp := newFileSampler(tinyData(1).Train.(Classes), 5)
+	bat := newFileBatcher(tinyData(1).Train.(Classes), 5)
 	var units []Unit
 	var losses []float64
 	for s := range steps {
-		units = smp.next(units, 4, 100)
+		units = bat.next(units, 4, 100)
 		res, err := e.step(units, int64(s+1), o.LR, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -78,12 +78,12 @@ func TestConvStepDoesNotAllocate(t *testing.T) {
 	opt, _ := NewSGD(m.NumParams(), SGDOptions{Momentum: 0.9})
 	e := mustEngine(t, net, opt, 2, 40)
 	defer e.close()
-	// The batches are drawn first: the sampler allocates an order per
+	// The batches are drawn first: the batcher allocates an order per
 	// epoch (on the run's reader goroutine); the step must not allocate.
-	smp := newFileSampler(tinyData(1).Train.(Classes), 5)
+	bat := newFileBatcher(tinyData(1).Train.(Classes), 5)
 	var batches [][]Unit
 	for range 26 {
-		batches = append(batches, smp.next(nil, 4, 100))
+		batches = append(batches, bat.next(nil, 4, 100))
 	}
 	update := int64(0)
 	step := func() {
@@ -200,11 +200,11 @@ func TestConvBF16(t *testing.T) {
 		opt, _ := NewSGD(m.NumParams(), SGDOptions{Momentum: 0.9})
 		e := mustEngine(t, net, opt, threads, 30)
 		defer e.close()
-		smp := newFileSampler(tinyData(1).Train.(Classes), 5)
+		bat := newFileBatcher(tinyData(1).Train.(Classes), 5)
 		var units []Unit
 		var losses []float64
 		for s := range 4 {
-			units = smp.next(units, 4, 100)
+			units = bat.next(units, 4, 100)
 			res, err := e.step(units, int64(s+1), 0.05, 1)
 			if err != nil {
 				t.Fatal(err)

@@ -162,3 +162,30 @@ func (o Options) newOptimizer(n int) (Optimizer, error) {
 	}
 	return nil, fmt.Errorf("optimizer %q: must be %q or %q", o.Optimizer, SGD, Adam)
 }
+
+// An OptionError is an error about one option, named in its message by
+// the option's Go name: a field of Options, or of the request of a package
+// that starts runs (package train/launch). A program that calls the option
+// something else, such as a CLI with its flags, prints Named(its name)
+// instead of Error, so the library's messages need not know the flags.
+//
+// The message is Before, the option's name, then After: for example
+// Before "", Option "Batch", After " 3 does not divide over 2 processes".
+type OptionError struct {
+	// Option is the option's Go name, such as "Batch" or "ValSplit".
+	Option string
+	// Before and After are the message around the option's name; After
+	// usually starts with the value given.
+	Before, After string
+	// Err is the underlying error, if any (its text is part of After).
+	Err error
+}
+
+// Error returns the message with the option's Go name.
+func (e *OptionError) Error() string { return e.Named(e.Option) }
+
+// Named returns the message with the option called name.
+func (e *OptionError) Named(name string) string { return e.Before + name + e.After }
+
+// Unwrap returns the underlying error.
+func (e *OptionError) Unwrap() error { return e.Err }

@@ -25,9 +25,9 @@ import (
 type Data struct {
 	// Train are the training files. Files shorter than 2 samples have no
 	// target and are left out.
-	Train Split
+	Train Dataset
 	// Valid are the validation files, scored whole (nil or empty: none).
-	Valid Split
+	Valid Dataset
 	// Key identifies the training split, such as a digest of its file
 	// names; a run is only resumed on data with the same key, file count
 	// and length.
@@ -41,11 +41,14 @@ type Setup struct {
 	// Meta is copied into the metadata of every file the run writes (the
 	// CLI stores the preprocessing there).
 	Meta map[string]string
-	// Log receives the run's messages (nil: none).
+	// Log receives the run's messages, one line per Write (nil: none):
+	// the baselines, each validation, notes and warnings.
 	Log io.Writer
-	// Progress redraws a one-line progress bar on Log (a terminal) rather
-	// than printing a line every few steps.
-	Progress bool
+	// Progress, if set, is called after every step with the run's
+	// Status (only on rank 0 of a data-parallel run). The caller decides
+	// what to draw: the CLI redraws a bar on a terminal and prints a line
+	// every few steps elsewhere.
+	Progress func(Status)
 	// Comm, if set with more than one process, makes the run one process
 	// of a data-parallel run: every process runs the same run (same
 	// options, data and checkpoint) and steps its contiguous share of each
@@ -77,12 +80,12 @@ type Run struct {
 	model *causalconv.Model
 	eng   *engine
 	opt   Optimizer
-	// smp is the sampler as of the last step done: Train draws from a
+	// bat is the batcher as of the last step done: Train draws from a
 	// clone of it ahead of the steps, and sets it back when it returns.
-	smp *sampler
-	// smpState is smp's state after the last step done: what a
+	bat *batcher
+	// batState is bat's state after the last step done: what a
 	// checkpoint stores.
-	smpState samplerState
+	batState batcherState
 	data     Data
 	ids      []int32 // the training files with targets, indices into data.Train
 	base     Baselines
@@ -94,7 +97,6 @@ type Run struct {
 	started    time.Time // of this session
 	stepTime   time.Duration
 	stepsTimed int
-	lastDraw   time.Time
 	savedStep  int64 // step of the last last.safetensors written
 
 	// afterStep, if set, is called after each step (tests use it to
@@ -149,11 +151,11 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 		r.Close()
 		return nil, err
 	}
-	if err := r.smp.restore(ck.st.Sampler); err != nil {
+	if err := r.bat.restore(ck.st.Sampler); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", ck.Path, err)
 	}
-	if r.smpState, err = r.smp.state(); err != nil {
+	if r.batState, err = r.bat.state(); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -189,7 +191,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	}
 	opts.Threads = threadsOrAll(opts.Threads)
 	if c := setup.Comm; c != nil && c.Size() > 1 && opts.Batch%c.Size() != 0 {
-		return nil, fmt.Errorf("--batch %d does not divide over %d processes: use a multiple of %d", opts.Batch, c.Size(), c.Size())
+		return nil, &OptionError{Option: "Batch", After: fmt.Sprintf(" %d does not divide over %d processes: use a multiple of %d", opts.Batch, c.Size(), c.Size())}
 	}
 	ids, lens := withTargets(data.Train)
 	if len(ids) == 0 {
@@ -197,7 +199,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	}
 	q := model.Config.QuantizationChannels
 	// Files in memory are checked now; others as they are read.
-	for split, s := range map[string]Split{"training": data.Train, "validation": data.Valid} {
+	for split, s := range map[string]Dataset{"training": data.Train, "validation": data.Valid} {
 		if files, ok := s.(Classes); ok {
 			for i, x := range files {
 				if err := checkClasses(x, q); err != nil {
@@ -206,7 +208,7 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 			}
 		}
 	}
-	for what, s := range map[string]Split{"training": data.Train, "validation": data.Valid} {
+	for what, s := range map[string]Dataset{"training": data.Train, "validation": data.Valid} {
 		if s == nil {
 			continue
 		}
@@ -238,10 +240,10 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 	r := &Run{
 		setup: setup, opts: opts, model: model, opt: opt, data: data, ids: ids,
 		eng: eng, lead: setup.Comm == nil || setup.Comm.Rank() == 0,
-		smp:  newSampler(lens, opts.Seed),
+		bat:  newBatcher(lens, opts.Seed),
 		base: Baselines{Uniform: math.Log2(float64(q)), Unigram: unigram},
 	}
-	if r.smpState, err = r.smp.state(); err != nil {
+	if r.batState, err = r.bat.state(); err != nil {
 		eng.close()
 		return nil, err
 	}
@@ -284,7 +286,7 @@ func UnigramBits(files [][]int32, q int) float64 {
 
 // Memory is what the long-lived buffers of a run hold, in bytes. It does
 // not grow with the corpus except for Index, a few bytes per training file;
-// the classes themselves stay in their Split (a class cache file is read a
+// the classes themselves stay in their Dataset (a class cache file is read a
 // window at a time and left to the kernel's page cache).
 type Memory struct {
 	Model      int64 // the parameters
@@ -293,7 +295,7 @@ type Memory struct {
 	Workspaces int64 // the workers' activations and scratch, all threads
 	Batches    int64 // the windows read ahead (prefetch depth + 1 batches)
 	Validation int64 // the group of validation classes scored at a time
-	Index      int64 // the sampler's order and lengths of the training files
+	Index      int64 // the batcher's order and lengths of the training files
 }
 
 // Total is the sum of the parts.
@@ -318,7 +320,7 @@ func (r *Run) Memory() Memory {
 	}
 	m.Batches = 4 * int64((prefetchDepth+1)*o.Batch*(o.Crop+r.model.Config.ReceptiveField()))
 	var val int64
-	for i := range splitFiles(r.data.Valid) {
+	for i := range numFiles(r.data.Valid) {
 		val += int64(r.data.Valid.Len(i))
 	}
 	m.Validation = 4 * min(val, valGroupSamples)
@@ -367,7 +369,7 @@ func (r *Run) ranks() int {
 }
 
 // hasValid reports whether the run has validation files.
-func (r *Run) hasValid() bool { return splitFiles(r.data.Valid) > 0 }
+func (r *Run) hasValid() bool { return numFiles(r.data.Valid) > 0 }
 
 // dataKey identifies the run's training files.
 func (r *Run) dataKey() dataIdentity {
@@ -381,9 +383,6 @@ func (r *Run) dataKey() dataIdentity {
 func (r *Run) logf(format string, args ...any) {
 	if r.setup.Log == nil || !r.lead {
 		return
-	}
-	if r.setup.Progress {
-		fmt.Fprint(r.setup.Log, "\r\033[K")
 	}
 	fmt.Fprintf(r.setup.Log, format+"\n", args...)
 }
@@ -410,7 +409,7 @@ func (r *Run) Train(ctx context.Context) error {
 	} else if r.st.Step > 0 {
 		r.logf("resuming at step %d of %d", r.st.Step, o.Steps)
 	}
-	smp, err := r.smp.clone()
+	bat, err := r.bat.clone()
 	if err != nil {
 		return err
 	}
@@ -418,11 +417,11 @@ func (r *Run) Train(ctx context.Context) error {
 	if r.setup.Comm != nil {
 		rank = r.setup.Comm.Rank()
 	}
-	pf := startPrefetch(smp, r.data.Train, r.ids, o.Batch, o.Crop, r.model.Config.ReceptiveField()-1, r.model.Config.QuantizationChannels, rank, size)
+	pf := startPrefetch(bat, r.data.Train, r.ids, o.Batch, o.Crop, r.model.Config.ReceptiveField()-1, r.model.Config.QuantizationChannels, rank, size)
 	defer func() {
 		pf.stop()
 		// Later calls of Train continue after the last step done.
-		_ = r.smp.restore(r.smpState)
+		_ = r.bat.restore(r.batState)
 	}()
 	// A stop (ctx cancelled) takes effect after the same step on every
 	// process: each says whether it was asked to stop in the step's sum.
@@ -437,7 +436,7 @@ func (r *Run) Train(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.smpState = bt.after
+		r.batState = bt.after
 		lr := o.LR * sched.Factor(r.st.Step) * r.st.LRScale
 		r.eng.extra[0] = 0
 		if ctx.Err() != nil {
@@ -540,12 +539,12 @@ func (r *Run) validate() float64 {
 func (r *Run) evaluateValid() (nats float64, n int64, err error) {
 	q := r.model.Config.QuantizationChannels
 	if !r.eng.distributed() {
-		nats, n, _, err = r.eng.evaluateSplit(context.Background(), r.data.Valid, q, valGroupSamples, &r.valBuf)
+		nats, n, _, err = r.eng.evaluateDataset(context.Background(), r.data.Valid, q, valGroupSamples, &r.valBuf)
 		return nats, n, err
 	}
 	c := r.setup.Comm
 	part := stride(r.data.Valid, c.Rank(), c.Size())
-	nats, n, _, err = r.eng.evaluateSplit(context.Background(), part, q, valGroupSamples, &r.valBuf)
+	nats, n, _, err = r.eng.evaluateDataset(context.Background(), part, q, valGroupSamples, &r.valBuf)
 	if err != nil {
 		return 0, 0, err // the caller aborts the run: the others wait in the sum
 	}
@@ -556,47 +555,48 @@ func (r *Run) evaluateValid() (nats float64, n int64, err error) {
 	return sums[0], int64(sums[1]), nil
 }
 
-// report prints the progress of one step: a redrawn bar on a terminal, a
-// line every few steps otherwise.
+// Status is the progress of a run after a step, as Setup.Progress
+// receives it.
+type Status struct {
+	// Step is the number of steps done, Steps the run's total.
+	Step, Steps int64
+	// TrainBits is the step's training loss in bits per sample, LR its
+	// learning rate and GradNorm the global norm of its gradient (before
+	// clipping).
+	TrainBits, LR, GradNorm float64
+	// SamplesPerSecond is the step's scored targets per second.
+	SamplesPerSecond float64
+	// ETA is the time the remaining steps take at the mean step time of
+	// this session, in whole seconds.
+	ETA time.Duration
+}
+
+// String is the status as the CLI prints it:
+//
+//	step 40/300  train 7.415 bits  lr 0.001  |g| 0.318  41512 samples/s  eta 1m12s
+func (s Status) String() string {
+	return fmt.Sprintf("step %d/%d  train %.3f bits  lr %.3g  |g| %.3g  %.0f samples/s  eta %s",
+		s.Step, s.Steps, s.TrainBits, s.LR, s.GradNorm, s.SamplesPerSecond, s.ETA.Round(time.Second))
+}
+
+// report passes the progress of one step to Setup.Progress.
 func (r *Run) report(row LogRow) {
-	if r.setup.Log == nil || !r.lead {
+	if r.setup.Progress == nil || !r.lead {
 		return
 	}
 	o := r.opts
 	perStep := r.stepTime.Seconds() / float64(r.stepsTimed)
-	eta := time.Duration(perStep*float64(o.Steps-row.Step)) * time.Second
-	line := fmt.Sprintf("step %d/%d  train %.3f bits  lr %.3g  |g| %.3g  %.0f samples/s  eta %s",
-		row.Step, o.Steps, row.TrainBits, row.LR, row.GradNorm, row.SamplesPerSecond, eta.Round(time.Second))
-	if r.setup.Progress {
-		if time.Since(r.lastDraw) < 100*time.Millisecond && row.Step != o.Steps {
-			return
-		}
-		r.lastDraw = time.Now()
-		const width = 24
-		done := int(width * row.Step / max(o.Steps, 1))
-		bar := make([]byte, width)
-		for i := range bar {
-			bar[i] = '.'
-			if i < done {
-				bar[i] = '#'
-			}
-		}
-		fmt.Fprintf(r.setup.Log, "\r\033[K[%s] %s", bar, line)
-		if row.Step == o.Steps {
-			fmt.Fprintln(r.setup.Log)
-		}
-		return
-	}
-	every := max(1, min(50, o.Steps/50))
-	if row.Step%every == 0 || row.Step == o.Steps || row.Step == 1 {
-		fmt.Fprintln(r.setup.Log, line)
-	}
+	r.setup.Progress(Status{
+		Step: row.Step, Steps: o.Steps,
+		TrainBits: row.TrainBits, LR: row.LR, GradNorm: row.GradNorm, SamplesPerSecond: row.SamplesPerSecond,
+		ETA: time.Duration(perStep*float64(o.Steps-row.Step)) * time.Second,
+	})
 }
 
 func (r *Run) stateJSON() (string, error) {
 	st := r.st
 	st.Seconds = r.elapsed()
-	st.Sampler = r.smpState
+	st.Sampler = r.batState
 	b, err := json.Marshal(st)
 	return string(b), err
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
@@ -314,5 +315,52 @@ func TestRunStopsAfterRepeatedNonFiniteSteps(t *testing.T) {
 	}
 	if err := writeModelFile(filepath.Join(out, "x.safetensors"), m, nil, nil); err == nil || !strings.Contains(err.Error(), "not finite") {
 		t.Fatalf("saving a non-finite model: %v", err)
+	}
+}
+
+// Setup.Progress receives a Status after every step, with the step's
+// figures as the log records them (to its 6 digits); Status.String is the
+// CLI's line.
+func TestRunReportsProgress(t *testing.T) {
+	o := tinyOptions(Adam)
+	o.Steps, o.EvalEvery, o.SaveEvery = 5, 0, 0
+	out := t.TempDir()
+	r := newTinyRun(t, out, o)
+	var got []Status
+	r.setup.Progress = func(s Status) { got = append(got, s) }
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	rows, err := readLog(filepath.Join(out, LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 || len(rows) != 5 {
+		t.Fatalf("%d statuses and %d log rows for 5 steps", len(got), len(rows))
+	}
+	for i, s := range got {
+		row := rows[i]
+		if s.Step != int64(i+1) || s.Steps != 5 || s.ETA < 0 || s.ETA%time.Second != 0 ||
+			math.Abs(s.TrainBits-row.TrainBits) > 1e-4 || math.Abs(s.LR-row.LR) > 1e-9 || math.Abs(s.GradNorm-row.GradNorm) > 1e-4 {
+			t.Errorf("status %d: %+v, log row %+v", i, s, row)
+		}
+	}
+	s := Status{Step: 40, Steps: 300, TrainBits: 7.41549, LR: 0.001, GradNorm: 0.31849, SamplesPerSecond: 41512.4, ETA: 72 * time.Second}
+	if want := "step 40/300  train 7.415 bits  lr 0.001  |g| 0.318  41512 samples/s  eta 1m12s"; s.String() != want {
+		t.Errorf("Status.String() = %q, want %q", s.String(), want)
+	}
+}
+
+// The error of a batch that does not divide over the processes names the
+// option, so that a CLI can name its flag.
+func TestBatchOverProcessesIsAnOptionError(t *testing.T) {
+	o := tinyOptions(Adam)
+	o.Batch = 3
+	m, _ := causalconv.NewRandom(tinyConfig(), 1)
+	_, err := New(m, tinyData(1), o, Setup{Out: t.TempDir(), Comm: newLoopback(2)[0]})
+	var oe *OptionError
+	if !errors.As(err, &oe) || oe.Option != "Batch" || oe.Named("--batch") != "--batch 3 does not divide over 2 processes: use a multiple of 2" {
+		t.Fatalf("New with batch 3 over 2 processes: %v", err)
 	}
 }

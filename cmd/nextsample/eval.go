@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 
@@ -9,7 +10,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
-	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/launch"
 )
 
 func evalCommand() *cli.Command {
@@ -59,83 +60,29 @@ func runEval(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	model := mf.Model
 	settings, err := modelSettings(c, mf)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	var entries []corpus.Entry
-	var what string
-	if c.IsSet("data") {
-		corp, err := corpus.Open(c.String("data"))
-		if err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-		entries, what = corp.Entries, "all files"
-		if split := c.String("split"); split != "" {
-			entries, what = corp.Split(split), "split "+split
-			if len(entries) == 0 {
-				return fmt.Errorf("eval: %s: split %q has no files (splits: %s)", corp.Source, split, splitList(corp))
-			}
-		}
-		what = fmt.Sprintf("%s, %s", corp.Source, what)
-	} else {
-		var src dataSource
-		raw, ok := mf.Metadata[metaData]
-		if !ok || json.Unmarshal([]byte(raw), &src) != nil || src.Data == "" {
-			return fmt.Errorf("eval: %s does not record its training corpus; give --data", mf.Path)
-		}
-		corp, _, valSet, valName, err := openSplits(src)
-		if err != nil {
-			return fmt.Errorf("eval: the model's training corpus: %w", err)
-		}
-		if split := c.String("split"); split != "" {
-			entries, what = corp.Split(split), "split "+split
-			if len(entries) == 0 {
-				return fmt.Errorf("eval: %s: split %q has no files (splits: %s)", corp.Source, split, splitList(corp))
-			}
-		} else {
-			entries = valSet
-			if len(entries) == 0 {
-				return fmt.Errorf("eval: %s has no validation files; give --split or --data", corp.Source)
-			}
-			// The files the run validated on: bounded as --val-samples bounded them.
-			if src.ValSamples > 0 {
-				if kept := boundValidation(entries, src.ValSamples, settings.SampleRate); len(kept) < len(entries) {
-					valName = fmt.Sprintf("%s; %d of its %d files, chosen by key hash for --val-samples %d", valName, len(kept), len(entries), src.ValSamples)
-					entries = kept
-				}
-			}
-			what = "validation: " + valName
-		}
-		what = fmt.Sprintf("%s, %s", corp.Source, what)
-	}
 	threads := c.Int("threads")
-	cacheDir, err := cacheDirFlag(c)
+	rep, err := launch.Evaluate(ctx, launch.EvalRequest{
+		Model: mf.Model, Metadata: mf.Metadata, Path: mf.Path, Audio: settings,
+		Data: given(c, "data", c.String), Split: c.String("split"), Threads: threads,
+		Cache:    launch.CacheOptions{Dir: c.String("cache-dir"), Threads: threads, Report: cacheReport(c.App.ErrWriter, settings.SampleRate, false)},
+		Speakers: func(files []corpus.Entry) ([]int, error) { return fileSpeakers(c, mf, files) },
+	})
+	var noVal *launch.NoValidationError
+	if errors.As(err, &noVal) {
+		return fmt.Errorf("eval: %w; give --split or --data", err)
+	}
 	if err != nil {
-		return fmt.Errorf("eval: %w", err)
+		return interrupted(ctx, commandError("eval", err))
 	}
-	classes, err := openClassCache(ctx, c.App.ErrWriter, "evaluation", entries, settings, cacheDir, threads, false)
-	if err != nil {
-		return interrupted(ctx, fmt.Errorf("eval: %w", err))
-	}
-	defer classes.Close()
-	var split train.Split = classes
-	ids, err := fileSpeakers(c, mf, entries)
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	if ids != nil {
-		split = train.WithSpeakers(classes, ids)
-	}
-	res, err := train.EvaluateSplit(ctx, model, split, threads)
-	if err != nil {
-		return interrupted(ctx, fmt.Errorf("eval: %w", err))
-	}
-	if res.Samples == 0 {
+	what := evalScope(rep)
+	if rep.Samples == 0 {
 		return fmt.Errorf("eval: %s: no file has more than one sample; nothing to score", what)
 	}
-	out := evalResult{BitsPerSample: res.BitsPerSample(), NatsPerSample: res.NatsPerSample(), Samples: res.Samples, Files: res.Files}
+	out := evalResult{BitsPerSample: rep.BitsPerSample(), NatsPerSample: rep.NatsPerSample(), Samples: rep.Samples, Files: rep.Files}
 	if c.Bool("json") {
 		b, err := json.Marshal(out)
 		if err != nil {
@@ -145,8 +92,21 @@ func runEval(c *cli.Context) error {
 		return err
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "%s on %s: %.4f bits/sample (%.4f nats) over %d samples in %d files [uniform %.3f bits]\n",
-		mf.Path, what, out.BitsPerSample, out.NatsPerSample, out.Samples, out.Files, math.Log2(float64(model.Config.QuantizationChannels)))
+		mf.Path, what, out.BitsPerSample, out.NatsPerSample, out.Samples, out.Files, math.Log2(float64(mf.Model.Config.QuantizationChannels)))
 	return err
+}
+
+// evalScope says what eval scored: the corpus, and all its files, a
+// split, or the validation files of the model's run.
+func evalScope(rep *launch.EvalReport) string {
+	what := "all files"
+	switch {
+	case rep.Split != "":
+		what = "split " + rep.Split
+	case rep.Validation != "":
+		what = "validation: " + validationName(rep.Validation, rep.Bound)
+	}
+	return rep.Corpus + ", " + what
 }
 
 // fileSpeakers returns the row of a conditioned model's speaker table for

@@ -12,6 +12,7 @@ import (
 	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv/features"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
+	"github.com/nextsample/nextsample/train/launch"
 )
 
 func featuresCommand() *cli.Command {
@@ -188,7 +189,7 @@ func featureEntries(c *cli.Context, shard features.Shard) (corp *corpus.Corpus, 
 	if split := c.String("split"); split != "" {
 		entries, what = corp.Split(split), "split "+split
 		if len(entries) == 0 {
-			return nil, nil, "", fmt.Errorf("features: %s: split %q has no files (splits: %s)", corp.Source, split, splitList(corp))
+			return nil, nil, "", fmt.Errorf("features: %s: split %q has no files (splits: %s)", corp.Source, split, launch.SplitList(corp))
 		}
 	}
 	entries = shard.Select(entries)
@@ -269,7 +270,7 @@ func learnedRecipeOf(c *cli.Context, mf *modelfile.File) (*features.Recipe, stri
 // kaldiRecipe builds fbank or MFCC features at the corpus's rate (or
 // --sample-rate).
 func kaldiRecipe(c *cli.Context, kind string, entries []corpus.Entry) (*features.Recipe, string, error) {
-	rate := commonRate(entries)
+	rate := launch.CommonRate(entries)
 	if c.IsSet("sample-rate") {
 		rate = c.Int("sample-rate")
 	}
@@ -306,7 +307,7 @@ func progressPrinter(status *statusLine) func(features.Progress) {
 			left := time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
 			eta = fmt.Sprintf(", %s left", left.Round(time.Second))
 		}
-		status.show(fmt.Sprintf("features: %d/%d files (%.0f%%), %s samples/s%s",
+		status.draw(fmt.Sprintf("features: %d/%d files (%.0f%%), %s samples/s%s",
 			p.Done, p.Total, 100*float64(p.Done)/float64(p.Total), shortCount(p.SamplesPerSecond()), eta), p.Done == p.Total)
 	}
 }

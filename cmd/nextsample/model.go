@@ -13,6 +13,7 @@ import (
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/launch"
 )
 
 // maxListedSpeakers is how many speaker names the text output lists.
@@ -293,7 +294,7 @@ func describeDataSource(d modelfile.TrainData) string {
 	case d.ValSplit != "":
 		s += "; validation on split " + d.ValSplit
 	default:
-		s += "; validation on the default split (the first of " + strings.Join(valSplitNames, ", ") + " present)"
+		s += "; validation on the default split (the first of " + strings.Join(launch.ValSplitNames, ", ") + " present)"
 	}
 	if d.ValSamples > 0 {
 		s += fmt.Sprintf(", at most about %d samples", d.ValSamples)

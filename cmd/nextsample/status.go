@@ -3,9 +3,21 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 )
+
+// isTerminal reports whether w is a character device (a terminal), where a
+// redrawn status line makes sense.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
 
 // A statusLine shows a command's progress on stderr. On a terminal it is
 // one line redrawn in place, at most every ttyEvery; elsewhere (a log
@@ -13,8 +25,10 @@ import (
 // every logEvery, so logs stay short. A final update is always shown, and
 // on a terminal it ends the line. Libraries report progress through
 // callbacks; the commands turn them into text and hand it here, so this
-// is the one place that writes terminal control sequences. It is safe
-// for concurrent use.
+// is the one place that writes terminal control sequences. As an
+// io.Writer it passes other output (whole lines) through, on a terminal
+// after clearing the status line, so that messages and the redrawn status
+// share the screen. It is safe for concurrent use.
 type statusLine struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -42,9 +56,9 @@ func newStatusLine(w io.Writer, ttyEvery, logEvery time.Duration) *statusLine {
 	return s
 }
 
-// show displays line, unless the last one was shown less than the
+// draw displays line, unless the last one was shown less than the
 // interval ago and this one is not final.
-func (s *statusLine) show(line string, final bool) {
+func (s *statusLine) draw(line string, final bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -72,4 +86,26 @@ func (s *statusLine) clear() {
 		fmt.Fprint(s.w, eraseLine)
 		s.drawn = false
 	}
+}
+
+// Write writes p, on a terminal after clearing the status line.
+func (s *statusLine) Write(p []byte) (int, error) {
+	s.clear()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// progressBar returns a bar of width characters, '#' for the done part of
+// total and '.' for the rest.
+func progressBar(done, total int64, width int) string {
+	n := int(int64(width) * done / max(total, 1))
+	bar := make([]byte, width)
+	for i := range bar {
+		bar[i] = '.'
+		if i < n {
+			bar[i] = '#'
+		}
+	}
+	return string(bar)
 }

@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-func TestSamplerEpochsAndCrops(t *testing.T) {
+func TestBatcherEpochsAndCrops(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	files := [][]int32{randomSeq(r, 10, 4), randomSeq(r, 100, 4), randomSeq(r, 2, 4), randomSeq(r, 31, 4), randomSeq(r, 50, 4)}
-	s := newFileSampler(files, 9)
+	s := newFileBatcher(files, 9)
 	seen := map[*int32]int{}
 	var units []Unit
 	for range 3 { // 3 batches of 5 = 3 epochs
@@ -38,13 +38,13 @@ func TestSamplerEpochsAndCrops(t *testing.T) {
 	}
 }
 
-func TestSamplerResume(t *testing.T) {
+func TestBatcherResume(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	var files [][]int32
 	for range 7 {
 		files = append(files, randomSeq(r, 20+r.IntN(100), 4))
 	}
-	draw := func(s *fileSampler, n int) (starts []int) {
+	draw := func(s *fileBatcher, n int) (starts []int) {
 		var units []Unit
 		for range n {
 			units = s.next(units, 3, 25)
@@ -54,22 +54,22 @@ func TestSamplerResume(t *testing.T) {
 		}
 		return starts
 	}
-	a := newFileSampler(files, 42)
+	a := newFileBatcher(files, 42)
 	want := draw(a, 10)
-	b := newFileSampler(files, 42)
+	b := newFileBatcher(files, 42)
 	first := draw(b, 4)
 	st, err := b.s.state()
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Order = slices.Clone(st.Order)
-	c := newFileSampler(files, 1) // a different seed: the state must override it
+	c := newFileBatcher(files, 1) // a different seed: the state must override it
 	if err := c.s.restore(st); err != nil {
 		t.Fatal(err)
 	}
 	got := append(first, draw(c, 6)...)
 	if !slices.Equal(got, want) {
-		t.Fatal("a restored sampler draws different batches")
+		t.Fatal("a restored batcher draws different batches")
 	}
 	st.Order[0] = st.Order[1]
 	if err := c.s.restore(st); err == nil {
@@ -81,24 +81,24 @@ func TestSamplerResume(t *testing.T) {
 	}
 }
 
-// fileSampler draws units over files in memory with a sampler, the
+// fileBatcher draws units over files in memory with a batcher, the
 // windows' Seq being the whole files (the engine's tests use it).
-type fileSampler struct {
-	s     *sampler
+type fileBatcher struct {
+	s     *batcher
 	files [][]int32
 	ws    []window
 }
 
-func newFileSampler(files [][]int32, seed uint64) *fileSampler {
+func newFileBatcher(files [][]int32, seed uint64) *fileBatcher {
 	ids, lens := withTargets(Classes(files))
-	f := &fileSampler{s: newSampler(lens, seed)}
+	f := &fileBatcher{s: newBatcher(lens, seed)}
 	for _, id := range ids {
 		f.files = append(f.files, files[id])
 	}
 	return f
 }
 
-func (f *fileSampler) next(units []Unit, b, crop int) []Unit {
+func (f *fileBatcher) next(units []Unit, b, crop int) []Unit {
 	f.ws = f.s.next(f.ws, b, crop)
 	units = units[:0]
 	for _, w := range f.ws {
@@ -107,7 +107,7 @@ func (f *fileSampler) next(units []Unit, b, crop int) []Unit {
 	return units
 }
 
-// A batch read from a Split gives the engine the same inputs as the whole
+// A batch read from a Dataset gives the engine the same inputs as the whole
 // files: the same losses and gradients, bit for bit.
 func TestBatchReadMatchesWholeFiles(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
@@ -117,8 +117,8 @@ func TestBatchReadMatchesWholeFiles(t *testing.T) {
 	}
 	ids, lens := withTargets(Classes(files))
 	const ctxMax = 37
-	a := newSampler(lens, 3)
-	whole := newFileSampler(files, 3)
+	a := newBatcher(lens, 3)
+	whole := newFileBatcher(files, 3)
 	var ws []window
 	var units []Unit
 	var b batch

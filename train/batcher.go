@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-// sampler draws the training batches: files in a seeded order that is
+// batcher draws the training batches: files in a seeded order that is
 // reshuffled every epoch, and from each file a window of at most crop
 // scored targets at a uniformly random position (the whole file when it is
 // shorter). Everything it will do next is fixed by its state, which a
@@ -15,8 +15,8 @@ import (
 // uninterrupted one.
 //
 // It deals in file lengths only: what it draws are windows (a file, a
-// start, a count of targets), which the run reads from its Split.
-type sampler struct {
+// start, a count of targets), which the run reads from its Dataset.
+type batcher struct {
 	pcg  *rand.PCG
 	rng  *rand.Rand
 	lens []int // of each file, at least 2
@@ -27,32 +27,32 @@ type sampler struct {
 	epoch int64
 }
 
-// A window is what the sampler draws for one unit of a batch: the targets
-// start+1 .. start+targets of file (an index into the sampler's files) are
+// A window is what the batcher draws for one unit of a batch: the targets
+// start+1 .. start+targets of file (an index into the batcher's files) are
 // scored.
 type window struct {
 	file           int32
 	start, targets int
 }
 
-// samplerState is the JSON form of a sampler's state.
-type samplerState struct {
+// batcherState is the JSON form of a batcher's state.
+type batcherState struct {
 	RNG   string  `json:"rng"` // math/rand/v2 PCG state, base64
 	Order []int32 `json:"order"`
 	Pos   int     `json:"pos"`
 	Epoch int64   `json:"epoch"`
 }
 
-// newSampler starts epoch 0 over files of the given lengths (each at
+// newBatcher starts epoch 0 over files of the given lengths (each at
 // least 2) with the given seed.
-func newSampler(lens []int, seed uint64) *sampler {
-	s := &sampler{pcg: rand.NewPCG(seed, 0x6e6578747361), lens: lens}
+func newBatcher(lens []int, seed uint64) *batcher {
+	s := &batcher{pcg: rand.NewPCG(seed, 0x6e6578747361), lens: lens}
 	s.rng = rand.New(s.pcg)
 	s.shuffle()
 	return s
 }
 
-func (s *sampler) shuffle() {
+func (s *batcher) shuffle() {
 	s.order = make([]int32, len(s.lens))
 	for i := range s.order {
 		s.order[i] = int32(i)
@@ -65,7 +65,7 @@ func (s *sampler) shuffle() {
 }
 
 // next fills ws (reusing its storage) with a batch of b windows.
-func (s *sampler) next(ws []window, b, crop int) []window {
+func (s *batcher) next(ws []window, b, crop int) []window {
 	ws = ws[:0]
 	for range b {
 		if s.pos == len(s.order) {
@@ -85,19 +85,19 @@ func (s *sampler) next(ws []window, b, crop int) []window {
 	return ws
 }
 
-// state returns the sampler's state; its Order is shared with the sampler
+// state returns the batcher's state; its Order is shared with the batcher
 // (which never modifies an order) and must not be modified.
-func (s *sampler) state() (samplerState, error) {
+func (s *batcher) state() (batcherState, error) {
 	b, err := s.pcg.MarshalBinary()
 	if err != nil {
-		return samplerState{}, err
+		return batcherState{}, err
 	}
-	return samplerState{RNG: base64.StdEncoding.EncodeToString(b), Order: s.order, Pos: s.pos, Epoch: s.epoch}, nil
+	return batcherState{RNG: base64.StdEncoding.EncodeToString(b), Order: s.order, Pos: s.pos, Epoch: s.epoch}, nil
 }
 
 // restore sets the state saved by state; it checks that the saved order is
-// a permutation of this sampler's files.
-func (s *sampler) restore(st samplerState) error {
+// a permutation of this batcher's files.
+func (s *batcher) restore(st batcherState) error {
 	b, err := base64.StdEncoding.DecodeString(st.RNG)
 	if err != nil {
 		return fmt.Errorf("sampler RNG state: %w", err)
@@ -123,13 +123,13 @@ func (s *sampler) restore(st samplerState) error {
 	return nil
 }
 
-// clone returns a sampler in the same state that draws independently.
-func (s *sampler) clone() (*sampler, error) {
+// clone returns a batcher in the same state that draws independently.
+func (s *batcher) clone() (*batcher, error) {
 	st, err := s.state()
 	if err != nil {
 		return nil, err
 	}
-	c := &sampler{pcg: rand.NewPCG(0, 0), lens: s.lens}
+	c := &batcher{pcg: rand.NewPCG(0, 0), lens: s.lens}
 	c.rng = rand.New(c.pcg)
 	if err := c.restore(st); err != nil {
 		return nil, err

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/launch"
+)
+
+// flagNames are the CLI's names for the options and operations that
+// library errors name by their Go names: the options of a
+// train.OptionError (fields of train.Options, launch.Request and
+// launch.EvalRequest) and the operations of a launch.OpError.
+var flagNames = map[string]string{
+	"Batch":             "--batch",
+	"Data":              "--data",
+	"ValSplit":          "--val-split",
+	"ValData":           "--val-data",
+	"ValSamples":        "--val-samples",
+	"Condition":         "--condition",
+	"CacheDir":          "--cache-dir",
+	"Audio":             "audio flags",
+	"resume":            "--resume",
+	"condition speaker": "--condition speaker",
+}
+
+// flagName returns the CLI's name for a library's option or operation.
+func flagName(option string) string {
+	if f, ok := flagNames[option]; ok {
+		return f
+	}
+	return option
+}
+
+// commandError returns err of command cmd as the CLI prints it, with the
+// flag names in place of the library's option names: after "cmd: ", or
+// after "cmd --flag: " when err is the failure of what a flag asked for
+// (a launch.OpError, such as "train --resume: ...").
+func commandError(cmd string, err error) error {
+	if op, ok := err.(*launch.OpError); ok {
+		return &cliError{cmd + " " + flagName(op.Op) + ": " + withFlags(op.Err), err}
+	}
+	return &cliError{cmd + ": " + withFlags(err), err}
+}
+
+// cliError is an error with the message the CLI prints for it.
+type cliError struct {
+	msg string
+	err error
+}
+
+func (e *cliError) Error() string { return e.msg }
+func (e *cliError) Unwrap() error { return e.err }
+
+// withFlags returns err's message with the options of its first
+// train.OptionError (and those nested in it) named by their flags.
+func withFlags(err error) string {
+	msg := err.Error()
+	var oe *train.OptionError
+	if errors.As(err, &oe) {
+		msg = strings.Replace(msg, oe.Error(), flagged(oe), 1)
+	}
+	return msg
+}
+
+// flagged is the message of oe with flag names.
+func flagged(oe *train.OptionError) string {
+	s := oe.Named(flagName(oe.Option))
+	var inner *train.OptionError
+	if errors.As(oe.Err, &inner) {
+		s = strings.Replace(s, inner.Error(), flagged(inner), 1)
+	}
+	return s
+}

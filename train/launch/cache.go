@@ -1,0 +1,156 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/train"
+)
+
+// CacheOptions say where the class caches are kept, how they are built
+// and how their building is reported.
+type CacheOptions struct {
+	// Dir is the cache directory ("": corpus.DefaultCacheDir).
+	Dir string
+	// Threads decode audio in parallel while a cache is built (0: all
+	// cores).
+	Threads int
+	// Report, if set, is called while a cache is built (about once a
+	// second, and when done) and once when it is open.
+	Report func(CacheEvent)
+}
+
+// A CacheEvent reports on the opening of one class cache: progress while
+// it is built (Cache nil), then the open cache.
+type CacheEvent struct {
+	// What is the set of files: "train", "validation" or "evaluation".
+	What string
+	// Done of Total files are prepared, holding Samples samples at the
+	// run's rate; Planned is the seconds of audio all of them hold by
+	// their headers (0: unknown). Set while the cache is built.
+	Done, Total int
+	Samples     int64
+	Planned     float64
+	// Elapsed is the time since the opening began.
+	Elapsed time.Duration
+	// Cache is the open cache (nil while it is built), and Built says
+	// whether this opening built it.
+	Cache *corpus.ClassCache
+	Built bool
+}
+
+// cacheDir returns o with its directory resolved.
+func (o CacheOptions) cacheDir() (CacheOptions, error) {
+	if o.Dir != "" {
+		return o, nil
+	}
+	d, err := corpus.DefaultCacheDir()
+	if err != nil {
+		return o, &train.OptionError{Before: err.Error() + " (", Option: "CacheDir", After: ")", Err: err}
+	}
+	o.Dir = d
+	return o, nil
+}
+
+// openCache opens the class cache of entries, building it if missing.
+func openCache(ctx context.Context, what string, entries []corpus.Entry, s audio.Settings, o CacheOptions) (*corpus.ClassCache, error) {
+	t0 := time.Now()
+	report := o.Report
+	if report == nil {
+		report = func(CacheEvent) {}
+	}
+	var planned float64
+	for _, e := range entries {
+		planned += e.Seconds()
+	}
+	progress := func(done, total int, samples int64) {
+		report(CacheEvent{What: what, Done: done, Total: total, Samples: samples, Planned: planned, Elapsed: time.Since(t0)})
+	}
+	cc, built, err := corpus.OpenClassCache(ctx, entries, s, corpus.CacheOptions{Dir: o.Dir, Threads: o.Threads, Progress: progress})
+	if err != nil {
+		return nil, err
+	}
+	report(CacheEvent{What: what, Elapsed: time.Since(t0), Cache: cc, Built: built})
+	return cc, nil
+}
+
+// Data is the classes of a plan's files, opened: the train.Data a run
+// reads, and the class caches behind it, which Close closes.
+type Data struct {
+	train.Data
+	// TrainCache and ValidCache hold the training and validation classes
+	// (ValidCache is nil without validation files).
+	TrainCache, ValidCache *corpus.ClassCache
+}
+
+// Close closes the caches.
+func (d *Data) Close() error {
+	err := d.TrainCache.Close()
+	if d.ValidCache != nil {
+		err = errors.Join(err, d.ValidCache.Close())
+	}
+	return err
+}
+
+// Open opens the class caches of the plan's training and validation
+// files, building the missing ones. In a data-parallel run rank 0 opens
+// them first while the other processes wait at a barrier; where the cache
+// directory is shared they then find rank 0's caches, else each host
+// builds its own.
+func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
+	o, err := o.cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	if p.comm != nil && p.comm.Rank() != 0 {
+		if err := p.comm.Barrier(); err != nil {
+			return nil, err
+		}
+	}
+	d := &Data{}
+	if d.TrainCache, err = openCache(ctx, "train", p.Train, p.Audio, o); err != nil {
+		return nil, err
+	}
+	d.Train, d.Key = d.TrainCache, trainKey(p.Train, d.TrainCache)
+	if p.Speakers != nil {
+		d.Train = train.WithSpeakers(d.TrainCache, p.trainRows)
+	}
+	if len(p.Valid) > 0 {
+		if d.ValidCache, err = openCache(ctx, "validation", p.Valid, p.Audio, o); err != nil {
+			d.TrainCache.Close()
+			return nil, err
+		}
+		d.Valid = d.ValidCache
+		if p.Speakers != nil {
+			d.Valid = train.WithSpeakers(d.ValidCache, p.validRows)
+		}
+	}
+	if p.comm != nil && p.comm.Rank() == 0 {
+		if err := p.comm.Barrier(); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Start creates the run in the plan's Out: train.Resume of its checkpoint
+// or train.New, with setup's Log and Progress, the plan's Metadata, and
+// the request's Comm.
+func (p *Plan) Start(d *Data, setup train.Setup) (*train.Run, error) {
+	meta, err := p.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	setup.Out, setup.Meta = p.out, meta
+	if p.comm != nil {
+		setup.Comm = p.comm
+	}
+	if p.Checkpoint != nil {
+		return train.Resume(p.Checkpoint, d.Data, p.Options, setup)
+	}
+	return train.New(p.Model, d.Data, p.Options, setup)
+}

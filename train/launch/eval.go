@@ -1,0 +1,138 @@
+package launch
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/train"
+)
+
+// EvalRequest is a model to score and the files to score it on.
+type EvalRequest struct {
+	// Model is the network; Metadata its file's metadata, where
+	// MetaSource names its training corpus; Path the file (for messages).
+	Model    *causalconv.Model
+	Metadata map[string]string
+	Path     string
+	// Audio is the preprocessing the model expects.
+	Audio audio.Settings
+	// Data is the corpus to score (nil: the model's training corpus,
+	// whose validation files are scored unless Split is given).
+	Data *string
+	// Split, if set, scores only that split of the corpus.
+	Split string
+	// Threads is the number of worker threads (0: all cores).
+	Threads int
+	// Cache says where the classes are prepared.
+	Cache CacheOptions
+	// Speakers, for a speaker-conditioned model, returns the row of the
+	// model's speaker table each file is scored as (nil: unconditioned).
+	// It is called once the classes are ready.
+	Speakers func(files []corpus.Entry) ([]int, error)
+}
+
+// EvalReport is what Evaluate scored and the result.
+type EvalReport struct {
+	train.EvalResult
+	// Corpus is the corpus scored (its Source).
+	Corpus string
+	// Split is the split scored ("": all files, or the validation files
+	// when Validation is set).
+	Split string
+	// Validation, if set, says which validation files of the model's
+	// training corpus were scored (see Plan.ValidName), and Bound how
+	// its ValSamples bounded them.
+	Validation string
+	Bound      *Bound
+}
+
+// A NoValidationError is a model's training corpus without validation
+// files, when Evaluate was asked to score them.
+type NoValidationError struct {
+	Corpus string
+}
+
+func (e *NoValidationError) Error() string { return e.Corpus + " has no validation files" }
+
+// Evaluate scores a model as EvalRequest says: every sample of every file
+// after the first, predicted from the ones before it (see
+// train.EvaluateDataset). Given no corpus it scores the files the model's
+// run validated on: the run's Source, bounded by its ValSamples.
+func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
+	files, rep, err := evalFiles(req)
+	if err != nil {
+		return nil, err
+	}
+	o, err := req.Cache.cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	cache, err := openCache(ctx, "evaluation", files, req.Audio, o)
+	if err != nil {
+		return nil, err
+	}
+	defer cache.Close()
+	var ds train.Dataset = cache
+	if req.Speakers != nil {
+		rows, err := req.Speakers(files)
+		if err != nil {
+			return nil, err
+		}
+		if rows != nil {
+			ds = train.WithSpeakers(cache, rows)
+		}
+	}
+	if rep.EvalResult, err = train.EvaluateDataset(ctx, req.Model, ds, req.Threads); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// evalFiles returns the entries an EvalRequest scores and what they are.
+func evalFiles(req EvalRequest) ([]corpus.Entry, *EvalReport, error) {
+	rep := &EvalReport{Split: req.Split}
+	if req.Data != nil {
+		corp, err := corpus.Open(*req.Data)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep.Corpus = corp.Source
+		files, err := splitFiles(corp, req.Split)
+		return files, rep, err
+	}
+	src, ok := SourceOf(req.Metadata)
+	if !ok {
+		return nil, nil, &train.OptionError{Before: req.Path + " does not record its training corpus; give ", Option: "Data"}
+	}
+	s, err := openSplits(src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the model's training corpus: %w", err)
+	}
+	rep.Corpus = s.corp.Source
+	if req.Split != "" {
+		files, err := splitFiles(s.corp, req.Split)
+		return files, rep, err
+	}
+	if len(s.valid) == 0 {
+		return nil, nil, &NoValidationError{Corpus: s.corp.Source}
+	}
+	// The files the run validated on: bounded as its ValSamples bounded them.
+	rep.Bound = s.bound(src.ValSamples, req.Audio.SampleRate)
+	rep.Validation = s.validName
+	return s.valid, rep, nil
+}
+
+// splitFiles returns the entries of corp's split ("": all of them).
+func splitFiles(corp *corpus.Corpus, split string) ([]corpus.Entry, error) {
+	if split == "" {
+		return corp.Entries, nil
+	}
+	files := corp.Split(split)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: split %q has no files (splits: %s)", corp.Source, split, SplitList(corp))
+	}
+	return files, nil
+}

@@ -1,0 +1,249 @@
+package launch
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
+	"github.com/nextsample/nextsample/train"
+)
+
+// Plan is a run decided but not started: what Prepare chose. Open then
+// prepares its classes and Start creates it.
+type Plan struct {
+	// Model is the network: the checkpoint's for a resumed run, random
+	// weights (seeded by Options.Seed) for a new one.
+	Model *causalconv.Model
+	// Options are the run's options, Threads resolved.
+	Options train.Options
+	// Audio is the preprocessing of the run's files.
+	Audio audio.Settings
+	// Source is where the audio comes from, as given (Start records it
+	// with absolute paths).
+	Source Source
+	// Checkpoint is the resumed run's checkpoint (nil: a new run).
+	Checkpoint *train.Checkpoint
+
+	// Corpus is the training corpus; Train and Valid are the entries
+	// trained and validated on (Valid may be empty).
+	Corpus       *corpus.Corpus
+	Train, Valid []corpus.Entry
+	// ValidName says what Valid is: a split's name, a corpus and split,
+	// or how it was held out of the training files ("": none).
+	ValidName string
+	// Bound, if set, is how Source.ValSamples bounded Valid.
+	Bound *Bound
+
+	// Speakers is the speaker table of a speaker-conditioned model (nil:
+	// not conditioned), and LeftOut the validation files it left out.
+	Speakers []string
+	LeftOut  LeftOut
+
+	out                  string
+	comm                 Processes
+	trainRows, validRows []int
+}
+
+// Prepare decides the run a request asks for: the model, options, corpus
+// and splits, audio settings and speakers. It reads the checkpoint,
+// configuration and corpus listing, but no audio, and writes nothing.
+func Prepare(req Request) (*Plan, error) {
+	p := &Plan{out: req.Out, comm: req.Comm}
+	var err error
+	if req.Resume {
+		err = p.resume(req)
+	} else {
+		err = p.start(req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Before the corpus is loaded: a precision this CPU cannot run.
+	if err := causalconv.CheckPrecision(p.Options.Precision, kernels.Best()); err != nil {
+		return nil, err
+	}
+	if err := p.mergeSource(req); err != nil {
+		return nil, err
+	}
+	s, err := openSplits(p.Source)
+	if err != nil {
+		return nil, err
+	}
+	p.Corpus, p.Train, p.Valid, p.ValidName = s.corp, s.train, s.valid, s.validName
+	if p.Checkpoint == nil {
+		p.Audio = audio.DefaultSettings()
+		p.Audio.SampleRate = CommonRate(p.Train)
+		p.Audio = req.Audio.Apply(p.Audio)
+		p.Audio.Quantization = p.Model.Config.QuantizationChannels
+		if err := p.Audio.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	p.Bound = s.bound(p.Source.ValSamples, p.Audio.SampleRate)
+	p.Valid = s.valid
+	if err := p.condition(req); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// start decides a new run: its architecture, options and initial weights.
+func (p *Plan) start(req Request) error {
+	cfg, err := loadConfig(req.ConfigFile)
+	if err != nil {
+		return err
+	}
+	optimizer := ""
+	set(&optimizer, req.Options.Optimizer)
+	p.Options = req.Options.Apply(train.DefaultOptions(optimizer), req.Threads)
+	if err := p.Options.Validate(); err != nil {
+		return err
+	}
+	p.Model, err = causalconv.NewRandom(cfg, p.Options.Seed)
+	return err
+}
+
+// resume reads the run in Out: its checkpoint, preprocessing, source and
+// options, with the request's changes.
+func (p *Plan) resume(req Request) error {
+	ck, err := train.ReadCheckpoint(filepath.Join(req.Out, train.LastFile))
+	if errors.Is(err, train.ErrNoCheckpoint) {
+		return &OpError{"resume", fmt.Errorf("%s holds no %s to resume from", req.Out, train.LastFile)}
+	}
+	if err != nil {
+		return &OpError{"resume", err}
+	}
+	p.Checkpoint, p.Model = ck, ck.Model
+	if req.ConfigFile != "" {
+		cfg, err := loadConfig(req.ConfigFile)
+		if err != nil {
+			return err
+		}
+		if !cfg.Equal(p.Model.Config) {
+			return &OpError{"resume", fmt.Errorf("%s describes a different model than the run in %s", req.ConfigFile, req.Out)}
+		}
+	}
+	if p.Audio, err = modelfile.AudioSettings(ck.Metadata, p.Model); err != nil {
+		return &OpError{"resume", fmt.Errorf("%s: %w", ck.Path, err)}
+	}
+	if err := req.Audio.check(p.Audio); err != nil {
+		return &OpError{"resume", err}
+	}
+	_ = json.Unmarshal([]byte(ck.Metadata[MetaSource]), &p.Source)
+	p.Options = req.Options.Apply(ck.Options, req.Threads)
+	return nil
+}
+
+// loadConfig returns the architecture of a configuration file (the base
+// model of a reference config.json, or a bare model object), or the
+// default for "".
+func loadConfig(path string) (causalconv.Config, error) {
+	if path == "" {
+		return causalconv.DefaultConfig(), nil
+	}
+	f, err := causalconv.LoadConfig(path)
+	if err != nil {
+		return causalconv.Config{}, err
+	}
+	return f.Model, nil
+}
+
+// mergeSource sets the Source fields the request gives, or a new run's
+// defaults, over those a resumed run stored.
+func (p *Plan) mergeSource(req Request) error {
+	src, resumed := &p.Source, p.Checkpoint != nil
+	if req.Data != nil || src.Data == "" {
+		src.Data = ""
+		set(&src.Data, req.Data)
+		if src.Data == "" {
+			if req.DefaultData == nil {
+				return &train.OptionError{Before: "no corpus: give ", Option: "Data"}
+			}
+			d, err := req.DefaultData()
+			if err != nil {
+				return err
+			}
+			src.Data = d
+		}
+	}
+	if req.ValSplit != nil || !resumed {
+		src.ValSplit = ""
+		set(&src.ValSplit, req.ValSplit)
+	}
+	if req.ValData != nil || !resumed {
+		src.ValData = ""
+		set(&src.ValData, req.ValData)
+		if abs, err := filepath.Abs(src.ValData); err == nil && src.ValData != "" {
+			src.ValData = abs
+		}
+	}
+	if req.ValSamples != nil || !resumed {
+		src.ValSamples = 0
+		set(&src.ValSamples, req.ValSamples)
+		if src.ValSamples < 0 {
+			return &train.OptionError{Option: "ValSamples", After: fmt.Sprintf(" %d: want 0 (all) or a positive count", src.ValSamples)}
+		}
+	}
+	return nil
+}
+
+// condition sets the speaker table: a resumed conditioned run's own, or
+// for a new run conditioned on speakers the sorted speakers of its
+// training files, with a model that has the speaker embedding. Then it
+// finds each file's row in it.
+func (p *Plan) condition(req Request) error {
+	var err error
+	if p.Checkpoint != nil && p.Model.Config.Speakers() > 0 {
+		if p.Speakers, err = modelfile.Speakers(p.Checkpoint.Metadata, p.Model.Config); err != nil {
+			return &OpError{"resume", fmt.Errorf("%s: %w", p.Checkpoint.Path, err)}
+		}
+	}
+	if p.Checkpoint == nil {
+		switch req.Condition {
+		case "":
+		case "speaker":
+			if p.Speakers, err = SpeakerTable(p.Train); err != nil {
+				return &OpError{"condition speaker", err}
+			}
+			cfg := p.Model.Config
+			cfg.GlobalCondition = &causalconv.GlobalCondition{Channels: req.GCChannels, Cardinality: len(p.Speakers)}
+			if p.Model, err = causalconv.NewRandom(cfg, p.Options.Seed); err != nil {
+				return &OpError{"condition speaker", err}
+			}
+		default:
+			return &train.OptionError{Option: "Condition", After: fmt.Sprintf(" %q: the only condition is \"speaker\"", req.Condition)}
+		}
+	}
+	if p.Speakers == nil {
+		return nil
+	}
+	p.trainRows, p.validRows, p.LeftOut, err = speakerRows(p.Speakers, p.Train, &p.Valid)
+	return err
+}
+
+// Metadata returns what the run's files record beside the model: the
+// audio settings (modelfile.KeyAudio), the Source with absolute paths
+// (MetaSource) and the speaker table (modelfile.KeySpeakers).
+func (p *Plan) Metadata() (map[string]string, error) {
+	audioMeta, err := modelfile.AudioMeta(p.Audio)
+	if err != nil {
+		return nil, err
+	}
+	src := p.Source
+	if abs, err := filepath.Abs(src.Data); err == nil {
+		src.Data = abs
+	}
+	srcMeta, _ := json.Marshal(src)
+	meta := map[string]string{modelfile.KeyAudio: audioMeta, MetaSource: string(srcMeta)}
+	if p.Speakers != nil {
+		b, _ := json.Marshal(p.Speakers)
+		meta[modelfile.KeySpeakers] = string(b)
+	}
+	return meta, nil
+}

@@ -1,0 +1,160 @@
+package launch
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+
+	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/train"
+)
+
+// Request is a training run to start, or to resume, as a user asks for
+// it. A nil pointer field was not given: a new run takes its default, a
+// resumed run keeps what it stored.
+type Request struct {
+	// Out is the run directory. A new run refuses one that holds a run;
+	// Resume continues the run there from its train.LastFile.
+	Out    string
+	Resume bool
+	// ConfigFile is the architecture of a new run: a reference
+	// config.json (its base model) or a bare model object ("": the
+	// default model). A resumed run only checks that it describes the
+	// run's own model.
+	ConfigFile string
+	// Options are the training options given.
+	Options OptionChanges
+	// Threads is the number of worker threads (0: all cores); it does
+	// not change the results, so it is never stored.
+	Threads int
+
+	// Data, ValSplit, ValData and ValSamples are the fields of the run's
+	// Source given; see Source. A new run takes "" and 0 for those not
+	// given, a resumed one its stored ones.
+	Data, ValSplit, ValData *string
+	ValSamples              *int64
+	// DefaultData returns the corpus when neither Data nor a resumed
+	// run names one (nil: that is an error).
+	DefaultData func() (string, error)
+
+	// Audio are the preprocessing settings given. A new run applies them
+	// to audio.DefaultSettings at the training files' most common rate
+	// (CommonRate); a resumed run refuses any that differ from its own.
+	Audio AudioChanges
+
+	// Condition "speaker" conditions a new run on each file's speaker,
+	// with an embedding of GCChannels channels ("": none). A resumed run
+	// keeps its model's conditioning.
+	Condition  string
+	GCChannels int
+
+	// Comm, if set, makes the run one process of a data-parallel run.
+	Comm Processes
+}
+
+// Processes are the processes of a data-parallel run (package
+// train/mpi's Comm is one): the collective a run sums over, and a barrier,
+// at which Plan.Open makes the others wait while rank 0 builds the class
+// caches.
+type Processes interface {
+	train.Collective
+	// Barrier returns when every process has called it.
+	Barrier() error
+}
+
+// OptionChanges are the train.Options a user gave; nil fields were not
+// given.
+type OptionChanges struct {
+	Steps                *int64
+	Batch, Crop          *int
+	Optimizer            *string
+	LR, Momentum         *float64
+	Nesterov             *bool
+	WeightDecay          *float64
+	Warmup               *int64
+	Decay                *string
+	LRFloor, Clip        *float64
+	Seed                 *uint64
+	EvalEvery, SaveEvery *int64
+	Chunk                *int
+	Precision            *causalconv.Precision
+}
+
+// Apply returns base with the given options set, and threads (0: all
+// cores) as its Threads.
+func (c OptionChanges) Apply(base train.Options, threads int) train.Options {
+	o := base
+	set(&o.Precision, c.Precision)
+	set(&o.Steps, c.Steps)
+	set(&o.Batch, c.Batch)
+	set(&o.Crop, c.Crop)
+	set(&o.Optimizer, c.Optimizer)
+	set(&o.LR, c.LR)
+	set(&o.Momentum, c.Momentum)
+	set(&o.Nesterov, c.Nesterov)
+	set(&o.WeightDecay, c.WeightDecay)
+	set(&o.Warmup, c.Warmup)
+	set(&o.Decay, c.Decay)
+	set(&o.LRFloor, c.LRFloor)
+	set(&o.Clip, c.Clip)
+	set(&o.Seed, c.Seed)
+	set(&o.EvalEvery, c.EvalEvery)
+	set(&o.SaveEvery, c.SaveEvery)
+	set(&o.Chunk, c.Chunk)
+	o.Threads = threads
+	if o.Threads <= 0 {
+		o.Threads = runtime.NumCPU()
+	}
+	return o
+}
+
+// AudioChanges are the audio.Settings a user gave; nil fields were not
+// given.
+type AudioChanges struct {
+	SampleRate *int
+	Resample   *bool
+	Channel    *int
+	Normalize  *string
+	TrimDB     *float64
+}
+
+// Apply returns s with the given settings set.
+func (c AudioChanges) Apply(s audio.Settings) audio.Settings {
+	set(&s.SampleRate, c.SampleRate)
+	set(&s.Resample, c.Resample)
+	set(&s.Channel, c.Channel)
+	set(&s.Normalize, c.Normalize)
+	set(&s.TrimDB, c.TrimDB)
+	return s
+}
+
+// check refuses changes to a resumed run's preprocessing s.
+func (c AudioChanges) check(s audio.Settings) error {
+	if c.Apply(s) == s {
+		return nil
+	}
+	a, _ := json.Marshal(s)
+	return &train.OptionError{Before: fmt.Sprintf("the run was trained with audio settings %s; the ", a), Option: "Audio",
+		After: " given differ, and a run cannot change its preprocessing"}
+}
+
+// set sets *dst to *v when v is given.
+func set[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// An OpError is the failure of one of the operations a request asks for
+// beyond a plain start: resuming a run (Op "resume") or conditioning a new
+// one on speakers (Op "condition speaker").
+type OpError struct {
+	Op  string
+	Err error
+}
+
+func (e *OpError) Error() string { return e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *OpError) Unwrap() error { return e.Err }
