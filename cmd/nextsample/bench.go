@@ -704,10 +704,9 @@ func measureGenNaive(ctx context.Context, plan *benchPlan, name string, m causal
 		for i := range windows[s] {
 			windows[s][i] = silence
 		}
-		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
+		if samplers[s], err = causalconv.NewSampler(plan.kernels, m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
 			return benchResult{}, err
 		}
-		samplers[s].UseKernels(plan.kernels)
 	}
 	logits := make([]float32, m.QuantizationChannels*rf)
 	var times []float64
@@ -755,10 +754,9 @@ func measureGenFast(ctx context.Context, plan *benchPlan, name string, m causalc
 	last := make([]int32, streams)
 	silence := audio.MuLaw{Q: m.QuantizationChannels}.Silence()
 	for s := range samplers {
-		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
+		if samplers[s], err = causalconv.NewSampler(plan.kernels, m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
 			return benchResult{}, err
 		}
-		samplers[s].UseKernels(plan.kernels)
 		last[s] = silence
 	}
 	blk := max(g.FastBlockSamples, 1)

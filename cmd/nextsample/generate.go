@@ -425,11 +425,10 @@ func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model
 		}
 		gr := &group{g: g, out: out[first : first+size], last: make([]int32, size)}
 		for s := range size {
-			smp, err := causalconv.NewSampler(q, r.temperature, r.seed, uint64(first+s))
+			smp, err := causalconv.NewSampler(k, q, r.temperature, r.seed, uint64(first+s))
 			if err != nil {
 				return nil, 0, err
 			}
-			smp.UseKernels(k)
 			gr.smp = append(gr.smp, smp)
 			gr.last[s] = prompt[len(prompt)-1]
 		}
