@@ -266,6 +266,9 @@ func promptName(path string) string {
 	return path
 }
 
+// runGenerate checks the command line, reads the model and the prompt,
+// generates with causalconv.Continue while drawing its progress, and
+// writes the files once every continuation is complete.
 func runGenerate(c *cli.Context) error {
 	ctx, stderr := c.Context, c.App.ErrWriter
 	r, err := parseGenerate(c)
@@ -390,6 +393,8 @@ type genStatus struct {
 	n, count, rate int
 }
 
+// newGenStatus returns the status of count continuations of n samples at
+// rate Hz, drawn on w.
 func newGenStatus(w io.Writer, n, count, rate int) *genStatus {
 	s := &genStatus{w: w, tty: isTerminal(w), every: 10 * time.Second, n: n, count: count, rate: rate}
 	if s.tty {
