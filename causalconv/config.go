@@ -229,62 +229,21 @@ func (c Config) FLOPs() FLOPs {
 // ConfigFormat is the schema tag of a whole configuration file.
 const ConfigFormat = "wavenet-bench-config/v1"
 
-// ConfigFile is a whole configuration file in the reference benchmark's
-// format. Only Model is needed to build a network; the other sections drive
-// `nextsample bench`.
+// ConfigFile is the architecture part of a whole configuration file in
+// the reference benchmark's format: the base model and its variants. The
+// file's other sections ("train", "generate", "data", "runtime") say what
+// to measure; package train/bench reads them.
 type ConfigFile struct {
 	Format string `json:"format"`
 	Model  Config `json:"model"`
 	// Variants are overrides merged into Model, in file order.
-	Variants []Variant      `json:"-"`
-	Train    BenchTrain     `json:"train"`
-	Generate BenchGenerate  `json:"generate"`
-	Data     map[string]any `json:"data"`
-	Runtime  BenchRuntime   `json:"runtime"`
+	Variants []Variant `json:"-"`
 }
 
 // Variant is one named set of overrides of the base model.
 type Variant struct {
 	Name  string
 	Model Config
-}
-
-// BenchTrain is the "train" section of a configuration file.
-type BenchTrain struct {
-	Optimizer    string       `json:"optimizer"`
-	LearningRate float64      `json:"learning_rate"`
-	Beta1        float64      `json:"beta1"`
-	Beta2        float64      `json:"beta2"`
-	Epsilon      float64      `json:"epsilon"`
-	WeightDecay  float64      `json:"weight_decay"`
-	Shapes       []BenchShape `json:"shapes"`
-	WarmupSteps  int          `json:"warmup_steps"`
-	MinSteps     int          `json:"min_steps"`
-	MinSeconds   float64      `json:"min_seconds"`
-}
-
-// BenchShape is one training measurement: Batch sequences of Samples steps.
-type BenchShape struct {
-	Batch   int `json:"batch"`
-	Samples int `json:"samples"`
-}
-
-// BenchGenerate is the "generate" section of a configuration file.
-type BenchGenerate struct {
-	Batch              int     `json:"batch"`
-	Temperature        float64 `json:"temperature"`
-	NaiveWarmupSamples int     `json:"naive_warmup_samples"`
-	NaiveSamples       int     `json:"naive_samples"`
-	FastWarmupSamples  int     `json:"fast_warmup_samples"`
-	FastSamples        int     `json:"fast_samples"`
-	FastBlockSamples   int     `json:"fast_block_samples"`
-}
-
-// BenchRuntime is the "runtime" section of a configuration file.
-type BenchRuntime struct {
-	Threads   int    `json:"threads"`
-	Seed      int64  `json:"seed"`
-	Statistic string `json:"statistic"`
 }
 
 // ParseConfig reads either a whole configuration file (an object with a

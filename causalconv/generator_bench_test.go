@@ -83,8 +83,7 @@ func BenchmarkGenerate(b *testing.B) {
 				}
 				gens[i] = g
 				for s := range per {
-					smp, _ := NewSampler(c.QuantizationChannels, 1, 1, uint64(i*per+s))
-					smp.UseKernels(k)
+					smp, _ := NewSampler(k, c.QuantizationChannels, 1, 1, uint64(i*per+s))
 					smps[i] = append(smps[i], smp)
 				}
 			}
@@ -150,8 +149,7 @@ func BenchmarkGeneratePair(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
-				smp.UseKernels(kernels.Best())
+				smp, _ := NewSampler(kernels.Best(), c.QuantizationChannels, 1, 1, 0)
 				last := []int32{128}
 				block := [][]int32{make([]int32, blockSteps)}
 				run := func() time.Duration {
@@ -207,10 +205,11 @@ func BenchmarkGenerateParts(b *testing.B) {
 			name += "/kernels"
 		}
 		b.Run(name, func(b *testing.B) {
-			smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+			k := kernels.Generic()
 			if vec {
-				smp.UseKernels(kernels.Best())
+				k = kernels.Best()
 			}
+			smp, _ := NewSampler(k, c.QuantizationChannels, 1, 1, 0)
 			out, _ := g.Step(x)
 			cpu0 := processCPU()
 			for b.Loop() {
@@ -248,7 +247,7 @@ func BenchmarkNaive(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+	smp, _ := NewSampler(kernels.Generic(), c.QuantizationChannels, 1, 1, 0)
 	win := make([]int32, rf)
 	for i := range win {
 		win[i] = 128

@@ -14,7 +14,7 @@ import (
 
 // generateWith runs Generate for n samples of B streams with the given
 // options (after warming with prompt), stream s drawing with
-// NewSampler(Q, temp, seed, s), in two calls.
+// NewSampler(kernels.Generic(), Q, temp, seed, s), in two calls.
 func generateWith(t *testing.T, p *Packed, k kernels.Set, B, n int, opt GeneratorOptions, prompt []int32, speakers []int, temp float64, seed uint64) [][]int32 {
 	t.Helper()
 	g, err := NewGenerator(p, k, B, opt)
@@ -33,7 +33,7 @@ func generateWith(t *testing.T, p *Packed, k kernels.Set, B, n int, opt Generato
 	out := make([][]int32, B)
 	last := make([]int32, B)
 	for s := range smp {
-		smp[s], _ = NewSampler(p.Config().QuantizationChannels, temp, seed, uint64(s))
+		smp[s], _ = NewSampler(kernels.Generic(), p.Config().QuantizationChannels, temp, seed, uint64(s))
 		out[s] = make([]int32, n)
 		last[s] = prompt[len(prompt)-1]
 	}
@@ -124,7 +124,7 @@ func TestGeneratePairStepMatches(t *testing.T) {
 	if err := g.Warm(prompt[:1]); err != nil {
 		t.Fatal(err)
 	}
-	smp, _ := NewSampler(c.QuantizationChannels, 1, 9, 0)
+	smp, _ := NewSampler(kernels.Generic(), c.QuantizationChannels, 1, 9, 0)
 	x := []int32{prompt[1]}
 	for i, want := range got {
 		out, err := g.Step(x)
@@ -151,7 +151,7 @@ func TestGeneratePairCancelAndRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	smp, _ := NewSampler(c.QuantizationChannels, 1, 1, 0)
+	smp, _ := NewSampler(kernels.Generic(), c.QuantizationChannels, 1, 1, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
 	err = g.Generate(ctx, []int32{128}, []*Sampler{smp}, [][]int32{make([]int32, 1<<20)}, func(int) {

@@ -10,27 +10,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/nextsample/nextsample/audio"
-	"github.com/nextsample/nextsample/audio/featio"
 	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
-	"github.com/nextsample/nextsample/causalconv/features"
 	"github.com/nextsample/nextsample/causalconv/kernels"
-	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/bench"
 )
 
 // benchConfig is a copy of the reference benchmark's config.json, used when
@@ -97,8 +90,10 @@ func kernelNames() []string {
 	return names
 }
 
-// benchResult is one measurement, in the reference's units plus the
-// distribution of the per-unit times it was summarised from.
+// benchResult is one line of the report: a measurement (the fields of
+// bench.Result, whose JSON a child prints and the parent reads into this)
+// with the peak RSS of the child that ran it and, with --against, the
+// reference's figures.
 type benchResult struct {
 	Name        string  `json:"name"`
 	SamplesPerS float64 `json:"samples_per_s"`
@@ -133,13 +128,10 @@ type benchResult struct {
 
 // benchPlan is a parsed configuration with the options of this run.
 type benchPlan struct {
-	cfg       *causalconv.ConfigFile
-	raw       []byte // the configuration file, passed to children
-	path      string // "" for the built-in copy
-	threads   int
-	statistic string
-	kernels   kernels.Set
-	precision causalconv.Precision // of the training measurements
+	cfg  *bench.Config
+	raw  []byte // the configuration file, passed to children
+	path string // "" for the built-in copy
+	opt  bench.Options
 }
 
 func loadBenchPlan(c *cli.Context) (*benchPlan, error) {
@@ -151,50 +143,29 @@ func loadBenchPlan(c *cli.Context) (*benchPlan, error) {
 		}
 		p.raw = raw
 	}
-	cfg, err := causalconv.ParseConfig(p.raw)
+	cfg, err := bench.ParseConfig(p.raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cmp.Or(p.path, "built-in config"), err)
 	}
-	if cfg.Train.Optimizer != "" && cfg.Train.Optimizer != train.Adam && cfg.Train.Optimizer != train.SGD {
-		return nil, fmt.Errorf("%s: train.optimizer %q: must be adam or sgd", cmp.Or(p.path, "config"), cfg.Train.Optimizer)
-	}
 	p.cfg = cfg
-	p.threads = cmp.Or(c.Int("threads"), cfg.Runtime.Threads, 2)
-	p.statistic = cmp.Or(c.String("statistic"), cfg.Runtime.Statistic, "best")
-	if p.statistic != "best" && p.statistic != "median" {
-		return nil, fmt.Errorf("--statistic %q: must be best or median", p.statistic)
+	p.opt = cfg.Resolve(bench.Options{Threads: c.Int("threads"), Statistic: c.String("statistic")})
+	if p.opt.Statistic != "best" && p.opt.Statistic != "median" {
+		return nil, fmt.Errorf("--statistic %q: must be best or median", p.opt.Statistic)
 	}
-	p.kernels = kernels.Best()
 	if name := c.String("kernels"); name != "" {
 		k, ok := kernels.ByName(name)
 		if !ok {
 			return nil, fmt.Errorf("--kernels %q: this CPU runs %s", name, strings.Join(kernelNames(), ", "))
 		}
-		p.kernels = k
+		p.opt.Kernels = k
 	}
-	if p.precision, err = causalconv.ParsePrecision(c.String("precision")); err != nil {
+	if p.opt.Precision, err = causalconv.ParsePrecision(c.String("precision")); err != nil {
 		return nil, fmt.Errorf("--precision: %w", err)
 	}
-	if err := causalconv.CheckPrecision(p.precision, p.kernels); err != nil {
+	if err := causalconv.CheckPrecision(p.opt.Precision, p.opt.Kernels); err != nil {
 		return nil, fmt.Errorf("--precision: %w", err)
 	}
 	return p, nil
-}
-
-// names lists the measurements of the plan in the reference's order (per
-// variant: training shapes, naive, fast), then ours alone (features).
-func (p *benchPlan) names() []string {
-	var out []string
-	for _, v := range p.cfg.Variants {
-		for _, s := range p.cfg.Train.Shapes {
-			out = append(out, fmt.Sprintf("train_%s_b%dx%d", v.Name, s.Batch, s.Samples))
-		}
-		out = append(out, "gen_naive_"+v.Name, "gen_fast_"+v.Name)
-	}
-	for _, v := range p.cfg.Variants {
-		out = append(out, "features_"+v.Name)
-	}
-	return append(out, "features_fbank")
 }
 
 func runBench(c *cli.Context) error {
@@ -209,13 +180,13 @@ func runBench(c *cli.Context) error {
 		}
 	}
 	var names []string
-	for _, n := range plan.names() {
+	for _, n := range plan.cfg.Names() {
 		if only == nil || only.MatchString(n) {
 			names = append(names, n)
 		}
 	}
 	if len(names) == 0 {
-		return fmt.Errorf("--only %q matches no measurement (there are: %s)", c.String("only"), strings.Join(plan.names(), ", "))
+		return fmt.Errorf("--only %q matches no measurement (there are: %s)", c.String("only"), strings.Join(plan.cfg.Names(), ", "))
 	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
 	if c.Bool("child") {
@@ -227,7 +198,7 @@ func runBench(c *cli.Context) error {
 	}
 	against := refs.script != ""
 	fmt.Fprintf(stderr, "# nextsample bench kernels=%s precision=%s threads=%d statistic=%s config=%s\n",
-		plan.kernels.Name, plan.precision, plan.threads, plan.statistic, cmp.Or(plan.path, "built-in (reference config.json)"))
+		plan.opt.Kernels.Name, plan.opt.Precision, plan.opt.Threads, plan.opt.Statistic, cmp.Or(plan.path, "built-in (reference config.json)"))
 	for _, v := range plan.cfg.Variants {
 		f := v.Model.FLOPs()
 		fmt.Fprintf(stderr, "# variant %s: receptive_field=%d fwd_gemm_flops_per_timestep=%d train_flops_per_timestep=%d\n",
@@ -420,8 +391,8 @@ func benchInChild(ctx context.Context, c *cli.Context, plan *benchPlan, name str
 		return benchResult{}, fmt.Errorf("bench: finding this program to run measurements in: %w", err)
 	}
 	args := []string{"bench", "--child", "--json", "--only", "^" + regexp.QuoteMeta(name) + "$",
-		"--threads", strconv.Itoa(plan.threads), "--statistic", plan.statistic, "--kernels", plan.kernels.Name,
-		"--precision", plan.precision.String()}
+		"--threads", strconv.Itoa(plan.opt.Threads), "--statistic", plan.opt.Statistic, "--kernels", plan.opt.Kernels.Name,
+		"--precision", plan.opt.Precision.String()}
 	if plan.path != "" {
 		args = append(args, "--config", plan.path)
 	}
@@ -542,295 +513,20 @@ func peakRSSMiB(ps *os.ProcessState) float64 {
 // as JSON lines.
 func benchChild(ctx context.Context, plan *benchPlan, names []string, stdout, stderr io.Writer) error {
 	for _, name := range names {
-		r, err := measure(ctx, plan, name, stderr)
+		r, err := bench.Measure(ctx, plan.cfg, name, plan.opt)
 		if err != nil {
+			if ctx.Err() != nil {
+				err = errInterrupted
+			}
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		printBenchResult(stdout, r, true, false)
-	}
-	return nil
-}
-
-func measure(ctx context.Context, plan *benchPlan, name string, stderr io.Writer) (benchResult, error) {
-	if name == "features_fbank" {
-		return measureFeatures(ctx, plan, name, featio.KindFbank, causalconv.Config{}, stderr)
-	}
-	for _, v := range plan.cfg.Variants {
-		for _, s := range plan.cfg.Train.Shapes {
-			if name == fmt.Sprintf("train_%s_b%dx%d", v.Name, s.Batch, s.Samples) {
-				return measureTrain(ctx, plan, name, v.Model, s, stderr)
-			}
-		}
-		switch name {
-		case "gen_naive_" + v.Name:
-			return measureGenNaive(ctx, plan, name, v.Model, stderr)
-		case "gen_fast_" + v.Name:
-			return measureGenFast(ctx, plan, name, v.Model, stderr)
-		case "features_" + v.Name:
-			return measureFeatures(ctx, plan, name, featio.KindLearned, v.Model, stderr)
-		}
-	}
-	return benchResult{}, errors.New("no such measurement")
-}
-
-// summarize turns per-unit times into a result, as the reference's report
-// does: the rate is unit samples over the best (or median) time.
-func summarize(plan *benchPlan, name string, times []float64, unit int, flopsPerSample float64) benchResult {
-	sorted := slices.Clone(times)
-	slices.Sort(sorted)
-	r := benchResult{Name: name, N: len(times), Unit: unit, BestS: sorted[0], MaxS: sorted[len(sorted)-1]}
-	if n := len(sorted); n%2 == 1 {
-		r.MedianS = sorted[n/2]
-	} else {
-		r.MedianS = (sorted[n/2-1] + sorted[n/2]) / 2
-	}
-	per := r.BestS
-	if plan.statistic == "median" {
-		per = r.MedianS
-	}
-	r.SamplesPerS = float64(unit) / per
-	r.GFLOPs = r.SamplesPerS * flopsPerSample / 1e9
-	return r
-}
-
-func logResult(w io.Writer, r benchResult) {
-	fmt.Fprintf(w, "# %s: n=%d s/unit best=%.5g median=%.5g max=%.5g (units of %d samples)%s\n",
-		r.Name, r.N, r.BestS, r.MedianS, r.MaxS, r.Unit, r.Note)
-}
-
-// syntheticClasses is the reference's benchmark signal: a chirp with a
-// third harmonic and a little noise, μ-law encoded. Only its statistics
-// matter for speed; it is not the reference's exact sequence.
-func syntheticClasses(rng *rand.Rand, length, rate, q int) []int32 {
-	f0 := 100 + 300*rng.Float64()
-	x := make([]float32, length)
-	for i := range x {
-		t := float64(i) / float64(rate)
-		phase := 2 * math.Pi * (f0*t + 50*t*t)
-		v := 0.5*math.Sin(phase) + 0.2*math.Sin(3*phase) + 0.05*rng.NormFloat64()
-		x[i] = float32(max(-1, min(1, v)))
-	}
-	out := make([]int32, length)
-	audio.MuLaw{Q: q}.Encode(x, out)
-	return out
-}
-
-func (p *benchPlan) sampleRate() int {
-	if r, ok := p.cfg.Data["sample_rate"].(float64); ok && r >= 1 {
-		return int(r)
-	}
-	return 16000
-}
-
-func (p *benchPlan) seed() uint64 { return uint64(p.cfg.Runtime.Seed) }
-
-func measureTrain(ctx context.Context, plan *benchPlan, name string, m causalconv.Config, shape causalconv.BenchShape, stderr io.Writer) (benchResult, error) {
-	t := plan.cfg.Train
-	model, err := causalconv.NewRandom(m, plan.seed())
-	if err != nil {
-		return benchResult{}, err
-	}
-	opt := cmp.Or(t.Optimizer, train.Adam)
-	o := train.DefaultOptions(opt)
-	o.LR = cmp.Or(t.LearningRate, o.LR)
-	o.WeightDecay = t.WeightDecay
-	o.Clip = 0
-	if opt == train.Adam {
-		o.Beta1, o.Beta2, o.Epsilon = cmp.Or(t.Beta1, o.Beta1), cmp.Or(t.Beta2, o.Beta2), cmp.Or(t.Epsilon, o.Epsilon)
-	} else {
-		o.Momentum, o.Nesterov = 0, false // torch.optim.SGD as the reference builds it
-	}
-	o.Threads = plan.threads
-	o.Kernels = plan.kernels
-	o.Precision = plan.precision
-	st, err := train.NewStepper(model, o)
-	if err != nil {
-		return benchResult{}, err
-	}
-	defer st.Close()
-	rng := rand.New(rand.NewPCG(plan.seed(), 0))
-	units := make([]train.Unit, shape.Batch)
-	for i := range units {
-		units[i] = train.Unit{Seq: syntheticClasses(rng, shape.Samples+1, plan.sampleRate(), m.QuantizationChannels), Targets: shape.Samples}
-	}
-	for i := 0; i < t.WarmupSteps; i++ {
-		if _, err := st.Step(units); err != nil {
-			return benchResult{}, err
-		}
-	}
-	var times, losses []float64
-	begin := time.Now()
-	for len(times) < max(t.MinSteps, 1) || time.Since(begin).Seconds() < t.MinSeconds {
-		if err := ctx.Err(); err != nil {
-			return benchResult{}, errInterrupted
-		}
-		t0 := time.Now()
-		res, err := st.Step(units)
+		fmt.Fprintf(stderr, "# %s: n=%d s/unit best=%.5g median=%.5g max=%.5g (units of %d samples)%s\n",
+			r.Name, r.N, r.BestS, r.MedianS, r.MaxS, r.Unit, r.Note)
+		b, err := json.Marshal(r)
 		if err != nil {
-			return benchResult{}, err
-		}
-		times = append(times, time.Since(t0).Seconds())
-		losses = append(losses, res.Nats)
-	}
-	r := summarize(plan, name, times, shape.Batch*shape.Samples, float64(m.FLOPs().Train()))
-	r.Note = fmt.Sprintf(" loss %.3f->%.3f threads=%d kernels=%s precision=%s", losses[0], losses[len(losses)-1], plan.threads, plan.kernels.Name, plan.precision)
-	r.Precision = plan.precision.String()
-	logResult(stderr, r)
-	return r, nil
-}
-
-// measureGenNaive times the reference's naive generation: every sample runs
-// the full network over the last RF samples (all RF positions, as the
-// reference computes them, though only the last one is used) and draws the
-// next sample from the last position's softmax.
-func measureGenNaive(ctx context.Context, plan *benchPlan, name string, m causalconv.Config, stderr io.Writer) (benchResult, error) {
-	g := plan.cfg.Generate
-	model, err := causalconv.NewRandom(m, plan.seed())
-	if err != nil {
-		return benchResult{}, err
-	}
-	rf := m.ReceptiveField()
-	streams := max(g.Batch, 1)
-	ws, err := causalconv.NewEvalWorkspace(m, plan.kernels, rf)
-	if err != nil {
-		return benchResult{}, err
-	}
-	p := model.Packed()
-	silence := audio.MuLaw{Q: m.QuantizationChannels}.Silence()
-	windows := make([][]int32, streams)
-	samplers := make([]*causalconv.Sampler, streams)
-	for s := range windows {
-		windows[s] = make([]int32, rf)
-		for i := range windows[s] {
-			windows[s][i] = silence
-		}
-		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
-			return benchResult{}, err
-		}
-		samplers[s].UseKernels(plan.kernels)
-	}
-	logits := make([]float32, m.QuantizationChannels*rf)
-	var times []float64
-	for i := 0; i < g.NaiveWarmupSamples+max(g.NaiveSamples, 1); i++ {
-		if err := ctx.Err(); err != nil {
-			return benchResult{}, errInterrupted
-		}
-		t0 := time.Now()
-		for s, w := range windows {
-			out, err := ws.Logits(p, w, 0, logits)
-			if err != nil {
-				return benchResult{}, err
-			}
-			next := samplers[s].Draw(out.Data[out.Cols-1:], out.Stride)
-			copy(w, w[1:])
-			w[rf-1] = next
-		}
-		if i >= g.NaiveWarmupSamples {
-			times = append(times, time.Since(t0).Seconds())
-		}
-	}
-	r := summarize(plan, name, times, streams, float64(rf)*float64(m.FLOPs().Forward()))
-	r.Note = fmt.Sprintf(" window=%d kernels=%s one core", rf, plan.kernels.Name)
-	logResult(stderr, r)
-	return r, nil
-}
-
-// measureGenFast times queue-cached generation, in blocks of
-// fast_block_samples samples, as the reference does, on two cores when
-// the plan has two threads or more (GeneratorOptions.Threads; the reference
-// runs its two threads too), else one.
-func measureGenFast(ctx context.Context, plan *benchPlan, name string, m causalconv.Config, stderr io.Writer) (benchResult, error) {
-	g := plan.cfg.Generate
-	model, err := causalconv.NewRandom(m, plan.seed())
-	if err != nil {
-		return benchResult{}, err
-	}
-	streams := max(g.Batch, 1)
-	threads := min(plan.threads, 2)
-	gen, err := causalconv.NewGenerator(model.Packed(), plan.kernels, streams, causalconv.GeneratorOptions{Threads: threads})
-	if err != nil {
-		return benchResult{}, err
-	}
-	samplers := make([]*causalconv.Sampler, streams)
-	last := make([]int32, streams)
-	silence := audio.MuLaw{Q: m.QuantizationChannels}.Silence()
-	for s := range samplers {
-		if samplers[s], err = causalconv.NewSampler(m.QuantizationChannels, cmp.Or(g.Temperature, 1), plan.seed(), uint64(s)); err != nil {
-			return benchResult{}, err
-		}
-		samplers[s].UseKernels(plan.kernels)
-		last[s] = silence
-	}
-	blk := max(g.FastBlockSamples, 1)
-	out := make([][]int32, streams)
-	for s := range out {
-		out[s] = make([]int32, max(blk, g.FastWarmupSamples))
-	}
-	cut := func(n int) [][]int32 {
-		v := make([][]int32, streams)
-		for s := range out {
-			v[s] = out[s][:n]
-		}
-		return v
-	}
-	warm, block := cut(g.FastWarmupSamples), cut(blk)
-	step := func(o [][]int32) error {
-		if len(o[0]) == 0 {
-			return nil
-		}
-		if err := gen.Generate(ctx, last, samplers, o, nil); err != nil {
 			return err
 		}
-		for s := range last {
-			last[s] = o[s][len(o[s])-1]
-		}
-		return nil
+		fmt.Fprintf(stdout, "%s\n", b)
 	}
-	if err := step(warm); err != nil {
-		return benchResult{}, err
-	}
-	var times []float64
-	for b := 0; b < max(1, g.FastSamples/blk); b++ {
-		t0 := time.Now()
-		if err := step(block); err != nil {
-			if ctx.Err() != nil {
-				return benchResult{}, errInterrupted
-			}
-			return benchResult{}, err
-		}
-		times = append(times, time.Since(t0).Seconds()/float64(blk))
-	}
-	r := summarize(plan, name, times, streams, float64(m.FLOPs().Forward()))
-	r.Note = fmt.Sprintf(" streams=%d kernels=%s threads=%d", streams, plan.kernels.Name, threads)
-	logResult(stderr, r)
-	return r, nil
-}
-
-// measureFeatures times feature extraction (ours only; the reference has
-// no such measurement): learned features are the mean-pooled skip sum.
-func measureFeatures(ctx context.Context, plan *benchPlan, name, kind string, m causalconv.Config, stderr io.Writer) (benchResult, error) {
-	o := features.BenchOptions{Kind: kind, Model: m, Threads: plan.threads, SampleRate: 8000, Seed: plan.seed(),
-		MinTime: time.Duration(max(plan.cfg.Train.MinSeconds, 3) * float64(time.Second))}
-	res, err := features.Bench(ctx, o)
-	if err != nil {
-		if ctx.Err() != nil {
-			return benchResult{}, errInterrupted
-		}
-		return benchResult{}, err
-	}
-	// Rounds are rates; turn them into seconds per audio sample so that
-	// summarize can pick the best or the median like the others.
-	times := make([]float64, len(res.Rounds))
-	for i, sps := range res.Rounds {
-		times[i] = 1 / sps
-	}
-	flops := 0.0
-	if kind == featio.KindLearned {
-		f := m.FLOPs()
-		flops = float64(f.Input + f.FilterGate + f.Residual) // the layers; the head is not run, the skip product is pooled first
-	}
-	r := summarize(plan, name, times, 1, flops)
-	r.Note = fmt.Sprintf(" threads=%d dims=%d 8 kHz utterances of 2 s", res.Threads, res.Dim)
-	logResult(stderr, r)
-	return r, nil
+	return nil
 }

@@ -11,8 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -60,7 +58,7 @@ func generateCommand() *cli.Command {
 			"of the same prompt together (their matrix-vector products become small matrix\n" +
 			"products); --out and --spectrogram must then be patterns holding " + streamPlaceholder + ",\n" +
 			"which becomes the continuation's number (0, 1, … zero-padded to equal width).\n" +
-			"Continuations are computed in groups of " + strconv.Itoa(batchStreams) + " (the rest one by one) shared among\n" +
+			"Continuations are computed in groups of " + strconv.Itoa(causalconv.BatchStreams) + " (the rest one by one) shared among\n" +
 			"--threads goroutines (a single continuation runs on two cores when --threads\n" +
 			"allows); the samples depend on the model, prompt, --seed, --temperature and\n" +
 			"--count, not on --threads.\n\n" +
@@ -87,7 +85,7 @@ func generateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "float", Usage: "write 32-bit float WAV instead of 16-bit PCM"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample a prompt at another sample rate even if the model was trained without resampling"},
 			&cli.BoolFlag{Name: "bf16", Usage: "round the weight matrices to bfloat16, which halves the bytes each sample reads (faster; an approximation: every continuation then runs alone)"},
-			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the continuations (a continuation, or a group of " + strconv.Itoa(batchStreams) + ", runs on one, or on two when there are twice as many threads as groups)", DefaultText: "all cores"},
+			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the continuations (a continuation, or a group of " + strconv.Itoa(causalconv.BatchStreams) + ", runs on one, or on two when there are twice as many threads as groups)", DefaultText: "all cores"},
 			sampleRateFlag(),
 		},
 		Action: runGenerate,
@@ -268,79 +266,36 @@ func promptName(path string) string {
 	return path
 }
 
+// runGenerate checks the command line, reads the model and the prompt,
+// generates with causalconv.Continue while drawing its progress, and
+// writes the files once every continuation is complete.
 func runGenerate(c *cli.Context) error {
-	ctx := c.Context
-	stderr := c.App.ErrWriter
+	ctx, stderr := c.Context, c.App.ErrWriter
 	r, err := parseGenerate(c)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	mf, err := modelfile.Load(r.modelPath)
+	job, err := prepareGenerate(c, r)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	model := mf.Model
-	settings, err := modelSettings(c, mf)
-	if err != nil {
-		return fmt.Errorf("generate: %w", err)
-	}
-	if r.speakers, err = streamSpeakers(c.String("speaker"), mf, r.count); err != nil {
-		return fmt.Errorf("generate: %w", err)
-	}
-	rate := settings.SampleRate
-	n := r.samples
-	if n == 0 {
-		n = int(math.Round(r.seconds * float64(rate)))
-		if n < 1 {
-			return fmt.Errorf("generate: --seconds %v is less than one sample at %d Hz", r.seconds, rate)
-		}
-	}
-	rf := model.Config.ReceptiveField()
-	prompt, err := loadPrompt(c.Context, r, settings, rf, stderr)
-	if err != nil {
-		return fmt.Errorf("generate: %w", err)
-	}
-	perFile := int64(n)
-	if !r.continuationOnly {
-		perFile += int64(len(prompt.audio))
-	}
-	if bytesPer := map[audio.Encoding]int64{audio.PCM16: 2, audio.Float32: 4}[r.encoding]; perFile*bytesPer > math.MaxUint32-1024 {
-		return fmt.Errorf("generate: %d samples per file do not fit a WAV file (4 GiB)", perFile)
-	}
-	// Every continuation is held in memory until the end (4 bytes a
-	// sample, then 4 more while its file is written).
-	if total := int64(n) * int64(r.count); total > maxHeldSamples {
-		return fmt.Errorf("generate: %d continuations of %d samples are more than the %d samples generate holds in memory; ask for fewer or shorter ones", r.count, n, int64(maxHeldSamples))
-	}
-
-	classes, elapsed, err := generateStreams(ctx, r, model, prompt.classes, n, rate, stderr)
+	status := newGenStatus(stderr, job.n, r.count, job.rate)
+	res, err := causalconv.Continue(ctx, job.model.Packed(), job.prompt.classes, causalconv.ContinueOptions{
+		Count: r.count, Samples: job.n, Temperature: r.temperature, Seed: r.seed, Threads: r.threads,
+		Speakers: r.speakers, Kernels: kernels.Best(), BF16: r.bf16, Progress: status.update,
+	})
+	status.clear()
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("generate: %w", err))
 	}
-	total := float64(n) * float64(r.count)
+	total, secs := float64(job.n)*float64(r.count), res.Elapsed.Seconds()
 	fmt.Fprintf(stderr, "generated %d samples × %d in %.2f s: %s samples/s, %.2f× real time at %d Hz\n",
-		n, r.count, elapsed.Seconds(), groupThousands(total/elapsed.Seconds()), total/elapsed.Seconds()/float64(rate), rate)
-
+		job.n, r.count, secs, groupThousands(total/secs), total/secs/float64(job.rate), job.rate)
 	if err := ctx.Err(); err != nil {
 		return interrupted(ctx, fmt.Errorf("generate: %w; nothing written", err))
 	}
-	mu := settings.MuLaw()
-	for i, cls := range classes {
-		cont := make([]float32, len(cls))
-		mu.Decode(cls, cont)
-		full := append(append(make([]float32, 0, len(prompt.audio)+len(cont)), prompt.audio...), cont...)
-		out := full
-		if r.continuationOnly {
-			out = cont
-		}
-		if err := writeWAV(c.App.Writer, r.outs[i], out, rate, r.encoding); err != nil {
-			return fmt.Errorf("generate: %w", err)
-		}
-		if r.pngs != nil {
-			if err := drawSpectrogram(r, i, full, len(prompt.audio), rate, filepath.Base(r.modelPath), prompt.name); err != nil {
-				return fmt.Errorf("generate: %w", err)
-			}
-		}
+	if err := writeContinuations(c.App.Writer, r, job, res.Classes); err != nil {
+		return fmt.Errorf("generate: %w", err)
 	}
 	if r.outs[0] != "-" {
 		what := r.outs[0]
@@ -352,160 +307,126 @@ func runGenerate(c *cli.Context) error {
 	return nil
 }
 
-// batchStreams is how many continuations one generator computes together
-// with the batched matrix-vector kernel: the lanes of its vectors. With
-// fewer streams the batched kernel is no faster per step, so one-stream
-// generators (MatVec) do better.
-const batchStreams = 8
-
-// streamGroups divides count continuations among generators: groups of
-// batchStreams, and the rest one by one. The division depends on count
-// alone, never on the number of threads, because a stream's logits differ
-// in the last bits between MatVec and MatVecBatch (sums in another
-// order), and those bits can change a draw: this way the audio depends on
-// the seed and --count but not on --threads or the machine's cores. With
-// bfloat16 weights every stream runs alone.
-func streamGroups(count int, bf16 bool) []int {
-	var sizes []int
-	if bf16 { // there is no batched bfloat16 kernel
-		for range count {
-			sizes = append(sizes, 1)
-		}
-		return sizes
-	}
-	for range count / batchStreams {
-		sizes = append(sizes, batchStreams)
-	}
-	for range count % batchStreams {
-		sizes = append(sizes, 1)
-	}
-	return sizes
+// genJob is what a checked command line generates from: the model, its
+// audio settings, the prompt and the length of each continuation.
+type genJob struct {
+	model    *causalconv.Model
+	settings audio.Settings
+	rate     int // settings.SampleRate
+	prompt   *genPrompt
+	n        int // samples per continuation
 }
 
-// generateStreams runs the r.count continuations, in the generator groups
-// of streamGroups, on r.threads goroutines that take groups in turn (the
-// biggest first), and returns each stream's classes and the time the
-// generation took (after the prompt's warm-up).
-func generateStreams(ctx context.Context, r *genRequest, model *causalconv.Model, prompt []int32, n, rate int, stderr io.Writer) ([][]int32, time.Duration, error) {
-	packed := model.Packed()
-	k := kernels.Best()
-	q := model.Config.QuantizationChannels
-	out := make([][]int32, r.count)
-	for s := range out {
-		out[s] = make([]int32, n)
+// prepareGenerate reads the model and the prompt of r, fills in
+// r.speakers, and refuses outputs too big for a WAV file or for memory.
+func prepareGenerate(c *cli.Context, r *genRequest) (*genJob, error) {
+	mf, err := modelfile.Load(r.modelPath)
+	if err != nil {
+		return nil, err
 	}
-	type group struct {
-		g    *causalconv.Generator
-		smp  []*causalconv.Sampler
-		out  [][]int32
-		last []int32
-		done atomic.Int64 // steps
+	job := &genJob{model: mf.Model}
+	if job.settings, err = modelSettings(c, mf); err != nil {
+		return nil, err
 	}
-	var groups []*group
-	first := 0
-	sizes := streamGroups(r.count, r.bf16)
-	// With at least two threads per group (one continuation on two
-	// cores), each generator uses a second core; the samples are the same.
-	opt := causalconv.GeneratorOptions{BF16: r.bf16, Threads: 1}
-	if r.threads >= 2*len(sizes) {
-		opt.Threads = 2
+	if r.speakers, err = streamSpeakers(c.String("speaker"), mf, r.count); err != nil {
+		return nil, err
 	}
-	for _, size := range sizes {
-		g, err := causalconv.NewGenerator(packed, k, size, opt)
-		if err != nil {
-			return nil, 0, err
+	job.rate = job.settings.SampleRate
+	job.n = r.samples
+	if job.n == 0 {
+		job.n = int(math.Round(r.seconds * float64(job.rate)))
+		if job.n < 1 {
+			return nil, fmt.Errorf("--seconds %v is less than one sample at %d Hz", r.seconds, job.rate)
 		}
-		if r.speakers != nil {
-			if err := g.SetSpeakers(r.speakers[first : first+size]); err != nil {
-				return nil, 0, err
-			}
-		}
-		if err := g.Warm(prompt[:len(prompt)-1]); err != nil {
-			return nil, 0, err
-		}
-		gr := &group{g: g, out: out[first : first+size], last: make([]int32, size)}
-		for s := range size {
-			smp, err := causalconv.NewSampler(q, r.temperature, r.seed, uint64(first+s))
-			if err != nil {
-				return nil, 0, err
-			}
-			smp.UseKernels(k)
-			gr.smp = append(gr.smp, smp)
-			gr.last[s] = prompt[len(prompt)-1]
-		}
-		groups = append(groups, gr)
-		first += size
 	}
-
-	start := time.Now()
-	stop := make(chan struct{})
-	var reporter sync.WaitGroup
-	reporter.Add(1)
-	go func() {
-		defer reporter.Done()
-		progressLoop(stop, stderr, start, n, r.count, rate, func() int64 {
-			var steps int64
-			for _, gr := range groups {
-				steps += gr.done.Load() * int64(len(gr.out))
-			}
-			return steps
-		})
-	}()
-	errs := make([]error, len(groups))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(r.threads, len(groups)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(groups) {
-					return
-				}
-				gr := groups[i]
-				errs[i] = gr.g.Generate(ctx, gr.last, gr.smp, gr.out, func(done int) { gr.done.Store(int64(done)) })
-			}
-		}()
+	rf := job.model.Config.ReceptiveField()
+	if job.prompt, err = loadPrompt(c.Context, r, job.settings, rf, c.App.ErrWriter); err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(stop)
-	reporter.Wait()
-	return out, elapsed, errors.Join(errs...)
+	perFile := int64(job.n)
+	if !r.continuationOnly {
+		perFile += int64(len(job.prompt.audio))
+	}
+	if bytesPer := map[audio.Encoding]int64{audio.PCM16: 2, audio.Float32: 4}[r.encoding]; perFile*bytesPer > math.MaxUint32-1024 {
+		return nil, fmt.Errorf("%d samples per file do not fit a WAV file (4 GiB)", perFile)
+	}
+	// Every continuation is held in memory until the end (4 bytes a
+	// sample, then 4 more while its file is written).
+	if total := int64(job.n) * int64(r.count); total > maxHeldSamples {
+		return nil, fmt.Errorf("%d continuations of %d samples are more than the %d samples generate holds in memory; ask for fewer or shorter ones", r.count, job.n, int64(maxHeldSamples))
+	}
+	return job, nil
 }
 
-// progressLoop prints the progress until stop is closed: redrawn twice a
-// second on a terminal, a line every 10 s otherwise.
-func progressLoop(stop <-chan struct{}, w io.Writer, start time.Time, n, count, rate int, done func() int64) {
-	tty := isTerminal(w)
-	every := 10 * time.Second
-	if tty {
-		every = 500 * time.Millisecond
-	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	total := int64(n) * int64(count)
-	for {
-		select {
-		case <-stop:
-			if tty {
-				fmt.Fprint(w, "\r\033[K")
-			}
-			return
-		case <-tick.C:
-			d := done()
-			sec := time.Since(start).Seconds()
-			sps := float64(d) / sec
-			line := fmt.Sprintf("generating: %.2f of %.2f s of audio (%3.0f%%), %s samples/s, %.2f× real time",
-				float64(d)/float64(count)/float64(rate), float64(n)/float64(rate), 100*float64(d)/float64(total),
-				groupThousands(sps), sps/float64(rate))
-			if tty {
-				fmt.Fprintf(w, "\r\033[K%s", line)
-			} else {
-				fmt.Fprintln(w, line)
+// writeContinuations writes every continuation's WAV file (after the
+// prompt unless --continuation-only) and, with --spectrogram, its picture.
+func writeContinuations(stdout io.Writer, r *genRequest, job *genJob, classes [][]int32) error {
+	mu := job.settings.MuLaw()
+	prompt := job.prompt.audio
+	for i, cls := range classes {
+		cont := make([]float32, len(cls))
+		mu.Decode(cls, cont)
+		full := append(append(make([]float32, 0, len(prompt)+len(cont)), prompt...), cont...)
+		out := full
+		if r.continuationOnly {
+			out = cont
+		}
+		if err := writeWAV(stdout, r.outs[i], out, job.rate, r.encoding); err != nil {
+			return err
+		}
+		if r.pngs != nil {
+			if err := drawSpectrogram(r, i, full, len(prompt), job.rate, filepath.Base(r.modelPath), job.prompt.name); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// genStatus draws generation's progress (samples per second and the
+// real-time factor): redrawn twice a second on a terminal, a line every
+// 10 s otherwise.
+type genStatus struct {
+	w              io.Writer
+	tty            bool
+	every, next    time.Duration // between lines; the elapsed time of the next
+	n, count, rate int
+}
+
+// newGenStatus returns the status of count continuations of n samples at
+// rate Hz, drawn on w.
+func newGenStatus(w io.Writer, n, count, rate int) *genStatus {
+	s := &genStatus{w: w, tty: isTerminal(w), every: 10 * time.Second, n: n, count: count, rate: rate}
+	if s.tty {
+		s.every = 500 * time.Millisecond
+	}
+	s.next = s.every
+	return s
+}
+
+// update draws p if the time for the next line has come.
+func (s *genStatus) update(p causalconv.ContinueProgress) {
+	if p.Elapsed < s.next {
+		return
+	}
+	for s.next <= p.Elapsed {
+		s.next += s.every
+	}
+	sps := float64(p.Done) / p.Elapsed.Seconds()
+	line := fmt.Sprintf("generating: %.2f of %.2f s of audio (%3.0f%%), %s samples/s, %.2f× real time",
+		float64(p.Done)/float64(s.count)/float64(s.rate), float64(s.n)/float64(s.rate), 100*float64(p.Done)/float64(p.Total),
+		groupThousands(sps), sps/float64(s.rate))
+	if s.tty {
+		fmt.Fprintf(s.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(s.w, line)
+	}
+}
+
+// clear erases the progress line from a terminal.
+func (s *genStatus) clear() {
+	if s.tty {
+		fmt.Fprint(s.w, "\r\033[K")
 	}
 }
 

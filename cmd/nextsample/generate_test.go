@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -173,17 +172,6 @@ func TestGenerateReproducible(t *testing.T) {
 	f.generate(t, append(args, "--count", "3", "--out", f.path("few-{i}.wav"), "--seed", "9")...)
 	if !bytes.Equal(mustRead(t, f.path("few-0.wav")), a) {
 		t.Error("continuation 0 of 3 differs from the single continuation with the same seed")
-	}
-}
-
-func TestStreamGroups(t *testing.T) {
-	for count, want := range map[int]string{1: "[1]", 3: "[1 1 1]", 8: "[8]", 11: "[8 1 1 1]", 16: "[8 8]"} {
-		if got := fmt.Sprint(streamGroups(count, false)); got != want {
-			t.Errorf("streamGroups(%d) = %s, want %s", count, got, want)
-		}
-	}
-	if got := fmt.Sprint(streamGroups(9, true)); got != "[1 1 1 1 1 1 1 1 1]" {
-		t.Errorf("bfloat16: streamGroups(9) = %s, want nine singles", got)
 	}
 }
 
