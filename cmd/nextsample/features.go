@@ -121,7 +121,7 @@ func runFeatures(c *cli.Context) error {
 		desc, recipe.Dim, recipe.Framing.Window, recipe.Framing.Hop, recipe.Settings.SampleRate, frameConvention(recipe.Framing))
 	fmt.Fprintf(stderr, "features: %s (%s): %d files\n", corp.Source, what, len(entries))
 	out := c.String("out")
-	status := newStatusLine(stderr, ttyEvery, logEvery)
+	status := newStatusLine(stderr, ttyEvery, logEvery).firstAfterInterval()
 	prog, err := features.WriteCorpus(ctx, recipe, entries, out, features.CorpusOptions{
 		RunOptions: features.RunOptions{Threads: c.Int("threads"), Progress: progressPrinter(status), Speakers: speakers},
 		Format:     format,

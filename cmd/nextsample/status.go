@@ -56,6 +56,16 @@ func newStatusLine(w io.Writer, ttyEvery, logEvery time.Duration) *statusLine {
 	return s
 }
 
+// firstAfterInterval makes the first line wait an interval, as lines
+// drawn by a ticker do, so that a task that ends quickly shows only its
+// final line.
+func (s *statusLine) firstAfterInterval() *statusLine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = time.Now()
+	return s
+}
+
 // draw displays line, unless the last one was shown less than the
 // interval ago and this one is not final.
 func (s *statusLine) draw(line string, final bool) {
