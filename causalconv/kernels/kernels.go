@@ -193,7 +193,7 @@ type Set struct {
 
 	// Exp is y[i] = exp(x[i]) for i < n, with the relative error bound
 	// of approx.go (the exp inside SoftmaxXent and the gates); y may be x.
-	// The generator's sampler can use it for the softmax weights.
+	// The generator's sampler uses it for the softmax weights (NewSampler).
 	Exp func(n int, x, y []float32)
 }
 
