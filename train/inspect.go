@@ -1,15 +1,20 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/nextsample/nextsample/audio"
+	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
+	"github.com/nextsample/nextsample/internal/humanize"
 )
 
 // Kinds of model file, as ModelInfo.Kind says.
@@ -24,7 +29,7 @@ const (
 )
 
 // ModelInfo is everything Inspect finds in a model file. Its JSON form is
-// a line of `nextsample model --json`.
+// a line of `nextsample model --json`; WriteText writes its text form.
 type ModelInfo struct {
 	Path string `json:"path"`
 	// Kind is KindCheckpoint, KindBest or KindModel.
@@ -233,4 +238,230 @@ func resumeProblem(f *modelfile.File, o Options) string {
 	default:
 		return fmt.Sprintf("optimizer state %s (and %d more)", p[0], len(p)-1)
 	}
+}
+
+// maxListedSpeakers is how many speaker names the text form lists.
+const maxListedSpeakers = 20
+
+// WriteText writes m for people, a field a line, as `nextsample model`
+// prints it: the file and its kind, sizes, the architecture (every field
+// of the configuration, so that a field added to causalconv.Config shows
+// without changes here), the audio settings, the speakers, then what the
+// file has of training state, best model and training data, and whether
+// Resume can continue it. For the last checkpoint of a short run:
+//
+//	File       : runs/fsdd/last.safetensors (training checkpoint)
+//	Size       : 4.8 MiB (4981328 bytes); parameters 1.6 MiB, optimizer state 3.1 MiB in 248 tensors
+//	Model      : 20 layers, receptive field 2047 samples (255.9 ms at 8000 Hz), 412032 parameters, 2.41 MFLOP per trained sample
+//	Input      : onehot (a causal conv over one-hot μ-law classes)
+//	Config     : quantization_channels 256, input_encoding onehot, input_kernel_size 1, …, residual_on_last_layer false
+//	Audio      : 8000 Hz, channel 1, other rates resampled, DC removed, peak scaled to 0.95, μ-law with 256 classes
+//	Speakers   : none (unconditioned)
+//	Training   : step 2 of 2, 2 updates, trained 3.818 s, 1 process
+//	Optimizer  : adam, lr 0.001, betas (0.9, 0.999), eps 1e-08; warm-up 0, decay constant
+//	Settings   : 2 files × ≤4000 samples, chunk 4096, fp32, seed 1, validation every 2 steps, snapshots every 2
+//	Validation : best 8.0085 bits/sample at step 0, last 8.0086
+//	Train set  : 200 files, 649285 samples
+//	Data       : /data/fsdd/manifest.csv; validation on the default split (the first of valid, validation, dev, test present)
+//	Resumable  : yes (training state and optimizer state)
+func (m *ModelInfo) WriteText(w io.Writer) error {
+	kind := map[string]string{
+		KindCheckpoint: "training checkpoint",
+		KindBest:       "best model of a training run",
+		KindModel:      "model without training state",
+	}[m.Kind]
+	var b strings.Builder
+	fmt.Fprintf(&b, "File       : %s (%s)\n", m.Path, kind)
+	fmt.Fprintf(&b, "Size       : %s\n", m.describeSize())
+	rf := fmt.Sprintf("%d samples", m.ReceptiveField)
+	if m.ReceptiveFieldMS != nil {
+		rf += fmt.Sprintf(" (%.1f ms at %d Hz)", *m.ReceptiveFieldMS, *m.SampleRate)
+	}
+	fmt.Fprintf(&b, "Model      : %d layers, receptive field %s, %d parameters, %.2f MFLOP per trained sample\n",
+		m.Layers, rf, m.Parameters, m.MFLOPPerSample)
+	fmt.Fprintf(&b, "Input      : %s\n", describeInput(m.InputEncoding))
+	fmt.Fprintf(&b, "Config     : %s\n", strings.Join(configFields(m.Config), ", "))
+	if m.Audio != nil {
+		fmt.Fprintf(&b, "Audio      : %s\n", m.Audio.Describe())
+	} else {
+		fmt.Fprintf(&b, "Audio      : unknown\n")
+	}
+	if m.AudioAssumed != "" {
+		fmt.Fprintf(&b, "             (%s)\n", m.AudioAssumed)
+	}
+	fmt.Fprintf(&b, "Speakers   : %s\n", describeSpeakers(m.Speakers, m.SpeakerCount))
+	if m.SpeakerNote != "" {
+		fmt.Fprintf(&b, "             (%s)\n", m.SpeakerNote)
+	}
+	if m.Training != nil {
+		m.Training.writeText(&b)
+	}
+	if bm := m.Best; bm != nil {
+		fmt.Fprintf(&b, "Best       : %.4f validation bits/sample at step %d\n", bm.ValBits, bm.Step)
+	}
+	if d := m.TrainData; d != nil {
+		fmt.Fprintf(&b, "Data       : %s\n", describeTrainData(*d))
+	}
+	switch {
+	case m.Resumable:
+		fmt.Fprintf(&b, "Resumable  : yes (training state and optimizer state)\n")
+	case m.ResumeProblem != "":
+		fmt.Fprintf(&b, "Resumable  : no (%s)\n", m.ResumeProblem)
+	default:
+		fmt.Fprintf(&b, "Resumable  : no (no training state; only %s and step-NNNNNN.safetensors have it)\n", LastFile)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// describeSize says how big the file is and what takes the room.
+func (m *ModelInfo) describeSize() string {
+	size := humanize.Bytes(m.SizeBytes)
+	if m.SizeBytes >= 1<<10 {
+		size += fmt.Sprintf(" (%d bytes)", m.SizeBytes)
+	}
+	size += "; parameters " + humanize.Bytes(m.ParameterBytes)
+	if m.OptimizerTensors > 0 {
+		size += fmt.Sprintf(", optimizer state %s in %d tensors", humanize.Bytes(m.OptimizerBytes), m.OptimizerTensors)
+	}
+	return size
+}
+
+// describeInput says what an input encoding (causalconv.Config's
+// InputEncoding) does.
+func describeInput(encoding string) string {
+	switch encoding {
+	case causalconv.InputOneHot:
+		return "onehot (a causal conv over one-hot μ-law classes)"
+	case causalconv.InputEmbedding:
+		return "embedding (a lookup of the μ-law class)"
+	}
+	return encoding
+}
+
+// configFields lists the fields of a config's JSON object in order, each
+// as "name value" (strings unquoted).
+func configFields(js json.RawMessage) []string {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return []string{string(js)}
+	}
+	var out []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			break
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		val := string(v)
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			val = s
+		}
+		out = append(out, fmt.Sprintf("%v %s", t, val))
+	}
+	return out
+}
+
+// writeText writes the lines of ModelInfo.WriteText for the training
+// state of a checkpoint.
+func (t *TrainingInfo) writeText(b *strings.Builder) {
+	o := t.Options
+	line := fmt.Sprintf("step %d of %d, %d updates", t.Step, o.Steps, t.Updates)
+	if t.SkippedSteps > 0 {
+		line += fmt.Sprintf(" (%d non-finite steps skipped)", t.SkippedSteps)
+	}
+	if t.LRScale != 1 {
+		line += fmt.Sprintf(", learning rate scaled by %g", t.LRScale)
+	}
+	line += ", trained " + humanize.HoursMinutes(t.Seconds)
+	if t.Ranks > 1 {
+		line += fmt.Sprintf(", %d processes", t.Ranks)
+	} else if t.Ranks == 1 {
+		line += ", 1 process"
+	}
+	fmt.Fprintf(b, "Training   : %s\n", line)
+	fmt.Fprintf(b, "Optimizer  : %s\n", describeOptimizer(o))
+	fmt.Fprintf(b, "Settings   : %d files × ≤%d samples, chunk %d, %s, seed %d, validation every %d steps, snapshots every %d\n",
+		o.Batch, o.Crop, o.Chunk, o.Precision, o.Seed, o.EvalEvery, o.SaveEvery)
+	val := "none yet"
+	if t.BestValBits != nil {
+		val = fmt.Sprintf("best %.4f bits/sample at step %d", *t.BestValBits, t.BestStep)
+		if t.LastValBits != nil {
+			val += fmt.Sprintf(", last %.4f", *t.LastValBits)
+		}
+	}
+	fmt.Fprintf(b, "Validation : %s\n", val)
+	fmt.Fprintf(b, "Train set  : %d files, %d samples\n", t.TrainFiles, t.TrainSamples)
+}
+
+// describeSpeakers lists a model's speakers, at most maxListedSpeakers of
+// them; count is the size of its table where the names are missing.
+func describeSpeakers(names []string, count int) string {
+	if names == nil {
+		if count > 0 {
+			return fmt.Sprintf("%s, unnamed", humanize.Count(count, "speaker"))
+		}
+		return "none (unconditioned)"
+	}
+	shown, more := names, ""
+	if len(names) > maxListedSpeakers {
+		shown, more = names[:maxListedSpeakers], ", …"
+	}
+	list := ""
+	if len(shown) > 0 {
+		list = ": " + strings.Join(shown, ", ") + more
+	}
+	return humanize.Count(len(names), "speaker") + list
+}
+
+// describeOptimizer says which optimizer and schedule a run trains with,
+// with every setting that applies to it.
+func describeOptimizer(o Options) string {
+	s := fmt.Sprintf("%s, lr %g", o.Optimizer, o.LR)
+	switch o.Optimizer {
+	case Adam:
+		s += fmt.Sprintf(", betas (%g, %g), eps %g", o.Beta1, o.Beta2, o.Epsilon)
+	case SGD:
+		s += fmt.Sprintf(", momentum %g", o.Momentum)
+		if o.Nesterov {
+			s += " (Nesterov)"
+		}
+	}
+	if o.WeightDecay > 0 {
+		s += fmt.Sprintf(", weight decay %g", o.WeightDecay)
+	}
+	s += fmt.Sprintf("; warm-up %d, decay %s", o.Warmup, o.Decay)
+	if o.Decay == DecayCosine {
+		s += fmt.Sprintf(" to %g×", o.LRFloor)
+	}
+	if o.Clip > 0 {
+		s += fmt.Sprintf(", clip %g", o.Clip)
+	}
+	return s
+}
+
+// describeTrainData says what a run trained and validated on.
+func describeTrainData(d modelfile.TrainData) string {
+	s := d.Data
+	if s == "" {
+		s = "unknown"
+	}
+	switch {
+	case d.ValData != "" && d.ValSplit != "":
+		s += fmt.Sprintf("; validation on split %s of %s", d.ValSplit, d.ValData)
+	case d.ValData != "":
+		s += "; validation on " + d.ValData
+	case d.ValSplit != "":
+		s += "; validation on split " + d.ValSplit
+	default:
+		s += "; validation on the default split (the first of " + strings.Join(corpus.ValidationSplits(), ", ") + " present)"
+	}
+	if d.ValSamples > 0 {
+		s += fmt.Sprintf(", at most about %d samples", d.ValSamples)
+	}
+	return s
 }

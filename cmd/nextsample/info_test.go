@@ -75,10 +75,10 @@ func TestInfoMatchesSox(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit status %d, want 1", code)
 	}
-	var got []fileInfo
+	var got []audio.FileSummary
 	sc := bufio.NewScanner(strings.NewReader(stdout))
 	for sc.Scan() {
-		var fi fileInfo
+		var fi audio.FileSummary
 		if err := json.Unmarshal(sc.Bytes(), &fi); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
@@ -184,10 +184,10 @@ func TestInfoFLACSphereMatchesSox(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit status %d, want 1", code)
 	}
-	var got []fileInfo
+	var got []audio.FileSummary
 	sc := bufio.NewScanner(strings.NewReader(stdout))
 	for sc.Scan() {
-		var fi fileInfo
+		var fi audio.FileSummary
 		if err := json.Unmarshal(sc.Bytes(), &fi); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
@@ -293,15 +293,15 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 
 // corpusJSON runs info --json on args and decodes the corpus lines
 // (those with a kind), failing on any other output or a non-zero exit.
-func corpusJSON(t *testing.T, args ...string) []corpusInfo {
+func corpusJSON(t *testing.T, args ...string) []corpus.Summary {
 	t.Helper()
 	code, stdout, stderr := runCLI("", append([]string{"info", "--json"}, args...)...)
 	if code != 0 || stderr != "" {
 		t.Fatalf("info --json %v: exit %d, stderr %q", args, code, stderr)
 	}
-	var out []corpusInfo
+	var out []corpus.Summary
 	for _, line := range strings.Split(strings.TrimSuffix(stdout, "\n"), "\n") {
-		var ci corpusInfo
+		var ci corpus.Summary
 		if err := json.Unmarshal([]byte(line), &ci); err != nil || ci.Kind == "" {
 			t.Fatalf("line %q: not a corpus object (%v)", line, err)
 		}
@@ -313,7 +313,7 @@ func corpusJSON(t *testing.T, args ...string) []corpusInfo {
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 // checkDurations compares the total and the min/median/max.
-func checkDurations(t *testing.T, ci corpusInfo, seconds, minS, medianS, maxS float64) {
+func checkDurations(t *testing.T, ci corpus.Summary, seconds, minS, medianS, maxS float64) {
 	t.Helper()
 	if !near(ci.Seconds, seconds) || ci.MinS == nil || ci.MedianS == nil || ci.MaxS == nil ||
 		!near(*ci.MinS, minS) || !near(*ci.MedianS, medianS) || !near(*ci.MaxS, maxS) {
@@ -359,7 +359,7 @@ func TestInfoKaldiDir(t *testing.T) {
 		t.Fatalf("%d objects", len(got))
 	}
 	ci := got[0]
-	want := corpusInfo{Kind: "kaldi", Path: kd, Utterances: 6, Recordings: 5, Speakers: 3, Labelled: 2,
+	want := corpus.Summary{Kind: "kaldi", Path: kd, Utterances: 6, Recordings: 5, Speakers: 3, Labelled: 2,
 		Splits: map[string]int{"train": 6}, UnknownLength: 1,
 		SampleRates: map[string]int{"8000": 4, "unknown": 2},
 		Channels:    map[string]int{"1": 4, "unknown": 2},
@@ -476,8 +476,8 @@ func TestInfoFolderMixedWithFiles(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("stdout:\n%s", stdout)
 	}
-	var ci corpusInfo
-	var fi fileInfo
+	var ci corpus.Summary
+	var fi audio.FileSummary
 	if err := json.Unmarshal([]byte(lines[0]), &ci); err != nil {
 		t.Fatal(err)
 	}

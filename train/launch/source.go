@@ -31,7 +31,7 @@ func SourceOf(meta map[string]string) (src Source, ok bool) {
 
 // ValSplitNames are the splits taken for validation, in order of
 // preference, when Source.ValSplit is not given.
-var ValSplitNames = []string{"valid", "validation", "dev", "test"}
+var ValSplitNames = corpus.ValidationSplits()
 
 // Bound says how Source.ValSamples bounded a validation set: Kept of its
 // Of files, chosen by key hash for at most Limit samples.
