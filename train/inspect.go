@@ -11,10 +11,10 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/humanize"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
-	"github.com/nextsample/nextsample/internal/humanize"
 )
 
 // Kinds of model file, as ModelInfo.Kind says.

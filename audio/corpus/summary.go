@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nextsample/nextsample/internal/humanize"
+	"github.com/nextsample/nextsample/audio/humanize"
 )
 
 // A Summary describes a corpus from its entries' headers. Its JSON form is
