@@ -26,7 +26,12 @@
 //
 // Measure allocates the model and its buffers anew each time; to give each
 // measurement a peak memory of its own, as `nextsample bench` does, run
-// each in a process of its own.
+// each in a process of its own. A Runner does that: it starts a process
+// per measurement (RunProcess reads the Result the process prints and its
+// peak RSS) and, given a Reference, runs the PyTorch scripts on the same
+// measurement right after ours. Each ends as a Report: our figures, the
+// reference's (PyTorch float32, and bf16 autocast for training) and ours
+// over theirs, with its CSV line (Report.WriteCSV) and JSON form.
 package bench
 
 import (
@@ -90,6 +95,10 @@ type Result struct {
 	MaxS    float64 `json:"max_s"`
 	// Note says what ran (threads, kernels, …), starting with a space.
 	Note string `json:"note,omitempty"`
+	// RSSMiB is the peak resident set size, in MiB, of the process that
+	// ran the measurement when it ran in one of its own (RunProcess, or a
+	// Reference's script); Measure leaves it 0.
+	RSSMiB float64 `json:"rss_mib,omitempty"`
 	// Precision is the training measurements' arithmetic (fp32 or bf16).
 	Precision string `json:"precision,omitempty"`
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 
 	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
@@ -21,6 +22,12 @@ type Config struct {
 	Generate Generate       `json:"generate"`
 	Data     map[string]any `json:"data"`
 	Runtime  Runtime        `json:"runtime"`
+
+	// Path is the file LoadConfig read the configuration from; "" when
+	// it was parsed from bytes. A Reference's scripts are given this
+	// file, or a temporary copy of data when there is none.
+	Path string `json:"-"`
+	data []byte // the configuration file as parsed
 }
 
 // Train is the "train" section: the optimizer of the training steps, the
@@ -92,7 +99,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	if o := s.Train.Optimizer; o != "" && o != train.Adam && o != train.SGD {
 		return nil, fmt.Errorf("train.optimizer %q: must be %s or %s", o, train.Adam, train.SGD)
 	}
-	return &Config{ConfigFile: *cf, Train: s.Train, Generate: s.Generate, Data: s.Data, Runtime: s.Runtime}, nil
+	return &Config{ConfigFile: *cf, Train: s.Train, Generate: s.Generate, Data: s.Data, Runtime: s.Runtime, data: data}, nil
 }
 
 // LoadConfig reads and parses a configuration file; see ParseConfig.
@@ -105,6 +112,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	c.Path = path
 	return c, nil
 }
 
@@ -123,6 +131,18 @@ func (c *Config) Names() []string {
 		out = append(out, "features_"+v.Name)
 	}
 	return append(out, "features_fbank")
+}
+
+// Select returns the measurements of c whose names only matches, in the
+// order of Names; all of them when only is nil.
+func (c *Config) Select(only *regexp.Regexp) []string {
+	var out []string
+	for _, n := range c.Names() {
+		if only == nil || only.MatchString(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // trainName is the name of the training measurement of variant v and
