@@ -18,9 +18,9 @@ const (
 
 // Settings is the preprocessing between a WAV file and the samples a
 // model sees. A model file stores the Settings it was trained with, and
-// training data, evaluation data, generation prompts and feature
-// extraction all go through the same Apply, so the model never sees audio
-// prepared differently from what it learned on.
+// training data, evaluation data, generation prompts (LoadPrompt) and
+// feature extraction all go through the same Apply, so the model never
+// sees audio prepared differently from what it learned on.
 //
 // The steps, in order: pick or average the channels; resample to
 // SampleRate, or refuse a file at another rate; remove the mean (DC);

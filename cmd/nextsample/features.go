@@ -239,8 +239,7 @@ func featureRecipe(c *cli.Context, kind string, entries []corpus.Entry) (*featur
 func progressPrinter(status *statusLine) func(features.Progress) {
 	return func(p features.Progress) {
 		eta := ""
-		if p.Done > 0 && p.Done < p.Total {
-			left := time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
+		if left := p.Left(); left > 0 {
 			eta = fmt.Sprintf(", %s left", left.Round(time.Second))
 		}
 		status.draw(fmt.Sprintf("features: %d/%d files (%.0f%%), %s samples/s%s",

@@ -235,9 +235,9 @@ func runGenerate(c *cli.Context) error {
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("generate: %w", err))
 	}
-	total, secs := float64(n)*float64(count), res.Elapsed.Seconds()
+	sps := res.SamplesPerSecond()
 	fmt.Fprintf(stderr, "generated %d samples × %d in %.2f s: %s samples/s, %.2f× real time at %d Hz\n",
-		n, count, secs, groupThousands(total/secs), total/secs/float64(rate), rate)
+		n, count, res.Elapsed.Seconds(), groupThousands(sps), sps/float64(rate), rate)
 	if err := ctx.Err(); err != nil {
 		return interrupted(ctx, fmt.Errorf("generate: %w; nothing written", err))
 	}
@@ -342,7 +342,7 @@ func writeContinuations(stdout io.Writer, r *genRequest, job *genJob, classes []
 // status.
 func continueProgress(status *statusLine, n, count, rate int) func(causalconv.ContinueProgress) {
 	return func(p causalconv.ContinueProgress) {
-		sps := float64(p.Done) / p.Elapsed.Seconds()
+		sps := p.SamplesPerSecond()
 		status.draw(fmt.Sprintf("generating: %.2f of %.2f s of audio (%3.0f%%), %s samples/s, %.2f× real time",
 			float64(p.Done)/float64(count)/float64(rate), float64(n)/float64(rate), 100*float64(p.Done)/float64(p.Total),
 			groupThousands(sps), sps/float64(rate)), false)
