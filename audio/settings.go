@@ -1,9 +1,12 @@
 package audio
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/nextsample/nextsample/audio/inflight"
 )
 
 // Normalization modes of Settings.Normalize.
@@ -15,9 +18,9 @@ const (
 
 // Settings is the preprocessing between a WAV file and the samples a
 // model sees. A model file stores the Settings it was trained with, and
-// training data, evaluation data, generation prompts and feature
-// extraction all go through the same Apply, so the model never sees audio
-// prepared differently from what it learned on.
+// training data, evaluation data, generation prompts (LoadPrompt) and
+// feature extraction all go through the same Apply, so the model never
+// sees audio prepared differently from what it learned on.
 //
 // The steps, in order: pick or average the channels; resample to
 // SampleRate, or refuse a file at another rate; remove the mean (DC);
@@ -184,4 +187,81 @@ func loudSpan(x []float32, rate int, thresholdDB float64) (start, end int, ok bo
 		last--
 	}
 	return first * frame, min(len(x), (last+1)*frame), true
+}
+
+// A Prompt is a recording prepared as the start of generated audio: the
+// settings applied (Load), then μ-law quantized, so that a model is
+// prompted with audio prepared exactly as its training data were.
+// Generation continues Classes; its output starts with Samples, the
+// prompt as the model heard it. Make one with LoadPrompt or SilentPrompt.
+type Prompt struct {
+	// Classes are the μ-law classes the model reads: the recording's, or
+	// for a silent prompt one silence class.
+	Classes []int32
+	// Samples are the centres of Classes, the prompt as the model heard
+	// it; empty for a silent prompt, whose one class is not output.
+	Samples []float32
+	// Report says what the settings did to the recording (the zero
+	// Report for a silent prompt).
+	Report Report
+	// Rate is the settings' sample rate, in Hz.
+	Rate int
+	// MuLaw is the companding of Classes.
+	MuLaw MuLaw
+}
+
+// SilentPrompt is the prompt of generation from silence: one silence
+// class as the first input, on queues that are zero as the forward pass's
+// padding is. It is not output.
+func (s Settings) SilentPrompt() *Prompt {
+	mu := s.MuLaw()
+	return &Prompt{Classes: []int32{mu.Silence()}, Rate: s.SampleRate, MuLaw: mu}
+}
+
+// LoadPrompt reads the recording at path ("-" for standard input) as
+// Load does and quantizes it. The read is recorded in ctx's inflight.Set,
+// if it carries one: standard input may keep it waiting.
+func (s Settings) LoadPrompt(ctx context.Context, path string) (*Prompt, error) {
+	name := path
+	if path == "-" {
+		name = "from standard input"
+	}
+	leave := inflight.Enter(ctx, "reading the prompt "+name, nil)
+	x, rep, err := s.Load(path)
+	leave()
+	if err != nil {
+		return nil, err
+	}
+	p := &Prompt{Classes: make([]int32, len(x)), Samples: make([]float32, len(x)), Report: rep, Rate: s.SampleRate, MuLaw: s.MuLaw()}
+	p.MuLaw.Encode(x, p.Classes)
+	p.MuLaw.Decode(p.Classes, p.Samples)
+	return p, nil
+}
+
+// Then returns the audio of the prompt followed by a continuation of it:
+// Samples, then the centres of the continuation's classes.
+func (p *Prompt) Then(classes []int32) []float32 {
+	out := make([]float32, len(p.Samples)+len(classes))
+	copy(out, p.Samples)
+	p.MuLaw.Decode(classes, out[len(p.Samples):])
+	return out
+}
+
+// Describe says what the prompt is, for messages: its length, what the
+// settings changed (resampling, trimming), and, when it is longer than
+// the receptive field of the model it prompts, that only the last
+// receptiveField samples condition the continuation.
+func (p *Prompt) Describe(receptiveField int) string {
+	n := len(p.Samples)
+	how := ""
+	if p.Report.Resampled {
+		how = fmt.Sprintf(", resampled from %d Hz", p.Report.Info.SampleRate)
+	}
+	if trimmed := p.Report.TrimmedStart + p.Report.TrimmedEnd; trimmed > 0 {
+		how += fmt.Sprintf(", %d silent samples trimmed", trimmed)
+	}
+	if n > receptiveField {
+		how += fmt.Sprintf("; the last %d (the receptive field) condition the continuation", receptiveField)
+	}
+	return fmt.Sprintf("%d samples, %.2f s at %d Hz%s", n, float64(n)/float64(p.Rate), p.Rate, how)
 }

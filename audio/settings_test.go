@@ -1,8 +1,10 @@
 package audio
 
 import (
+	"context"
 	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -171,5 +173,51 @@ func TestLoadGoldenFile(t *testing.T) {
 	_, _, err = DefaultSettings().Load(wavPath("bad_alaw.wav"))
 	if err == nil || !strings.HasPrefix(err.Error(), wavPath("bad_alaw.wav")+": ") {
 		t.Errorf("bad file: %v", err)
+	}
+}
+
+// TestLoadPrompt: a prompt is the recording as Load prepares it, μ-law
+// quantized; Then appends a continuation's class centres; Describe says
+// what was done; a silent prompt is one silence class and outputs nothing.
+func TestLoadPrompt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.wav")
+	if err := WriteFile(path, sine(1600, 16000, 440, 0.3), 16000, PCM16); err != nil {
+		t.Fatal(err)
+	}
+	s := DefaultSettings()
+	if _, err := s.LoadPrompt(context.Background(), path); err == nil || !strings.Contains(err.Error(), "16000 Hz") {
+		t.Fatalf("a prompt at another rate without resampling: %v", err)
+	}
+	s.Resample = true
+	p, err := s.LoadPrompt(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _, err := s.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu := s.MuLaw()
+	if len(p.Classes) != len(x) || len(p.Samples) != len(x) || p.Rate != 8000 || !p.Report.Resampled {
+		t.Fatalf("prompt of %d classes, %d samples at %d Hz (%+v); want %d at 8000 Hz, resampled", len(p.Classes), len(p.Samples), p.Rate, p.Report, len(x))
+	}
+	for i, v := range x {
+		if c := mu.EncodeOne(v); p.Classes[i] != c || p.Samples[i] != mu.Centre(c) {
+			t.Fatalf("sample %d: class %d (centre %v), want %d (%v)", i, p.Classes[i], p.Samples[i], c, mu.Centre(c))
+		}
+	}
+	full := p.Then([]int32{0, 255})
+	if len(full) != len(x)+2 || full[len(x)] != mu.Centre(0) || full[len(x)+1] != mu.Centre(255) || full[0] != p.Samples[0] {
+		t.Errorf("Then: %d samples ending %v", len(full), full[len(x):])
+	}
+	if got, want := p.Describe(100), "800 samples, 0.10 s at 8000 Hz, resampled from 16000 Hz; the last 100 (the receptive field) condition the continuation"; got != want {
+		t.Errorf("Describe: %q, want %q", got, want)
+	}
+	silent := DefaultSettings().SilentPrompt()
+	if len(silent.Classes) != 1 || silent.Classes[0] != mu.Silence() || len(silent.Samples) != 0 {
+		t.Errorf("silent prompt %+v", silent)
+	}
+	if got := silent.Then([]int32{128}); len(got) != 1 || got[0] != mu.Centre(128) {
+		t.Errorf("silence then one class: %v", got)
 	}
 }

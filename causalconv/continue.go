@@ -77,6 +77,14 @@ type ContinueProgress struct {
 	Elapsed time.Duration
 }
 
+// SamplesPerSecond is the throughput so far, all continuations together.
+func (p ContinueProgress) SamplesPerSecond() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Done) / p.Elapsed.Seconds()
+}
+
 // Continuations are the result of Continue.
 type Continuations struct {
 	// Classes[s] holds continuation s: Samples μ-law classes, the prompt
@@ -85,6 +93,15 @@ type Continuations struct {
 	// Elapsed is the time the generation took, after the prompt's warm-up
 	// (which every generator does on the calling goroutine first).
 	Elapsed time.Duration
+}
+
+// SamplesPerSecond is the throughput of the generation, all
+// continuations together.
+func (c *Continuations) SamplesPerSecond() float64 {
+	if c.Elapsed <= 0 || len(c.Classes) == 0 {
+		return 0
+	}
+	return float64(len(c.Classes)) * float64(len(c.Classes[0])) / c.Elapsed.Seconds()
 }
 
 // Continue generates opt.Count continuations of prompt, a sequence of

@@ -81,6 +81,9 @@ func TestContinueIsGenerators(t *testing.T) {
 		if last.Done != 11*n || last.Total != 11*n {
 			t.Errorf("threads %d: the last progress is %+v, want %d of %d", threads, last, 11*n, 11*n)
 		}
+		if got, want := many.SamplesPerSecond(), float64(11*n)/many.Elapsed.Seconds(); got != want || last.SamplesPerSecond() <= 0 {
+			t.Errorf("threads %d: %v samples/s, want %v; progress at %v", threads, got, want, last.SamplesPerSecond())
+		}
 		if threads == 1 {
 			want = many.Classes
 			continue

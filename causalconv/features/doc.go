@@ -30,7 +30,12 @@
 // A Recipe says how a kind of features is made: the audio preparation
 // (a learned model's stored settings; for fbank and MFCC, the waveform as
 // recorded, as Kaldi reads it), the per-worker Computer, and the
-// features.json description. Run streams a corpus through a Recipe on
+// features.json description. LearnedRecipe makes one from a model file
+// and the choices it leaves open (LearnedOptions: layers, pooling, frames
+// in milliseconds), KaldiRecipe from KaldiOptions; for a
+// speaker-conditioned model, Recipe.ChooseSpeakers picks each file's
+// speaker (its own where the model knows it, else one given) and records
+// the choice in features.json. Run streams a corpus through a Recipe on
 // all cores: workers decode and compute utterances in parallel, and the
 // calling goroutine receives them in corpus order, with at most two
 // utterances per worker in memory, so the output bytes do not depend on

@@ -31,6 +31,15 @@ func (p Progress) SamplesPerSecond() float64 {
 	return float64(p.Samples) / p.Elapsed.Seconds()
 }
 
+// Left estimates the time to the end at the rate so far, in utterances
+// per second; it is 0 before the first utterance and at the end.
+func (p Progress) Left() time.Duration {
+	if p.Done <= 0 || p.Done >= p.Total {
+		return 0
+	}
+	return time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
+}
+
 // RunOptions configure Run.
 type RunOptions struct {
 	// Threads is the number of worker goroutines; 0 means GOMAXPROCS.

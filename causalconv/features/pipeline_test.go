@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
@@ -373,5 +374,21 @@ func TestShardSidecar(t *testing.T) {
 	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("the shards hold %v, the corpus %v", keys, want)
+	}
+}
+
+func TestProgressLeft(t *testing.T) {
+	for _, c := range []struct {
+		p    Progress
+		want time.Duration
+	}{
+		{Progress{Done: 0, Total: 4, Elapsed: time.Second}, 0},
+		{Progress{Done: 1, Total: 4, Elapsed: time.Second}, 3 * time.Second},
+		{Progress{Done: 3, Total: 4, Elapsed: 6 * time.Second}, 2 * time.Second},
+		{Progress{Done: 4, Total: 4, Elapsed: time.Second}, 0},
+	} {
+		if got := c.p.Left(); got != c.want {
+			t.Errorf("%+v: Left() = %v, want %v", c.p, got, c.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 // A Computer turns one utterance's samples, prepared with its Recipe's
@@ -40,6 +41,62 @@ type Recipe struct {
 	// Sidecar describes the features; WriteCorpus adds the shard and the
 	// featio.Writer the counts.
 	Sidecar featio.Sidecar
+	// Description says what the features are, for messages: "Kaldi
+	// fbank", "learned from m.safetensors (skip, mean pooling)".
+	Description string
+}
+
+// String describes the features for messages: what they are, their size
+// and their frames.
+func (r *Recipe) String() string {
+	convention := "centred"
+	if r.Framing.SnipEdges {
+		convention = "snip-edges"
+	}
+	return fmt.Sprintf("%s, %d dims per frame (%d-sample windows every %d samples at %d Hz, %s)",
+		r.Description, r.Dim, r.Framing.Window, r.Framing.Hop, r.Settings.SampleRate, convention)
+}
+
+// FrameOptions place frames in milliseconds, as Kaldi's options do:
+// LengthMs windows every ShiftMs, snipped at the edges or centred (see
+// Framing).
+type FrameOptions struct {
+	LengthMs, ShiftMs float64
+	SnipEdges         bool
+}
+
+// LearnedOptions are the choices that learned features of a model file
+// leave open.
+type LearnedOptions struct {
+	// Layers is what each frame holds, a ParseLayers specification
+	// ("skip", "z:all", "skip,z:0-9").
+	Layers string
+	// Pool is PoolMean (default when empty) or PoolMax.
+	Pool string
+	// Frames place the frames.
+	Frames FrameOptions
+	// Chunk bounds the positions per network call; 0 means DefaultChunk.
+	Chunk int
+}
+
+// LearnedRecipe returns the recipe of the learned features of the model
+// file mf, whose audio is prepared with s (the model's settings, as
+// modelfile.ModelAudio reads them; see Learned). The sidecar records the
+// file's path and SHA-256, so the features can be traced to the weights.
+func LearnedRecipe(mf *modelfile.File, s audio.Settings, opts LearnedOptions) (*Recipe, error) {
+	layers, err := ParseLayers(opts.Layers, mf.Model.Config.Layers())
+	if err != nil {
+		return nil, err
+	}
+	fr, err := FramingMs(s.SampleRate, opts.Frames.LengthMs, opts.Frames.ShiftMs, opts.Frames.SnipEdges)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := FileSHA256(mf.Path)
+	if err != nil {
+		return nil, err
+	}
+	return Learned(mf.Model, s, Options{Layers: layers, Pool: opts.Pool, Framing: fr, Chunk: opts.Chunk}, mf.Path, sum)
 }
 
 // Learned returns the recipe of learned features of model m, whose audio
@@ -70,6 +127,7 @@ func Learned(m *causalconv.Model, s audio.Settings, opts Options, modelPath, mod
 	}
 	opts = first.Options()
 	mu := s.MuLaw()
+	desc := fmt.Sprintf("learned from %s (%s, %s pooling)", modelPath, opts.Layers, opts.Pool)
 	var sha *string
 	if modelSHA256 != "" {
 		sha = &modelSHA256
@@ -90,6 +148,7 @@ func Learned(m *causalconv.Model, s audio.Settings, opts Options, modelPath, mod
 			SnipEdges:     opts.Framing.SnipEdges,
 			Dims:          first.Dim(),
 		},
+		Description: desc,
 	}
 	// The first extractor (its workspace is the big allocation) goes to
 	// the first worker; the others make their own.
@@ -155,6 +214,7 @@ func Kaldi(cfg kaldifeat.Config, s audio.Settings) (*Recipe, error) {
 			Dims:          first.Dim(),
 			Kaldi:         &kc,
 		},
+		Description: "Kaldi " + cfg.Kind,
 	}
 	spare := first
 	r.NewComputer = func() (Computer, error) {
@@ -168,6 +228,45 @@ func Kaldi(cfg kaldifeat.Config, s audio.Settings) (*Recipe, error) {
 		return kaldiComputer{ex}, nil
 	}
 	return r, nil
+}
+
+// KaldiOptions are the choices of Kaldi features.
+type KaldiOptions struct {
+	// Kind is featio.KindFbank or featio.KindMFCC: compute-fbank-feats'
+	// or compute-mfcc-feats' defaults (kaldifeat.DefaultFbank,
+	// DefaultMFCC) with Frames and Dither.
+	Kind string
+	// SampleRate is the rate the features are computed at, in Hz.
+	SampleRate int
+	// Frames place the frames.
+	Frames FrameOptions
+	// Dither is Gaussian dither in int16 units (Kaldi's default is 1; 0
+	// is reproducible).
+	Dither float64
+	// Resample converts audio at other rates to SampleRate instead of
+	// refusing it.
+	Resample bool
+}
+
+// KaldiRecipe returns the recipe of Kaldi fbank or MFCC features with
+// opts, of the waveform as recorded (KaldiSettings).
+func KaldiRecipe(opts KaldiOptions) (*Recipe, error) {
+	rate := opts.SampleRate
+	if rate <= 0 {
+		return nil, fmt.Errorf("invalid sample rate %d Hz", rate)
+	}
+	var cfg kaldifeat.Config
+	switch opts.Kind {
+	case featio.KindFbank:
+		cfg = kaldifeat.DefaultFbank(float64(rate))
+	case featio.KindMFCC:
+		cfg = kaldifeat.DefaultMFCC(float64(rate))
+	default:
+		return nil, fmt.Errorf("features: Kaldi features of kind %q, want %s or %s", opts.Kind, featio.KindFbank, featio.KindMFCC)
+	}
+	cfg.FrameLengthMs, cfg.FrameShiftMs, cfg.SnipEdges = opts.Frames.LengthMs, opts.Frames.ShiftMs, opts.Frames.SnipEdges
+	cfg.Dither = opts.Dither
+	return Kaldi(cfg, KaldiSettings(rate, opts.Resample))
 }
 
 // KaldiSettings is the audio preparation for Kaldi features at rate:

@@ -9,7 +9,6 @@ import (
 
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/audio/featio"
-	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv/features"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train/launch"
@@ -112,13 +111,12 @@ func runFeatures(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	recipe, desc, speakers, err := featureRecipe(c, kind, entries)
+	recipe, speakers, err := featureRecipe(c, kind, entries)
 	if err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 
-	fmt.Fprintf(stderr, "features: %s, %d dims per frame (%d-sample windows every %d samples at %d Hz, %s)\n",
-		desc, recipe.Dim, recipe.Framing.Window, recipe.Framing.Hop, recipe.Settings.SampleRate, frameConvention(recipe.Framing))
+	fmt.Fprintf(stderr, "features: %s\n", recipe)
 	fmt.Fprintf(stderr, "features: %s (%s): %d files\n", corp.Source, what, len(entries))
 	out := c.String("out")
 	status := newStatusLine(stderr, ttyEvery, logEvery).firstAfterInterval()
@@ -202,109 +200,46 @@ func featureEntries(c *cli.Context, shard features.Shard) (corp *corpus.Corpus, 
 	return corp, entries, what, nil
 }
 
-// featureRecipe builds the recipe of the features of kind and describes
-// it; for a speaker-conditioned model it also returns each entry's row of
-// the speaker table.
-func featureRecipe(c *cli.Context, kind string, entries []corpus.Entry) (recipe *features.Recipe, desc string, speakers []int, err error) {
-	switch {
-	case kind == featio.KindLearned:
-		var mf *modelfile.File
-		if recipe, desc, mf, err = learnedRecipe(c); err != nil {
-			return nil, "", nil, err
+// featureRecipe builds the recipe of the features of kind from the
+// flags; for a speaker-conditioned model it also returns each entry's row
+// of the speaker table.
+func featureRecipe(c *cli.Context, kind string, entries []corpus.Entry) (*features.Recipe, []int, error) {
+	frames := features.FrameOptions{LengthMs: c.Float64("frame-length"), ShiftMs: c.Float64("frame-shift"), SnipEdges: c.Bool("snip-edges")}
+	if kind != featio.KindLearned {
+		if c.IsSet("speaker") {
+			return nil, nil, errors.New("--speaker is for the learned features of a speaker-conditioned model")
 		}
-		var note string
-		speakers, note, err = featureSpeakers(c.String("speaker"), mf, entries)
-		if note != "" {
-			recipe.Sidecar.Speakers = note
-			desc += "; speakers: " + note
+		rate := launch.CommonRate(entries) // the corpus's rate, unless --sample-rate
+		if c.IsSet("sample-rate") {
+			rate = c.Int("sample-rate")
 		}
-		return recipe, desc, speakers, err
-	case c.IsSet("speaker"):
-		return nil, "", nil, errors.New("--speaker is for the learned features of a speaker-conditioned model")
+		r, err := features.KaldiRecipe(features.KaldiOptions{Kind: kind, SampleRate: rate, Frames: frames, Dither: c.Float64("dither"), Resample: c.Bool("resample")})
+		return r, nil, err
 	}
-	recipe, desc, err = kaldiRecipe(c, kind, entries)
-	return recipe, desc, nil, err
-}
-
-// learnedRecipe reads the model file and the learned-feature flags.
-func learnedRecipe(c *cli.Context) (*features.Recipe, string, *modelfile.File, error) {
-	path := c.String("model")
-	mf, err := modelfile.Load(path)
+	mf, err := modelfile.Load(c.String("model"))
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, err
 	}
-	r, desc, err := learnedRecipeOf(c, mf)
-	return r, desc, mf, err
-}
-
-func learnedRecipeOf(c *cli.Context, mf *modelfile.File) (*features.Recipe, string, error) {
-	path := mf.Path
 	settings, err := modelSettings(c, mf)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	if c.IsSet("resample") {
 		settings.Resample = c.Bool("resample")
 	}
-	layers, err := features.ParseLayers(c.String("layers"), mf.Model.Config.Layers())
+	r, err := features.LearnedRecipe(mf, settings, features.LearnedOptions{Layers: c.String("layers"), Pool: c.String("pool"), Frames: frames, Chunk: c.Int("chunk")})
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	fr, err := features.FramingMs(settings.SampleRate, c.Float64("frame-length"), c.Float64("frame-shift"), c.Bool("snip-edges"))
-	if err != nil {
-		return nil, "", err
-	}
-	sum, err := features.FileSHA256(path)
-	if err != nil {
-		return nil, "", err
-	}
-	r, err := features.Learned(mf.Model, settings, features.Options{
-		Layers: layers, Pool: c.String("pool"), Framing: fr, Chunk: c.Int("chunk"),
-	}, path, sum)
-	if err != nil {
-		return nil, "", err
-	}
-	return r, fmt.Sprintf("learned from %s (%s, %s pooling)", path, layers, r.Sidecar.Pooling), nil
-}
-
-// kaldiRecipe builds fbank or MFCC features at the corpus's rate (or
-// --sample-rate).
-func kaldiRecipe(c *cli.Context, kind string, entries []corpus.Entry) (*features.Recipe, string, error) {
-	rate := launch.CommonRate(entries)
-	if c.IsSet("sample-rate") {
-		rate = c.Int("sample-rate")
-	}
-	if rate <= 0 {
-		return nil, "", fmt.Errorf("invalid sample rate %d Hz", rate)
-	}
-	cfg := kaldifeat.DefaultFbank(float64(rate))
-	if kind == featio.KindMFCC {
-		cfg = kaldifeat.DefaultMFCC(float64(rate))
-	}
-	cfg.FrameLengthMs = c.Float64("frame-length")
-	cfg.FrameShiftMs = c.Float64("frame-shift")
-	cfg.SnipEdges = c.Bool("snip-edges")
-	cfg.Dither = c.Float64("dither")
-	r, err := features.Kaldi(cfg, features.KaldiSettings(rate, c.Bool("resample")))
-	if err != nil {
-		return nil, "", err
-	}
-	return r, fmt.Sprintf("Kaldi %s", kind), nil
-}
-
-func frameConvention(fr features.Framing) string {
-	if fr.SnipEdges {
-		return "snip-edges"
-	}
-	return "centred"
+	speakers, err := featureSpeakers(r, c.String("speaker"), mf, entries)
+	return r, speakers, err
 }
 
 // progressPrinter reports the features' progress on status.
 func progressPrinter(status *statusLine) func(features.Progress) {
 	return func(p features.Progress) {
 		eta := ""
-		if p.Done > 0 && p.Done < p.Total {
-			left := time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
+		if left := p.Left(); left > 0 {
 			eta = fmt.Sprintf(", %s left", left.Round(time.Second))
 		}
 		status.draw(fmt.Sprintf("features: %d/%d files (%.0f%%), %s samples/s%s",
@@ -312,38 +247,24 @@ func progressPrinter(status *statusLine) func(features.Progress) {
 	}
 }
 
-// featureSpeakers returns, for the learned features of a speaker-conditioned
-// model, each entry's row of its table: the entry's own speaker where the
-// model knows it, else --speaker; an entry with neither is refused. The
-// note says which were used, for features.json. An unconditioned model
-// refuses --speaker.
-func featureSpeakers(forced string, mf *modelfile.File, entries []corpus.Entry) (ids []int, note string, err error) {
+// featureSpeakers chooses, for the learned features r of a
+// speaker-conditioned model, each entry's row of its table: the entry's
+// own speaker where the model knows it, else --speaker (see
+// features.Recipe.ChooseSpeakers). An unconditioned model refuses
+// --speaker.
+func featureSpeakers(r *features.Recipe, forced string, mf *modelfile.File, entries []corpus.Entry) ([]int, error) {
 	table, err := modelSpeakers(mf)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	p := modelfile.SpeakerPolicy{Own: true}
-	if forced != "" {
-		p.Given = []string{forced}
+	rows, err := r.ChooseSpeakers(table, entries, forced)
+	var missing *features.MissingSpeakersError
+	switch {
+	case errors.As(err, &missing):
+		return nil, fmt.Errorf("%s is conditioned on speakers, and %d files have no speaker it knows (%s; speakers %s): give --speaker NAME, one of %s",
+			mf.Path, len(missing.Files), firstFew(missing.Files, 3), firstFew(missing.Speakers, 3), firstFew(table, 20))
+	case err != nil:
+		return nil, speakerFlagError(err, forced, mf.Path, table)
 	}
-	r, err := modelfile.LookupSpeakers(table, entrySpeakers(entries), p)
-	if err != nil {
-		return nil, "", speakerFlagError(err, forced, mf.Path, table)
-	}
-	if table == nil {
-		return nil, "", nil
-	}
-	if len(r.Missing) > 0 {
-		missing := make([]string, len(r.Missing))
-		for i, j := range r.Missing {
-			missing[i] = entries[j].Name()
-		}
-		return nil, "", fmt.Errorf("%s is conditioned on speakers, and %d files have no speaker it knows (%s; speakers %s): give --speaker NAME, one of %s",
-			mf.Path, len(missing), firstFew(missing, 3), firstFew(unknownSpeakers(entries, r), 3), firstFew(table, 20))
-	}
-	note = fmt.Sprintf("each file's own speaker (%d files)", r.Own)
-	if r.Own < len(entries) {
-		note += fmt.Sprintf(", %s for the %d others", forced, len(entries)-r.Own)
-	}
-	return r.Rows, note, nil
+	return rows, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -51,4 +53,14 @@ func shortCount(v float64) string {
 		return fmt.Sprintf("%.0fK", v/1e3)
 	}
 	return strings.TrimSuffix(fmt.Sprintf("%.0f", v), ".0")
+}
+
+// groupThousands formats v rounded to an integer with thousands separated
+// by commas.
+func groupThousands(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/atomicfile"
-	"github.com/nextsample/nextsample/audio/inflight"
 	"github.com/nextsample/nextsample/audio/spectrogram"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
@@ -95,16 +93,15 @@ func generateCommand() *cli.Command {
 // genRequest is a checked generate command line.
 type genRequest struct {
 	modelPath, promptPath string
-	seconds               float64
-	samples               int
-	temperature           float64
-	seed                  uint64
-	count, threads        int
-	outs, pngs            []string // one per continuation; pngs nil without --spectrogram
-	continuationOnly      bool
-	encoding              audio.Encoding
-	resample, bf16        bool
-	speakers              []int // per continuation, a conditioned model's table row; nil otherwise
+	seconds               float64 // --seconds; 0 with --samples
+	// opts are Continue's options; Samples is set by --samples or, once
+	// the model's rate is known, from --seconds, and Speakers, a
+	// conditioned model's table row per continuation, from --speaker.
+	opts             causalconv.ContinueOptions
+	outs, pngs       []string // one per continuation; pngs nil without --spectrogram
+	continuationOnly bool
+	encoding         audio.Encoding
+	resample         bool
 }
 
 // expandPattern returns the count paths of an output pattern.
@@ -151,14 +148,14 @@ func parseGenerate(c *cli.Context) (*genRequest, error) {
 		return nil, fmt.Errorf("unexpected argument %q (the prompt is given with --prompt)", c.Args().First())
 	}
 	r := &genRequest{
-		modelPath:        c.String("model"),
-		promptPath:       c.String("prompt"),
-		temperature:      c.Float64("temperature"),
-		seed:             c.Uint64("seed"),
-		count:            c.Int("count"),
+		modelPath:  c.String("model"),
+		promptPath: c.String("prompt"),
+		opts: causalconv.ContinueOptions{
+			Count: c.Int("count"), Temperature: c.Float64("temperature"), Seed: c.Uint64("seed"),
+			Threads: runtime.NumCPU(), Kernels: kernels.Best(), BF16: c.Bool("bf16"),
+		},
 		continuationOnly: c.Bool("continuation-only"),
 		resample:         c.Bool("resample"),
-		bf16:             c.Bool("bf16"),
 	}
 	if c.Bool("float") {
 		r.encoding = audio.Float32
@@ -172,35 +169,34 @@ func parseGenerate(c *cli.Context) (*genRequest, error) {
 			return nil, fmt.Errorf("--seconds %v: must be a positive number", r.seconds)
 		}
 	case samps:
-		r.samples = c.Int("samples")
-		if r.samples < 1 {
-			return nil, fmt.Errorf("--samples %d: must be at least 1", r.samples)
+		r.opts.Samples = c.Int("samples")
+		if r.opts.Samples < 1 {
+			return nil, fmt.Errorf("--samples %d: must be at least 1", r.opts.Samples)
 		}
 	default:
 		return nil, errors.New("say how much to generate with --seconds or --samples")
 	}
-	if !(r.temperature >= 0) || math.IsInf(r.temperature, 0) {
-		return nil, fmt.Errorf("--temperature %v: must be a finite number ≥ 0", r.temperature)
+	if t := r.opts.Temperature; !(t >= 0) || math.IsInf(t, 0) {
+		return nil, fmt.Errorf("--temperature %v: must be a finite number ≥ 0", t)
 	}
-	if r.count < 1 || r.count > maxStreams {
-		return nil, fmt.Errorf("--count %d: must be between 1 and %d", r.count, maxStreams)
+	if n := r.opts.Count; n < 1 || n > maxStreams {
+		return nil, fmt.Errorf("--count %d: must be between 1 and %d", n, maxStreams)
 	}
-	r.threads = runtime.NumCPU()
 	if c.IsSet("threads") {
-		r.threads = c.Int("threads")
-		if r.threads < 1 {
-			return nil, fmt.Errorf("--threads %d: must be at least 1", r.threads)
+		r.opts.Threads = c.Int("threads")
+		if r.opts.Threads < 1 {
+			return nil, fmt.Errorf("--threads %d: must be at least 1", r.opts.Threads)
 		}
 	}
 	var err error
-	if r.outs, err = expandPattern("out", c.String("out"), r.count); err != nil {
+	if r.outs, err = expandPattern("out", c.String("out"), r.opts.Count); err != nil {
 		return nil, err
 	}
 	if png := c.String("spectrogram"); png != "" {
 		if png == "-" {
 			return nil, errors.New("--spectrogram -: the picture must go to a file")
 		}
-		if r.pngs, err = expandPattern("spectrogram", png, r.count); err != nil {
+		if r.pngs, err = expandPattern("spectrogram", png, r.opts.Count); err != nil {
 			return nil, err
 		}
 	}
@@ -217,55 +213,6 @@ func parseGenerate(c *cli.Context) (*genRequest, error) {
 	return r, nil
 }
 
-// genPrompt is the prompt as the model sees it.
-type genPrompt struct {
-	classes []int32   // μ-law classes; without a prompt, one silence class
-	audio   []float32 // the classes decoded (empty without a prompt): what the output starts with
-	name    string
-}
-
-func loadPrompt(ctx context.Context, r *genRequest, settings audio.Settings, rf int, stderr io.Writer) (*genPrompt, error) {
-	mu := settings.MuLaw()
-	if r.promptPath == "" {
-		// Silence: one silence class as the first input, on queues that
-		// are zero as the forward pass's padding is. It is not output.
-		return &genPrompt{classes: []int32{mu.Silence()}, name: "silence"}, nil
-	}
-	if r.resample {
-		settings.Resample = true
-	}
-	leave := inflight.Enter(ctx, "reading the prompt "+promptName(r.promptPath), nil)
-	x, rep, err := settings.Load(r.promptPath)
-	leave()
-	if err != nil {
-		return nil, err
-	}
-	p := &genPrompt{classes: make([]int32, len(x)), audio: make([]float32, len(x)), name: filepath.Base(r.promptPath)}
-	mu.Encode(x, p.classes)
-	mu.Decode(p.classes, p.audio)
-	how := ""
-	if rep.Resampled {
-		how = fmt.Sprintf(", resampled from %d Hz", rep.Info.SampleRate)
-	}
-	if rep.TrimmedStart+rep.TrimmedEnd > 0 {
-		how += fmt.Sprintf(", %d silent samples trimmed", rep.TrimmedStart+rep.TrimmedEnd)
-	}
-	used := ""
-	if len(x) > rf {
-		used = fmt.Sprintf("; the last %d (the receptive field) condition the continuation", rf)
-	}
-	fmt.Fprintf(stderr, "prompt: %s: %d samples, %.2f s at %d Hz%s%s\n", r.promptPath, len(x), float64(len(x))/float64(settings.SampleRate), settings.SampleRate, how, used)
-	return p, nil
-}
-
-// promptName names the prompt path in messages: "-" is standard input.
-func promptName(path string) string {
-	if path == "-" {
-		return "from standard input"
-	}
-	return path
-}
-
 // runGenerate checks the command line, reads the model and the prompt,
 // generates with causalconv.Continue while drawing its progress, and
 // writes the files once every continuation is complete.
@@ -279,18 +226,18 @@ func runGenerate(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	status := newGenStatus(stderr, job.n, r.count, job.rate)
-	res, err := causalconv.Continue(ctx, job.model.Packed(), job.prompt.classes, causalconv.ContinueOptions{
-		Count: r.count, Samples: job.n, Temperature: r.temperature, Seed: r.seed, Threads: r.threads,
-		Speakers: r.speakers, Kernels: kernels.Best(), BF16: r.bf16, Progress: status.update,
-	})
+	n, count, rate := r.opts.Samples, r.opts.Count, job.settings.SampleRate
+	status := newStatusLine(stderr, 500*time.Millisecond, logEvery).firstAfterInterval()
+	opts := r.opts
+	opts.Progress = continueProgress(status, n, count, rate)
+	res, err := causalconv.Continue(ctx, job.model.Packed(), job.prompt.Classes, opts)
 	status.clear()
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("generate: %w", err))
 	}
-	total, secs := float64(job.n)*float64(r.count), res.Elapsed.Seconds()
+	sps := res.SamplesPerSecond()
 	fmt.Fprintf(stderr, "generated %d samples × %d in %.2f s: %s samples/s, %.2f× real time at %d Hz\n",
-		job.n, r.count, secs, groupThousands(total/secs), total/secs/float64(job.rate), job.rate)
+		n, count, res.Elapsed.Seconds(), groupThousands(sps), sps/float64(rate), rate)
 	if err := ctx.Err(); err != nil {
 		return interrupted(ctx, fmt.Errorf("generate: %w; nothing written", err))
 	}
@@ -299,8 +246,8 @@ func runGenerate(c *cli.Context) error {
 	}
 	if r.outs[0] != "-" {
 		what := r.outs[0]
-		if r.count > 1 {
-			what = fmt.Sprintf("%s … %s", r.outs[0], r.outs[r.count-1])
+		if count > 1 {
+			what = fmt.Sprintf("%s … %s", r.outs[0], r.outs[count-1])
 		}
 		fmt.Fprintf(stderr, "wrote %s\n", what)
 	}
@@ -308,17 +255,16 @@ func runGenerate(c *cli.Context) error {
 }
 
 // genJob is what a checked command line generates from: the model, its
-// audio settings, the prompt and the length of each continuation.
+// audio settings and the prompt.
 type genJob struct {
 	model    *causalconv.Model
 	settings audio.Settings
-	rate     int // settings.SampleRate
-	prompt   *genPrompt
-	n        int // samples per continuation
+	prompt   *audio.Prompt
 }
 
-// prepareGenerate reads the model and the prompt of r, fills in
-// r.speakers, and refuses outputs too big for a WAV file or for memory.
+// prepareGenerate reads the model and the prompt of r, fills in the
+// length and the speakers of r.opts, and refuses outputs too big for a
+// WAV file or for memory.
 func prepareGenerate(c *cli.Context, r *genRequest) (*genJob, error) {
 	mf, err := modelfile.Load(r.modelPath)
 	if err != nil {
@@ -328,54 +274,62 @@ func prepareGenerate(c *cli.Context, r *genRequest) (*genJob, error) {
 	if job.settings, err = modelSettings(c, mf); err != nil {
 		return nil, err
 	}
-	if r.speakers, err = streamSpeakers(c.String("speaker"), mf, r.count); err != nil {
+	if r.opts.Speakers, err = streamSpeakers(c.String("speaker"), mf, r.opts.Count); err != nil {
 		return nil, err
 	}
-	job.rate = job.settings.SampleRate
-	job.n = r.samples
-	if job.n == 0 {
-		job.n = int(math.Round(r.seconds * float64(job.rate)))
-		if job.n < 1 {
-			return nil, fmt.Errorf("--seconds %v is less than one sample at %d Hz", r.seconds, job.rate)
+	rate := job.settings.SampleRate
+	if r.seconds > 0 {
+		if r.opts.Samples = int(math.Round(r.seconds * float64(rate))); r.opts.Samples < 1 {
+			return nil, fmt.Errorf("--seconds %v is less than one sample at %d Hz", r.seconds, rate)
 		}
 	}
-	rf := job.model.Config.ReceptiveField()
-	if job.prompt, err = loadPrompt(c.Context, r, job.settings, rf, c.App.ErrWriter); err != nil {
+	if job.prompt, err = loadPrompt(c, r, job.settings, job.model.Config.ReceptiveField()); err != nil {
 		return nil, err
 	}
-	perFile := int64(job.n)
+	n, perFile := int64(r.opts.Samples), int64(r.opts.Samples)
 	if !r.continuationOnly {
-		perFile += int64(len(job.prompt.audio))
+		perFile += int64(len(job.prompt.Samples))
 	}
 	if bytesPer := map[audio.Encoding]int64{audio.PCM16: 2, audio.Float32: 4}[r.encoding]; perFile*bytesPer > math.MaxUint32-1024 {
 		return nil, fmt.Errorf("%d samples per file do not fit a WAV file (4 GiB)", perFile)
 	}
 	// Every continuation is held in memory until the end (4 bytes a
 	// sample, then 4 more while its file is written).
-	if total := int64(job.n) * int64(r.count); total > maxHeldSamples {
-		return nil, fmt.Errorf("%d continuations of %d samples are more than the %d samples generate holds in memory; ask for fewer or shorter ones", r.count, job.n, int64(maxHeldSamples))
+	if total := n * int64(r.opts.Count); total > maxHeldSamples {
+		return nil, fmt.Errorf("%d continuations of %d samples are more than the %d samples generate holds in memory; ask for fewer or shorter ones", r.opts.Count, n, int64(maxHeldSamples))
 	}
 	return job, nil
+}
+
+// loadPrompt prepares --prompt with the model's settings (silence
+// without one) and says what it is.
+func loadPrompt(c *cli.Context, r *genRequest, settings audio.Settings, receptiveField int) (*audio.Prompt, error) {
+	if r.promptPath == "" {
+		return settings.SilentPrompt(), nil
+	}
+	settings.Resample = settings.Resample || r.resample
+	p, err := settings.LoadPrompt(c.Context, r.promptPath)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "prompt: %s: %s\n", r.promptPath, p.Describe(receptiveField))
+	return p, nil
 }
 
 // writeContinuations writes every continuation's WAV file (after the
 // prompt unless --continuation-only) and, with --spectrogram, its picture.
 func writeContinuations(stdout io.Writer, r *genRequest, job *genJob, classes [][]int32) error {
-	mu := job.settings.MuLaw()
-	prompt := job.prompt.audio
 	for i, cls := range classes {
-		cont := make([]float32, len(cls))
-		mu.Decode(cls, cont)
-		full := append(append(make([]float32, 0, len(prompt)+len(cont)), prompt...), cont...)
+		full := job.prompt.Then(cls)
 		out := full
 		if r.continuationOnly {
-			out = cont
+			out = full[len(job.prompt.Samples):]
 		}
-		if err := writeWAV(stdout, r.outs[i], out, job.rate, r.encoding); err != nil {
+		if err := writeWAV(stdout, r.outs[i], out, job.settings.SampleRate, r.encoding); err != nil {
 			return err
 		}
 		if r.pngs != nil {
-			if err := drawSpectrogram(r, i, full, len(prompt), job.rate, filepath.Base(r.modelPath), job.prompt.name); err != nil {
+			if err := drawSpectrogram(r, i, full, len(job.prompt.Samples), job.settings.SampleRate); err != nil {
 				return err
 			}
 		}
@@ -383,61 +337,16 @@ func writeContinuations(stdout io.Writer, r *genRequest, job *genJob, classes []
 	return nil
 }
 
-// genStatus draws generation's progress (samples per second and the
-// real-time factor): redrawn twice a second on a terminal, a line every
-// 10 s otherwise.
-type genStatus struct {
-	w              io.Writer
-	tty            bool
-	every, next    time.Duration // between lines; the elapsed time of the next
-	n, count, rate int
-}
-
-// newGenStatus returns the status of count continuations of n samples at
-// rate Hz, drawn on w.
-func newGenStatus(w io.Writer, n, count, rate int) *genStatus {
-	s := &genStatus{w: w, tty: isTerminal(w), every: 10 * time.Second, n: n, count: count, rate: rate}
-	if s.tty {
-		s.every = 500 * time.Millisecond
+// continueProgress draws generation's progress (samples per second and
+// the real-time factor of count continuations of n samples at rate Hz) on
+// status.
+func continueProgress(status *statusLine, n, count, rate int) func(causalconv.ContinueProgress) {
+	return func(p causalconv.ContinueProgress) {
+		sps := p.SamplesPerSecond()
+		status.draw(fmt.Sprintf("generating: %.2f of %.2f s of audio (%3.0f%%), %s samples/s, %.2f× real time",
+			float64(p.Done)/float64(count)/float64(rate), float64(n)/float64(rate), 100*float64(p.Done)/float64(p.Total),
+			groupThousands(sps), sps/float64(rate)), false)
 	}
-	s.next = s.every
-	return s
-}
-
-// update draws p if the time for the next line has come.
-func (s *genStatus) update(p causalconv.ContinueProgress) {
-	if p.Elapsed < s.next {
-		return
-	}
-	for s.next <= p.Elapsed {
-		s.next += s.every
-	}
-	sps := float64(p.Done) / p.Elapsed.Seconds()
-	line := fmt.Sprintf("generating: %.2f of %.2f s of audio (%3.0f%%), %s samples/s, %.2f× real time",
-		float64(p.Done)/float64(s.count)/float64(s.rate), float64(s.n)/float64(s.rate), 100*float64(p.Done)/float64(p.Total),
-		groupThousands(sps), sps/float64(s.rate))
-	if s.tty {
-		fmt.Fprintf(s.w, "\r\033[K%s", line)
-	} else {
-		fmt.Fprintln(s.w, line)
-	}
-}
-
-// clear erases the progress line from a terminal.
-func (s *genStatus) clear() {
-	if s.tty {
-		fmt.Fprint(s.w, "\r\033[K")
-	}
-}
-
-// groupThousands formats v rounded to an integer with thousands separated
-// by commas.
-func groupThousands(v float64) string {
-	s := strconv.FormatInt(int64(math.Round(v)), 10)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // writeWAV writes one continuation to path, atomically, or to stdout for "-".
@@ -449,13 +358,17 @@ func writeWAV(stdout io.Writer, path string, x []float32, rate int, enc audio.En
 }
 
 // drawSpectrogram writes continuation i's picture.
-func drawSpectrogram(r *genRequest, i int, x []float32, promptLen, rate int, modelName, promptName string) error {
+func drawSpectrogram(r *genRequest, i int, x []float32, promptLen, rate int) error {
 	s, err := spectrogram.Compute(x, rate, spectrogram.Options{})
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.pngs[i], err)
 	}
-	title := fmt.Sprintf("%s continuing %s (temperature %g, seed %d", modelName, promptName, r.temperature, r.seed)
-	if r.count > 1 {
+	promptName := "silence"
+	if r.promptPath != "" {
+		promptName = filepath.Base(r.promptPath)
+	}
+	title := fmt.Sprintf("%s continuing %s (temperature %g, seed %d", filepath.Base(r.modelPath), promptName, r.opts.Temperature, r.opts.Seed)
+	if r.opts.Count > 1 {
 		title += fmt.Sprintf(", continuation %d", i)
 	}
 	title += ")"
