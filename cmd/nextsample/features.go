@@ -318,7 +318,7 @@ func progressPrinter(status *statusLine) func(features.Progress) {
 // note says which were used, for features.json. An unconditioned model
 // refuses --speaker.
 func featureSpeakers(forced string, mf *modelfile.File, entries []corpus.Entry) (ids []int, note string, err error) {
-	table, err := modelSpeakers(mf)
+	table, err := mf.Speakers()
 	if err != nil {
 		return nil, "", err
 	}
@@ -326,7 +326,7 @@ func featureSpeakers(forced string, mf *modelfile.File, entries []corpus.Entry) 
 	if forced != "" {
 		p.Given = []string{forced}
 	}
-	r, err := modelfile.LookupSpeakers(table, entrySpeakers(entries), p)
+	r, unknown, err := launch.SpeakerRows(table, entries, p)
 	if err != nil {
 		return nil, "", speakerFlagError(err, forced, mf.Path, table)
 	}
@@ -339,7 +339,7 @@ func featureSpeakers(forced string, mf *modelfile.File, entries []corpus.Entry) 
 			missing[i] = entries[j].Name()
 		}
 		return nil, "", fmt.Errorf("%s is conditioned on speakers, and %d files have no speaker it knows (%s; speakers %s): give --speaker NAME, one of %s",
-			mf.Path, len(missing), firstFew(missing, 3), firstFew(unknownSpeakers(entries, r), 3), firstFew(table, 20))
+			mf.Path, len(missing), firstFew(missing, 3), firstFew(unknown, 3), firstFew(table, 20))
 	}
 	note = fmt.Sprintf("each file's own speaker (%d files)", r.Own)
 	if r.Own < len(entries) {

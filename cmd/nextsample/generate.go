@@ -471,7 +471,7 @@ func drawSpectrogram(r *genRequest, i int, x []float32, promptLen, rate int, mod
 // per continuation: one name for all, or one per continuation. A
 // conditioned model needs it; an unconditioned one refuses it.
 func streamSpeakers(flag string, mf *modelfile.File, count int) ([]int, error) {
-	table, err := modelSpeakers(mf)
+	table, err := mf.Speakers()
 	if err != nil {
 		return nil, err
 	}
