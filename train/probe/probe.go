@@ -91,6 +91,9 @@ type Result struct {
 	C           float64 `json:"c"`
 	// Unused counts feature entries with no manifest row.
 	Unused int `json:"unused"`
+	// Features are the folders the features were read from
+	// (Options.Features).
+	Features []string `json:"-"`
 }
 
 // Run loads the features, joins them to the manifest and runs the probe.
@@ -139,7 +142,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res := &Result{
 		Protocol: opts.Protocol, Label: opts.Label, Utterances: used,
 		FeatureDims: info.dims, Kind: info.kind, C: opts.C, Unused: len(pooled) - used,
-		Classes: sortedUnique(ds.labels),
+		Classes: sortedUnique(ds.labels), Features: opts.Features,
 	}
 	var folds []foldSpec
 	if opts.Protocol == ProtocolSplit {
