@@ -3,42 +3,20 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/nextsample/nextsample/internal/textfmt"
 )
 
-// The number formats of the commands' output, in one place.
+// The number formats of the commands' output, in one place: those the
+// libraries' reports share are package textfmt's.
 
-// byteSize formats n bytes for people.
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// byteSize formats n bytes for people (textfmt.Bytes, as the libraries'
+// reports do).
+func byteSize(n int64) string { return textfmt.Bytes(n) }
 
-// audioLength formats n samples at rate Hz as hours, minutes or seconds.
-func audioLength(n int64, rate int) string {
-	sec := float64(n) / float64(rate)
-	switch {
-	case sec >= 3600:
-		return fmt.Sprintf("%.2f h", sec/3600)
-	case sec >= 60:
-		return fmt.Sprintf("%.1f min", sec/60)
-	}
-	return fmt.Sprintf("%.1f s", sec)
-}
-
-// firstFew joins the first n of names, saying how many more there are.
-func firstFew(names []string, n int) string {
-	if len(names) <= n {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
-}
+// firstFew joins the first n of names, saying how many more there are
+// (textfmt.FirstFew).
+func firstFew(names []string, n int) string { return textfmt.FirstFew(names, n) }
 
 // shortCount prints a count with a K/M suffix: 312K, 4.1M.
 func shortCount(v float64) string {
