@@ -15,7 +15,9 @@
 //     features encode carries over to a voice never seen in training; the
 //     reported accuracy is the mean over folds.
 //
-// Everything is deterministic: same features, same numbers.
+// Everything is deterministic: same features, same numbers. Run returns
+// a Result, whose JSON and text (Result.WriteText) forms are what
+// `nextsample probe` prints.
 package probe
 
 import (
