@@ -9,9 +9,10 @@ import (
 )
 
 // flagNames are the CLI's names for the options and operations that
-// library errors name by their Go names: the options of a
+// library errors and reports name by their Go names: the options of a
 // train.OptionError (fields of train.Options, launch.Request and
-// launch.EvalRequest) and the operations of a launch.OpError.
+// launch.EvalRequest) or of launch's reports (a launch.OptionName), and
+// the operations of a launch.OpError.
 var flagNames = map[string]string{
 	"Batch":             "--batch",
 	"Data":              "--data",

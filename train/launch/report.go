@@ -36,7 +36,8 @@ func (p *Plan) WriteText(w io.Writer) error {
 // and validation files, their length and audio settings, and the time
 // they took), then the speakers of a speaker-conditioned run and the
 // processes of a data-parallel one. Options are named as name says (see
-// OptionName).
+// OptionName). The classes' lines are indented by two spaces, under the
+// cache reports:
 //
 //	train: 48 files, 20.4 s, 163272 samples
 //	validation (test): 12 files, 5.2 s, 41608 samples
