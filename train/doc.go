@@ -43,6 +43,9 @@
 // is stopped and resumed ends with exactly the weights of one that was not.
 // A run reports its messages as lines on Setup.Log and its progress as a
 // Status per step to Setup.Progress; drawing them is the caller's business.
+// What a run is and what it reached have text forms, the lines the CLI
+// prints: Run.WriteSetup before the first step (options, memory) and
+// Run.WriteResult at the end (the best validation and the model to use).
 // Package train/launch starts and resumes runs from a corpus and the
 // options a user gave, as the CLI does.
 //

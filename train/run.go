@@ -13,9 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/nextsample/nextsample/audio/atomicfile"
+	"github.com/nextsample/nextsample/audio/humanize"
 	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
@@ -326,6 +328,68 @@ func (r *Run) Memory() Memory {
 	m.Validation = 4 * min(val, valGroupSamples)
 	m.Index = int64(len(r.ids)) * (4 + 8 + 4) // ids, lengths, order
 	return m
+}
+
+// String is the memory as nextsample train prints it: the total, then
+// each part.
+func (m Memory) String() string {
+	b := humanize.Bytes
+	return fmt.Sprintf("%s in buffers: model %s, optimizer and gradient %s, gradient slots %s, workspaces %s, read-ahead %s, validation %s, file index %s",
+		b(m.Total()), b(m.Model), b(m.Optimizer), b(m.Gradients), b(m.Workspaces), b(m.Batches), b(m.Validation), b(m.Index))
+}
+
+// WriteSetup writes how the run trains, as nextsample train prints it
+// before the first step: the optimizer and its schedule, the steps,
+// precision, threads and run directory, then the memory its buffers hold.
+//
+//	optimizer: adam, lr 0.001, warm-up 0, decay constant; 300 steps of 8 files × ≤4000 samples; fp32; 2 threads; run in runs/latest
+//	memory: 190.3 MiB in buffers: model 1.6 MiB, ...
+func (r *Run) WriteSetup(w io.Writer) error {
+	var b strings.Builder
+	o := r.opts
+	fmt.Fprintf(&b, "optimizer: %s, lr %g", o.Optimizer, o.LR)
+	if o.Optimizer == SGD {
+		fmt.Fprintf(&b, ", momentum %g", o.Momentum)
+		if o.Nesterov {
+			fmt.Fprint(&b, " (Nesterov)")
+		}
+	}
+	fmt.Fprintf(&b, ", warm-up %d, decay %s", o.Warmup, o.Decay)
+	if o.Decay == DecayCosine {
+		fmt.Fprintf(&b, " to %g×", o.LRFloor)
+	}
+	if o.Clip > 0 {
+		fmt.Fprintf(&b, ", clip %g", o.Clip)
+	}
+	if o.WeightDecay > 0 {
+		fmt.Fprintf(&b, ", weight decay %g", o.WeightDecay)
+	}
+	fmt.Fprintf(&b, "; %d steps of %d files × ≤%d samples; %s; %d threads; run in %s\n", o.Steps, o.Batch, o.Crop, o.Precision, o.Threads, r.setup.Out)
+	fmt.Fprintf(&b, "memory: %s\n", r.Memory())
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteResult writes the outcome of a finished run: its best validation
+// beside the baselines, and the model file to use (the best model, or
+// the last checkpoint of a run that never validated).
+//
+//	best validation: 5.6953 bits/sample at step 650, 1.62 bits below the unigram baseline (7.314; uniform 8.000)
+//	model: runs/fsdd/best.safetensors
+func (r *Run) WriteResult(w io.Writer) error {
+	bits, step, ok := r.BestVal()
+	if !ok {
+		_, err := fmt.Fprintf(w, "model: %s\n", filepath.Join(r.setup.Out, LastFile))
+		return err
+	}
+	base := r.base
+	verdict := "below"
+	if bits >= base.Unigram {
+		verdict = "NOT below"
+	}
+	_, err := fmt.Fprintf(w, "best validation: %.4f bits/sample at step %d, %.2f bits %s the unigram baseline (%.3f; uniform %.3f)\nmodel: %s\n",
+		bits, step, math.Abs(base.Unigram-bits), verdict, base.Unigram, base.Uniform, filepath.Join(r.setup.Out, BestFile))
+	return err
 }
 
 // checkSameWeights compares a hash of the parameters and optimizer state

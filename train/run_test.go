@@ -364,3 +364,11 @@ func TestBatchOverProcessesIsAnOptionError(t *testing.T) {
 		t.Fatalf("New with batch 3 over 2 processes: %v", err)
 	}
 }
+
+func TestMemoryString(t *testing.T) {
+	m := Memory{Model: 1 << 20, Optimizer: 3 << 20, Gradients: 512, Workspaces: 2 << 30, Batches: 2048, Validation: 0, Index: 16}
+	want := "2.00 GiB in buffers: model 1.0 MiB, optimizer and gradient 3.0 MiB, gradient slots 512 B, workspaces 2.00 GiB, read-ahead 2.0 KiB, validation 0 B, file index 16 B"
+	if got := m.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

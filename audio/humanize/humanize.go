@@ -1,7 +1,8 @@
 // Package humanize spells numbers for people, in the units and words that
 // nextsample's reports use: sizes in binary units ("12.3 KiB"), durations
 // in hours and minutes with the exact seconds beside them ("52 h 07 min
-// (187620.481 s)"), and counted nouns ("1 speaker", "3 speakers").
+// (187620.481 s)"; "1.5 min" of audio), counted nouns ("1 speaker",
+// "3 speakers") and short lists ("a, b and 2 more").
 //
 // The reports are the text forms of library types, such as a model file's
 // description (train.ModelInfo) and a corpus's summary (corpus.Summary),
@@ -12,6 +13,8 @@ package humanize
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // Bytes formats a size of n bytes in the largest binary unit it reaches:
@@ -54,4 +57,50 @@ func Count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// AudioLength formats n samples at rate Hz as the time they last: hours
+// with two decimals from an hour on, minutes with one from a minute on,
+// else seconds with one.
+func AudioLength(n int64, rate int) string {
+	sec := float64(n) / float64(rate)
+	switch {
+	case sec >= 3600:
+		return fmt.Sprintf("%.2f h", sec/3600)
+	case sec >= 60:
+		return fmt.Sprintf("%.1f min", sec/60)
+	}
+	return fmt.Sprintf("%.1f s", sec)
+}
+
+// FirstFew joins the first n of names with commas, saying how many more
+// there are: a list cut short for a message.
+func FirstFew(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// ShortCount prints a count or rate with a K/M suffix: 950, 31K, 4.1M, 12M.
+func ShortCount(v float64) string {
+	switch {
+	case v >= 1e7:
+		return fmt.Sprintf("%.0fM", v/1e6)
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0fK", v/1e3)
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.0f", v), ".0")
+}
+
+// Thousands formats v rounded to an integer with thousands separated by
+// commas: 51,094.
+func Thousands(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

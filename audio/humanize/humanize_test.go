@@ -33,3 +33,34 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestAudioLengthAndFirstFew(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{AudioLength(12000, 8000), "1.5 s"},
+		{AudioLength(8000*90, 8000), "1.5 min"},
+		{AudioLength(8000*5400, 8000), "1.50 h"},
+		{FirstFew([]string{"a", "b"}, 2), "a, b"},
+		{FirstFew([]string{"a", "b", "c", "d"}, 2), "a, b and 2 more"},
+		{FirstFew(nil, 3), ""},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 47123.6: "47,124", 1234567: "1,234,567", -1234: "-1,234"} {
+		if got := Thousands(v); got != want {
+			t.Errorf("Thousands(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestShortCount(t *testing.T) {
+	for v, want := range map[float64]string{950: "950", 31234: "31K", 4.1e6: "4.1M", 1.23e7: "12M"} {
+		if got := ShortCount(v); got != want {
+			t.Errorf("ShortCount(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

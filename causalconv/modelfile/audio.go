@@ -41,6 +41,42 @@ func AudioSettings(meta map[string]string, model *causalconv.Model) (audio.Setti
 	return s, nil
 }
 
+// AudioChanges are the audio settings a user asks for, to apply over
+// others: a new run's defaults, or a model file's own settings in
+// Convert. A nil field is not given and leaves its setting as it is.
+type AudioChanges struct {
+	SampleRate *int
+	Resample   *bool
+	Channel    *int
+	Normalize  *string
+	TrimDB     *float64
+}
+
+// Apply returns s with the given settings set.
+func (c AudioChanges) Apply(s audio.Settings) audio.Settings {
+	set(&s.SampleRate, c.SampleRate)
+	set(&s.Resample, c.Resample)
+	set(&s.Channel, c.Channel)
+	set(&s.Normalize, c.Normalize)
+	set(&s.TrimDB, c.TrimDB)
+	return s
+}
+
+// rate returns the given sample rate, 0 if none.
+func (c AudioChanges) rate() int {
+	if c.SampleRate == nil {
+		return 0
+	}
+	return *c.SampleRate
+}
+
+// set sets *dst to *v when v is given.
+func set[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
 // ReferenceSettings is the preprocessing of the PyTorch reference
 // (../shared/bench/README.md): channels averaged, DC removed, peak scaled
 // to 0.95, μ-law with q classes, at rate Hz, no resampling or trimming. It

@@ -69,3 +69,18 @@ func TestModelAudio(t *testing.T) {
 		t.Errorf("256 classes for a model of 16: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
+
+func TestAudioChangesApply(t *testing.T) {
+	s := audio.DefaultSettings()
+	if got := (AudioChanges{}).Apply(s); got != s {
+		t.Errorf("no changes: %+v, want %+v", got, s)
+	}
+	got := AudioChanges{SampleRate: ptr(16000), Resample: ptr(true), Channel: ptr(2), Normalize: ptr(audio.NormalizeRMS), TrimDB: ptr(-40.0)}.Apply(s)
+	want := s
+	want.SampleRate, want.Resample, want.Channel, want.Normalize, want.TrimDB = 16000, true, 2, audio.NormalizeRMS, -40
+	if got != want {
+		t.Errorf("changes: %+v, want %+v", got, want)
+	}
+}

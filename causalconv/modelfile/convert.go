@@ -59,13 +59,12 @@ type ConvertOptions struct {
 	// a .pt state_dict, or a .safetensors file without KeyModel. For an
 	// input that does record one it must agree, if given.
 	Config *causalconv.Config
-	// SampleRate (Hz, 0 for none) and EditAudio set the KeyAudio entry
-	// of a .safetensors output. The settings start from the input's own
-	// (see ModelAudio; a .pt file has none, so ReferenceSettings at
-	// SampleRate, which is then required), and EditAudio, if not nil,
-	// changes what the caller asks for (a command's flags).
-	SampleRate int
-	EditAudio  func(*audio.Settings)
+	// Audio sets the KeyAudio entry of a .safetensors output: the
+	// settings start from the input's own (see ModelAudio; a .pt file has
+	// none, so ReferenceSettings at Audio.SampleRate, which is then
+	// required), and the changes given apply over them. A .pt output
+	// takes none.
+	Audio AudioChanges
 }
 
 // ConvertReport says what Convert did.
@@ -124,7 +123,7 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if o.Config == nil {
 		return &needError{fmt.Sprintf("%s: a state_dict does not record the architecture (the dilations, for one)", in), ErrNoConfig}
 	}
-	if o.SampleRate == 0 {
+	if o.Audio.rate() == 0 {
 		return &needError{fmt.Sprintf("%s: a state_dict does not record the sample rate", in), ErrNoSampleRate}
 	}
 	pf, err := torchpt.Open(in)
@@ -158,10 +157,7 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if err := CheckFinite(m); err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	s := ReferenceSettings(o.SampleRate, m.Config.QuantizationChannels)
-	if o.EditAudio != nil {
-		o.EditAudio(&s)
-	}
+	s := o.Audio.Apply(ReferenceSettings(o.Audio.rate(), m.Config.QuantizationChannels))
 	am, err := audioMetaFor(s, m)
 	if err != nil {
 		return err
@@ -171,7 +167,7 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 }
 
 func safetensorsToTorch(in, out string, o ConvertOptions, rep *ConvertReport) error {
-	if o.SampleRate != 0 || o.EditAudio != nil {
+	if o.Audio != (AudioChanges{}) {
 		return fmt.Errorf("%s: a .pt state_dict holds no metadata, so audio settings have nowhere to go (give them when converting back to .safetensors)", out)
 	}
 	sf, err := safetensors.ReadFile(in)
@@ -247,18 +243,14 @@ func rewriteSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	}
 	meta[KeyModel] = cj
 	s, _, err := ModelAudio(sf.Metadata, m, 0)
-	if err != nil && o.SampleRate == 0 {
-		return fmt.Errorf("%s: %w", in, err)
-	}
-	if o.SampleRate != 0 {
-		if err != nil { // no "audio" or "sample_rate": start from the reference
-			s = ReferenceSettings(o.SampleRate, m.Config.QuantizationChannels)
+	if rate := o.Audio.rate(); err != nil {
+		if rate == 0 {
+			return fmt.Errorf("%s: %w", in, err)
 		}
-		s.SampleRate = o.SampleRate
+		// No "audio" or "sample_rate": start from the reference.
+		s = ReferenceSettings(rate, m.Config.QuantizationChannels)
 	}
-	if o.EditAudio != nil {
-		o.EditAudio(&s)
-	}
+	s = o.Audio.Apply(s)
 	if meta[KeyAudio], err = audioMetaFor(s, m); err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
 )
@@ -21,7 +20,7 @@ const ptData = "../torchpt/testdata"
 
 // TestConvertRoundTrip: .safetensors → .pt → .safetensors gives the
 // same parameters, with the reference audio settings at the rate given,
-// changed by EditAudio.
+// changed by the audio changes given.
 func TestConvertRoundTrip(t *testing.T) {
 	in := filepath.Join(ptData, "small.safetensors")
 	orig, err := Load(in)
@@ -39,7 +38,7 @@ func TestConvertRoundTrip(t *testing.T) {
 	}
 	back := filepath.Join(dir, "m.safetensors")
 	cfg := orig.Model.Config
-	rep, err = Convert(pt, back, ConvertOptions{Config: &cfg, SampleRate: 8000, EditAudio: func(s *audio.Settings) { s.TrimDB = -40 }})
+	rep, err = Convert(pt, back, ConvertOptions{Config: &cfg, Audio: AudioChanges{SampleRate: ptr(8000), TrimDB: ptr(-40.0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +77,7 @@ func TestConvertNeeds(t *testing.T) {
 		o       ConvertOptions
 		want    error
 	}{
-		{"state_dict without a config", pt, out, ConvertOptions{SampleRate: 8000}, ErrNoConfig},
+		{"state_dict without a config", pt, out, ConvertOptions{Audio: AudioChanges{SampleRate: ptr(8000)}}, ErrNoConfig},
 		{"state_dict without a rate", pt, out, ConvertOptions{Config: &cfg}, ErrNoSampleRate},
 		{"model file without a rate", bare, out, ConvertOptions{}, ErrNoSampleRate},
 		{"another architecture", filepath.Join(ptData, "small.safetensors"), out, ConvertOptions{Config: &other}, ErrConfigDisagrees},

@@ -52,9 +52,10 @@
 // a PyTorch export the reference preprocessing at its rate, which the
 // caller may have to supply (the error then has ErrNoSampleRate in its
 // chain). The speaker of a conditioned model is a row of its speaker
-// table (Speakers); LookupSpeakers chooses the rows of a corpus's files
-// or of generated streams under a SpeakerPolicy, and every command uses
-// it, whatever its flags:
+// table (Speakers, or File.Speakers with the file's name in errors);
+// LookupSpeakers chooses the rows of a corpus's files or of generated
+// streams under a SpeakerPolicy, and every command uses it, whatever its
+// flags:
 //
 //	f, err := modelfile.Load("runs/fsdd/best.safetensors")
 //	if err != nil { ... }
@@ -73,7 +74,9 @@
 // command to say how to give it.
 //
 // Convert turns a PyTorch state_dict (.pt) into a model file and back,
-// and rewrites a model file's audio settings. Package train adds the
+// and rewrites a model file's audio settings. AudioChanges are settings a
+// user gives, applied over others: a file's own in Convert, a new run's
+// defaults in package train/launch. Package train adds the
 // training state of a checkpoint (KeyTrain and the "train/" tensors) and
 // describes a whole file with train.Inspect.
 package modelfile

@@ -38,6 +38,16 @@ func Speakers(meta map[string]string, c causalconv.Config) ([]string, error) {
 	return names, nil
 }
 
+// Speakers returns the speaker table of the file's model (see the
+// function Speakers), its errors naming the file.
+func (f *File) Speakers() ([]string, error) {
+	table, err := Speakers(f.Metadata, f.Model.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return table, nil
+}
+
 // DescribeSpeakers reads a file's speakers for a report, leniently where
 // Speakers is strict: names are the KeySpeakers entry's (nil without
 // one), count is the size of the model's speaker table (else the number

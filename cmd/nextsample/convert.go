@@ -55,12 +55,10 @@ func runConvert(c *cli.Context) error {
 	} else if c.IsSet("variant") {
 		return fmt.Errorf("convert: --variant needs --config")
 	}
-	if c.IsSet("sample-rate") {
-		if o.SampleRate = c.Int("sample-rate"); o.SampleRate <= 0 {
-			return fmt.Errorf("convert: --sample-rate %d: want a positive rate in Hz", o.SampleRate)
-		}
+	if _, err := givenRate(c); err != nil {
+		return fmt.Errorf("convert: %w", err)
 	}
-	o.EditAudio = audioEdits(c)
+	o.Audio = audioChanges(c)
 	rep, err := modelfile.Convert(in, out, o)
 	if err != nil {
 		return fmt.Errorf("convert: %w", convertFlagError(err, in))
@@ -77,36 +75,6 @@ func runConvert(c *cli.Context) error {
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "convert: %s (%s) → %s (%s): %d parameters%s\n", in, rep.From, out, rep.To, rep.Params, what)
 	return err
-}
-
-// audioEdits returns what convert's audio flags change in a model's audio
-// settings, or nil when none is given.
-func audioEdits(c *cli.Context) func(*audio.Settings) {
-	var edits []func(*audio.Settings)
-	if c.IsSet("resample") {
-		v := c.Bool("resample")
-		edits = append(edits, func(s *audio.Settings) { s.Resample = v })
-	}
-	if c.IsSet("channel") {
-		v := c.Int("channel")
-		edits = append(edits, func(s *audio.Settings) { s.Channel = v })
-	}
-	if c.IsSet("normalize") {
-		v := c.String("normalize")
-		edits = append(edits, func(s *audio.Settings) { s.Normalize = v })
-	}
-	if c.IsSet("trim-db") {
-		v := c.Float64("trim-db")
-		edits = append(edits, func(s *audio.Settings) { s.TrimDB = v })
-	}
-	if len(edits) == 0 {
-		return nil
-	}
-	return func(s *audio.Settings) {
-		for _, e := range edits {
-			e(s)
-		}
-	}
 }
 
 // convertFlagError says how to give, with convert's flags, what
@@ -137,46 +105,4 @@ func modelConfig(path, variant string) (causalconv.Config, error) {
 		return causalconv.Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
-}
-
-// modelSettings returns the preprocessing of a model file (see
-// modelfile.ModelAudio), with --sample-rate for a file that does not
-// record its own, and says on stderr which settings were assumed, if any.
-func modelSettings(c *cli.Context, mf *modelfile.File) (audio.Settings, error) {
-	rate := 0
-	if c.IsSet("sample-rate") {
-		if rate = c.Int("sample-rate"); rate <= 0 {
-			return audio.Settings{}, fmt.Errorf("--sample-rate %d: want a positive rate in Hz", rate)
-		}
-	}
-	s, assumed, err := modelfile.ModelAudio(mf.Metadata, mf.Model, rate)
-	if err != nil {
-		return audio.Settings{}, fmt.Errorf("%s: %w", mf.Path, sampleRateFlagError(err))
-	}
-	if assumed != nil {
-		fmt.Fprintf(c.App.ErrWriter, "%s: %s: %s\n", c.Command.Name, mf.Path, assumed.Describe("--sample-rate"))
-	}
-	return s, nil
-}
-
-// sampleRateFlagError says in --sample-rate's words what modelfile found
-// about a model's rate: how to give one it does not know, and which
-// disagrees with the one it records.
-func sampleRateFlagError(err error) error {
-	var conflict *modelfile.RateConflictError
-	switch {
-	case errors.Is(err, modelfile.ErrNoSampleRate):
-		return fmt.Errorf("%w: give it with --sample-rate HZ", err)
-	case errors.As(err, &conflict) && conflict.Key == modelfile.KeyAudio:
-		return fmt.Errorf("the model was trained at %d Hz (its %q metadata), not the --sample-rate %d given; --sample-rate is only for models that do not record their preprocessing",
-			conflict.Recorded, conflict.Key, conflict.Given)
-	case errors.As(err, &conflict):
-		return fmt.Errorf("metadata %q says %d Hz, but --sample-rate %d was given", conflict.Key, conflict.Recorded, conflict.Given)
-	}
-	return err
-}
-
-// sampleRateFlag is --sample-rate of the commands that read a model.
-func sampleRateFlag() cli.Flag {
-	return &cli.IntFlag{Name: "sample-rate", Usage: "the model's rate in `Hz`, for a model file (exported from PyTorch) that records neither \"audio\" nor \"sample_rate\" metadata"}
 }

@@ -9,9 +9,10 @@ import (
 )
 
 // flagNames are the CLI's names for the options and operations that
-// library errors name by their Go names: the options of a
+// library errors and reports name by their Go names: the options of a
 // train.OptionError (fields of train.Options, launch.Request and
-// launch.EvalRequest) and the operations of a launch.OpError.
+// launch.EvalRequest) or of launch's reports (a launch.OptionName), and
+// the operations of a launch.OpError.
 var flagNames = map[string]string{
 	"Batch":             "--batch",
 	"Data":              "--data",
@@ -53,23 +54,12 @@ type cliError struct {
 func (e *cliError) Error() string { return e.msg }
 func (e *cliError) Unwrap() error { return e.err }
 
-// withFlags returns err's message with the options of its first
-// train.OptionError (and those nested in it) named by their flags.
+// withFlags returns err's message with the options of its
+// train.OptionError, and of those nested in it, named by their flags.
 func withFlags(err error) string {
 	msg := err.Error()
-	var oe *train.OptionError
-	if errors.As(err, &oe) {
-		msg = strings.Replace(msg, oe.Error(), flagged(oe), 1)
+	for oe := (*train.OptionError)(nil); errors.As(err, &oe); err = oe.Err {
+		msg = strings.Replace(msg, oe.Error(), oe.Named(flagName(oe.Option)), 1)
 	}
 	return msg
-}
-
-// flagged is the message of oe with flag names.
-func flagged(oe *train.OptionError) string {
-	s := oe.Named(flagName(oe.Option))
-	var inner *train.OptionError
-	if errors.As(oe.Err, &inner) {
-		s = strings.Replace(s, inner.Error(), flagged(inner), 1)
-	}
-	return s
 }

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/humanize"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train/launch"
 )
@@ -68,8 +67,8 @@ func runEval(c *cli.Context) error {
 	rep, err := launch.Evaluate(ctx, launch.EvalRequest{
 		Model: mf.Model, Metadata: mf.Metadata, Path: mf.Path, Audio: settings,
 		Data: given(c, "data", c.String), Split: c.String("split"), Threads: threads,
-		Cache:    launch.CacheOptions{Dir: c.String("cache-dir"), Threads: threads, Report: cacheReport(c.App.ErrWriter, settings.SampleRate, false)},
-		Speakers: func(files []corpus.Entry) ([]int, error) { return fileSpeakers(c, mf, files) },
+		Cache:    launch.CacheOptions{Dir: c.String("cache-dir"), Threads: threads, Report: cacheReport(c.App.ErrWriter, false)},
+		Speakers: func(files []corpus.Entry) ([]int, error) { return fileSpeakers(c.String("speaker"), mf, files) },
 	})
 	var noVal *launch.NoValidationError
 	if errors.As(err, &noVal) {
@@ -78,43 +77,20 @@ func runEval(c *cli.Context) error {
 	if err != nil {
 		return interrupted(ctx, commandError("eval", err))
 	}
-	what := evalScope(rep)
 	if rep.Samples == 0 {
-		return fmt.Errorf("eval: %s: no file has more than one sample; nothing to score", what)
+		return fmt.Errorf("eval: %s: no file has more than one sample; nothing to score", rep.Scope(flagName))
 	}
-	out := evalResult{BitsPerSample: rep.BitsPerSample(), NatsPerSample: rep.NatsPerSample(), Samples: rep.Samples, Files: rep.Files}
 	if c.Bool("json") {
-		b, err := json.Marshal(out)
-		if err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-		_, err = fmt.Fprintf(c.App.Writer, "%s\n", b)
-		return err
+		return printJSON(c, evalResult{BitsPerSample: rep.BitsPerSample(), NatsPerSample: rep.NatsPerSample(), Samples: rep.Samples, Files: rep.Files})
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "%s on %s: %.4f bits/sample (%.4f nats) over %d samples in %d files [uniform %.3f bits]\n",
-		mf.Path, what, out.BitsPerSample, out.NatsPerSample, out.Samples, out.Files, math.Log2(float64(mf.Model.Config.QuantizationChannels)))
-	return err
-}
-
-// evalScope says what eval scored: the corpus, and all its files, a
-// split, or the validation files of the model's run.
-func evalScope(rep *launch.EvalReport) string {
-	what := "all files"
-	switch {
-	case rep.Split != "":
-		what = "split " + rep.Split
-	case rep.Validation != "":
-		what = "validation: " + validationName(rep.Validation, rep.Bound)
-	}
-	return rep.Corpus + ", " + what
+	return rep.WriteText(c.App.Writer, flagName)
 }
 
 // fileSpeakers returns the row of a conditioned model's speaker table for
-// each entry: its own speaker, or --speaker for all. It is nil for an
-// unconditioned model, which refuses --speaker.
-func fileSpeakers(c *cli.Context, mf *modelfile.File, entries []corpus.Entry) ([]int, error) {
-	forced := c.String("speaker")
-	table, err := modelSpeakers(mf)
+// each entry: its own speaker, or the --speaker given (forced) for all.
+// It is nil for an unconditioned model, which refuses --speaker.
+func fileSpeakers(forced string, mf *modelfile.File, entries []corpus.Entry) ([]int, error) {
+	table, err := mf.Speakers()
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +98,13 @@ func fileSpeakers(c *cli.Context, mf *modelfile.File, entries []corpus.Entry) ([
 	if forced != "" {
 		p.Given = []string{forced}
 	}
-	r, err := modelfile.LookupSpeakers(table, entrySpeakers(entries), p)
+	r, unknown, err := launch.SpeakerRows(table, entries, p)
 	if err != nil {
 		return nil, speakerFlagError(err, forced, mf.Path, table)
 	}
 	if len(r.Missing) > 0 {
 		return nil, fmt.Errorf("%s is conditioned on %d speakers (%s); these files' speakers are not among them: %s (give --speaker NAME to score them as one of them)",
-			mf.Path, len(table), firstFew(table, 20), firstFew(unknownSpeakers(entries, r), 5))
+			mf.Path, len(table), humanize.FirstFew(table, 20), humanize.FirstFew(unknown, 5))
 	}
 	return r.Rows, nil
 }

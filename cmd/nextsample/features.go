@@ -9,6 +9,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/audio/featio"
+	"github.com/nextsample/nextsample/audio/humanize"
 	"github.com/nextsample/nextsample/causalconv/features"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train/launch"
@@ -132,7 +133,7 @@ func runFeatures(c *cli.Context) error {
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "features: %d files, %d frames × %d dims in %s (%s format), %.1f s of audio in %.1f s (%s samples/s)\n",
 		prog.Done, prog.Frames, recipe.Dim, out, format, float64(prog.Samples)/float64(recipe.Settings.SampleRate),
-		prog.Elapsed.Seconds(), shortCount(prog.SamplesPerSecond()))
+		prog.Elapsed.Seconds(), humanize.ShortCount(prog.SamplesPerSecond()))
 	return err
 }
 
@@ -243,7 +244,7 @@ func progressPrinter(status *statusLine) func(features.Progress) {
 			eta = fmt.Sprintf(", %s left", left.Round(time.Second))
 		}
 		status.draw(fmt.Sprintf("features: %d/%d files (%.0f%%), %s samples/s%s",
-			p.Done, p.Total, 100*float64(p.Done)/float64(p.Total), shortCount(p.SamplesPerSecond()), eta), p.Done == p.Total)
+			p.Done, p.Total, 100*float64(p.Done)/float64(p.Total), humanize.ShortCount(p.SamplesPerSecond()), eta), p.Done == p.Total)
 	}
 }
 
@@ -253,7 +254,7 @@ func progressPrinter(status *statusLine) func(features.Progress) {
 // features.Recipe.ChooseSpeakers). An unconditioned model refuses
 // --speaker.
 func featureSpeakers(r *features.Recipe, forced string, mf *modelfile.File, entries []corpus.Entry) ([]int, error) {
-	table, err := modelSpeakers(mf)
+	table, err := mf.Speakers()
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +263,7 @@ func featureSpeakers(r *features.Recipe, forced string, mf *modelfile.File, entr
 	switch {
 	case errors.As(err, &missing):
 		return nil, fmt.Errorf("%s is conditioned on speakers, and %d files have no speaker it knows (%s; speakers %s): give --speaker NAME, one of %s",
-			mf.Path, len(missing.Files), firstFew(missing.Files, 3), firstFew(missing.Speakers, 3), firstFew(table, 20))
+			mf.Path, len(missing.Files), humanize.FirstFew(missing.Files, 3), humanize.FirstFew(missing.Speakers, 3), humanize.FirstFew(table, 20))
 	case err != nil:
 		return nil, speakerFlagError(err, forced, mf.Path, table)
 	}

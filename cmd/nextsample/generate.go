@@ -16,6 +16,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/atomicfile"
+	"github.com/nextsample/nextsample/audio/humanize"
 	"github.com/nextsample/nextsample/audio/spectrogram"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
@@ -237,7 +238,7 @@ func runGenerate(c *cli.Context) error {
 	}
 	sps := res.SamplesPerSecond()
 	fmt.Fprintf(stderr, "generated %d samples × %d in %.2f s: %s samples/s, %.2f× real time at %d Hz\n",
-		n, count, res.Elapsed.Seconds(), groupThousands(sps), sps/float64(rate), rate)
+		n, count, res.Elapsed.Seconds(), humanize.Thousands(sps), sps/float64(rate), rate)
 	if err := ctx.Err(); err != nil {
 		return interrupted(ctx, fmt.Errorf("generate: %w; nothing written", err))
 	}
@@ -345,7 +346,7 @@ func continueProgress(status *statusLine, n, count, rate int) func(causalconv.Co
 		sps := p.SamplesPerSecond()
 		status.draw(fmt.Sprintf("generating: %.2f of %.2f s of audio (%3.0f%%), %s samples/s, %.2f× real time",
 			float64(p.Done)/float64(count)/float64(rate), float64(n)/float64(rate), 100*float64(p.Done)/float64(p.Total),
-			groupThousands(sps), sps/float64(rate)), false)
+			humanize.Thousands(sps), sps/float64(rate)), false)
 	}
 }
 
@@ -384,7 +385,7 @@ func drawSpectrogram(r *genRequest, i int, x []float32, promptLen, rate int) err
 // per continuation: one name for all, or one per continuation. A
 // conditioned model needs it; an unconditioned one refuses it.
 func streamSpeakers(flag string, mf *modelfile.File, count int) ([]int, error) {
-	table, err := modelSpeakers(mf)
+	table, err := mf.Speakers()
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +400,7 @@ func streamSpeakers(flag string, mf *modelfile.File, count int) ([]int, error) {
 		return nil, speakerFlagError(err, flag, mf.Path, table)
 	}
 	if table != nil && flag == "" {
-		return nil, fmt.Errorf("%s is conditioned on %d speakers: choose one with --speaker NAME (%s)", mf.Path, len(table), firstFew(table, 20))
+		return nil, fmt.Errorf("%s is conditioned on %d speakers: choose one with --speaker NAME (%s)", mf.Path, len(table), humanize.FirstFew(table, 20))
 	}
 	return r.Rows, nil
 }

@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -91,4 +92,23 @@ func main() {
 	os.Exit(sup.Run(func(ctx context.Context) int {
 		return run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	}))
+}
+
+// printJSON prints v as one line of JSON on the standard output of
+// command c: its --json output.
+func printJSON(c *cli.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Command.Name, err)
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "%s\n", b)
+	return err
+}
+
+// interrupted marks err as a Ctrl-C stop when ctx was cancelled.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", errInterrupted, err)
+	}
+	return err
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,55 +57,8 @@ func runProbe(c *cli.Context) error {
 		}
 		return err
 	}
-	out := c.App.Writer
 	if c.Bool("json") {
-		b, err := json.Marshal(res)
-		if err != nil {
-			return fmt.Errorf("probe: %w", err)
-		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
+		return printJSON(c, res)
 	}
-	fmt.Fprintf(out, "features: %s (%s, %d dims per frame, pooled to %d), %d utterances, %d classes of %q\n",
-		strings.Join(c.StringSlice("features"), ", "), res.Kind, res.FeatureDims, 2*res.FeatureDims, res.Utterances, len(res.Classes), res.Label)
-	if res.Unused > 0 {
-		fmt.Fprintf(out, "ignored: %d feature entries with no manifest row\n", res.Unused)
-	}
-	if res.Protocol == probe.ProtocolSplit {
-		f := res.Folds[0]
-		if _, err := fmt.Fprintf(out, "split: train %d, test %d, accuracy %.2f%% (%d/%d)\n", f.Train, f.N, 100*res.Accuracy, f.Correct, f.N); err != nil {
-			return err
-		}
-		if len(res.Classes) > 20 {
-			return nil
-		}
-		// The confusion matrix: rows the true labels, columns the predicted.
-		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprint(tw, "true \\ predicted\t")
-		for _, p := range res.Classes {
-			fmt.Fprintf(tw, "%s\t", p)
-		}
-		fmt.Fprintln(tw)
-		for _, t := range res.Classes {
-			if f.Confusion[t] == nil {
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t", t)
-			for _, p := range res.Classes {
-				fmt.Fprintf(tw, "%d\t", f.Confusion[t][p])
-			}
-			fmt.Fprintln(tw)
-		}
-		return tw.Flush()
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "speaker\ttrain\tn\taccuracy\t")
-	for _, f := range res.Folds {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f%%\t\n", f.Speaker, f.Train, f.N, 100*f.Accuracy)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(out, "loso: mean accuracy %.2f%% over %d speakers\n", 100*res.Accuracy, len(res.Folds))
-	return err
+	return res.WriteText(c.App.Writer)
 }

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -116,73 +113,49 @@ func optimizerDefaults(sgd, adam train.Options) string {
 		"; with --batch 8 --crop 4000 this is the reference's FSDD recipe.\nsgd: " + describe(sgd) + "."
 }
 
-// trainRequest returns the run the flags ask for.
+// trainRequest returns the run the flags ask for: the options given, and
+// the defaults a new run takes for the others.
 func trainRequest(c *cli.Context) (launch.Request, error) {
-	opts, err := optionChanges(c)
-	if err != nil {
-		return launch.Request{}, err
-	}
-	return launch.Request{
+	req := launch.Request{
 		Out:         c.String("out"),
 		Resume:      c.Bool("resume"),
 		ConfigFile:  c.String("config"),
-		Options:     opts,
 		Threads:     c.Int("threads"),
 		Data:        given(c, "data", c.String),
 		ValSplit:    given(c, "val-split", c.String),
 		ValData:     given(c, "val-data", c.String),
 		ValSamples:  given(c, "val-samples", c.Int64),
 		DefaultData: findDefaultData,
-		Audio: launch.AudioChanges{
-			SampleRate: given(c, "sample-rate", c.Int),
-			Resample:   given(c, "resample", c.Bool),
-			Channel:    given(c, "channel", c.Int),
-			Normalize:  given(c, "normalize", c.String),
-			TrimDB:     given(c, "trim-db", c.Float64),
+		Audio:       audioChanges(c),
+		Condition:   c.String("condition"),
+		GCChannels:  c.Int("gc-channels"),
+		Options: launch.OptionChanges{
+			Steps:       given(c, "steps", c.Int64),
+			Batch:       given(c, "batch", c.Int),
+			Crop:        given(c, "crop", c.Int),
+			Optimizer:   given(c, "optimizer", c.String),
+			LR:          given(c, "lr", c.Float64),
+			Momentum:    given(c, "momentum", c.Float64),
+			Nesterov:    given(c, "nesterov", c.Bool),
+			WeightDecay: given(c, "weight-decay", c.Float64),
+			Warmup:      given(c, "warmup", c.Int64),
+			Decay:       given(c, "decay", c.String),
+			LRFloor:     given(c, "lr-floor", c.Float64),
+			Clip:        given(c, "clip", c.Float64),
+			Seed:        given(c, "seed", c.Uint64),
+			EvalEvery:   given(c, "eval-every", c.Int64),
+			SaveEvery:   given(c, "save-every", c.Int64),
+			Chunk:       given(c, "chunk", c.Int),
 		},
-		Condition:  c.String("condition"),
-		GCChannels: c.Int("gc-channels"),
-	}, nil
-}
-
-// optionChanges returns the training options the user set.
-func optionChanges(c *cli.Context) (launch.OptionChanges, error) {
-	o := launch.OptionChanges{
-		Steps:       given(c, "steps", c.Int64),
-		Batch:       given(c, "batch", c.Int),
-		Crop:        given(c, "crop", c.Int),
-		Optimizer:   given(c, "optimizer", c.String),
-		LR:          given(c, "lr", c.Float64),
-		Momentum:    given(c, "momentum", c.Float64),
-		Nesterov:    given(c, "nesterov", c.Bool),
-		WeightDecay: given(c, "weight-decay", c.Float64),
-		Warmup:      given(c, "warmup", c.Int64),
-		Decay:       given(c, "decay", c.String),
-		LRFloor:     given(c, "lr-floor", c.Float64),
-		Clip:        given(c, "clip", c.Float64),
-		Seed:        given(c, "seed", c.Uint64),
-		EvalEvery:   given(c, "eval-every", c.Int64),
-		SaveEvery:   given(c, "save-every", c.Int64),
-		Chunk:       given(c, "chunk", c.Int),
 	}
 	if c.IsSet("precision") {
 		p, err := causalconv.ParsePrecision(c.String("precision"))
 		if err != nil {
-			return o, err
+			return req, err
 		}
-		o.Precision = &p
+		req.Options.Precision = &p
 	}
-	return o, nil
-}
-
-// given returns the value of flag name, or nil when the user did not set
-// it.
-func given[T any](c *cli.Context, name string, value func(string) T) *T {
-	if !c.IsSet(name) {
-		return nil
-	}
-	v := value(name)
-	return &v
+	return req, nil
 }
 
 // findDefaultData looks for the bundled manifest in the current directory
@@ -199,43 +172,6 @@ func findDefaultData() (string, error) {
 func mustGetwd() string {
 	wd, _ := os.Getwd()
 	return wd
-}
-
-// cacheFlag is the --cache-dir flag of the commands that read a corpus's
-// classes through a class cache.
-func cacheFlag() cli.Flag {
-	return &cli.StringFlag{Name: "cache-dir", Usage: "`DIR` of the prepared μ-law classes (1 byte per sample, built once per corpus and audio settings, reused by later runs)",
-		EnvVars: []string{"NEXTSAMPLE_CACHE_DIR"}, DefaultText: "$XDG_CACHE_HOME/nextsample or ~/.cache/nextsample"}
-}
-
-// cacheReport returns the launch.CacheEvent handler that shows on w the
-// building of class caches, a status line each (redrawn on a terminal,
-// every 10 s otherwise), and then the open cache: always when announce
-// is set, else only when it was built.
-func cacheReport(w io.Writer, rate int, announce bool) func(launch.CacheEvent) {
-	var line *statusLine
-	return func(ev launch.CacheEvent) {
-		if ev.Cache == nil {
-			if line == nil {
-				line = newStatusLine(w, 0, 10*time.Second)
-			}
-			text := fmt.Sprintf("  preparing %s classes: %d/%d files, %s", ev.What, ev.Done, ev.Total, audioLength(ev.Samples, rate))
-			if ev.Planned > 0 {
-				text += fmt.Sprintf(" of ≈%s", audioLength(int64(ev.Planned*float64(rate)), rate))
-			}
-			line.draw(text+fmt.Sprintf(", %.0fs", ev.Elapsed.Seconds()), ev.Done == ev.Total)
-			return
-		}
-		line = nil
-		if !ev.Built && !announce {
-			return
-		}
-		verb := "reused"
-		if ev.Built {
-			verb = fmt.Sprintf("built in %.1fs", ev.Elapsed.Seconds())
-		}
-		fmt.Fprintf(w, "  %s classes: %s (%s, %s)\n", ev.What, ev.Cache.Path(), byteSize(ev.Cache.Bytes()), verb)
-	}
 }
 
 // trainProgress returns the train.Setup.Progress that shows a run's steps
@@ -298,32 +234,20 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 	if err != nil {
 		return commandError("train", err)
 	}
-	printPlan(stderr, plan)
-	t0 := time.Now()
-	data, err := plan.Open(ctx, launch.CacheOptions{Dir: c.String("cache-dir"), Threads: plan.Options.Threads,
-		Report: cacheReport(stderr, plan.Audio.SampleRate, true)})
+	plan.WriteText(stderr)
+	data, err := plan.Open(ctx, launch.CacheOptions{Dir: c.String("cache-dir"), Threads: plan.Options.Threads, Report: cacheReport(stderr, true)})
 	if err != nil {
 		return interrupted(ctx, commandError("train", err))
 	}
 	defer data.Close()
-	printData(stderr, plan, data, time.Since(t0))
-	if plan.Speakers != nil {
-		fmt.Fprintf(stderr, "conditioned on %d speakers (%s), %d channels\n", len(plan.Speakers), firstFew(plan.Speakers, 5), plan.Model.Config.GlobalCondition.Channels)
-	}
-	if comm != nil {
-		fmt.Fprintf(stderr, "processes: %d (MPI), each %d threads and %d of the %d files of a batch\n", comm.Size(), plan.Options.Threads, plan.Options.Batch/max(1, comm.Size()), plan.Options.Batch)
-	}
+	plan.WriteData(stderr, data, flagName)
 	status := newStatusLine(stderr, 100*time.Millisecond, 0)
 	run, err := plan.Start(data, train.Setup{Log: status, Progress: trainProgress(status)})
 	if err != nil {
 		return commandError("train", err)
 	}
 	defer run.Close()
-	printOptions(stderr, plan.Options, req.Out)
-	m := run.Memory()
-	fmt.Fprintf(stderr, "memory: %s in buffers: model %s, optimizer and gradient %s, gradient slots %s, workspaces %s, read-ahead %s, validation %s, file index %s\n",
-		byteSize(m.Total()), byteSize(m.Model), byteSize(m.Optimizer), byteSize(m.Gradients), byteSize(m.Workspaces), byteSize(m.Batches), byteSize(m.Validation), byteSize(m.Index))
-
+	run.WriteSetup(stderr)
 	err = run.Train(ctx)
 	// Stopped by a signal to this process, or (MPI) to another rank.
 	if err != nil && (ctx.Err() != nil || errors.Is(err, context.Canceled)) {
@@ -333,95 +257,5 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	printBest(stdout, run, req.Out)
-	return nil
-}
-
-// printPlan prints the model and corpus of a prepared run, after a note
-// on validation files left out for their speakers.
-func printPlan(w io.Writer, p *launch.Plan) {
-	if l := p.LeftOut; l.Files > 0 {
-		fmt.Fprintf(w, "note: validation leaves out %d of its %d files, of speakers not in the training set (%s)\n", l.Files, l.Of, firstFew(l.Speakers, 3))
-	}
-	cfg, rate := p.Model.Config, p.Audio.SampleRate
-	rf := cfg.ReceptiveField()
-	fmt.Fprintf(w, "model: %d layers, receptive field %d samples (%.1f ms at %d Hz), %d parameters, %.2f MFLOP per trained sample\n",
-		cfg.Layers(), rf, 1000*float64(rf)/float64(rate), rate, p.Model.NumParams(), float64(cfg.FLOPs().Train())/1e6)
-	fmt.Fprintf(w, "data: %s (%d files)\n", p.Corpus.Source, len(p.Corpus.Entries))
-}
-
-// printData prints the training and validation classes of a run and its
-// audio settings, ready after took.
-func printData(w io.Writer, p *launch.Plan, d *launch.Data, took time.Duration) {
-	length := func(n int64) string { return audioLength(n, p.Audio.SampleRate) }
-	tc := d.TrainCache
-	fmt.Fprintf(w, "  train: %d files, %s, %d samples", tc.Files(), length(tc.Samples()), tc.Samples())
-	if n := tc.Resampled(); n > 0 {
-		fmt.Fprintf(w, " (%d resampled)", n)
-	}
-	fmt.Fprintln(w)
-	if vc := d.ValidCache; vc != nil {
-		fmt.Fprintf(w, "  validation (%s): %d files, %s, %d samples\n", validationName(p.ValidName, p.Bound), vc.Files(), length(vc.Samples()), vc.Samples())
-	} else {
-		fmt.Fprintf(w, "  validation: none (the corpus has no validation split)\n")
-	}
-	a, _ := json.Marshal(p.Audio)
-	fmt.Fprintf(w, "  audio: %s (ready in %.1fs)\n", a, took.Seconds())
-}
-
-// validationName says what a validation set is, and how --val-samples
-// bounded it.
-func validationName(name string, b *launch.Bound) string {
-	if b == nil {
-		return name
-	}
-	return fmt.Sprintf("%s; %d of its %d files, chosen by key hash for --val-samples %d", name, b.Kept, b.Of, b.Limit)
-}
-
-// printOptions prints the optimizer and the shape of a run in out.
-func printOptions(w io.Writer, o train.Options, out string) {
-	fmt.Fprintf(w, "optimizer: %s, lr %g", o.Optimizer, o.LR)
-	if o.Optimizer == train.SGD {
-		fmt.Fprintf(w, ", momentum %g", o.Momentum)
-		if o.Nesterov {
-			fmt.Fprint(w, " (Nesterov)")
-		}
-	}
-	fmt.Fprintf(w, ", warm-up %d, decay %s", o.Warmup, o.Decay)
-	if o.Decay == train.DecayCosine {
-		fmt.Fprintf(w, " to %g×", o.LRFloor)
-	}
-	if o.Clip > 0 {
-		fmt.Fprintf(w, ", clip %g", o.Clip)
-	}
-	if o.WeightDecay > 0 {
-		fmt.Fprintf(w, ", weight decay %g", o.WeightDecay)
-	}
-	fmt.Fprintf(w, "; %d steps of %d files × ≤%d samples; %s; %d threads; run in %s\n", o.Steps, o.Batch, o.Crop, o.Precision, o.Threads, out)
-}
-
-// printBest prints the best validation of a finished run beside its
-// baselines, and the model file to use.
-func printBest(w io.Writer, run *train.Run, out string) {
-	base := run.Baselines()
-	bits, step, ok := run.BestVal()
-	if !ok {
-		fmt.Fprintf(w, "model: %s\n", filepath.Join(out, train.LastFile))
-		return
-	}
-	verdict := "below"
-	if bits >= base.Unigram {
-		verdict = "NOT below"
-	}
-	fmt.Fprintf(w, "best validation: %.4f bits/sample at step %d, %.2f bits %s the unigram baseline (%.3f; uniform %.3f)\n",
-		bits, step, math.Abs(base.Unigram-bits), verdict, base.Unigram, base.Uniform)
-	fmt.Fprintf(w, "model: %s\n", filepath.Join(out, train.BestFile))
-}
-
-// interrupted marks err as a Ctrl-C stop when ctx was cancelled.
-func interrupted(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("%w (%v)", errInterrupted, err)
-	}
-	return err
+	return run.WriteResult(stdout)
 }

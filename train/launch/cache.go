@@ -3,10 +3,12 @@ package launch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/humanize"
 	"github.com/nextsample/nextsample/train"
 )
 
@@ -28,6 +30,8 @@ type CacheOptions struct {
 type CacheEvent struct {
 	// What is the set of files: "train", "validation" or "evaluation".
 	What string
+	// Rate is the sample rate of the classes, in Hz.
+	Rate int
 	// Done of Total files are prepared, holding Samples samples at the
 	// run's rate; Planned is the seconds of audio all of them hold by
 	// their headers (0: unknown). Set while the cache is built.
@@ -40,6 +44,29 @@ type CacheEvent struct {
 	// whether this opening built it.
 	Cache *corpus.ClassCache
 	Built bool
+}
+
+// String is the event as nextsample prints it: the progress of a cache
+// being built,
+//
+//	preparing train classes: 12/40 files, 3.1 s of ≈10.2 s, 1s
+//
+// then the open cache, "reused" when it was there already:
+//
+//	train classes: /home/u/.cache/nextsample/classes-3f2a.nsc (25.0 KiB, built in 0.4s)
+func (ev CacheEvent) String() string {
+	if ev.Cache == nil {
+		s := fmt.Sprintf("preparing %s classes: %d/%d files, %s", ev.What, ev.Done, ev.Total, humanize.AudioLength(ev.Samples, ev.Rate))
+		if ev.Planned > 0 {
+			s += fmt.Sprintf(" of ≈%s", humanize.AudioLength(int64(ev.Planned*float64(ev.Rate)), ev.Rate))
+		}
+		return s + fmt.Sprintf(", %.0fs", ev.Elapsed.Seconds())
+	}
+	verb := "reused"
+	if ev.Built {
+		verb = fmt.Sprintf("built in %.1fs", ev.Elapsed.Seconds())
+	}
+	return fmt.Sprintf("%s classes: %s (%s, %s)", ev.What, ev.Cache.Path(), humanize.Bytes(ev.Cache.Bytes()), verb)
 }
 
 // cacheDir returns o with its directory resolved.
@@ -67,13 +94,13 @@ func openCache(ctx context.Context, what string, entries []corpus.Entry, s audio
 		planned += e.Seconds()
 	}
 	progress := func(done, total int, samples int64) {
-		report(CacheEvent{What: what, Done: done, Total: total, Samples: samples, Planned: planned, Elapsed: time.Since(t0)})
+		report(CacheEvent{What: what, Rate: s.SampleRate, Done: done, Total: total, Samples: samples, Planned: planned, Elapsed: time.Since(t0)})
 	}
 	cc, built, err := corpus.OpenClassCache(ctx, entries, s, corpus.CacheOptions{Dir: o.Dir, Threads: o.Threads, Progress: progress})
 	if err != nil {
 		return nil, err
 	}
-	report(CacheEvent{What: what, Elapsed: time.Since(t0), Cache: cc, Built: built})
+	report(CacheEvent{What: what, Rate: s.SampleRate, Elapsed: time.Since(t0), Cache: cc, Built: built})
 	return cc, nil
 }
 
@@ -84,6 +111,8 @@ type Data struct {
 	// TrainCache and ValidCache hold the training and validation classes
 	// (ValidCache is nil without validation files).
 	TrainCache, ValidCache *corpus.ClassCache
+	// Took is the time Open took, waiting at the barrier included.
+	Took time.Duration
 }
 
 // Close closes the caches.
@@ -101,6 +130,7 @@ func (d *Data) Close() error {
 // directory is shared they then find rank 0's caches, else each host
 // builds its own.
 func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
+	t0 := time.Now()
 	o, err := o.cacheDir()
 	if err != nil {
 		return nil, err
@@ -134,6 +164,7 @@ func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
 			return nil, err
 		}
 	}
+	d.Took = time.Since(t0)
 	return d, nil
 }
 

@@ -56,6 +56,25 @@
 // corpus) the validation files of the run that trained it, read from its
 // MetaSource metadata and bounded the same way.
 //
+// # Speakers
+//
+// The speaker table of a conditioned run is its training files' sorted
+// speakers (SpeakerTable). SpeakerRows finds a corpus's files in a table
+// under a modelfile.SpeakerPolicy (each file's own speaker, or one given
+// for all), the lookup the trainer, Evaluate's callers and the feature
+// extractor share; the files it leaves without a row come back with
+// their speakers' names, for a message.
+//
+// # Reports
+//
+// What a command prints of a run has a text form here, so that a Go
+// program reports a run exactly as the CLI does: Plan.WriteText (the model
+// and corpus, before any audio is read), Plan.WriteData (the classes
+// prepared, after Open), CacheEvent.String (a class cache being built, and
+// then open) and EvalReport.WriteText (a score beside the uniform
+// baseline). Where they mention an option they name it through an
+// OptionName, as errors do (below).
+//
 // # Errors
 //
 // Errors about an option name it by its Go name (a field of Request,

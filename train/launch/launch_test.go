@@ -152,10 +152,10 @@ func TestChangesApply(t *testing.T) {
 		t.Errorf("threads 0 resolved to %d", o.Threads)
 	}
 	s := audio.DefaultSettings()
-	if err := (AudioChanges{Normalize: ptr(s.Normalize)}).check(s); err != nil {
+	if err := checkAudio(modelfile.AudioChanges{Normalize: ptr(s.Normalize)}, s); err != nil {
 		t.Errorf("the same setting refused: %v", err)
 	}
-	err := AudioChanges{TrimDB: ptr(-40.0)}.check(s)
+	err := checkAudio(modelfile.AudioChanges{TrimDB: ptr(-40.0)}, s)
 	var oe *train.OptionError
 	if !errors.As(err, &oe) || oe.Option != "Audio" || !strings.Contains(err.Error(), "cannot change its preprocessing") {
 		t.Errorf("a changed setting: %v", err)
@@ -267,7 +267,7 @@ func TestStartResumeEvaluate(t *testing.T) {
 		return plan
 	}
 	first := run(Request{Out: out, Data: &manifest, ConfigFile: config, Threads: 1, Condition: "speaker", GCChannels: 3,
-		ValSamples: ptr(int64(500)), Audio: AudioChanges{Normalize: ptr(audio.NormalizeRMS)},
+		ValSamples: ptr(int64(500)), Audio: modelfile.AudioChanges{Normalize: ptr(audio.NormalizeRMS)},
 		Options: OptionChanges{Steps: ptr(int64(2)), Batch: ptr(2), Crop: ptr(100), EvalEvery: ptr(int64(1)), Seed: ptr(uint64(5))}})
 	if first.Bound == nil || first.Bound.Of != 2 || first.Bound.Kept != 1 || len(first.Valid) != 1 {
 		t.Errorf("validation bound %+v, %d files", first.Bound, len(first.Valid))
@@ -291,7 +291,10 @@ func TestStartResumeEvaluate(t *testing.T) {
 	}
 	table := first.Speakers
 	rep, err := Evaluate(context.Background(), EvalRequest{Model: mf.Model, Metadata: mf.Metadata, Path: mf.Path, Audio: first.Audio, Cache: cache,
-		Speakers: func(files []corpus.Entry) ([]int, error) { rows, _ := SpeakerRows(files, table); return rows, nil }})
+		Speakers: func(files []corpus.Entry) ([]int, error) {
+			r, _, err := SpeakerRows(table, files, modelfile.SpeakerPolicy{Own: true})
+			return r.Rows, err
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

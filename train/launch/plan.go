@@ -132,7 +132,7 @@ func (p *Plan) resume(req Request) error {
 	if p.Audio, err = modelfile.AudioSettings(ck.Metadata, p.Model); err != nil {
 		return &OpError{"resume", fmt.Errorf("%s: %w", ck.Path, err)}
 	}
-	if err := req.Audio.check(p.Audio); err != nil {
+	if err := checkAudio(req.Audio, p.Audio); err != nil {
 		return &OpError{"resume", err}
 	}
 	_ = json.Unmarshal([]byte(ck.Metadata[MetaSource]), &p.Source)

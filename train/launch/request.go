@@ -7,6 +7,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
 )
 
@@ -41,7 +42,7 @@ type Request struct {
 	// Audio are the preprocessing settings given. A new run applies them
 	// to audio.DefaultSettings at the training files' most common rate
 	// (CommonRate); a resumed run refuses any that differ from its own.
-	Audio AudioChanges
+	Audio modelfile.AudioChanges
 
 	// Condition "speaker" conditions a new run on each file's speaker,
 	// with an embedding of GCChannels channels ("": none). A resumed run
@@ -109,28 +110,8 @@ func (c OptionChanges) Apply(base train.Options, threads int) train.Options {
 	return o
 }
 
-// AudioChanges are the audio.Settings a user gave; nil fields were not
-// given.
-type AudioChanges struct {
-	SampleRate *int
-	Resample   *bool
-	Channel    *int
-	Normalize  *string
-	TrimDB     *float64
-}
-
-// Apply returns s with the given settings set.
-func (c AudioChanges) Apply(s audio.Settings) audio.Settings {
-	set(&s.SampleRate, c.SampleRate)
-	set(&s.Resample, c.Resample)
-	set(&s.Channel, c.Channel)
-	set(&s.Normalize, c.Normalize)
-	set(&s.TrimDB, c.TrimDB)
-	return s
-}
-
-// check refuses changes to a resumed run's preprocessing s.
-func (c AudioChanges) check(s audio.Settings) error {
+// checkAudio refuses changes c to a resumed run's preprocessing s.
+func checkAudio(c modelfile.AudioChanges, s audio.Settings) error {
 	if c.Apply(s) == s {
 		return nil
 	}

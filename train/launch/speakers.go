@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/humanize"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 )
 
 // SpeakerTable returns the speaker table of a new speaker-conditioned
@@ -23,37 +25,25 @@ func SpeakerTable(entries []corpus.Entry) ([]string, error) {
 		seen[e.Speaker] = true
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%d training files have no speaker (a manifest's speaker column, a Kaldi directory's utt2spk): %s", len(missing), firstFew(missing, 5))
+		return nil, fmt.Errorf("%d training files have no speaker (a manifest's speaker column, a Kaldi directory's utt2spk): %s", len(missing), humanize.FirstFew(missing, 5))
 	}
 	return slices.Sorted(maps.Keys(seen)), nil
 }
 
-// SpeakerRows returns each entry's row in table (-1 when its speaker is
-// not there) and the distinct speakers not found, in the order met (an
-// entry without a speaker counts as "(none: NAME)").
-func SpeakerRows(entries []corpus.Entry, table []string) (rows []int, unknown []string) {
-	row := make(map[string]int, len(table))
-	for i, s := range table {
-		row[s] = i
-	}
-	rows = make([]int, len(entries))
-	seen := map[string]bool{}
+// SpeakerRows chooses each entry's row of a model's speaker table (nil
+// for an unconditioned model) by policy p: modelfile.LookupSpeakers of
+// the entries' own speakers. unknown lists the speakers of the entries
+// left without a row, once each in corpus order ("(none: NAME)" for an
+// entry without a speaker), for a message.
+func SpeakerRows(table []string, entries []corpus.Entry, p modelfile.SpeakerPolicy) (r modelfile.SpeakerRows, unknown []string, err error) {
+	own := make([]string, len(entries))
 	for i, e := range entries {
-		r, ok := row[e.Speaker]
-		if !ok {
-			r = -1
-			name := e.Speaker
-			if name == "" {
-				name = "(none: " + e.Name() + ")"
-			}
-			if !seen[name] {
-				seen[name] = true
-				unknown = append(unknown, name)
-			}
-		}
-		rows[i] = r
+		own[i] = e.Speaker
 	}
-	return rows, unknown
+	if r, err = modelfile.LookupSpeakers(table, own, p); err != nil {
+		return modelfile.SpeakerRows{}, nil, err
+	}
+	return r, r.Unknown(own, func(i int) string { return entries[i].Name() }), nil
 }
 
 // LeftOut is what a speaker-conditioned run left out of its validation
@@ -68,11 +58,13 @@ type LeftOut struct {
 // files of unknown speakers are left out of valid, since a conditioned
 // model scores only speakers it knows.
 func speakerRows(table []string, trainSet []corpus.Entry, valid *[]corpus.Entry) (trainRows, validRows []int, left LeftOut, err error) {
-	var unknown []string
-	if trainRows, unknown = SpeakerRows(trainSet, table); len(unknown) > 0 {
+	own := modelfile.SpeakerPolicy{Own: true} // no speaker given: no error
+	tr, unknown, _ := SpeakerRows(table, trainSet, own)
+	if len(unknown) > 0 {
 		return nil, nil, LeftOut{}, fmt.Errorf("the model's speaker table (%d speakers) does not hold the speakers of these training files: %s", len(table), strings.Join(unknown, ", "))
 	}
-	validRows, unknown = SpeakerRows(*valid, table)
+	vr, unknown, _ := SpeakerRows(table, *valid, own)
+	trainRows, validRows = tr.Rows, vr.Rows
 	if len(unknown) == 0 {
 		return trainRows, validRows, LeftOut{}, nil
 	}
@@ -86,12 +78,4 @@ func speakerRows(table []string, trainSet []corpus.Entry, valid *[]corpus.Entry)
 	left = LeftOut{Files: len(*valid) - len(kept), Of: len(*valid), Speakers: unknown}
 	*valid = kept
 	return trainRows, ids, left, nil
-}
-
-// firstFew joins the first n of names, saying how many more there are.
-func firstFew(names []string, n int) string {
-	if len(names) <= n {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }

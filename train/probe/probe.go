@@ -15,7 +15,9 @@
 //     features encode carries over to a voice never seen in training; the
 //     reported accuracy is the mean over folds.
 //
-// Everything is deterministic: same features, same numbers.
+// Everything is deterministic: same features, same numbers. Run returns
+// a Result, whose JSON and text (Result.WriteText) forms are what
+// `nextsample probe` prints.
 package probe
 
 import (
@@ -91,6 +93,9 @@ type Result struct {
 	C           float64 `json:"c"`
 	// Unused counts feature entries with no manifest row.
 	Unused int `json:"unused"`
+	// Features are the folders the features were read from
+	// (Options.Features).
+	Features []string `json:"-"`
 }
 
 // Run loads the features, joins them to the manifest and runs the probe.
@@ -139,7 +144,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res := &Result{
 		Protocol: opts.Protocol, Label: opts.Label, Utterances: used,
 		FeatureDims: info.dims, Kind: info.kind, C: opts.C, Unused: len(pooled) - used,
-		Classes: sortedUnique(ds.labels),
+		Classes: sortedUnique(ds.labels), Features: opts.Features,
 	}
 	var folds []foldSpec
 	if opts.Protocol == ProtocolSplit {
