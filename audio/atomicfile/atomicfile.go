@@ -115,6 +115,24 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	return nil
 }
 
+// CheckTarget reports, before any work is done, a path that Write or
+// Create could not place: one that is a directory, or whose directory
+// does not exist.
+func CheckTarget(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory; give a file name", path)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+	}
+	return nil
+}
+
 // WriteBytes atomically replaces the file at path with b.
 func WriteBytes(path string, b []byte) error {
 	return Write(path, func(w io.Writer) error {

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -134,5 +135,23 @@ func TestRemoveTemporary(t *testing.T) {
 	}
 	if got := RemoveTemporary(); len(got) != 0 {
 		t.Fatalf("temporaries after: %q", got)
+	}
+}
+
+func TestCheckTarget(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	os.WriteFile(file, nil, 0o644)
+	for path, want := range map[string]string{
+		filepath.Join(dir, "new.wav"):       "",
+		file:                                "",
+		dir:                                 dir + " is a directory; give a file name",
+		filepath.Join(dir, "nope", "x.wav"): "cannot write " + filepath.Join(dir, "nope", "x.wav") + ": stat " + filepath.Join(dir, "nope") + ": no such file or directory",
+		filepath.Join(file, "x.wav"):        "cannot write " + filepath.Join(file, "x.wav") + ": " + file + " is not a directory",
+	} {
+		err := CheckTarget(path)
+		if got := fmt.Sprint(err); (want == "" && err != nil) || (want != "" && got != want) {
+			t.Errorf("CheckTarget(%s) = %v, want %q", path, err, want)
+		}
 	}
 }

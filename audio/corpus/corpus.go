@@ -469,6 +469,29 @@ func (c *Corpus) Split(name string) []Entry {
 	return out
 }
 
+// Select returns the entries of the named split, or every entry for "";
+// a split without entries is an error that lists the splits there are.
+func (c *Corpus) Select(split string) ([]Entry, error) {
+	if split == "" {
+		return c.Entries, nil
+	}
+	files := c.Split(split)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: split %q has no files (splits: %s)", c.Source, split, c.SplitList())
+	}
+	return files, nil
+}
+
+// SplitList describes the splits and their sizes: "test 100, train 200".
+func (c *Corpus) SplitList() string {
+	var parts []string
+	for name, n := range c.Splits() {
+		parts = append(parts, fmt.Sprintf("%s %d", name, n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
 // Splits counts the entries of each split.
 func (c *Corpus) Splits() map[string]int {
 	n := map[string]int{}

@@ -201,6 +201,15 @@ type Set struct {
 // and the fastest last.
 func Sets() []Set { return sets() }
 
+// Names returns the names of Sets(), in the same order.
+func Names() []string {
+	var names []string
+	for _, s := range sets() {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
 // Best returns the fastest implementation this CPU can run.
 func Best() Set {
 	s := sets()

@@ -69,20 +69,12 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "python", Value: "/usr/bin/python3", Usage: "Python interpreter for --against and --against-bf16 (it needs torch)"},
 			&cli.IntFlag{Name: "threads", Usage: "threads for training and features", DefaultText: "the config's runtime.threads"},
 			&cli.StringFlag{Name: "statistic", Usage: "best or median of the per-unit times", DefaultText: "the config's runtime.statistic"},
-			&cli.StringFlag{Name: "kernels", Usage: "kernel set: " + strings.Join(kernelNames(), ", "), DefaultText: "the fastest this CPU runs"},
+			&cli.StringFlag{Name: "kernels", Usage: "kernel set: " + strings.Join(kernels.Names(), ", "), DefaultText: "the fastest this CPU runs"},
 			&cli.StringFlag{Name: "precision", Value: "fp32", Usage: "arithmetic of the training measurements' matrix products: fp32, or bf16 (mixed precision, as in train --precision; the reference runs fp32, and --against-bf16 PyTorch's bf16 autocast)"},
 			&cli.BoolFlag{Name: "child", Hidden: true, Usage: "run the measurements in this process (used by the parent)"},
 		},
 		Action: runBench,
 	}
-}
-
-func kernelNames() []string {
-	var names []string
-	for _, s := range kernels.Sets() {
-		names = append(names, s.Name)
-	}
-	return names
 }
 
 // loadBenchPlan reads the configuration (--config, or the built-in copy)
@@ -105,7 +97,7 @@ func loadBenchPlan(c *cli.Context) (*bench.Config, bench.Options, error) {
 	if name := c.String("kernels"); name != "" {
 		k, ok := kernels.ByName(name)
 		if !ok {
-			return nil, opt, fmt.Errorf("--kernels %q: this CPU runs %s", name, strings.Join(kernelNames(), ", "))
+			return nil, opt, fmt.Errorf("--kernels %q: this CPU runs %s", name, strings.Join(kernels.Names(), ", "))
 		}
 		opt.Kernels = k
 	}

@@ -184,12 +184,12 @@ func featureEntries(c *cli.Context, shard features.Shard) (corp *corpus.Corpus, 
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("features: %w", err)
 	}
-	entries, what = corp.Entries, "all files"
+	what = "all files"
 	if split := c.String("split"); split != "" {
-		entries, what = corp.Split(split), "split "+split
-		if len(entries) == 0 {
-			return nil, nil, "", fmt.Errorf("features: %s: split %q has no files (splits: %s)", corp.Source, split, launch.SplitList(corp))
-		}
+		what = "split " + split
+	}
+	if entries, err = corp.Select(c.String("split")); err != nil {
+		return nil, nil, "", fmt.Errorf("features: %w", err)
 	}
 	entries = shard.Select(entries)
 	if shard.Count > 1 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -124,26 +123,6 @@ func expandPattern(flag, pattern string, count int) ([]string, error) {
 	return paths, nil
 }
 
-// checkOutputDir refuses a path whose directory does not exist, before
-// any work is done.
-func checkOutputDir(path string) error {
-	if path == "-" {
-		return nil
-	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a directory; give a file name", path)
-	}
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
-	}
-	return nil
-}
-
 func parseGenerate(c *cli.Context) (*genRequest, error) {
 	if c.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (the prompt is given with --prompt)", c.Args().First())
@@ -203,10 +182,13 @@ func parseGenerate(c *cli.Context) (*genRequest, error) {
 	}
 	seen := map[string]bool{}
 	for _, p := range append(append([]string(nil), r.outs...), r.pngs...) {
-		if err := checkOutputDir(p); err != nil {
+		if p == "-" {
+			continue
+		}
+		if err := atomicfile.CheckTarget(p); err != nil {
 			return nil, err
 		}
-		if p != "-" && seen[filepath.Clean(p)] {
+		if seen[filepath.Clean(p)] {
 			return nil, fmt.Errorf("%s would be written twice; give --out and --spectrogram different names", p)
 		}
 		seen[filepath.Clean(p)] = true

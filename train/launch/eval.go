@@ -129,7 +129,7 @@ func evalFiles(req EvalRequest) ([]corpus.Entry, *EvalReport, error) {
 			return nil, nil, err
 		}
 		rep.Corpus = corp.Source
-		files, err := splitFiles(corp, req.Split)
+		files, err := corp.Select(req.Split)
 		return files, rep, err
 	}
 	src, ok := SourceOf(req.Metadata)
@@ -142,7 +142,7 @@ func evalFiles(req EvalRequest) ([]corpus.Entry, *EvalReport, error) {
 	}
 	rep.Corpus = s.corp.Source
 	if req.Split != "" {
-		files, err := splitFiles(s.corp, req.Split)
+		files, err := s.corp.Select(req.Split)
 		return files, rep, err
 	}
 	if len(s.valid) == 0 {
@@ -154,14 +154,3 @@ func evalFiles(req EvalRequest) ([]corpus.Entry, *EvalReport, error) {
 	return s.valid, rep, nil
 }
 
-// splitFiles returns the entries of corp's split ("": all of them).
-func splitFiles(corp *corpus.Corpus, split string) ([]corpus.Entry, error) {
-	if split == "" {
-		return corp.Entries, nil
-	}
-	files := corp.Split(split)
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: split %q has no files (splits: %s)", corp.Source, split, SplitList(corp))
-	}
-	return files, nil
-}

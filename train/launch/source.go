@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strings"
 
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
@@ -67,7 +66,7 @@ func openSplits(src Source) (*splits, error) {
 		trainSet = corp.Entries
 	}
 	if len(trainSet) == 0 {
-		return nil, fmt.Errorf("%s: no files in split %q (splits: %s)", corp.Source, corpus.Train, SplitList(corp))
+		return nil, fmt.Errorf("%s: no files in split %q (splits: %s)", corp.Source, corpus.Train, corp.SplitList())
 	}
 	vc, err := corpus.Open(src.ValData)
 	if err != nil {
@@ -86,7 +85,7 @@ func openSplits(src Source) (*splits, error) {
 // noFiles is the error of a ValSplit that names no files of corp.
 func noFiles(corp *corpus.Corpus, split string) error {
 	return fmt.Errorf("%s: %w", corp.Source, &train.OptionError{Option: "ValSplit",
-		After: fmt.Sprintf(" %q has no files (splits: %s)", split, SplitList(corp))})
+		After: fmt.Sprintf(" %q has no files (splits: %s)", split, corp.SplitList())})
 }
 
 // chooseSplits returns the training and validation entries of a corpus:
@@ -107,7 +106,7 @@ func chooseSplits(corp *corpus.Corpus, valSplit string) (*splits, error) {
 		s.train = corp.Entries
 	}
 	if len(s.train) == 0 {
-		return nil, fmt.Errorf("%s: no files in split %q (splits: %s)", corp.Source, corpus.Train, SplitList(corp))
+		return nil, fmt.Errorf("%s: no files in split %q (splits: %s)", corp.Source, corpus.Train, corp.SplitList())
 	}
 	if valSplit != "" {
 		if s.valid = corp.Split(valSplit); len(s.valid) == 0 {
@@ -214,17 +213,6 @@ func CommonRate(entries []corpus.Entry) int {
 		}
 	}
 	return best
-}
-
-// SplitList describes the splits of corp and their sizes, sorted, for
-// messages: "test 2, train 9".
-func SplitList(corp *corpus.Corpus) string {
-	var parts []string
-	for name, n := range corp.Splits() {
-		parts = append(parts, fmt.Sprintf("%s %d", name, n))
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, ", ")
 }
 
 // trainKey identifies a training set by its files' keys and lengths (the
