@@ -16,21 +16,17 @@ import (
 
 // tinyAdamConfig is tinyConfig as the reference measures it, with Adam,
 // one training shape and two threads: what `nextsample bench`'s tests
-// give the reference scripts.
-const tinyAdamConfig = `{
-  "format": "wavenet-bench-config/v1",
-  "model": {"quantization_channels": 16, "input_encoding": "onehot", "input_kernel_size": 1,
-            "residual_channels": 4, "dilation_channels": 4, "skip_channels": 8, "end_channels": 8,
-            "kernel_size": 2, "dilations": [1, 2, 4], "bias": true, "residual_on_last_layer": false},
-  "variants": {"tiny": {}, "tinyk3": {"kernel_size": 3}},
-  "train": {"optimizer": "adam", "learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
-            "weight_decay": 0.0, "shapes": [{"batch": 2, "samples": 100}],
-            "warmup_steps": 1, "min_steps": 3, "min_seconds": 0},
-  "generate": {"batch": 1, "temperature": 1.0, "naive_warmup_samples": 1, "naive_samples": 3,
-               "fast_warmup_samples": 10, "fast_samples": 60, "fast_block_samples": 20},
-  "data": {"source": "synthetic", "sample_rate": 16000},
-  "runtime": {"threads": 2, "seed": 1234, "statistic": "median"}
-}`
+// give the reference scripts too (they read the same file).
+var tinyAdamConfig = mustRead("testdata/tiny_adam.json")
+
+// mustRead returns the text of a test file (a panic if it is missing).
+func mustRead(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 // fakeReference writes a shell script that stands in for a PyTorch
 // reference script (run with python = /bin/sh): it records its arguments in
