@@ -153,4 +153,3 @@ func evalFiles(req EvalRequest) ([]corpus.Entry, *EvalReport, error) {
 	rep.Validation = s.validName
 	return s.valid, rep, nil
 }
-
