@@ -120,7 +120,7 @@ func (s Settings) Apply(clip *Clip) ([]float32, Report, error) {
 	var x []float32
 	if rate := clip.Info.SampleRate; rate != s.SampleRate {
 		if !s.Resample {
-			return nil, rep, fmt.Errorf("%s: sample rate is %d Hz but the model's is %d Hz (resampling is off; enable it with --resample)", clip.Name, rate, s.SampleRate)
+			return nil, rep, &RateError{Name: clip.Name, Rate: rate, Want: s.SampleRate}
 		}
 		r, err := NewResampler(rate, s.SampleRate)
 		if err != nil {
@@ -264,4 +264,16 @@ func (p *Prompt) Describe(receptiveField int) string {
 		how += fmt.Sprintf("; the last %d (the receptive field) condition the continuation", receptiveField)
 	}
 	return fmt.Sprintf("%d samples, %.2f s at %d Hz%s", n, float64(n)/float64(p.Rate), p.Rate, how)
+}
+
+// A RateError is a recording at another sample rate than the settings'
+// while Settings.Resample is off. A program tells its user how to turn
+// resampling on (the command line: --resample).
+type RateError struct {
+	Name       string // the recording
+	Rate, Want int    // its rate and the settings', in Hz
+}
+
+func (e *RateError) Error() string {
+	return fmt.Sprintf("%s: sample rate is %d Hz but the model's is %d Hz (resampling is off)", e.Name, e.Rate, e.Want)
 }

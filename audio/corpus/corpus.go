@@ -515,7 +515,7 @@ func Check(entries []Entry, s audio.Settings) error {
 		}
 		switch ch := e.channel(s); {
 		case e.Info.SampleRate != s.SampleRate && !s.Resample:
-			errs[i] = fmt.Errorf("%s: sample rate is %d Hz but the model's is %d Hz (resampling is off; enable it with --resample)", e.Name(), e.Info.SampleRate, s.SampleRate)
+			errs[i] = &audio.RateError{Name: e.Name(), Rate: e.Info.SampleRate, Want: s.SampleRate}
 		case ch > e.Info.Channels:
 			errs[i] = fmt.Errorf("%s: channel %d requested, but the file has %d", e.Name(), ch, e.Info.Channels)
 		}

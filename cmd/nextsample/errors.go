@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/train"
 	"github.com/nextsample/nextsample/train/launch"
 )
@@ -55,9 +56,14 @@ func (e *cliError) Error() string { return e.msg }
 func (e *cliError) Unwrap() error { return e.err }
 
 // withFlags returns err's message with the options of its
-// train.OptionError, and of those nested in it, named by their flags.
+// train.OptionError, and of those nested in it, named by their flags, and
+// an audio.RateError's advice given as the flag that follows it. It may
+// be applied to a message it made: that changes nothing.
 func withFlags(err error) string {
 	msg := err.Error()
+	if re := (*audio.RateError)(nil); errors.As(err, &re) {
+		msg = strings.Replace(msg, re.Error(), strings.TrimSuffix(re.Error(), ")")+"; enable it with --resample)", 1)
+	}
 	for oe := (*train.OptionError)(nil); errors.As(err, &oe); err = oe.Err {
 		msg = strings.Replace(msg, oe.Error(), oe.Named(flagName(oe.Option)), 1)
 	}

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.Is(err, errReported):
 		return 1
 	default:
-		fmt.Fprintf(stderr, "nextsample: %v\n", err)
+		fmt.Fprintf(stderr, "nextsample: %s\n", withFlags(err))
 		return 1
 	}
 }
