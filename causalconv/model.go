@@ -30,8 +30,14 @@
 //     (the fused skip product, the 1×1 convs and the softmax
 //     cross-entropy); workspace.go holds the buffers and runs the steps,
 //     and precision.go says how the matrix products round.
-//   - Save and Load write and read models as safetensors files that PyTorch
-//     can load into the reference module.
+//   - Generator produces samples one at a time with per-layer queues (the
+//     fast generation of the reference's FastGenerator), Sampler draws a
+//     class from the softmax with a kernel set's Exp, and Continue runs
+//     many continuations of a prompt at once, grouped and on a pool of
+//     goroutines, reporting progress through a callback.
+//
+// Model files (safetensors with the model's metadata, which PyTorch can load
+// into the reference module) are package modelfile's.
 //
 // Activations are [channels × time] row-major matrices: a row is one
 // channel over time, so the inner loops of every kernel run along time.
