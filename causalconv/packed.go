@@ -55,6 +55,9 @@ type Packed struct {
 	p2WT         []float32
 	gcE          []float32   // [C × G] speaker embeddings (nil: unconditioned)
 	gcW          [][]float32 // per layer: [2D × G]
+	lcIn         []float32   // [C × C·(2P+1)] lc_conv_in.weight as stored (nil: no local conditioning)
+	lcUp         [][]float32 // per upsampling stage: its 2s+1 taps
+	lcW, lcWT    [][]float32 // per layer: filter_gate_lc [2D × C] and its transpose [C × 2D]
 }
 
 // bfMat is a weight matrix in bfloat16, rows of ld elements (see
@@ -76,6 +79,7 @@ type packedBF16 struct {
 	skipWT      []bfMat   // [D × S]
 	p1W, p1WT   bfMat     // [E × S], [S × E]
 	p2W, p2WT   bfMat     // [Q × E], [E × Q]
+	lcW, lcWT   []bfMat   // per layer: [2D × C], [C × 2D] (local conditioning)
 }
 
 // NewPacked returns room for the packed float32 weights of architecture c:
@@ -92,6 +96,7 @@ func NewPackedPrecision(c Config, prec Precision) (*Packed, error) {
 		return nil, fmt.Errorf("causalconv: unknown precision %d", uint8(prec))
 	}
 	c.Dilations = slices.Clone(c.Dilations)
+	c.LocalCondition = c.LocalCondition.Clone()
 	Q, R, D := c.QuantizationChannels, c.ResidualChannels, c.DilationChannels
 	S, E, K := c.SkipChannels, c.EndChannels, c.KernelSize
 	L, nres := c.Layers(), c.ResidualLayers()
@@ -100,6 +105,9 @@ func NewPackedPrecision(c Config, prec Precision) (*Packed, error) {
 		L*2*D*K*R + nres*D*R + L*D*S + S*E + E*Q // ...and the transposes
 	if c.Bias {
 		size += S - L*S // one summed skip bias instead of L
+	}
+	if lc := c.LocalCondition; lc != nil {
+		size += L * 2 * D * lc.Channels // filter_gate_lc's transposes
 	}
 	p.buf = make([]float32, size)
 	rest := p.buf
@@ -145,6 +153,17 @@ func NewPackedPrecision(c Config, prec Precision) (*Packed, error) {
 			p.gcW = append(p.gcW, take(2*D*g.Channels))
 		}
 	}
+	if lc := c.LocalCondition; lc != nil {
+		C := lc.Channels
+		p.lcIn = take(C * C * (2*lc.Context + 1))
+		for _, s := range lc.UpsampleScales {
+			p.lcUp = append(p.lcUp, take(2*s+1))
+		}
+		for l := 0; l < L; l++ {
+			p.lcW = append(p.lcW, take(2*D*C))
+			p.lcWT = append(p.lcWT, take(C*2*D))
+		}
+	}
 	if len(rest) != 0 {
 		panic(fmt.Sprintf("causalconv: packed layout miscounted by %d", len(rest)))
 	}
@@ -181,6 +200,12 @@ func newPackedBF16(c Config, alloc bool) packedBF16 {
 	}
 	shapes = append(shapes, shape{&b.skipW, S, L * D},
 		shape{&b.p1W, E, S}, shape{&b.p1WT, S, E}, shape{&b.p2W, Q, E}, shape{&b.p2WT, E, Q})
+	if lc := c.LocalCondition; lc != nil {
+		b.lcW, b.lcWT = make([]bfMat, L), make([]bfMat, L)
+		for l := 0; l < L; l++ {
+			shapes = append(shapes, shape{&b.lcW[l], 2 * D, lc.Channels}, shape{&b.lcWT[l], lc.Channels, 2 * D})
+		}
+	}
 	if !alloc {
 		return b
 	}
@@ -284,6 +309,17 @@ func (p *Packed) Pack(params []float32) error {
 			copy(p.gcW[l], vec(lo.gcW[l], len(p.gcW[l])))
 		}
 	}
+	if p.lcIn != nil {
+		C := c.LocalCondition.Channels
+		copy(p.lcIn, vec(lo.lcIn, len(p.lcIn)))
+		for j := range p.lcUp {
+			copy(p.lcUp[j], vec(lo.lcUp[j], len(p.lcUp[j])))
+		}
+		for l := range p.lcW {
+			copy(p.lcW[l], vec(lo.lcW[l], 2*D*C)) // torch [2D, C, 1]
+			transpose(p.lcWT[l], p.lcW[l], 2*D, C)
+		}
+	}
 	if p.prec == PrecisionBF16 {
 		p.packBF16()
 	}
@@ -319,6 +355,11 @@ func (p *Packed) packBF16() {
 	round(b.p1WT, p.p1WT, S, E)
 	round(b.p2W, p.p2W, Q, E)
 	round(b.p2WT, p.p2WT, E, Q)
+	for l := range b.lcW {
+		C := c.LocalCondition.Channels
+		round(b.lcW[l], p.lcW[l], 2*D, C)
+		round(b.lcWT[l], p.lcWT[l], C, 2*D)
+	}
 }
 
 // transpose writes the [cols × rows] transpose of the row-major
