@@ -335,3 +335,29 @@ func (w *Workspace) lcBackward(p *Packed, grad []float32, N int) {
 		}
 	}
 }
+
+// LocalConditionError is the error of the parts of the program that do
+// not take features yet (fast generation, training), given a locally
+// conditioned model: they refuse it rather than run it unconditioned.
+type LocalConditionError struct {
+	// What is the part refusing, such as "generation".
+	What string
+	// Channels and Hop are the model's feature channels and hop.
+	Channels, Hop int
+}
+
+// Error says what refused the model and why.
+func (e *LocalConditionError) Error() string {
+	return fmt.Sprintf("the model is locally conditioned (%d feature channels per %d-sample frame); %s with features is not implemented yet",
+		e.Channels, e.Hop, e.What)
+}
+
+// RefuseLocalCondition returns nil for a model without local conditioning
+// and a *LocalConditionError naming what for a locally conditioned one.
+func (c Config) RefuseLocalCondition(what string) error {
+	lc := c.LocalCondition
+	if lc == nil {
+		return nil
+	}
+	return &LocalConditionError{What: what, Channels: lc.Channels, Hop: lc.Hop}
+}
