@@ -3,12 +3,13 @@ package causalconv
 // The dilated residual layers, each a gated causal conv with a residual
 // and a skip 1×1 conv:
 //
-//	[f; g] = W_fg · [h_l(t−(K−1)d); …; h_l(t)] + b_fg (+ W_gc·e, conditioned)
+//	[f; g] = W_fg · [h_l(t−(K−1)d); …; h_l(t)] + b_fg (+ W_gc·e) (+ W_lc·cond(t))
 //	z_l    = tanh(f)·σ(g)
 //	h_l+1  = h_l + W_r·z_l + b_r
 //
 // The skip convs of all layers are one fused product in the head (head.go),
-// which reads every layer's z; the conditioning's share is in condition.go.
+// which reads every layer's z; the conditioning's share is in condition.go
+// (a speaker's) and lcond.go (the features', a GEMM per block).
 // Both directions run over time blocks that keep a layer's intermediate
 // rows in L2, with results independent of the block.
 

@@ -26,10 +26,17 @@
 //     As in llm.c, the network's code is split by layer, each layer's
 //     forward beside its backward: input.go (the one-hot conv or
 //     embedding), layer.go (the dilated conv, gate and residual, in time
-//     blocks), condition.go (a speaker's share of every layer), head.go
-//     (the fused skip product, the 1×1 convs and the softmax
-//     cross-entropy); workspace.go holds the buffers and runs the steps,
-//     and precision.go says how the matrix products round.
+//     blocks), condition.go (a speaker's share of every layer), lcond.go
+//     (local conditioning: the features' upsampling network and its share
+//     of every layer), head.go (the fused skip product, the 1×1 convs and
+//     the softmax cross-entropy); workspace.go holds the buffers and runs
+//     the steps, and precision.go says how the matrix products round.
+//   - Conditioning: a Config with GlobalCondition is conditioned on a
+//     speaker (Workspace.SetSpeaker), one with LocalCondition on a
+//     frame-rate feature sequence (Workspace.SetFeatures: a vocoder's
+//     input, such as log-mel filterbanks); both add their term to every
+//     layer's [f; g] before the gate. Generation and training do not take
+//     features yet and refuse such a model (LocalConditionError).
 //   - Generator produces samples one at a time with per-layer queues (the
 //     fast generation of the reference's FastGenerator), Sampler draws a
 //     class from the softmax with a kernel set's Exp, and Continue runs

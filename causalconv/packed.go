@@ -26,6 +26,9 @@ import (
 //	skipWT[l] [D × S]     the transpose of skip.l.weight
 //	skipB     [S]         Σ_l skip.l.bias (the fused product adds it once)
 //	p1W [E × S], p1WT [S × E], p2W [Q × E], p2WT [E × Q]
+//	lcW[l]    [2D × C]    filter_gate_lc.l.weight (local conditioning), and
+//	lcWT[l]   [C × 2D]    its transpose for ∂cond; lcIn and lcUp, the
+//	                      upsampling network's, as stored
 //
 // The input layer needs no packing: the forward pass gathers columns of
 // input_layer.weight directly. Every slice lives in one buffer, a copy, so a

@@ -37,6 +37,13 @@ import (
 // chunks, each carrying RF−1 inputs of context before its first scored
 // position (or all there is, from position 0): the chunks' summed losses
 // and gradients equal the whole sequence's.
+//
+// # Conditioning
+//
+// A speaker-conditioned model's calls need the speaker (SetSpeaker), a
+// locally conditioned one's the utterance's features and the sample the
+// sequence starts at (SetFeatures; a chunk of an utterance gives its own
+// start). Both stay set for the later calls.
 type Workspace struct {
 	cfg      Config
 	k        kernels.Set
@@ -353,11 +360,12 @@ func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
 //
 // The step goes up through the layers and back down, each layer's
 // forward and backward side by side in its own file: the input layer
-// (input.go), the dilated layers (layer.go, with the conditioning in
-// condition.go), then the head, whose backward runs block by block with
+// (input.go), a locally conditioned model's upsampling network (lcond.go),
+// the dilated layers (layer.go, with the conditioning in condition.go and
+// lcond.go), then the head, whose backward runs block by block with
 // its forward and leaves the skip gradient dS (head.go); then the skip
-// weights' gradient, the layers' backward from the top, and the input
-// layer's.
+// weights' gradient, the layers' backward from the top, the upsampling
+// network's and the input layer's.
 func (w *Workspace) ForwardBackward(p *Packed, x, y []int32, scoreFrom int, lossScale float32, grad []float32) (float64, error) {
 	if !w.training {
 		return 0, errNotTraining

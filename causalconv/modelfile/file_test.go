@@ -36,13 +36,13 @@ func tinyConfigs() map[string]causalconv.Config {
 	lc.LocalCondition = localCondition()
 	return map[string]causalconv.Config{
 		"K2_bias_local_speakers": lc,
-		"K2_bias_onehot2":   tiny(2, true, causalconv.InputOneHot, 2),
-		"K3_bias_onehot1":   tiny(3, true, causalconv.InputOneHot, 1),
-		"K3_nobias_onehot2": tiny(3, false, causalconv.InputOneHot, 2),
-		"K2_nobias_embed":   tiny(2, false, causalconv.InputEmbedding, 1),
-		"K3_bias_embed":     tiny(3, true, causalconv.InputEmbedding, 1),
-		"K2_bias_reslast":   res,
-		"K2_bias_speakers":  gc,
+		"K2_bias_onehot2":        tiny(2, true, causalconv.InputOneHot, 2),
+		"K3_bias_onehot1":        tiny(3, true, causalconv.InputOneHot, 1),
+		"K3_nobias_onehot2":      tiny(3, false, causalconv.InputOneHot, 2),
+		"K2_nobias_embed":        tiny(2, false, causalconv.InputEmbedding, 1),
+		"K3_bias_embed":          tiny(3, true, causalconv.InputEmbedding, 1),
+		"K2_bias_reslast":        res,
+		"K2_bias_speakers":       gc,
 	}
 }
 
