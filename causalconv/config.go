@@ -464,6 +464,13 @@ func parseVariants(raw json.RawMessage, base Config) ([]Variant, error) {
 		}
 		m := base
 		m.Dilations = append([]int(nil), base.Dilations...)
+		// Decoding into a pointer or slice the base shares would change
+		// the base: each variant decodes into its own copies.
+		if g := base.GlobalCondition; g != nil {
+			gc := *g
+			m.GlobalCondition = &gc
+		}
+		m.LocalCondition = base.LocalCondition.Clone()
 		if err := strictUnmarshal(over, &m); err != nil {
 			return nil, fmt.Errorf("variants.%s: %w", name, err)
 		}

@@ -723,3 +723,110 @@ func TestLocalConditionGenerationRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalConditionWorkspaces checks, for a locally conditioned model
+// with every kernel set, that an evaluation workspace computes what a
+// training one does (the loss bit for bit), that the lower layers alone
+// (Activations) run, that a call computes each conditioning column as the
+// whole utterance's network does, bit for bit, whatever part of the
+// utterance it covers (a later start, a later first scored position),
+// and that no call allocates.
+func TestLocalConditionWorkspaces(t *testing.T) {
+	c := lcConfig(true, true, false)
+	m := lcRandomModel(t, c, 8)
+	p := m.Packed()
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, y := randomWalk(rng, 600, c.QuantizationChannels)
+	feats, _ := lcFeatures(rng, c, 90)
+	grad := m.NewGrad()
+	logits := make([]float32, c.QuantizationChannels*len(x))
+	forEachSet(t, func(t *testing.T, k kernels.Set) {
+		tw, _ := NewTrainingWorkspace(c, k, 700)
+		ew, _ := NewEvalWorkspace(c, k, 700)
+		for _, w := range []*Workspace{tw, ew} {
+			w.SetSpeaker(3)
+			if err := w.SetFeatures(feats, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, from := range []int{0, 5, 300} {
+			fb, err := tw.ForwardBackward(p, x, y, from, 1, m.NewGrad())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tl, _ := tw.Loss(p, x, y, from)
+			el, _ := ew.Loss(p, x, y, from)
+			if tl != fb || el != fb {
+				t.Errorf("from %d: ForwardBackward %v, training Loss %v, eval Loss %v", from, fb, tl, el)
+			}
+		}
+		if _, err := ew.Activations(p, x, 100, ActivationOptions{Layers: 2}); err != nil {
+			t.Fatal(err)
+		}
+		// The whole utterance's conditioning, then parts of it.
+		if _, err := ew.Logits(p, x, 0, logits); err != nil {
+			t.Fatal(err)
+		}
+		whole := slices.Clone(ew.lc.cond)
+		C := c.LocalCondition.Channels
+		for _, part := range []struct{ start, from int }{{37, 0}, {37, 200}, {0, 450}, {250, 10}} {
+			if err := ew.SetFeatures(feats, part.start); err != nil {
+				t.Fatal(err)
+			}
+			n := len(x) - part.start
+			if _, err := ew.Logits(p, x[part.start:], part.from, logits); err != nil {
+				t.Fatal(err)
+			}
+			for ch := 0; ch < C; ch++ {
+				got := ew.lc.cond[ch*ew.ld+part.from : ch*ew.ld+n]
+				want := whole[ch*ew.ld+part.start+part.from : ch*ew.ld+len(x)]
+				if !slices.Equal(got, want) {
+					t.Fatalf("start %d from %d: channel %d's conditioning differs from the whole utterance's", part.start, part.from, ch)
+				}
+			}
+		}
+		for name, f := range map[string]func(){
+			"ForwardBackward": func() { tw.ForwardBackward(p, x, y, 20, 1, grad) },
+			"Loss":            func() { ew.Loss(p, x, y, 20) },
+			"Logits":          func() { ew.Logits(p, x, 0, logits) },
+			"Activations":     func() { ew.Activations(p, x, 100, ActivationOptions{SkipSum: true}) },
+			"SetFeatures":     func() { ew.SetFeatures(feats, 3) },
+		} {
+			if a := testing.AllocsPerRun(3, f); a != 0 {
+				t.Errorf("%s allocates %v times per call", name, a)
+			}
+		}
+	})
+}
+
+// TestLocalConditionVariants checks that a variant overriding the
+// conditioning changes only itself: the base model and the other
+// variants keep theirs.
+func TestLocalConditionVariants(t *testing.T) {
+	f, err := ParseConfig([]byte(`{"model": {"quantization_channels": 16, "input_encoding": "onehot",
+		"input_kernel_size": 1, "residual_channels": 4, "dilation_channels": 4, "skip_channels": 8,
+		"end_channels": 8, "kernel_size": 2, "dilations": [1, 2], "bias": true, "residual_on_last_layer": false,
+		"global_condition": {"channels": 2, "cardinality": 3},
+		"local_condition": {"channels": 2, "hop": 4, "window": 8, "snip_edges": true, "context": 1,
+			"upsample_scales": [2, 2], "mean": [1, 2], "std": [3, 4]}},
+		"variants": {"other": {"global_condition": {"channels": 5, "cardinality": 3},
+			"local_condition": {"channels": 2, "hop": 4, "window": 8, "snip_edges": false, "context": 1,
+			"upsample_scales": [4], "mean": [7, 8]}}, "same": {"skip_channels": 16}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := f.Model
+	if base.GlobalCondition.Channels != 2 || !slices.Equal(base.LocalCondition.Mean, []float64{1, 2}) ||
+		!slices.Equal(base.LocalCondition.UpsampleScales, []int{2, 2}) || !base.LocalCondition.SnipEdges {
+		t.Errorf("the base model changed: %+v %+v", base.GlobalCondition, base.LocalCondition)
+	}
+	same, _ := f.Variant("same")
+	other, _ := f.Variant("other")
+	if !same.LocalCondition.Equal(base.LocalCondition) || *same.GlobalCondition != *base.GlobalCondition {
+		t.Errorf("variant same: %+v", same.LocalCondition)
+	}
+	if other.GlobalCondition.Channels != 5 || !slices.Equal(other.LocalCondition.Mean, []float64{7, 8}) ||
+		!slices.Equal(other.LocalCondition.Std, []float64{3, 4}) || other.LocalCondition.SnipEdges {
+		t.Errorf("variant other: %+v %+v", other.GlobalCondition, other.LocalCondition)
+	}
+}
