@@ -830,3 +830,43 @@ func TestLocalConditionVariants(t *testing.T) {
 		t.Errorf("variant other: %+v %+v", other.GlobalCondition, other.LocalCondition)
 	}
 }
+
+// TestLocalConditionFewFrames checks utterances of one and two frames,
+// where conv_in's replicate padding reaches past both ends and every
+// stage's zero padding meets both ends, against the reference.
+func TestLocalConditionFewFrames(t *testing.T) {
+	c := lcConfig(true, false, true)
+	c.LocalCondition.Context = 2
+	m := lcRandomModel(t, c, 17)
+	p := m.Packed()
+	rng := rand.New(rand.NewPCG(7, 7))
+	x, _ := randomWalk(rng, 19, c.QuantizationChannels)
+	for _, F := range []int{1, 2} {
+		feats, fref := lcFeatures(rng, c, F)
+		for _, start := range []int{0, 4} {
+			ref := newRefNet(m)
+			ref.feats, ref.start = fref, start
+			want := ref.forward(x).logits
+			forEachSet(t, func(t *testing.T, k kernels.Set) {
+				ws, err := NewEvalWorkspace(c, k, len(x))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ws.SetFeatures(feats, start); err != nil {
+					t.Fatal(err)
+				}
+				lg, err := ws.Logits(p, x, 0, make([]float32, c.QuantizationChannels*len(x)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for q := 0; q < lg.Rows; q++ {
+					for j := 0; j < lg.Cols; j++ {
+						if d := math.Abs(float64(lg.At(q, j)) - want[j][q]); d > 1e-5 {
+							t.Fatalf("%d frames, start %d: logit[%d] at %d = %g, reference %g", F, start, q, j, lg.At(q, j), want[j][q])
+						}
+					}
+				}
+			})
+		}
+	}
+}
