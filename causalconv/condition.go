@@ -1,6 +1,7 @@
 package causalconv
 
-// Global conditioning (Config.GlobalCondition): a conditioned model adds
+// Global conditioning (Config.GlobalCondition; local conditioning, on
+// features, is lcond.go's): a conditioned model adds
 // the speaker's W_gc,l·e_s to every layer's [f; g], after the dilated conv
 // and its bias and before the gate, at every position alike:
 //

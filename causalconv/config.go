@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/nextsample/nextsample/audio/regular"
@@ -46,6 +47,14 @@ type Config struct {
 	// no bias) to its dilated convolution's output [f; g] before the gate.
 	// Nil is today's unconditioned model.
 	GlobalCondition *GlobalCondition `json:"global_condition,omitempty"`
+	// LocalCondition, when set, conditions the model on a frame-rate
+	// feature sequence (WaveNet's local conditioning, as a vocoder): the
+	// features go through an upsampling network to one C-vector per
+	// sample, and every layer i adds W_lc,i·(that vector)
+	// (filter_gate_lc.{i}.weight, [2D, C, 1], no bias) to [f; g] before
+	// the gate, beside the speaker term. Nil is a model without it; see
+	// LocalCondition and lcond.go.
+	LocalCondition *LocalCondition `json:"local_condition,omitempty"`
 }
 
 // GlobalCondition is the size of a conditioned model's speaker table: G
@@ -54,6 +63,132 @@ type GlobalCondition struct {
 	Channels    int `json:"channels"`
 	Cardinality int `json:"cardinality"`
 }
+
+// LocalCondition is a locally conditioned model's features and the
+// network that brings them to the sample rate (r9y9/wavenet_vocoder's
+// ConvInUpsampleNetwork). The features are C values per frame, one frame
+// every Hop samples; frame k is Kaldi's: with SnipEdges it covers samples
+// [k·Hop, k·Hop+Window), without it is centred on k·Hop + Hop/2. The
+// network normalises them ((x − Mean)/Std per channel), convolves them
+// over 2·Context+1 frames (lc_conv_in, replicate-padded at the ends),
+// then per stage j stretches them by UpsampleScales[j] (each column
+// repeated) and smooths them with one shared kernel of 2s+1 taps
+// (lc_upsample.j): the scales multiply to Hop, so the result has one
+// column per sample. Input position t, which predicts sample start+t+1 of
+// the utterance, reads column start+t+1−off, clamped to the columns there
+// are, with off = (Window−Hop)/2 (rounded down) with SnipEdges and 0
+// without: the predicted sample falls in the middle Hop samples of its
+// frame's window. See lcond.go for the computation.
+type LocalCondition struct {
+	// Channels is C, the feature dimensions per frame.
+	Channels int `json:"channels"`
+	// Hop is H, the samples per frame; Window is the analysis window in
+	// samples; SnipEdges is Kaldi's frame convention.
+	Hop       int  `json:"hop"`
+	Window    int  `json:"window"`
+	SnipEdges bool `json:"snip_edges"`
+	// Context is P: lc_conv_in reaches P frames each side.
+	Context int `json:"context"`
+	// UpsampleScales are the stretch factors of the stages, first stage
+	// first; their product is Hop.
+	UpsampleScales []int `json:"upsample_scales"`
+	// Mean and Std normalise the features (train-set statistics), one
+	// per channel; absent, they are 0 and 1.
+	Mean []float64 `json:"mean,omitempty"`
+	Std  []float64 `json:"std,omitempty"`
+}
+
+// Equal reports whether l and o describe the same conditioning, field by
+// field (Mean and Std element by element). Two nil ones are equal.
+func (l *LocalCondition) Equal(o *LocalCondition) bool {
+	if l == nil || o == nil {
+		return l == o
+	}
+	return l.Channels == o.Channels && l.Hop == o.Hop && l.Window == o.Window && l.SnipEdges == o.SnipEdges &&
+		l.Context == o.Context && slices.Equal(l.UpsampleScales, o.UpsampleScales) &&
+		slices.Equal(l.Mean, o.Mean) && slices.Equal(l.Std, o.Std)
+}
+
+// Clone returns a deep copy of l (nil for nil).
+func (l *LocalCondition) Clone() *LocalCondition {
+	if l == nil {
+		return nil
+	}
+	c := *l
+	c.UpsampleScales = slices.Clone(l.UpsampleScales)
+	c.Mean = slices.Clone(l.Mean)
+	c.Std = slices.Clone(l.Std)
+	return &c
+}
+
+// offset is how many samples the alignment moves the stretched frames
+// later: (Window−Hop)/2 rounded down with SnipEdges, 0 without.
+func (l *LocalCondition) offset() int {
+	if !l.SnipEdges {
+		return 0
+	}
+	d := l.Window - l.Hop
+	if d < 0 {
+		return -((1 - d) / 2) // floor division, as Python's //
+	}
+	return d / 2
+}
+
+// validate reports the first thing wrong with l, or nil.
+func (l *LocalCondition) validate() error {
+	for _, v := range []struct {
+		name      string
+		v, lo, hi int
+	}{
+		{"channels", l.Channels, 1, maxChannels},
+		{"hop", l.Hop, 1, maxHop},
+		{"window", l.Window, 1, maxHop * 16},
+		{"context", l.Context, 0, 64},
+	} {
+		if v.v < v.lo || v.v > v.hi {
+			return fmt.Errorf("model.local_condition.%s = %d: must be between %d and %d", v.name, v.v, v.lo, v.hi)
+		}
+	}
+	if n := len(l.UpsampleScales); n < 1 || n > 16 {
+		return fmt.Errorf("model.local_condition.upsample_scales has %d entries: must have between 1 and 16", n)
+	}
+	prod := 1
+	for j, s := range l.UpsampleScales {
+		if s < 1 || s > l.Hop {
+			return fmt.Errorf("model.local_condition.upsample_scales[%d] = %d: must be between 1 and the hop, %d", j, s, l.Hop)
+		}
+		prod *= s
+		if prod > l.Hop {
+			break
+		}
+	}
+	if prod != l.Hop {
+		return fmt.Errorf("model.local_condition.upsample_scales %v: their product must be the hop, %d", l.UpsampleScales, l.Hop)
+	}
+	for _, v := range []struct {
+		name string
+		x    []float64
+	}{{"mean", l.Mean}, {"std", l.Std}} {
+		if v.x == nil {
+			continue
+		}
+		if len(v.x) != l.Channels {
+			return fmt.Errorf("model.local_condition.%s has %d values for %d channels", v.name, len(v.x), l.Channels)
+		}
+		for c, x := range v.x {
+			if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > math.MaxFloat32 {
+				return fmt.Errorf("model.local_condition.%s[%d] = %g: must be a finite float32", v.name, c, x)
+			}
+			if v.name == "std" && !(float32(x) > 0) {
+				return fmt.Errorf("model.local_condition.std[%d] = %g: must be positive", c, x)
+			}
+		}
+	}
+	return nil
+}
+
+// maxHop bounds a locally conditioned model's hop.
+const maxHop = 1 << 16
 
 // Speakers is the number of speakers the model is conditioned on (0 for an
 // unconditioned model).
@@ -69,7 +204,7 @@ func (c Config) Speakers() int {
 // the dilations, the biases, the last layer's residual conv and the
 // conditioning each change the parameter tensors (their names and shapes)
 // or the computation, so Equal compares them all: Dilations element by
-// element and GlobalCondition by value, not by pointer. Two equal Configs
+// element and GlobalCondition and LocalCondition by value, not by pointer. Two equal Configs
 // lay out their parameters alike, so a Model, a Packed and a Workspace
 // made from either work together, and a checkpoint or a model file of one
 // resumes or converts as the other.
@@ -80,7 +215,8 @@ func (c Config) Equal(o Config) bool {
 		c.EndChannels == o.EndChannels && c.KernelSize == o.KernelSize && c.Bias == o.Bias &&
 		c.ResidualOnLastLayer == o.ResidualOnLastLayer && slices.Equal(c.Dilations, o.Dilations) &&
 		(c.GlobalCondition == nil) == (o.GlobalCondition == nil) &&
-		(c.GlobalCondition == nil || *c.GlobalCondition == *o.GlobalCondition)
+		(c.GlobalCondition == nil || *c.GlobalCondition == *o.GlobalCondition) &&
+		c.LocalCondition.Equal(o.LocalCondition)
 }
 
 // Input encodings.
@@ -187,6 +323,11 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if l := c.LocalCondition; l != nil {
+		if err := l.validate(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -197,11 +338,15 @@ const maxSpeakers = 1 << 20
 // exactly as the reference benchmark's flops_per_timestep does.
 type FLOPs struct {
 	Input, FilterGate, Skip, Residual, Post1, Post2 int64
+	// LocalCondition is a locally conditioned model's per-sample work
+	// (zero without it): every layer's W_lc·cond, the upsampling stages'
+	// smoothing convs and lc_conv_in's share of a frame.
+	LocalCondition int64
 }
 
 // Forward returns the forward-pass total.
 func (f FLOPs) Forward() int64 {
-	return f.Input + f.FilterGate + f.Skip + f.Residual + f.Post1 + f.Post2
+	return f.Input + f.FilterGate + f.Skip + f.Residual + f.Post1 + f.Post2 + f.LocalCondition
 }
 
 // Train returns the FLOPs of one training timestep: forward, input gradient
@@ -223,6 +368,14 @@ func (c Config) FLOPs() FLOPs {
 	f.Residual = int64(c.ResidualLayers()) * 2 * R * D
 	f.Post1 = 2 * E * S
 	f.Post2 = 2 * Q * E
+	if lc := c.LocalCondition; lc != nil {
+		C := int64(lc.Channels)
+		f.LocalCondition = L * 2 * (2 * D) * C
+		for _, s := range lc.UpsampleScales {
+			f.LocalCondition += 2 * C * int64(2*s+1)
+		}
+		f.LocalCondition += 2 * C * C * int64(2*lc.Context+1) / int64(lc.Hop)
+	}
 	return f
 }
 
@@ -311,6 +464,13 @@ func parseVariants(raw json.RawMessage, base Config) ([]Variant, error) {
 		}
 		m := base
 		m.Dilations = append([]int(nil), base.Dilations...)
+		// Decoding into a pointer or slice the base shares would change
+		// the base: each variant decodes into its own copies.
+		if g := base.GlobalCondition; g != nil {
+			gc := *g
+			m.GlobalCondition = &gc
+		}
+		m.LocalCondition = base.LocalCondition.Clone()
 		if err := strictUnmarshal(over, &m); err != nil {
 			return nil, fmt.Errorf("variants.%s: %w", name, err)
 		}

@@ -7,54 +7,65 @@ import (
 )
 
 // TestConfigEqual checks that Config.Equal compares every field: a copy
-// (with its own Dilations and GlobalCondition) is equal, and a change to
-// any one field, found by reflection so that a field added later is
-// covered too, makes it unequal.
+// (with its own Dilations, GlobalCondition and LocalCondition) is equal,
+// and a change to any one field, or to any field of the conditioning
+// structs, found by reflection so that a field added later is covered
+// too, makes it unequal.
 func TestConfigEqual(t *testing.T) {
 	base := conditioned(true)
+	base.LocalCondition = lcConfig(true, false, true).LocalCondition
+	deepCopy := func(c Config) Config {
+		c.Dilations = append([]int(nil), c.Dilations...)
+		g := *c.GlobalCondition
+		c.GlobalCondition = &g
+		c.LocalCondition = c.LocalCondition.Clone()
+		return c
+	}
 	if !base.Equal(base) {
 		t.Fatal("a config is not equal to itself")
 	}
-	cp := base
-	cp.Dilations = append([]int(nil), base.Dilations...)
-	g := *base.GlobalCondition
-	cp.GlobalCondition = &g
+	cp := deepCopy(base)
 	if !base.Equal(cp) || !cp.Equal(base) {
 		t.Fatal("a deep copy is not equal")
+	}
+	// changesOf returns the changes of a value of type ty that make it
+	// differ: one per kind, two for a slice (longer, or an element
+	// changed), and for a pointer to a struct nil or one field changed.
+	var changesOf func(ty reflect.Type, name string) []func(v reflect.Value)
+	changesOf = func(ty reflect.Type, name string) []func(v reflect.Value) {
+		switch ty.Kind() {
+		case reflect.Int:
+			return []func(v reflect.Value){func(v reflect.Value) { v.SetInt(v.Int() + 1) }}
+		case reflect.Float64:
+			return []func(v reflect.Value){func(v reflect.Value) { v.SetFloat(v.Float() + 1) }}
+		case reflect.String:
+			return []func(v reflect.Value){func(v reflect.Value) { v.SetString(v.String() + "x") }}
+		case reflect.Bool:
+			return []func(v reflect.Value){func(v reflect.Value) { v.SetBool(!v.Bool()) }}
+		case reflect.Slice:
+			out := []func(v reflect.Value){func(v reflect.Value) { v.Set(reflect.Append(v, v.Index(0))) }}
+			for _, ch := range changesOf(ty.Elem(), name) {
+				out = append(out, func(v reflect.Value) { ch(v.Index(0)) })
+			}
+			return out
+		case reflect.Pointer:
+			out := []func(v reflect.Value){func(v reflect.Value) { v.Set(reflect.Zero(v.Type())) }}
+			el := ty.Elem()
+			for j := 0; j < el.NumField(); j++ {
+				for _, ch := range changesOf(el.Field(j).Type, name+"."+el.Field(j).Name) {
+					out = append(out, func(v reflect.Value) { ch(v.Elem().Field(j)) })
+				}
+			}
+			return out
+		}
+		t.Fatalf("Config.%s: a %s field this test cannot change", name, ty)
+		return nil
 	}
 	ty := reflect.TypeOf(base)
 	for i := 0; i < ty.NumField(); i++ {
 		f := ty.Field(i)
-		var changes []func(v reflect.Value)
-		switch f.Type.Kind() {
-		case reflect.Int:
-			changes = append(changes, func(v reflect.Value) { v.SetInt(v.Int() + 1) })
-		case reflect.String:
-			changes = append(changes, func(v reflect.Value) { v.SetString(v.String() + "x") })
-		case reflect.Bool:
-			changes = append(changes, func(v reflect.Value) { v.SetBool(!v.Bool()) })
-		case reflect.Slice:
-			changes = append(changes,
-				func(v reflect.Value) { v.Set(reflect.Append(v, v.Index(0))) },
-				func(v reflect.Value) { v.Index(0).SetInt(v.Index(0).Int() + 1) })
-		case reflect.Pointer:
-			changes = append(changes, func(v reflect.Value) { v.Set(reflect.Zero(v.Type())) })
-			for j := 0; j < f.Type.Elem().NumField(); j++ {
-				changes = append(changes, func(v reflect.Value) {
-					e := reflect.New(f.Type.Elem())
-					e.Elem().Set(v.Elem())
-					e.Elem().Field(j).SetInt(e.Elem().Field(j).Int() + 1)
-					v.Set(e)
-				})
-			}
-		default:
-			t.Fatalf("Config.%s: a %s field this test cannot change", f.Name, f.Type)
-		}
-		for k, change := range changes {
-			c := base
-			c.Dilations = append([]int(nil), base.Dilations...)
-			g := *base.GlobalCondition
-			c.GlobalCondition = &g
+		for k, change := range changesOf(f.Type, f.Name) {
+			c := deepCopy(base) // the pointers' targets are copies: a change leaves base as it is
 			change(reflect.ValueOf(&c).Elem().Field(i))
 			if base.Equal(c) || c.Equal(base) {
 				t.Errorf("Config.%s (change %d): configs differing only there are equal", f.Name, k)

@@ -136,6 +136,9 @@ func (opt ContinueOptions) check(p *Packed, prompt []int32) (ContinueOptions, er
 	if p == nil {
 		return opt, errors.New("causalconv: nil packed weights")
 	}
+	if err := p.cfg.RefuseLocalCondition("generation"); err != nil {
+		return opt, fmt.Errorf("causalconv: %w", err)
+	}
 	if len(prompt) == 0 {
 		return opt, errors.New("causalconv: an empty prompt (to start from silence, give the silence class)")
 	}

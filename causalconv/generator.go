@@ -134,6 +134,9 @@ func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (
 	if p == nil {
 		return nil, errors.New("causalconv: nil packed weights")
 	}
+	if err := p.cfg.RefuseLocalCondition("generation"); err != nil {
+		return nil, fmt.Errorf("causalconv: %w", err)
+	}
 	if streams < 1 || streams > 1<<16 {
 		return nil, fmt.Errorf("causalconv: %d streams: must be between 1 and %d", streams, 1<<16)
 	}

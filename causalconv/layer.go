@@ -3,12 +3,13 @@ package causalconv
 // The dilated residual layers, each a gated causal conv with a residual
 // and a skip 1×1 conv:
 //
-//	[f; g] = W_fg · [h_l(t−(K−1)d); …; h_l(t)] + b_fg (+ W_gc·e, conditioned)
+//	[f; g] = W_fg · [h_l(t−(K−1)d); …; h_l(t)] + b_fg (+ W_gc·e) (+ W_lc·cond(t))
 //	z_l    = tanh(f)·σ(g)
 //	h_l+1  = h_l + W_r·z_l + b_r
 //
 // The skip convs of all layers are one fused product in the head (head.go),
-// which reads every layer's z; the conditioning's share is in condition.go.
+// which reads every layer's z; the conditioning's share is in condition.go
+// (a speaker's) and lcond.go (the features', a GEMM per block).
 // Both directions run over time blocks that keep a layer's intermediate
 // rows in L2, with results independent of the block.
 
@@ -46,7 +47,8 @@ func (w *Workspace) layerForward(p *Packed, l, s, e int, last bool) {
 	// writes the kept tanh(f), σ(g) and z.
 	fb, ldb := w.fgBlk, w.ldBlk
 	w.nn(2*D, n, K*R, p.fgW[l], K*R, p.bf.fgW[l], w.h, w.tapOffsets(l, s), fb, ldb, p.fgB[l], false)
-	w.addCondition(l, fb, ldb, n) // a conditioned model's W_gc·e, after the conv and its bias
+	w.addCondition(l, fb, ldb, n)         // a conditioned model's W_gc·e, after the conv and its bias
+	w.lcLayerForward(p, l, s, n, fb, ldb) // a locally conditioned one's W_lc·cond, after that
 	fg, z := w.tfsgBuf(l), w.z[l*D*ld:]
 	for c := 0; c < D; c++ {
 		w.k.Gate(n, fb[c*ldb:], fb[(D+c)*ldb:], fg[c*ld+s:], fg[(D+c)*ld+s:], z[c*ld+s:])
@@ -106,6 +108,12 @@ func (w *Workspace) layersBackward(p *Packed, grad []float32, N, scoreFrom int) 
 	n := N - scoreFrom
 	for r := 0; r < R; r++ {
 		clear(w.dh[r*ldh+M+scoreFrom : r*ldh+M+N]) // nothing flows from above the last layer
+	}
+	if w.lc != nil { // ∂cond is summed over the layers, from the top
+		C := w.lc.lc.Channels
+		for c := 0; c < C; c++ {
+			clear(w.lc.dcond[c*ld+w.start[0] : c*ld+N])
+		}
 	}
 	// dS is packed once for the L products below (rounded, in bf16).
 	bf := w.prec == PrecisionBF16
@@ -182,6 +190,7 @@ func (w *Workspace) layerBackward(p *Packed, grad []float32, l, s, a, e int) {
 		w.k.GateBackward(nb, fg[c*ld+a:], fg[(D+c)*ld+a:], w.dz[c*ld+a:], w.dfg[c*ld+a:], w.dfg[(D+c)*ld+a:])
 	}
 	w.nt(2*D, K*R, nb, w.dfg[a:], ld, w.h, w.tapOffsets(l, a), w.gw, K*R, a > s)
+	w.lcLayerWeightGrad(p, grad, l, a, nb)
 	// The K taps multiply the same [df; dg]: packed once. They run from
 	// the last (shift 0) down, so that every position of dh receives its
 	// taps in that order whatever the blocks: tap k's share of position t
@@ -195,14 +204,24 @@ func (w *Workspace) layerBackward(p *Packed, grad []float32, l, s, a, e int) {
 			h := p.bf.fgWT[l][k]
 			w.k.GemmNNBF16Packed(R, nb, 2*D, h.a, h.ld, w.dfgPack, w.dh[M+a-(K-1-k)*d:], ldh, nil, true)
 		}
+		if w.lc != nil { // ∂cond += W_lcᵀ·[df; dg]
+			h := p.bf.lcWT[l]
+			w.k.GemmNNBF16Packed(w.lc.lc.Channels, nb, 2*D, h.a, h.ld, w.dfgPack, w.lc.dcond[a:], ld, nil, true)
+		}
 	case pk:
 		w.k.Pack(2*D, nb, w.dfg, foffs, w.dfgPack32)
 		for k := K - 1; k >= 0; k-- {
 			w.k.GemmNNPacked(R, nb, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfgPack32, w.dh[M+a-(K-1-k)*d:], ldh, nil, true)
 		}
+		if w.lc != nil {
+			w.k.GemmNNPacked(w.lc.lc.Channels, nb, 2*D, p.lcWT[l], 2*D, w.dfgPack32, w.lc.dcond[a:], ld, nil, true)
+		}
 	default:
 		for k := K - 1; k >= 0; k-- {
 			w.k.GemmNN(R, nb, 2*D, p.fgWT[l][k*R*2*D:], 2*D, w.dfg, foffs, w.dh[M+a-(K-1-k)*d:], ldh, nil, true)
+		}
+		if w.lc != nil {
+			w.k.GemmNN(w.lc.lc.Channels, nb, 2*D, p.lcWT[l], 2*D, w.dfg, foffs, w.lc.dcond[a:], ld, nil, true)
 		}
 	}
 }

@@ -14,13 +14,14 @@ import (
 // bit: the loss, every gradient and the logits equal the unblocked run's,
 // for forward blocks of 16 and 48 steps (a vector, a panel) and backward
 // blocks of 512, every kernel set, both precisions where the set has bf16,
-// and a conditioned model. The reference set sums each GemmNT call in
+// a conditioned model and a locally conditioned one (with a speaker). The reference set sums each GemmNT call in
 // float64 and rounds once, so its blocked weight gradients may differ in
 // the last bits: it is held to 1e-6 of the largest gradient instead.
 func TestTimeBlocksAreInvisible(t *testing.T) {
 	cfgs := tinyConfigs()
 	cfgs["conditioned"] = conditioned(true)
 	cfgs["odd"] = oddTiny()
+	cfgs["local"] = lcConfig(true, true, true)
 	for name, c := range cfgs {
 		forEachSet(t, func(t *testing.T, k kernels.Set) {
 			m := randomModel(t, c, 8)
@@ -48,6 +49,12 @@ func TestTimeBlocksAreInvisible(t *testing.T) {
 					}
 					if c.GlobalCondition != nil {
 						ws.SetSpeaker(2)
+					}
+					if c.LocalCondition != nil {
+						f, _ := lcFeatures(rand.New(rand.NewPCG(3, 1)), c, 200)
+						if err := ws.SetFeatures(f, 4); err != nil {
+							t.Fatal(err)
+						}
 					}
 					r := precisionRun{grad: m.NewGrad(), logits: make([]float32, c.QuantizationChannels*(len(x)-5))}
 					if r.loss, err = ws.ForwardBackward(p, x, y, 5, 0.01, r.grad); err != nil {

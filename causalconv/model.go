@@ -26,10 +26,17 @@
 //     As in llm.c, the network's code is split by layer, each layer's
 //     forward beside its backward: input.go (the one-hot conv or
 //     embedding), layer.go (the dilated conv, gate and residual, in time
-//     blocks), condition.go (a speaker's share of every layer), head.go
-//     (the fused skip product, the 1×1 convs and the softmax
-//     cross-entropy); workspace.go holds the buffers and runs the steps,
-//     and precision.go says how the matrix products round.
+//     blocks), condition.go (a speaker's share of every layer), lcond.go
+//     (local conditioning: the features' upsampling network and its share
+//     of every layer), head.go (the fused skip product, the 1×1 convs and
+//     the softmax cross-entropy); workspace.go holds the buffers and runs
+//     the steps, and precision.go says how the matrix products round.
+//   - Conditioning: a Config with GlobalCondition is conditioned on a
+//     speaker (Workspace.SetSpeaker), one with LocalCondition on a
+//     frame-rate feature sequence (Workspace.SetFeatures: a vocoder's
+//     input, such as log-mel filterbanks); both add their term to every
+//     layer's [f; g] before the gate. Generation and training do not take
+//     features yet and refuse such a model (LocalConditionError).
 //   - Generator produces samples one at a time with per-layer queues (the
 //     fast generation of the reference's FastGenerator), Sampler draws a
 //     class from the softmax with a kernel set's Exp, and Continue runs
@@ -76,13 +83,16 @@ type layout struct {
 	p2W, p2B     int   // [Q, E, 1], [Q]
 	gcE          int   // [C, G], or -1 for an unconditioned model
 	gcW          []int // per layer: [2D, G, 1]
+	lcIn         int   // [C, C, 2P+1], or -1 for a model without local conditioning
+	lcUp         []int // per upsampling stage: [1, 1, 1, 2s+1]
+	lcW          []int // per layer: [2D, C, 1]
 }
 
 func newLayout(c Config) *layout {
 	Q, R, D := c.QuantizationChannels, c.ResidualChannels, c.DilationChannels
 	S, E, K := c.SkipChannels, c.EndChannels, c.KernelSize
 	L, nres := c.Layers(), c.ResidualLayers()
-	lo := &layout{inB: -1, p1B: -1, p2B: -1, gcE: -1}
+	lo := &layout{inB: -1, p1B: -1, p2B: -1, gcE: -1, lcIn: -1}
 	add := func(name string, shape ...int) int {
 		n := 1
 		for _, s := range shape {
@@ -132,6 +142,18 @@ func newLayout(c Config) *layout {
 			lo.gcW = append(lo.gcW, add(fmt.Sprintf("filter_gate_gc.%d.weight", l), 2*D, g.Channels, 1))
 		}
 	}
+	// The locally conditioned module registers its modules after the
+	// speaker's (testdata/wavenet_lc.py).
+	if lc := c.LocalCondition; lc != nil {
+		C := lc.Channels
+		lo.lcIn = add("lc_conv_in.weight", C, C, 2*lc.Context+1)
+		for j, s := range lc.UpsampleScales {
+			lo.lcUp = append(lo.lcUp, add(fmt.Sprintf("lc_upsample.%d.weight", j), 1, 1, 1, 2*s+1))
+		}
+		for l := 0; l < L; l++ {
+			lo.lcW = append(lo.lcW, add(fmt.Sprintf("filter_gate_lc.%d.weight", l), 2*D, C, 1))
+		}
+	}
 	return lo
 }
 
@@ -153,6 +175,7 @@ func New(c Config) (*Model, error) {
 		g := *c.GlobalCondition
 		c.GlobalCondition = &g
 	}
+	c.LocalCondition = c.LocalCondition.Clone()
 	lo := newLayout(c)
 	return &Model{Config: c, Params: make([]float32, lo.size), lo: lo}, nil
 }
@@ -174,7 +197,9 @@ func NewRandom(c Config, seed uint64) (*Model, error) {
 // different): a Conv1d's weight and bias are uniform on ±1/√fan_in, with
 // fan_in = in_channels·kernel_size (kaiming_uniform with a = √5); the
 // Embedding weight is standard normal; the embedding's separate input_bias
-// starts at zero.
+// starts at zero. A locally conditioned model's lc_upsample kernels start
+// as averages, every tap 1/(2s+1) (as r9y9's), and its lc_conv_in and
+// filter_gate_lc weights as the Conv1d's they are.
 func (m *Model) Init(seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x636175736c636f6e)) // "causlcon"
 	uniform := func(t Tensor, fanIn int) {
@@ -198,6 +223,10 @@ func (m *Model) Init(seed uint64) {
 			return c.EndChannels
 		case strings.HasPrefix(name, "filter_gate_gc."):
 			return c.GlobalCondition.Channels
+		case name == "lc_conv_in.weight":
+			return c.LocalCondition.Channels * (2*c.LocalCondition.Context + 1)
+		case strings.HasPrefix(name, "filter_gate_lc."):
+			return c.LocalCondition.Channels
 		}
 		return 0
 	}
@@ -208,6 +237,10 @@ func (m *Model) Init(seed uint64) {
 		case t.Name == "input_layer.weight" && c.InputEncoding == InputEmbedding, t.Name == "gc_embedding.weight":
 			for i := 0; i < t.Size; i++ {
 				m.Params[t.Offset+i] = float32(rng.NormFloat64())
+			}
+		case strings.HasPrefix(t.Name, "lc_upsample."):
+			for i := 0; i < t.Size; i++ {
+				m.Params[t.Offset+i] = float32(1 / float64(t.Size))
 			}
 		default:
 			uniform(t, fanIn(t.Name))
@@ -254,6 +287,7 @@ func (m *Model) Clone() *Model {
 		gc := *g
 		c.Config.GlobalCondition = &gc
 	}
+	c.Config.LocalCondition = m.Config.LocalCondition.Clone()
 	c.Params = append([]float32(nil), m.Params...)
 	return &c
 }

@@ -26,6 +26,9 @@ import (
 //	skipWT[l] [D × S]     the transpose of skip.l.weight
 //	skipB     [S]         Σ_l skip.l.bias (the fused product adds it once)
 //	p1W [E × S], p1WT [S × E], p2W [Q × E], p2WT [E × Q]
+//	lcW[l]    [2D × C]    filter_gate_lc.l.weight (local conditioning), and
+//	lcWT[l]   [C × 2D]    its transpose for ∂cond; lcIn and lcUp, the
+//	                      upsampling network's, as stored
 //
 // The input layer needs no packing: the forward pass gathers columns of
 // input_layer.weight directly. Every slice lives in one buffer, a copy, so a
@@ -55,6 +58,9 @@ type Packed struct {
 	p2WT         []float32
 	gcE          []float32   // [C × G] speaker embeddings (nil: unconditioned)
 	gcW          [][]float32 // per layer: [2D × G]
+	lcIn         []float32   // [C × C·(2P+1)] lc_conv_in.weight as stored (nil: no local conditioning)
+	lcUp         [][]float32 // per upsampling stage: its 2s+1 taps
+	lcW, lcWT    [][]float32 // per layer: filter_gate_lc [2D × C] and its transpose [C × 2D]
 }
 
 // bfMat is a weight matrix in bfloat16, rows of ld elements (see
@@ -76,6 +82,7 @@ type packedBF16 struct {
 	skipWT      []bfMat   // [D × S]
 	p1W, p1WT   bfMat     // [E × S], [S × E]
 	p2W, p2WT   bfMat     // [Q × E], [E × Q]
+	lcW, lcWT   []bfMat   // per layer: [2D × C], [C × 2D] (local conditioning)
 }
 
 // NewPacked returns room for the packed float32 weights of architecture c:
@@ -92,6 +99,7 @@ func NewPackedPrecision(c Config, prec Precision) (*Packed, error) {
 		return nil, fmt.Errorf("causalconv: unknown precision %d", uint8(prec))
 	}
 	c.Dilations = slices.Clone(c.Dilations)
+	c.LocalCondition = c.LocalCondition.Clone()
 	Q, R, D := c.QuantizationChannels, c.ResidualChannels, c.DilationChannels
 	S, E, K := c.SkipChannels, c.EndChannels, c.KernelSize
 	L, nres := c.Layers(), c.ResidualLayers()
@@ -100,6 +108,9 @@ func NewPackedPrecision(c Config, prec Precision) (*Packed, error) {
 		L*2*D*K*R + nres*D*R + L*D*S + S*E + E*Q // ...and the transposes
 	if c.Bias {
 		size += S - L*S // one summed skip bias instead of L
+	}
+	if lc := c.LocalCondition; lc != nil {
+		size += L * 2 * D * lc.Channels // filter_gate_lc's transposes
 	}
 	p.buf = make([]float32, size)
 	rest := p.buf
@@ -145,6 +156,17 @@ func NewPackedPrecision(c Config, prec Precision) (*Packed, error) {
 			p.gcW = append(p.gcW, take(2*D*g.Channels))
 		}
 	}
+	if lc := c.LocalCondition; lc != nil {
+		C := lc.Channels
+		p.lcIn = take(C * C * (2*lc.Context + 1))
+		for _, s := range lc.UpsampleScales {
+			p.lcUp = append(p.lcUp, take(2*s+1))
+		}
+		for l := 0; l < L; l++ {
+			p.lcW = append(p.lcW, take(2*D*C))
+			p.lcWT = append(p.lcWT, take(C*2*D))
+		}
+	}
 	if len(rest) != 0 {
 		panic(fmt.Sprintf("causalconv: packed layout miscounted by %d", len(rest)))
 	}
@@ -181,6 +203,12 @@ func newPackedBF16(c Config, alloc bool) packedBF16 {
 	}
 	shapes = append(shapes, shape{&b.skipW, S, L * D},
 		shape{&b.p1W, E, S}, shape{&b.p1WT, S, E}, shape{&b.p2W, Q, E}, shape{&b.p2WT, E, Q})
+	if lc := c.LocalCondition; lc != nil {
+		b.lcW, b.lcWT = make([]bfMat, L), make([]bfMat, L)
+		for l := 0; l < L; l++ {
+			shapes = append(shapes, shape{&b.lcW[l], 2 * D, lc.Channels}, shape{&b.lcWT[l], lc.Channels, 2 * D})
+		}
+	}
 	if !alloc {
 		return b
 	}
@@ -284,6 +312,17 @@ func (p *Packed) Pack(params []float32) error {
 			copy(p.gcW[l], vec(lo.gcW[l], len(p.gcW[l])))
 		}
 	}
+	if p.lcIn != nil {
+		C := c.LocalCondition.Channels
+		copy(p.lcIn, vec(lo.lcIn, len(p.lcIn)))
+		for j := range p.lcUp {
+			copy(p.lcUp[j], vec(lo.lcUp[j], len(p.lcUp[j])))
+		}
+		for l := range p.lcW {
+			copy(p.lcW[l], vec(lo.lcW[l], 2*D*C)) // torch [2D, C, 1]
+			transpose(p.lcWT[l], p.lcW[l], 2*D, C)
+		}
+	}
 	if p.prec == PrecisionBF16 {
 		p.packBF16()
 	}
@@ -319,6 +358,11 @@ func (p *Packed) packBF16() {
 	round(b.p1WT, p.p1WT, S, E)
 	round(b.p2W, p.p2W, Q, E)
 	round(b.p2WT, p.p2WT, E, Q)
+	for l := range b.lcW {
+		C := c.LocalCondition.Channels
+		round(b.lcW[l], p.lcW[l], 2*D, C)
+		round(b.lcWT[l], p.lcWT[l], C, 2*D)
+	}
 }
 
 // transpose writes the [cols × rows] transpose of the row-major

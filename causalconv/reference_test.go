@@ -15,6 +15,10 @@ type refNet struct {
 	p  []float64
 	// speaker is the row of a conditioned model's speaker table used.
 	speaker int
+	// feats (C × F) and start are a locally conditioned model's features
+	// and the utterance sample of position 0.
+	feats [][]float64
+	start int
 }
 
 func newRefNet(m *Model) *refNet {
@@ -66,6 +70,7 @@ func (n *refNet) forward(x []int32) refOut {
 			h[t][r] = s
 		}
 	}
+	cond := n.localCondition(T) // [t][C], nil without local conditioning
 	skip := mat(T, S)
 	var out refOut
 	for l, d := range c.Dilations {
@@ -85,6 +90,12 @@ func (n *refNet) forward(x []int32) refOut {
 					G := c.GlobalCondition.Channels
 					for g := 0; g < G; g++ {
 						s += p[lo.gcW[l]+o*G+g] * p[lo.gcE+n.speaker*G+g]
+					}
+				}
+				if cond != nil { // + W_lc·cond(t)
+					C := c.LocalCondition.Channels
+					for j := 0; j < C; j++ {
+						s += p[lo.lcW[l]+o*C+j] * cond[t][j]
 					}
 				}
 				fg[o] = s
@@ -133,6 +144,68 @@ func (n *refNet) forward(x []int32) refOut {
 		}
 	}
 	return out
+}
+
+// localCondition is the upsampling network of Config.LocalCondition over
+// the whole utterance, straight from its definition, and the columns that
+// positions 0..T−1 read: cond[t][c].
+func (n *refNet) localCondition(T int) [][]float64 {
+	lc := n.c.LocalCondition
+	if lc == nil {
+		return nil
+	}
+	p, lo := n.p, n.lo
+	C, P, F := lc.Channels, lc.Context, len(n.feats[0])
+	xp := make([][]float64, C) // normalised, replicate-padded
+	for c := range xp {
+		mean, std := 0.0, 1.0
+		if lc.Mean != nil {
+			mean, std = lc.Mean[c], lc.Std[c]
+		}
+		for i := 0; i < F+2*P; i++ {
+			xp[c] = append(xp[c], (n.feats[c][min(max(i-P, 0), F-1)]-mean)/std)
+		}
+	}
+	u := make([][]float64, C) // conv_in
+	for o := range u {
+		u[o] = make([]float64, F)
+		for k := range u[o] {
+			for c := 0; c < C; c++ {
+				for i := 0; i < 2*P+1; i++ {
+					u[o][k] += p[lo.lcIn+(o*C+c)*(2*P+1)+i] * xp[c][k+i]
+				}
+			}
+		}
+	}
+	for j, s := range lc.UpsampleScales {
+		for c := range u {
+			st := make([]float64, len(u[c])*s) // the stretch
+			for v := range st {
+				st[v] = u[c][v/s]
+			}
+			sm := make([]float64, len(st)) // the smoothing conv, zero-padded
+			for v := range sm {
+				for d := -s; d <= s; d++ {
+					if v+d >= 0 && v+d < len(st) {
+						sm[v] += p[lo.lcUp[j]+d+s] * st[v+d]
+					}
+				}
+			}
+			u[c] = sm
+		}
+	}
+	off := 0
+	if lc.SnipEdges {
+		off = int(math.Floor(float64(lc.Window-lc.Hop) / 2))
+	}
+	cond := make([][]float64, T)
+	for t := range cond {
+		col := min(max(n.start+t+1-off, 0), F*lc.Hop-1)
+		for c := 0; c < C; c++ {
+			cond[t] = append(cond[t], u[c][col])
+		}
+	}
+	return cond
 }
 
 // losses returns the cross-entropy of every position.

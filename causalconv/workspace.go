@@ -37,6 +37,13 @@ import (
 // chunks, each carrying RF−1 inputs of context before its first scored
 // position (or all there is, from position 0): the chunks' summed losses
 // and gradients equal the whole sequence's.
+//
+// # Conditioning
+//
+// A speaker-conditioned model's calls need the speaker (SetSpeaker), a
+// locally conditioned one's the utterance's features and the sample the
+// sequence starts at (SetFeatures; a chunk of an utterance gives its own
+// start). Both stay set for the later calls.
 type Workspace struct {
 	cfg      Config
 	k        kernels.Set
@@ -80,6 +87,10 @@ type Workspace struct {
 	speaker int
 	cond    []float32
 	dcond   []float32
+
+	// A locally conditioned model's features and upsampling network
+	// (lcond.go); nil for a model without local conditioning.
+	lc *lcWork
 }
 
 // dims are a network's widths: classes, residual, dilation (gate), skip
@@ -137,6 +148,7 @@ func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspac
 		return nil, fmt.Errorf("causalconv: workspace length %d: must be between 1 and %d", maxLen, 1<<28)
 	}
 	c.Dilations = slices.Clone(c.Dilations)
+	c.LocalCondition = c.LocalCondition.Clone()
 	w := &Workspace{
 		cfg: c, k: k, maxLen: maxLen, training: training,
 		n: dims{Q: c.QuantizationChannels, R: c.ResidualChannels, D: c.DilationChannels,
@@ -173,6 +185,10 @@ func newWorkspace(c Config, k kernels.Set, maxLen int, training bool) (*Workspac
 	w.setBlock(layerBlock, backBlock)
 	w.start = make([]int, L)
 	w.offs = make([]int, max(K*R, L*D, Q, S, E))
+	if lc := c.LocalCondition; lc != nil {
+		w.offs = make([]int, max(len(w.offs), lc.Channels))
+		w.lc = newLCWork(lc, w.ld, maxLen, training)
+	}
 	w.zview = make([]Matrix, L)
 	w.speaker = -1
 	if c.GlobalCondition != nil {
@@ -235,13 +251,19 @@ func (w *Workspace) Training() bool { return w.training }
 
 // MemoryPerStep returns the floats a workspace of this kind holds per time
 // step of its maximum length (the fixed-size head blocks and scratch
-// aside): training L·(R+3D) + S + R + 3D, evaluation 2R + 2D + L·D + S.
+// aside): training L·(R+3D) + S + R + 3D, evaluation 2R + 2D + L·D + S,
+// and for a locally conditioned model 4C more when training (cond, its
+// gradient, the last stage and its gradient), 2C when evaluating.
 func MemoryPerStep(c Config, training bool) int {
 	R, D, S, L := c.ResidualChannels, c.DilationChannels, c.SkipChannels, c.Layers()
-	if training {
-		return L*(R+3*D) + S + R + 3*D
+	lc := 0
+	if c.LocalCondition != nil {
+		lc = 2 * c.LocalCondition.Channels
 	}
-	return 2*R + 2*D + L*D + S
+	if training {
+		return L*(R+3*D) + S + R + 3*D + 2*lc
+	}
+	return 2*R + 2*D + L*D + S + lc
 }
 
 // Bytes returns the memory the workspace's buffers hold.
@@ -250,7 +272,11 @@ func (w *Workspace) Bytes() int64 {
 	for _, b := range [][]float32{w.h, w.tfsg, w.z, w.skip, w.fgBlk, w.sBlk, w.eBlk, w.lBlk, w.dEBlk, w.dh, w.dz, w.dfg, w.gw, w.rowSum} {
 		n += len(b)
 	}
-	return 4*int64(n+len(w.dsPack32)+len(w.dfgPack32)) + 2*int64(len(w.dsPack)+len(w.dfgPack))
+	b := 4*int64(n+len(w.dsPack32)+len(w.dfgPack32)) + 2*int64(len(w.dsPack)+len(w.dfgPack))
+	if w.lc != nil {
+		b += w.lc.bytes()
+	}
+	return b
 }
 
 // hbuf returns layer l's input buffer h_l ([R × ldh]).
@@ -298,6 +324,9 @@ func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
 	case w.speaker >= 0:
 		return fmt.Errorf("causalconv: speaker %d set for a model that is not conditioned", w.speaker)
 	}
+	if err := w.checkFeatures(); err != nil {
+		return err
+	}
 	n := len(x)
 	if n < 1 || n > w.maxLen {
 		return fmt.Errorf("causalconv: sequence of %d inputs: the workspace takes 1 to %d", n, w.maxLen)
@@ -331,11 +360,12 @@ func (w *Workspace) check(p *Packed, x, y []int32, scoreFrom int) error {
 //
 // The step goes up through the layers and back down, each layer's
 // forward and backward side by side in its own file: the input layer
-// (input.go), the dilated layers (layer.go, with the conditioning in
-// condition.go), then the head, whose backward runs block by block with
+// (input.go), a locally conditioned model's upsampling network (lcond.go),
+// the dilated layers (layer.go, with the conditioning in condition.go and
+// lcond.go), then the head, whose backward runs block by block with
 // its forward and leaves the skip gradient dS (head.go); then the skip
-// weights' gradient, the layers' backward from the top, and the input
-// layer's.
+// weights' gradient, the layers' backward from the top, the upsampling
+// network's and the input layer's.
 func (w *Workspace) ForwardBackward(p *Packed, x, y []int32, scoreFrom int, lossScale float32, grad []float32) (float64, error) {
 	if !w.training {
 		return 0, errNotTraining
@@ -356,6 +386,7 @@ func (w *Workspace) ForwardBackward(p *Packed, x, y []int32, scoreFrom int, loss
 	loss := w.head(p, y, len(x), scoreFrom, lossScale, grad, nil)
 	w.skipBackward(p, grad, len(x), scoreFrom)
 	w.layersBackward(p, grad, len(x), scoreFrom)
+	w.lcBackward(p, grad, len(x))
 	w.inputBackward(p, grad, x)
 	return loss, nil
 }
@@ -456,6 +487,7 @@ func (w *Workspace) Activations(p *Packed, x []int32, from int, opt ActivationOp
 func (w *Workspace) forward(p *Packed, x []int32, from, top int) {
 	w.setStarts(len(x), from, top)
 	w.inputForward(p, x)
+	w.lcForward(p, len(x))
 	w.layersForward(p, len(x), top)
 }
 

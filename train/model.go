@@ -23,6 +23,13 @@ type convNet struct {
 // newConvNet adapts m to the engine. A zero kernel set k means
 // kernels.Best().
 func newConvNet(m *causalconv.Model, training bool, k kernels.Set, prec causalconv.Precision) (*convNet, error) {
+	what := "evaluation"
+	if training {
+		what = "training"
+	}
+	if err := m.Config.RefuseLocalCondition(what); err != nil {
+		return nil, err
+	}
 	if k.GemmNN == nil {
 		k = kernels.Best()
 	}

@@ -188,6 +188,9 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 }
 
 func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, error) {
+	if err := model.Config.RefuseLocalCondition("training"); err != nil {
+		return nil, err
+	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}

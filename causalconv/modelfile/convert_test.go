@@ -114,3 +114,54 @@ func TestLoadRefusesNonFinite(t *testing.T) {
 		t.Errorf("Decode: %v", err)
 	}
 }
+
+// TestLocalConditionRoundTrip: a locally conditioned model keeps its
+// conditioning (the statistics included) and its parameters through
+// SaveFile and Load, and through .safetensors → .pt → .safetensors
+// (where the .pt, a bare state_dict, needs the config back).
+func TestLocalConditionRoundTrip(t *testing.T) {
+	c := tiny(3, true, causalconv.InputOneHot, 1)
+	c.LocalCondition = localCondition()
+	m := randomModel(t, c, 9)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "lc.safetensors")
+	audio, err := AudioMeta(ReferenceSettings(16000, c.QuantizationChannels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveFile(in, m, map[string]string{KeyAudio: audio}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Model.Config.Equal(c) || !slices.Equal(f.Model.Params, m.Params) {
+		t.Fatalf("SaveFile/Load changed the model: %+v", f.Model.Config.LocalCondition)
+	}
+	if !strings.Contains(f.Metadata[KeyModel], `"local_condition":{"channels":3,"hop":6,"window":10,"snip_edges":true,"context":2,"upsample_scales":[2,3],"mean":[0.25,-1,3],"std":[1.5,0.125,2]}`) {
+		t.Errorf("the model entry: %s", f.Metadata[KeyModel])
+	}
+	pt := filepath.Join(dir, "lc.pt")
+	if _, err := Convert(in, pt, ConvertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	back := filepath.Join(dir, "back.safetensors")
+	if _, err := Convert(pt, back, ConvertOptions{Config: &c, Audio: AudioChanges{SampleRate: ptr(16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Load(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Model.Config.Equal(c) || !slices.Equal(g.Model.Params, m.Params) {
+		t.Error("the .pt round trip changed the model")
+	}
+	// A .pt of the locally conditioned model is not taken for the model
+	// without it: the lc_ tensors are not the unconditioned model's.
+	plain := c
+	plain.LocalCondition = nil
+	if _, err := Convert(pt, filepath.Join(dir, "plain.safetensors"), ConvertOptions{Config: &plain, Audio: AudioChanges{SampleRate: ptr(16000)}}); err == nil {
+		t.Error("the conditioned state_dict converted as an unconditioned model")
+	}
+}

@@ -24,21 +24,32 @@ func tiny(k int, bias bool, enc string, kin int) causalconv.Config {
 
 // tinyConfigs cover every option that changes the tensors: K = 2 and 3,
 // bias on and off, one-hot input of width 1 and 2, embedding input, a
-// residual conv on the last layer, a speaker table.
+// residual conv on the last layer, a speaker table, local conditioning
+// (with a speaker table too).
 func tinyConfigs() map[string]causalconv.Config {
 	res := tiny(2, true, causalconv.InputOneHot, 1)
 	res.ResidualOnLastLayer = true
 	gc := tiny(2, true, causalconv.InputOneHot, 1)
 	gc.GlobalCondition = &causalconv.GlobalCondition{Channels: 3, Cardinality: 4}
+	lc := tiny(2, true, causalconv.InputOneHot, 1)
+	lc.GlobalCondition = &causalconv.GlobalCondition{Channels: 3, Cardinality: 4}
+	lc.LocalCondition = localCondition()
 	return map[string]causalconv.Config{
-		"K2_bias_onehot2":   tiny(2, true, causalconv.InputOneHot, 2),
-		"K3_bias_onehot1":   tiny(3, true, causalconv.InputOneHot, 1),
-		"K3_nobias_onehot2": tiny(3, false, causalconv.InputOneHot, 2),
-		"K2_nobias_embed":   tiny(2, false, causalconv.InputEmbedding, 1),
-		"K3_bias_embed":     tiny(3, true, causalconv.InputEmbedding, 1),
-		"K2_bias_reslast":   res,
-		"K2_bias_speakers":  gc,
+		"K2_bias_local_speakers": lc,
+		"K2_bias_onehot2":        tiny(2, true, causalconv.InputOneHot, 2),
+		"K3_bias_onehot1":        tiny(3, true, causalconv.InputOneHot, 1),
+		"K3_nobias_onehot2":      tiny(3, false, causalconv.InputOneHot, 2),
+		"K2_nobias_embed":        tiny(2, false, causalconv.InputEmbedding, 1),
+		"K3_bias_embed":          tiny(3, true, causalconv.InputEmbedding, 1),
+		"K2_bias_reslast":        res,
+		"K2_bias_speakers":       gc,
 	}
+}
+
+// localCondition is a small local conditioning with statistics.
+func localCondition() *causalconv.LocalCondition {
+	return &causalconv.LocalCondition{Channels: 3, Hop: 6, Window: 10, SnipEdges: true, Context: 2,
+		UpsampleScales: []int{2, 3}, Mean: []float64{0.25, -1, 3}, Std: []float64{1.5, 0.125, 2}}
 }
 
 // randomModel returns a model with random weights and biases.
