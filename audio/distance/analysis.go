@@ -39,20 +39,27 @@ var alphaByRate = map[int]float64{
 // 25 ms Blackman windows every 5 ms, the FFT length the next power of two
 // (256 at 8 kHz, 512 at 16 kHz), order 24, SPTK's α for the rate, a floor
 // of 1 (one int16 step squared: below 16-bit resolution), and frame counts
-// allowed to differ by 5. A rate SPTK's table does not list is an error;
+// allowed to differ by DefaultMaxFrameDiff (5). A rate SPTK's table does not list is an error;
 // set Alpha yourself then.
 func DefaultOptions(rate int) (Options, error) {
 	alpha, ok := alphaByRate[rate]
 	if !ok {
 		return Options{}, fmt.Errorf("no default all-pass constant for %d Hz (SPTK tabulates 8, 10, 12, 16, 22.05, 32, 44.1 and 48 kHz): give α", rate)
 	}
+	return OptionsWithAlpha(rate, alpha), nil
+}
+
+// OptionsWithAlpha are DefaultOptions' settings at rate with all-pass
+// constant alpha, for rates SPTK's table does not list or to follow
+// another paper's choice.
+func OptionsWithAlpha(rate int, alpha float64) Options {
 	length := rate / 40 // 25 ms
 	n := 1
 	for n < length {
 		n *= 2
 	}
 	return Options{SampleRate: rate, FrameLength: length, FrameShift: rate / 200,
-		FFTLength: n, Order: 24, Alpha: alpha, Floor: 1, MaxFrameDiff: 5}, nil
+		FFTLength: n, Order: 24, Alpha: alpha, Floor: 1, MaxFrameDiff: DefaultMaxFrameDiff}
 }
 
 // Validate reports options the analysis cannot follow.
