@@ -11,19 +11,19 @@ import (
 // Options fix the analysis both signals of a pair go through. Start from
 // [DefaultOptions] and change what you need; sizes are in samples.
 type Options struct {
-	SampleRate  int     // Hz; both signals must have it
-	FrameLength int     // window length (SPTK frame -l)
-	FrameShift  int     // hop (SPTK frame -p)
-	FFTLength   int     // N, a power of two ≥ FrameLength (SPTK window -L, mcep -l)
-	Order       int     // mel-cepstral order M (SPTK mcep -m); c̃_1..c̃_M enter MCD
-	Alpha       float64 // all-pass constant α (SPTK mcep -a)
-	Floor       float64 // ε added to each periodogram bin, int16² units (SPTK mcep -e)
+	SampleRate  int     `json:"sample_rate"`  // Hz; both signals must have it
+	FrameLength int     `json:"frame_length"` // window length (SPTK frame -l)
+	FrameShift  int     `json:"frame_shift"`  // hop (SPTK frame -p)
+	FFTLength   int     `json:"fft_length"`   // N, a power of two ≥ FrameLength (SPTK window -L, mcep -l)
+	Order       int     `json:"order"`        // mel-cepstral order M (SPTK mcep -m); c̃_1..c̃_M enter MCD
+	Alpha       float64 `json:"alpha"`        // all-pass constant α (SPTK mcep -a)
+	Floor       float64 `json:"floor"`        // ε added to each periodogram bin, int16² units (SPTK mcep -e)
 
 	// MaxFrameDiff is how many frames the two signals' frame counts may
 	// differ by (vocoders pad or trim the last frame); they are compared
 	// over the common frames, the first min(n, n') of each. More is an
 	// error: compare does not align signals in time.
-	MaxFrameDiff int
+	MaxFrameDiff int `json:"max_frame_diff"`
 }
 
 // alphaByRate is the all-pass constant that best approximates the mel
