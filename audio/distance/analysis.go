@@ -167,11 +167,11 @@ func (a *Analyzer) Analyse(x []float32) (*Analysis, error) {
 
 // A Result holds the distances between a reference and a degraded signal.
 type Result struct {
-	Frames    int     // frames compared (the common ones)
-	RefFrames int     // frames of the reference
-	DegFrames int     // frames of the degraded signal
-	MCD       float64 // mel-cepstral distortion, dB (see the package doc)
-	LSD       float64 // log-spectral distance, dB
+	Frames    int     `json:"frames"`     // frames compared (the common ones)
+	RefFrames int     `json:"ref_frames"` // frames of the reference
+	DegFrames int     `json:"deg_frames"` // frames of the degraded signal
+	MCD       float64 `json:"mcd_db"`     // mel-cepstral distortion, dB (see the package doc)
+	LSD       float64 `json:"lsd_db"`     // log-spectral distance, dB
 }
 
 // A FrameCountError is a pair whose frame counts differ by more than

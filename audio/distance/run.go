@@ -44,22 +44,30 @@ type Request struct {
 	Progress func(done, total int)
 }
 
-// A PairResult is the distances of one pair.
+// A PairResult is the distances of one pair. Its JSON form is one flat
+// object: key, ref, deg, frames, ref_frames, deg_frames, mcd_db, lsd_db.
 type PairResult struct {
-	Key      string // the utterance key (two files: the reference's name without extension)
-	Ref, Deg string // how messages name the two signals
+	Key string `json:"key"` // the utterance key (two files: the reference's name without extension)
+	Ref string `json:"ref"` // how messages name the reference
+	Deg string `json:"deg"` // and the degraded signal
 	Result
 }
 
 // A Report is what Run found.
 type Report struct {
-	Options Options      // the analysis used
-	Pairs   []PairResult // in key order
-	RefOnly []string     // keys only the reference holds (with AllowUnpaired)
-	DegOnly []string     // keys only the degraded side holds (with AllowUnpaired)
-	MCD     float64      // mean over pairs of their MCD, dB
-	LSD     float64      // mean over pairs of their LSD, dB
-	Frames  int          // frames compared, over all pairs
+	Pairs []PairResult // in key order
+	Summary
+}
+
+// A Summary is the analysis and the distances over all pairs of a Report.
+type Summary struct {
+	NumPairs int      `json:"pairs"`
+	Frames   int      `json:"frames"`   // frames compared, over all pairs
+	MCD      float64  `json:"mcd_db"`   // mean over pairs of their MCD, dB
+	LSD      float64  `json:"lsd_db"`   // mean over pairs of their LSD, dB
+	RefOnly  []string `json:"ref_only"` // keys only the reference holds (with AllowUnpaired)
+	DegOnly  []string `json:"deg_only"` // keys only the degraded side holds (with AllowUnpaired)
+	Options  Options  `json:"options"`  // the analysis used
 }
 
 // An UnpairedError is two corpora whose keys differ while
@@ -141,6 +149,7 @@ func Run(ctx context.Context, req Request) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.NumPairs = len(rep.Pairs)
 	for _, p := range rep.Pairs {
 		rep.MCD += p.MCD / float64(len(rep.Pairs))
 		rep.LSD += p.LSD / float64(len(rep.Pairs))
@@ -228,6 +237,7 @@ func matchKeys(req Request, ref, deg []corpus.Entry) (r, d []corpus.Entry, refOn
 			degOnly = append(degOnly, e.Key)
 		}
 	}
+	refOnly, degOnly = nonNil(refOnly), nonNil(degOnly)
 	if (len(refOnly) > 0 || len(degOnly) > 0) && !req.AllowUnpaired {
 		return nil, nil, nil, nil, &UnpairedError{Ref: req.Ref, Deg: req.Deg, RefOnly: refOnly, DegOnly: degOnly}
 	}
@@ -342,4 +352,12 @@ func comparePair(ctx context.Context, a *Analyzer, rl, dl *corpus.Loader, i int,
 	}
 	*dst = PairResult{Key: re.Key, Ref: re.Name(), Deg: de.Name(), Result: r}
 	return nil
+}
+
+// nonNil makes an empty key list an empty slice, which JSON prints as [].
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -112,46 +112,13 @@ func writeCompareTable(w io.Writer, rep *distance.Report) error {
 	return tw.Flush()
 }
 
-// comparePairJSON is one pair's line of compare --json.
-type comparePairJSON struct {
-	Key       string  `json:"key"`
-	Ref       string  `json:"ref"`
-	Deg       string  `json:"deg"`
-	Frames    int     `json:"frames"`
-	RefFrames int     `json:"ref_frames"`
-	DegFrames int     `json:"deg_frames"`
-	MCD       float64 `json:"mcd_db"`
-	LSD       float64 `json:"lsd_db"`
-}
-
-// compareSummaryJSON is the last line of compare --json.
-type compareSummaryJSON struct {
-	Pairs   int              `json:"pairs"`
-	Frames  int              `json:"frames"`
-	MCD     float64          `json:"mcd_db"`
-	LSD     float64          `json:"lsd_db"`
-	RefOnly []string         `json:"ref_only"`
-	DegOnly []string         `json:"deg_only"`
-	Options distance.Options `json:"options"`
-}
-
 // writeCompareJSON prints one JSON object per pair, then the summary.
 func writeCompareJSON(w io.Writer, rep *distance.Report) error {
 	enc := json.NewEncoder(w)
 	for _, p := range rep.Pairs {
-		if err := enc.Encode(comparePairJSON{Key: p.Key, Ref: p.Ref, Deg: p.Deg, Frames: p.Frames,
-			RefFrames: p.RefFrames, DegFrames: p.DegFrames, MCD: p.MCD, LSD: p.LSD}); err != nil {
+		if err := enc.Encode(p); err != nil {
 			return err
 		}
 	}
-	return enc.Encode(compareSummaryJSON{Pairs: len(rep.Pairs), Frames: rep.Frames, MCD: rep.MCD, LSD: rep.LSD,
-		RefOnly: nonNil(rep.RefOnly), DegOnly: nonNil(rep.DegOnly), Options: rep.Options})
-}
-
-// nonNil makes a nil list print as [] rather than null.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return enc.Encode(rep.Summary)
 }

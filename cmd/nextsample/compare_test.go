@@ -9,18 +9,19 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/distance"
 )
 
 // compareSummary is the last line of compare --json.
-func compareSummary(t *testing.T, stdout string) compareSummaryJSON {
+func compareSummary(t *testing.T, stdout string) distance.Summary {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	var s compareSummaryJSON
+	var s distance.Summary
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {
 		t.Fatalf("%v: %q", err, stdout)
 	}
-	if len(lines) != s.Pairs+1 {
-		t.Fatalf("%d lines for %d pairs", len(lines), s.Pairs)
+	if len(lines) != s.NumPairs+1 {
+		t.Fatalf("%d lines for %d pairs", len(lines), s.NumPairs)
 	}
 	return s
 }
@@ -33,7 +34,7 @@ func TestCompareSelf(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if s := compareSummary(t, out); s.Pairs != 1 || s.MCD != 0 || s.LSD != 0 || s.Frames != 55 || s.Options.Alpha != 0.31 {
+	if s := compareSummary(t, out); s.NumPairs != 1 || s.MCD != 0 || s.LSD != 0 || s.Frames != 55 || s.Options.Alpha != 0.31 {
 		t.Errorf("summary %+v", s)
 	}
 	code, out, errOut = runCLI("", "compare", f, f)
@@ -79,8 +80,8 @@ func TestCompareMuLawFloor(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	s := compareSummary(t, out)
-	t.Logf("FSDD test (%d files, %d frames) vs its 8-bit μ-law round trip: MCD %.3f dB, LSD %.3f dB", s.Pairs, s.Frames, s.MCD, s.LSD)
-	if s.Pairs != len(test) || !(s.MCD > 0.5 && s.MCD < 5) || !(s.LSD > 0.5 && s.LSD < 10) {
+	t.Logf("FSDD test (%d files, %d frames) vs its 8-bit μ-law round trip: MCD %.3f dB, LSD %.3f dB", s.NumPairs, s.Frames, s.MCD, s.LSD)
+	if s.NumPairs != len(test) || !(s.MCD > 0.5 && s.MCD < 5) || !(s.LSD > 0.5 && s.LSD < 10) {
 		t.Errorf("summary %+v", s)
 	}
 
@@ -90,7 +91,7 @@ func TestCompareMuLawFloor(t *testing.T) {
 		t.Errorf("unpaired: exit %d, stderr %q", code, errOut)
 	}
 	code, out, errOut = runCLI("", "compare", "--json", "--allow-unpaired", "../../samples/fsdd/manifest.csv", dir)
-	if code != 0 || compareSummary(t, out).Pairs != len(test) || !strings.Contains(errOut, "skipped 200 keys only in") {
+	if code != 0 || compareSummary(t, out).NumPairs != len(test) || !strings.Contains(errOut, "skipped 200 keys only in") {
 		t.Errorf("--allow-unpaired: exit %d, stderr %q", code, errOut)
 	}
 }
