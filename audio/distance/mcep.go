@@ -29,7 +29,9 @@ import (
 // recursion (theq); here the (M+1)² system is solved by Gaussian
 // elimination with partial pivoting, which gives the same Δ to rounding.
 // A MelCepstrum holds its FFT plan and buffers; it is not safe for
-// concurrent use.
+// concurrent use. Order, Alpha, FFTLength and Floor are fixed by
+// NewMelCepstrum (the buffers depend on them): read them, do not change
+// them; the iteration controls may be changed.
 type MelCepstrum struct {
 	Order     int     // M: c̃_0..c̃_M are computed
 	Alpha     float64 // all-pass constant α (frequency warping)
@@ -96,9 +98,13 @@ func (m *MelCepstrum) Periodogram(dst, frame []float64) {
 
 // Analyse writes the mel-cepstrum c̃_0..c̃_M of the periodogram I (bins
 // 0..N/2, as Periodogram gives) to mc (length M+1). It fails if a bin is
-// not positive or the Newton system is singular.
+// not positive or the Newton system is singular. As SPTK, it keeps the
+// last iterate when MaxIter iterations do not converge.
 func (m *MelCepstrum) Analyse(mc, periodogram []float64) error {
 	half := m.FFTLength / 2
+	if len(periodogram) != half+1 || len(mc) != m.Order+1 {
+		return fmt.Errorf("mel-cepstrum: %d periodogram bins and %d coefficients, want %d and %d", len(periodogram), len(mc), half+1, m.Order+1)
+	}
 	for k, p := range periodogram {
 		if !(p > 0) || math.IsInf(p, 0) {
 			return fmt.Errorf("mel-cepstrum: periodogram bin %d is %g; add a floor", k, p)
