@@ -2,6 +2,7 @@ package distance
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -154,5 +155,34 @@ func TestDefaultOptions(t *testing.T) {
 	}
 	if _, err := DefaultOptions(11025); err == nil {
 		t.Error("11025 Hz: no error for a rate without a tabulated α")
+	}
+}
+
+// TestMelCepstrumSPTK checks the mel-cepstra themselves, frame by frame,
+// against SPTK's mcep (testdata/mcep_8k.f32, float32), not only the
+// averaged distance.
+func TestMelCepstrumSPTK(t *testing.T) {
+	b, err := os.ReadFile("testdata/mcep_8k.f32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(b)/4)
+	for i := range want {
+		want[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+	}
+	an, err := analyzer(t, 8000).Analyse(readWAV(t, george))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(an.MelCepstrum) != len(want) {
+		t.Fatalf("%d coefficients, SPTK %d", len(an.MelCepstrum), len(want))
+	}
+	var worst float64
+	for i, w := range want {
+		worst = max(worst, math.Abs(an.MelCepstrum[i]-w))
+	}
+	t.Logf("largest difference from SPTK over %d frames × 25: %.1e", an.Frames, worst)
+	if worst > 1e-4 {
+		t.Errorf("mel-cepstra differ from SPTK's by up to %g", worst)
 	}
 }

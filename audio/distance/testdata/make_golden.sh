@@ -4,7 +4,7 @@
 # pipeline and cdist for the mel-cepstral distortion (Debian: apt-get
 # install sptk, whose commands live in /usr/libexec/sptk/bin), numpy for the
 # log-spectral distance, and sox for the degraded files. The Go tests read
-# only this script's outputs (the *.wav files and golden.tsv), never the
+# only this script's outputs (the *.wav files, mcep_8k.f32 and golden.tsv), never the
 # tools. Run it from this directory: bash make_golden.sh
 set -euo pipefail
 export PATH=/usr/libexec/sptk/bin:$PATH
@@ -15,11 +15,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 # The files: the 8 kHz recording's 8-bit μ-law round trip and a 1.5 kHz
 # low-pass of it; the recording at 16 kHz and a 3 kHz low-pass of that.
-sox "$src" -e mu-law -b 8 "$tmp/mu.wav"
-sox "$tmp/mu.wav" -e signed -b 16 mulaw_8k.wav
-sox "$src" lowpass_8k.wav lowpass 1500
-sox "$src" ref_16k.wav rate -v 16000
-sox ref_16k.wav lowpass_16k.wav lowpass 3000
+# -D: no dither, so that the files are the same on every run.
+sox -D "$src" -e mu-law -b 8 "$tmp/mu.wav"
+sox -D "$tmp/mu.wav" -e signed -b 16 mulaw_8k.wav
+sox -D "$src" lowpass_8k.wav lowpass 1500
+sox -D "$src" ref_16k.wav rate -v 16000
+sox -D ref_16k.wav lowpass_16k.wav lowpass 3000
 
 # mcep FILE RATE ALPHA FRAMES: SPTK mel-cepstra of the first FRAMES whole
 # frames (25 ms Blackman windows, power-normalised, every 5 ms; order 24;
@@ -32,6 +33,9 @@ mcep_of() {
 		bcut +f -l $len -e $((frames - 1)) | window -l $len -L $n -w 0 -n 1 |
 		mcep -l $n -m 24 -a "$alpha" -e 1
 }
+
+# The mel-cepstra themselves, frame by frame, for the 8 kHz recording.
+mcep_of "$src" 8000 0.31 55 >mcep_8k.f32
 
 printf 'ref\tdeg\trate\tframes\tmcd_sptk_cdist\tmcd_numpy\tlsd_numpy\n' >golden.tsv
 pair() {
