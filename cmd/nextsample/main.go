@@ -60,6 +60,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			modelCommand(),
 			benchCommand(),
 			convertCommand(),
+			compareCommand(),
 		},
 		// Errors are printed once, by run, not also by urfave/cli.
 		ExitErrHandler: func(*cli.Context, error) {},
