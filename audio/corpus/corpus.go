@@ -469,6 +469,20 @@ func (c *Corpus) Split(name string) []Entry {
 	return out
 }
 
+// IsCorpusPath reports whether a command-line argument names a corpus
+// rather than one audio file: a directory (of audio files, or a Kaldi
+// data directory), or a manifest, told by its .csv extension. "-"
+// (standard input) is a file.
+func IsCorpusPath(path string) bool {
+	if path == "-" {
+		return false
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return true
+	}
+	return strings.EqualFold(filepath.Ext(path), ".csv")
+}
+
 // Select returns the entries of the named split, or every entry for "";
 // a split without entries is an error that lists the splits there are.
 func (c *Corpus) Select(split string) ([]Entry, error) {

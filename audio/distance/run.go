@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -160,7 +159,7 @@ func Run(ctx context.Context, req Request) (*Report, error) {
 
 // pairEntries opens both sides: two files, or two corpora.
 func pairEntries(req Request) (ref, deg []corpus.Entry, err error) {
-	rc, dc := isCorpus(req.Ref), isCorpus(req.Deg)
+	rc, dc := corpus.IsCorpusPath(req.Ref), corpus.IsCorpusPath(req.Deg)
 	if rc != dc {
 		return nil, nil, fmt.Errorf("%s and %s: give two files or two corpora (folders, manifests, Kaldi directories)", req.Ref, req.Deg)
 	}
@@ -194,15 +193,6 @@ func pairEntries(req Request) (ref, deg []corpus.Entry, err error) {
 		}
 	}
 	return ref, dcorp.Entries, nil
-}
-
-// isCorpus reports whether path names a corpus: a directory, or a
-// manifest, told by its .csv extension.
-func isCorpus(path string) bool {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return true
-	}
-	return strings.EqualFold(filepath.Ext(path), ".csv")
 }
 
 // fileEntry makes a one-file entry of path from its header.

@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,23 +49,11 @@ func runInfo(c *cli.Context) error {
 		return fmt.Errorf("info: no files given (usage: nextsample info [--json] FILE|DIR|MANIFEST.csv...)")
 	}
 	return reportEach(c, "info", func(path string) (report, error) {
-		if isCorpusArg(path) {
+		if corpus.IsCorpusPath(path) {
 			return describeCorpus(path)
 		}
 		return describeFile(c, path)
 	})
-}
-
-// isCorpusArg reports whether an argument of info names a corpus: a
-// directory, or a manifest, which is told by its .csv extension.
-func isCorpusArg(path string) bool {
-	if path == "-" {
-		return false
-	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return true
-	}
-	return strings.EqualFold(filepath.Ext(path), ".csv")
 }
 
 // describeCorpus opens the corpus at path, as --data does, and summarises
