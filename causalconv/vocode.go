@@ -69,14 +69,14 @@ func Vocode(ctx context.Context, p *Packed, prompt []int32, utts []Utterance, op
 	chk := newLCWork(lc, 0, 1, false)
 	for s, u := range utts {
 		if err := chk.set(u.Features, 0); err != nil {
-			return nil, fmt.Errorf("utterance %d: %w", s, err)
+			return nil, &UtteranceError{Index: s, Err: err}
 		}
 		n := u.Samples
 		if n == 0 {
 			n = u.Features.Cols * lc.Hop
 		}
 		if n <= len(prompt) {
-			return nil, fmt.Errorf("causalconv: utterance %d: %d samples, not more than the %d-sample prompt", s, n, len(prompt))
+			return nil, &UtteranceError{Index: s, Err: fmt.Errorf("causalconv: %d samples, not more than the %d-sample prompt", n, len(prompt))}
 		}
 		lengths[s] = n - len(prompt)
 	}
@@ -126,3 +126,17 @@ func vocodeGroups(lengths []int, bf16 bool) [][]int {
 	}
 	return members
 }
+
+// UtteranceError is Vocode's error about one utterance (features of other
+// dimensions than the model's, a NaN, too few samples), so that a caller
+// can name it as its user knows it.
+type UtteranceError struct {
+	Index int   // into Vocode's utterances
+	Err   error // what is wrong with it
+}
+
+// Error names the utterance by its index.
+func (e *UtteranceError) Error() string { return fmt.Sprintf("utterance %d: %v", e.Index, e.Err) }
+
+// Unwrap returns what is wrong.
+func (e *UtteranceError) Unwrap() error { return e.Err }
