@@ -233,8 +233,13 @@ func (l *lcWork) forward(p *Packed, t0, N int, dst []float32, ld int) {
 			src, dst := in[c*win:(c+1)*win], out[c*wout:(c+1)*wout]
 			for u := lo; u < hi; u++ {
 				var v float32
-				for d := max(-s, -u); d <= s && u+d < n; d++ {
-					v += k[d+s] * src[(u+d)/s-ilo]
+				d := max(-s, -u)
+				q, r := (u+d)/s-ilo, (u+d)%s // the source column of u+d, stepped without dividing
+				for ; d <= s && u+d < n; d++ {
+					v += k[d+s] * src[q]
+					if r++; r == s {
+						q, r = q+1, 0
+					}
 				}
 				dst[u-lo] = v
 			}
