@@ -355,7 +355,7 @@ func (w *Workspace) lcBackward(p *Packed, grad []float32, N int) {
 // not take features yet (training), given a locally
 // conditioned model: they refuse it rather than run it unconditioned.
 type LocalConditionError struct {
-	// What is the part refusing, such as "generation".
+	// What is the part refusing, such as "training".
 	What string
 	// Channels and Hop are the model's feature channels and hop.
 	Channels, Hop int
