@@ -406,14 +406,20 @@ func (g *Generator) layers(x []int32, skip bool, ready *atomic.Int64, base int64
 		}
 		g.pos[l] = pos
 
-		g.mul(&g.fgM[l], taps, g.fg, false)
+		if g.lc != nil && g.lc.biased {
+			fgM := g.fgM[l]
+			fgM.bias = g.lcBiased(l) // the bias plus the conditioning
+			g.mul(&fgM, taps, g.fg, false)
+		} else {
+			g.mul(&g.fgM[l], taps, g.fg, false)
+		}
 		if g.cond != nil {
 			c := g.cond[l*2*D*B : (l+1)*2*D*B]
 			for i, v := range c {
 				g.fg[i] += v
 			}
 		}
-		if g.lc != nil {
+		if g.lc != nil && !g.lc.biased {
 			g.lcAdd(l)
 		}
 		z := g.z[l*D*B : (l+1)*D*B]

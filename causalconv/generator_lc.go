@@ -56,8 +56,12 @@ type genLC struct {
 	wT     []float32   // [C × L·2D]: every layer's W_lc,lᵀ side by side
 	bOff   []int       // GemmNN's row offsets of wT: c·L·2D
 	// term[(s·lcBlock + t−lo)·L·2D + l·2D + o] is what stream s adds to
-	// row o of layer l's [f; g] at position t.
-	term []float32
+	// row o of layer l's [f; g] at position t; for one stream (biased)
+	// it holds the layer's bias too, and is the bias of the filter-gate
+	// product, so that the kernel adds it.
+	term   []float32
+	biased bool
+	bias   []float32 // [L·2D]: every layer's filter-gate bias (zeros without), when biased
 }
 
 // newGenLC allocates the share of a Generator of streams streams of the
@@ -76,6 +80,12 @@ func newGenLC(p *Packed, streams int) *genLC {
 	for s := range g.work {
 		g.work[s] = newLCWork(lc, 0, lcSpan, false)
 		g.cond[s] = make([]float32, C*lcSpan)
+	}
+	if streams == 1 {
+		g.biased, g.bias = true, make([]float32, L*2*D)
+		for l, b := range p.fgB {
+			copy(g.bias[l*2*D:(l+1)*2*D], b)
+		}
 	}
 	for c := range g.bOff {
 		g.bOff[c] = c * L * 2 * D
@@ -146,6 +156,19 @@ func (g *Generator) lcAdvance() {
 	}
 }
 
+// lcBiased returns, for a one-stream generator, the bias of layer l's
+// filter-gate product at the current position: the layer's bias plus its
+// conditioning, computing the next block of terms first when the position
+// is past the last one.
+func (g *Generator) lcBiased(l int) []float32 {
+	c := g.lc
+	if c.t < c.lo || c.t >= c.hi {
+		g.lcBlockTerms()
+	}
+	D2, L := 2*g.n.D, g.n.L
+	return c.term[(c.t-c.lo)*L*D2+l*D2:][:D2]
+}
+
 // lcAdd adds layer l's conditioning at the current position to every
 // stream's [f; g] in g.fg, computing the next block of terms first when
 // the position is past the last one.
@@ -192,6 +215,12 @@ func (g *Generator) lcBlockTerms() {
 				c.condT[j*C+ch] = v
 			}
 		}
-		g.k.GemmNN(lcBlock, L*D2, C, c.condT, C, c.wT, c.bOff, c.term[s*lcBlock*L*D2:], L*D2, nil, false)
+		term := c.term[s*lcBlock*L*D2 : (s+1)*lcBlock*L*D2]
+		if c.biased {
+			for j := 0; j < lcBlock; j++ {
+				copy(term[j*L*D2:(j+1)*L*D2], c.bias)
+			}
+		}
+		g.k.GemmNN(lcBlock, L*D2, C, c.condT, C, c.wT, c.bOff, term, L*D2, nil, c.biased)
 	}
 }
