@@ -70,7 +70,8 @@ type ContinueOptions struct {
 // ContinueProgress is how far Continue has got.
 type ContinueProgress struct {
 	// Done is the number of samples generated so far, all continuations
-	// together, out of Total = Count·Samples.
+	// together, out of Total (Count·Samples for Continue; for Vocode each
+	// group's longest utterance times the group's size).
 	Done, Total int64
 	// Elapsed is the time since generation started, after the prompt's
 	// warm-up.
@@ -122,7 +123,13 @@ func Continue(ctx context.Context, p *Packed, prompt []int32, opt ContinueOption
 	for s := range out {
 		out[s] = make([]int32, opt.Samples)
 	}
-	groups, err := newStreamGroups(p, prompt, out, opt)
+	var members [][]int
+	first := 0
+	for _, size := range streamGroups(opt.Count, opt.BF16) {
+		members = append(members, seq(first, first+size))
+		first += size
+	}
+	groups, err := newStreamGroups(p, prompt, out, members, opt, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -135,9 +142,6 @@ func Continue(ctx context.Context, p *Packed, prompt []int32, opt ContinueOption
 func (opt ContinueOptions) check(p *Packed, prompt []int32) (ContinueOptions, error) {
 	if p == nil {
 		return opt, errors.New("causalconv: nil packed weights")
-	}
-	if err := p.cfg.RefuseLocalCondition("generation"); err != nil {
-		return opt, fmt.Errorf("causalconv: %w", err)
 	}
 	if len(prompt) == 0 {
 		return opt, errors.New("causalconv: an empty prompt (to start from silence, give the silence class)")
@@ -196,46 +200,64 @@ type streamGroup struct {
 	done atomic.Int64 // steps
 }
 
-// newStreamGroups builds the generators of streamGroups for the
-// continuations out, each warmed with the prompt but its last class.
-func newStreamGroups(p *Packed, prompt []int32, out [][]int32, opt ContinueOptions) ([]*streamGroup, error) {
-	sizes := streamGroups(opt.Count, opt.BF16)
+// newStreamGroups builds one generator per group of continuations
+// (members[i] lists group i's, by index into out), each warmed with the
+// prompt but its last class, with the continuations' speakers and, when
+// setup is not nil, whatever else setup gives it.
+func newStreamGroups(p *Packed, prompt []int32, out [][]int32, members [][]int, opt ContinueOptions, setup func(g *Generator, members []int) error) ([]*streamGroup, error) {
 	// With at least two threads per group (one continuation on two
 	// cores), each generator uses a second core; the samples are the same.
 	gopt := GeneratorOptions{BF16: opt.BF16, Threads: 1}
-	if opt.Threads >= 2*len(sizes) {
+	if opt.Threads >= 2*len(members) {
 		gopt.Threads = 2
 	}
 	q := p.Config().QuantizationChannels
 	last := prompt[len(prompt)-1]
 	var groups []*streamGroup
-	first := 0
-	for _, size := range sizes {
-		g, err := NewGenerator(p, opt.Kernels, size, gopt)
+	for _, ms := range members {
+		g, err := NewGenerator(p, opt.Kernels, len(ms), gopt)
 		if err != nil {
 			return nil, err
 		}
 		if opt.Speakers != nil {
-			if err := g.SetSpeakers(opt.Speakers[first : first+size]); err != nil {
+			sp := make([]int, len(ms))
+			for i, m := range ms {
+				sp[i] = opt.Speakers[m]
+			}
+			if err := g.SetSpeakers(sp); err != nil {
+				return nil, err
+			}
+		}
+		if setup != nil {
+			if err := setup(g, ms); err != nil {
 				return nil, err
 			}
 		}
 		if err := g.Warm(prompt[:len(prompt)-1]); err != nil {
 			return nil, err
 		}
-		gr := &streamGroup{g: g, out: out[first : first+size], last: make([]int32, size)}
-		for s := range size {
-			smp, err := NewSampler(opt.Kernels, q, opt.Temperature, opt.Seed, uint64(first+s))
+		gr := &streamGroup{g: g, last: make([]int32, len(ms))}
+		for i, m := range ms {
+			smp, err := NewSampler(opt.Kernels, q, opt.Temperature, opt.Seed, uint64(m))
 			if err != nil {
 				return nil, err
 			}
 			gr.smp = append(gr.smp, smp)
-			gr.last[s] = last
+			gr.out = append(gr.out, out[m])
+			gr.last[i] = last
 		}
 		groups = append(groups, gr)
-		first += size
 	}
 	return groups, nil
+}
+
+// seq is the integers lo..hi−1.
+func seq(lo, hi int) []int {
+	s := make([]int, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		s = append(s, i)
+	}
+	return s
 }
 
 // runStreamGroups runs the groups on opt.Threads goroutines that take
@@ -249,9 +271,10 @@ func runStreamGroups(ctx context.Context, groups []*streamGroup, opt ContinueOpt
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		pr := ContinueProgress{Total: int64(opt.Count) * int64(opt.Samples), Elapsed: time.Since(start)}
+		pr := ContinueProgress{Elapsed: time.Since(start)}
 		for _, gr := range groups {
 			pr.Done += gr.done.Load() * int64(len(gr.out))
+			pr.Total += int64(len(gr.out[0])) * int64(len(gr.out))
 		}
 		opt.Progress(pr)
 	}

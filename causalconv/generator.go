@@ -93,6 +93,10 @@ type Generator struct {
 	// cond[l·2D·B + o·B + s] is what stream s's speaker adds to row o of
 	// layer l's [f; g] (a conditioned model; nil until SetSpeakers).
 	cond []float32
+	// lc is a locally conditioned model's share (nil for another):
+	// the streams' features and the blocks of conditioning terms
+	// (generator_lc.go).
+	lc *genLC
 }
 
 // GeneratorOptions tune a Generator.
@@ -112,7 +116,8 @@ type GeneratorOptions struct {
 	// default model then fit in a core's L2 cache. It is an approximation
 	// (the logits are those of a model whose matrices were rounded; the
 	// products and sums stay float32), for one unbatched stream only. The
-	// residual matrices, the biases and the input table stay float32.
+	// residual matrices, the biases, the input table and a locally
+	// conditioned model's W_lc stay float32.
 	BF16 bool
 
 	// Threads 2 lets Generate use a second goroutine (a second core): it
@@ -134,15 +139,15 @@ func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (
 	if p == nil {
 		return nil, errors.New("causalconv: nil packed weights")
 	}
-	if err := p.cfg.RefuseLocalCondition("generation"); err != nil {
-		return nil, fmt.Errorf("causalconv: %w", err)
-	}
 	if streams < 1 || streams > 1<<16 {
 		return nil, fmt.Errorf("causalconv: %d streams: must be between 1 and %d", streams, 1<<16)
 	}
 	batched := streams > 1 || opt.Batched
 	if k.MatVec == nil || k.Gate == nil || k.ReLU == nil || (batched && k.MatVecBatch == nil) {
 		return nil, fmt.Errorf("causalconv: kernel set %q lacks the matrix-vector kernels generation needs", k.Name)
+	}
+	if p.cfg.LocalCondition != nil && k.GemmNN == nil {
+		return nil, fmt.Errorf("causalconv: kernel set %q lacks the GemmNN a locally conditioned model needs", k.Name)
 	}
 	if opt.BF16 && batched {
 		return nil, errors.New("causalconv: bfloat16 weights are for one unbatched stream")
@@ -196,6 +201,9 @@ func NewGenerator(p *Packed, k kernels.Set, streams int, opt GeneratorOptions) (
 	g.skip = make([]float32, S*B)
 	g.end = make([]float32, E*B)
 	g.out = make([]float32, Q*B)
+	if c.LocalCondition != nil {
+		g.lc = newGenLC(p, B)
+	}
 	g.Reset()
 	return g, nil
 }
@@ -216,6 +224,7 @@ func (g *Generator) Reset() {
 	for i := range g.hist {
 		g.hist[i] = -1
 	}
+	g.lcReset()
 }
 
 // SetSpeakers conditions stream s on speaker speakers[s] (a row of the
@@ -253,6 +262,9 @@ func (g *Generator) SetSpeakers(speakers []int) error {
 func (g *Generator) checkInputs(x []int32) error {
 	if g.cond == nil && g.p.Speakers() > 0 {
 		return errors.New("causalconv: the model is conditioned on speakers: SetSpeakers first")
+	}
+	if err := g.checkFeatures(); err != nil {
+		return err
 	}
 	if len(x) != g.streams {
 		return fmt.Errorf("causalconv: %d inputs for %d streams", len(x), g.streams)
@@ -298,12 +310,16 @@ func (g *Generator) Warm(prompt []int32) error {
 	if g.cond == nil && g.p.Speakers() > 0 {
 		return errors.New("causalconv: the model is conditioned on speakers: SetSpeakers first")
 	}
+	if err := g.checkFeatures(); err != nil {
+		return err
+	}
 	for t, v := range prompt {
 		if v < 0 || int(v) >= g.n.Q {
 			return fmt.Errorf("causalconv: prompt sample %d is class %d, not in [0, %d)", t, v, g.n.Q)
 		}
 	}
 	if keep := g.p.cfg.ReceptiveField() - 1; len(prompt) > keep {
+		g.lcSkip(len(prompt) - keep) // a conditioned model's positions still count them
 		prompt = prompt[len(prompt)-keep:]
 	}
 	x := g.xs
@@ -390,12 +406,21 @@ func (g *Generator) layers(x []int32, skip bool, ready *atomic.Int64, base int64
 		}
 		g.pos[l] = pos
 
-		g.mul(&g.fgM[l], taps, g.fg, false)
+		if g.lc != nil && g.lc.biased {
+			fgM := g.fgM[l]
+			fgM.bias = g.lcBiased(l) // the bias plus the conditioning
+			g.mul(&fgM, taps, g.fg, false)
+		} else {
+			g.mul(&g.fgM[l], taps, g.fg, false)
+		}
 		if g.cond != nil {
 			c := g.cond[l*2*D*B : (l+1)*2*D*B]
 			for i, v := range c {
 				g.fg[i] += v
 			}
+		}
+		if g.lc != nil && !g.lc.biased {
+			g.lcAdd(l)
 		}
 		z := g.z[l*D*B : (l+1)*D*B]
 		g.gate(z)
@@ -411,6 +436,7 @@ func (g *Generator) layers(x []int32, skip bool, ready *atomic.Int64, base int64
 			g.mul(&g.resM[l], z, next, true)
 		}
 	}
+	g.lcAdvance()
 }
 
 // gateLanes is the widest vector of the kernel sets' element-wise

@@ -112,10 +112,15 @@ func (l *lcWork) bytes() int64 {
 // it is set. A workspace of a model without local conditioning refuses
 // features, and one with it refuses calls until they are set.
 func (w *Workspace) SetFeatures(feats Matrix, start int) error {
-	l := w.lc
-	if l == nil {
+	if w.lc == nil {
 		return errors.New("causalconv: features given for a model that is not locally conditioned")
 	}
+	return w.lc.set(feats, start)
+}
+
+// set checks and keeps one utterance's features and start (SetFeatures,
+// Generator.SetFeatures).
+func (l *lcWork) set(feats Matrix, start int) error {
 	C := l.lc.Channels
 	switch {
 	case feats.Rows != C:
@@ -177,12 +182,17 @@ func (l *lcWork) ranges(t0, N int) {
 
 // lcForward computes cond(t) for the positions from w.start[0] to N−1.
 func (w *Workspace) lcForward(p *Packed, N int) {
-	l := w.lc
-	if l == nil {
-		return
+	if l := w.lc; l != nil {
+		t0 := w.start[0]
+		l.forward(p, t0, N, l.cond[t0:], w.ld)
 	}
-	lc, C, ld := l.lc, l.lc.Channels, w.ld
-	t0 := w.start[0]
+}
+
+// forward runs the upsampling network over the columns positions t0..N−1
+// read and gathers cond(t) into dst[c·ld + t−t0] (the workspace's calls
+// and the generator's blocks of upcoming samples).
+func (l *lcWork) forward(p *Packed, t0, N int, dst []float32, ld int) {
+	lc, C := l.lc, l.lc.Channels
 	l.ranges(t0, N)
 	F, P := l.feats.Cols, lc.Context
 	// Xp over the frames conv_in reads, normalised.
@@ -223,8 +233,13 @@ func (w *Workspace) lcForward(p *Packed, N int) {
 			src, dst := in[c*win:(c+1)*win], out[c*wout:(c+1)*wout]
 			for u := lo; u < hi; u++ {
 				var v float32
-				for d := max(-s, -u); d <= s && u+d < n; d++ {
-					v += k[d+s] * src[(u+d)/s-ilo]
+				d := max(-s, -u)
+				q, r := (u+d)/s-ilo, (u+d)%s // the source column of u+d, stepped without dividing
+				for ; d <= s && u+d < n; d++ {
+					v += k[d+s] * src[q]
+					if r++; r == s {
+						q, r = q+1, 0
+					}
 				}
 				dst[u-lo] = v
 			}
@@ -236,7 +251,7 @@ func (w *Workspace) lcForward(p *Packed, N int) {
 	for t := t0; t < N; t++ {
 		col := l.column(t) - lo
 		for c := 0; c < C; c++ {
-			l.cond[c*ld+t] = U[c*wu+col]
+			dst[c*ld+t-t0] = U[c*wu+col]
 		}
 	}
 }
@@ -337,10 +352,10 @@ func (w *Workspace) lcBackward(p *Packed, grad []float32, N int) {
 }
 
 // LocalConditionError is the error of the parts of the program that do
-// not take features yet (fast generation, training), given a locally
+// not take features yet (training), given a locally
 // conditioned model: they refuse it rather than run it unconditioned.
 type LocalConditionError struct {
-	// What is the part refusing, such as "generation".
+	// What is the part refusing, such as "training".
 	What string
 	// Channels and Hop are the model's feature channels and hop.
 	Channels, Hop int

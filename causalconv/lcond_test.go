@@ -1,9 +1,7 @@
 package causalconv
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -705,23 +703,6 @@ func zeroModel(t testing.TB, c Config) *Model {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// Fast generation does not take features yet: NewGenerator and Continue
-// refuse a locally conditioned model with a LocalConditionError.
-func TestLocalConditionGenerationRefused(t *testing.T) {
-	m := lcRandomModel(t, lcConfig(true, false, true), 1)
-	p := m.Packed()
-	_, errGen := NewGenerator(p, kernels.Best(), 1, GeneratorOptions{})
-	_, errCont := Continue(context.Background(), p, []int32{1, 2}, ContinueOptions{Samples: 4, Kernels: kernels.Best()})
-	for what, err := range map[string]error{"NewGenerator": errGen, "Continue": errCont} {
-		var lce *LocalConditionError
-		if !errors.As(err, &lce) || lce.What != "generation" {
-			t.Errorf("%s: %v, want a LocalConditionError", what, err)
-		} else {
-			t.Logf("%s: %v", what, err)
-		}
-	}
 }
 
 // TestLocalConditionWorkspaces checks, for a locally conditioned model

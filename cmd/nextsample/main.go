@@ -54,6 +54,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			trainCommand(),
 			evalCommand(),
 			generateCommand(),
+			vocodeCommand(),
 			featuresCommand(),
 			probeCommand(),
 			infoCommand(),
