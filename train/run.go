@@ -188,9 +188,6 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 }
 
 func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, error) {
-	if err := model.Config.RefuseLocalCondition("training"); err != nil {
-		return nil, err
-	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -218,6 +215,9 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 			continue
 		}
 		if err := checkSpeakers(s, model.Config.Speakers(), what); err != nil {
+			return nil, err
+		}
+		if err := checkFeatures(s, model.Config.LocalCondition, what); err != nil {
 			return nil, err
 		}
 	}

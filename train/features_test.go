@@ -1,0 +1,125 @@
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/nextsample/nextsample/causalconv"
+)
+
+// memFeatures is an in-memory FeatureSource: feats[i] holds file i's
+// features channel by channel.
+type memFeatures struct {
+	dims   int
+	frames []int
+	feats  [][]float32
+}
+
+func (m memFeatures) Dims() int        { return m.dims }
+func (m memFeatures) Frames(i int) int { return m.frames[i] }
+func (m memFeatures) ReadFeatures(i int, dst []float32) error {
+	copy(dst, m.feats[i])
+	return nil
+}
+
+// tinyHop is the frame hop of tinyLCConfig.
+const tinyHop = 4
+
+// tinyLCConfig is tinyConfig locally conditioned on 3 feature dims, one
+// frame every 4 samples.
+func tinyLCConfig() causalconv.Config {
+	c := tinyConfig()
+	c.LocalCondition = &causalconv.LocalCondition{Channels: 3, Hop: tinyHop, Window: 8, SnipEdges: true, Context: 1,
+		UpsampleScales: []int{2, 2}, Mean: []float64{0.1, -0.2, 0.3}, Std: []float64{1, 2, 0.5}}
+	return c
+}
+
+// tinyFeatures returns features for files of the given lengths that
+// follow their classes (a frame's mean class, and noise), so that a
+// conditioned model can learn from them; a file of fewer than 8 samples
+// has no frame.
+func tinyFeatures(files Classes, seed uint64) memFeatures {
+	r := rand.New(rand.NewPCG(seed, 5))
+	m := memFeatures{dims: 3}
+	for _, x := range files {
+		n := 0
+		if len(x) >= 8 {
+			n = (len(x)-8)/tinyHop + 1
+		}
+		f := make([]float32, 3*n)
+		for k := range n {
+			var mean float64
+			for _, c := range x[k*tinyHop : k*tinyHop+8] {
+				mean += float64(c) / 8
+			}
+			f[k] = float32(mean)
+			f[n+k] = float32(r.NormFloat64())
+			f[2*n+k] = float32(math.Sin(float64(k)))
+		}
+		m.frames = append(m.frames, n)
+		m.feats = append(m.feats, f)
+	}
+	return m
+}
+
+// tinyLCData is tinyData(1) with features.
+func tinyLCData() Data {
+	d := tinyData(1)
+	d.Train = WithFeatures(d.Train, tinyFeatures(d.Train.(Classes), 1))
+	d.Valid = WithFeatures(d.Valid, tinyFeatures(d.Valid.(Classes), 2))
+	return d
+}
+
+func TestLocallyConditionedRunLearns(t *testing.T) {
+	o := tinyOptions(Adam)
+	o.Steps = 30
+	r := newTinyRunOf(t, t.TempDir(), o, tinyLCConfig(), tinyLCData())
+	defer r.Close()
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first, last := r.rows[1].TrainBits, r.rows[len(r.rows)-1].TrainBits
+	if !(last < first) {
+		t.Fatalf("training bits went from %.4f to %.4f", first, last)
+	}
+}
+
+func TestFeatureStats(t *testing.T) {
+	d := Classes{make([]int32, 10), make([]int32, 10)}
+	f := memFeatures{dims: 2, frames: []int{2, 1}, feats: [][]float32{{1, 3, 5, 5}, {2, 5}}}
+	mean, std, err := FeatureStats(WithFeatures(d, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mean[0] != 2 || mean[1] != 5 || math.Abs(std[0]-math.Sqrt(2.0/3)) > 1e-12 || std[1] != 1 {
+		t.Fatalf("mean %v std %v; want [2 5] [%g 1]", mean, std, math.Sqrt(2.0/3))
+	}
+}
+
+func TestFeaturesAreChecked(t *testing.T) {
+	m, err := causalconv.NewRandom(tinyLCConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := tinyData(1)
+	if _, err := New(m, plain, tinyOptions(Adam), Setup{Out: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no features") {
+		t.Fatalf("a conditioned model on data without features: %v", err)
+	}
+	wrong := tinyLCData()
+	f := tinyFeatures(plain.Train.(Classes), 1)
+	f.dims = 2
+	wrong.Train = WithFeatures(plain.Train, f)
+	if _, err := New(m, wrong, tinyOptions(Adam), Setup{Out: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "2 dims") {
+		t.Fatalf("features of the wrong dims: %v", err)
+	}
+	u, err := causalconv.NewRandom(tinyConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(u, tinyLCData(), tinyOptions(Adam), Setup{Out: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "not locally conditioned") {
+		t.Fatalf("an unconditioned model on data with features: %v", err)
+	}
+}
