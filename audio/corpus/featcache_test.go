@@ -1,0 +1,89 @@
+package corpus
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/nextsample/nextsample/audio"
+)
+
+// frameSums is a FeatureComputer of 2 dims per 100-sample frame (hop 50):
+// the frame's sum and its first sample.
+type frameSums struct{}
+
+func (frameSums) Compute(dst, x []float32) ([]float32, int, error) {
+	n := 0
+	for k := 0; k*50+100 <= len(x); k++ {
+		var s float32
+		for _, v := range x[k*50 : k*50+100] {
+			s += v
+		}
+		dst = append(dst, s, x[k*50])
+		n++
+	}
+	return dst, n, nil
+}
+
+func frameSumsRecipe() FeatureRecipe {
+	return FeatureRecipe{Key: "frame sums", Dims: 2, NewComputer: func() (FeatureComputer, error) { return frameSums{}, nil }}
+}
+
+// The feature cache holds each entry's features channel by channel, the
+// same for any thread count, and is reused when the entries, settings and
+// key are the same.
+func TestFeatureCacheContents(t *testing.T) {
+	cc := makeCacheCorpus(t)
+	var mu sync.Mutex
+	want := make([][]float32, len(cc.entries))
+	if err := Each(context.Background(), cc.entries, cc.s, 2, func(i int, x []float32, _ audio.Report) {
+		f, n, _ := frameSums{}.Compute(nil, x)
+		cm := make([]float32, len(f))
+		for k := range n {
+			cm[k], cm[n+k] = f[2*k], f[2*k+1]
+		}
+		mu.Lock()
+		want[i] = cm
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "cache")
+	for _, threads := range []int{1, 3, 2} {
+		c, built, err := OpenFeatureCache(context.Background(), cc.entries, cc.s, frameSumsRecipe(), CacheOptions{Dir: dir, Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if built != (threads != 3) {
+			t.Errorf("%d threads: built %v", threads, built)
+		}
+		if c.Files() != len(want) || c.Dims() != 2 {
+			t.Fatalf("%d files of %d dims", c.Files(), c.Dims())
+		}
+		for i, w := range want {
+			got := make([]float32, 2*c.Frames(i))
+			if err := c.ReadFeatures(i, got); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, w) {
+				t.Errorf("%d threads: entry %d: %d values, want %d", threads, i, len(got), len(w))
+			}
+		}
+		c.Close()
+		if threads == 3 { // another thread count builds the same file
+			if err := os.Remove(c.Path()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	other := frameSumsRecipe()
+	other.Key = "other"
+	c, built, err := OpenFeatureCache(context.Background(), cc.entries, cc.s, other, CacheOptions{Dir: dir})
+	if err != nil || !built {
+		t.Fatalf("another key: built %v, %v", built, err)
+	}
+	c.Close()
+}
