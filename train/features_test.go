@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/kernels"
 )
 
 // memFeatures is an in-memory FeatureSource: feats[i] holds file i's
@@ -121,5 +122,53 @@ func TestFeaturesAreChecked(t *testing.T) {
 	}
 	if _, err := New(u, tinyLCData(), tinyOptions(Adam), Setup{Out: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "not locally conditioned") {
 		t.Fatalf("an unconditioned model on data with features: %v", err)
+	}
+}
+
+// A crop of an utterance, given the utterance's features and its offset,
+// scores its targets as the whole utterance does; the wrong offset does not.
+func TestCropIsConditionedAsTheWholeUtterance(t *testing.T) {
+	m, err := causalconv.NewRandom(tinyLCConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := newConvNet(m, false, kernels.Best(), causalconv.PrecisionFP32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.prepare()
+	d := tinyData(1)
+	seq := d.Train.(Classes)[4] // 200 samples
+	f := tinyFeatures(Classes{seq}, 1)
+	var buf []float32
+	feats, err := readFeatures(f, 0, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := net.newWorker(len(seq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from = 120
+	if err := w.setFeatures(feats, 0); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := w.loss(seq[:len(seq)-1], seq[1:], from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := m.Config.ReceptiveField() - 1
+	x, y := seq[from-ctx:len(seq)-1], seq[from-ctx+1:]
+	for _, off := range []int{from - ctx, from - ctx + 1} {
+		if err := w.setFeatures(feats, off); err != nil {
+			t.Fatal(err)
+		}
+		crop, err := w.loss(x, y, ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if right := off == from-ctx; (crop == whole) != right {
+			t.Errorf("offset %d: crop %.17g nats, whole %.17g", off, crop, whole)
+		}
 	}
 }

@@ -26,6 +26,11 @@ const (
 	// JSON list of the speaker names, in the order of the rows of
 	// gc_embedding.weight (SpeakersMeta writes it, Speakers reads it).
 	KeySpeakers = "speakers"
+	// KeyFeatures holds the settings of a locally conditioned model's
+	// features: the kaldifeat.Config they were computed with, as JSON
+	// (FeaturesMeta writes it, Features reads it), so that features
+	// computed later (eval, vocode) are the same kind.
+	KeyFeatures = "features"
 	// KeyTrainData holds the corpus a run trained on (TrainData), so that
 	// a resumed run and eval find it again.
 	KeyTrainData = "train_data"

@@ -44,6 +44,9 @@ type CacheEvent struct {
 	// whether this opening built it.
 	Cache *corpus.ClassCache
 	Built bool
+	// FeatureCache, instead of Cache, is an open feature cache (a
+	// locally conditioned run's); it is reported once, when open.
+	FeatureCache *corpus.FeatureCache
 }
 
 // String is the event as nextsample prints it: the progress of a cache
@@ -55,6 +58,13 @@ type CacheEvent struct {
 //
 //	train classes: /home/u/.cache/nextsample/classes-3f2a.nsc (25.0 KiB, built in 0.4s)
 func (ev CacheEvent) String() string {
+	if fc := ev.FeatureCache; fc != nil {
+		verb := "reused"
+		if ev.Built {
+			verb = fmt.Sprintf("built in %.1fs", ev.Elapsed.Seconds())
+		}
+		return fmt.Sprintf("%s features: %s (%s, %s)", ev.What, fc.Path(), humanize.Bytes(fc.Bytes()), verb)
+	}
 	if ev.Cache == nil {
 		s := fmt.Sprintf("preparing %s classes: %d/%d files, %s", ev.What, ev.Done, ev.Total, humanize.AudioLength(ev.Samples, ev.Rate))
 		if ev.Planned > 0 {
@@ -111,15 +121,28 @@ type Data struct {
 	// TrainCache and ValidCache hold the training and validation classes
 	// (ValidCache is nil without validation files).
 	TrainCache, ValidCache *corpus.ClassCache
+	// TrainFeatures and ValidFeatures hold a locally conditioned run's
+	// features (nil for other runs, and ValidFeatures without validation
+	// files).
+	TrainFeatures, ValidFeatures *corpus.FeatureCache
 	// Took is the time Open took, waiting at the barrier included.
 	Took time.Duration
 }
 
 // Close closes the caches.
 func (d *Data) Close() error {
-	err := d.TrainCache.Close()
+	var err error
+	if d.TrainCache != nil {
+		err = d.TrainCache.Close()
+	}
 	if d.ValidCache != nil {
 		err = errors.Join(err, d.ValidCache.Close())
+	}
+	if d.TrainFeatures != nil {
+		err = errors.Join(err, d.TrainFeatures.Close())
+	}
+	if d.ValidFeatures != nil {
+		err = errors.Join(err, d.ValidFeatures.Close())
 	}
 	return err
 }
@@ -158,6 +181,10 @@ func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
 			d.Valid = train.WithSpeakers(d.ValidCache, p.validRows)
 		}
 	}
+	if err := p.openFeatures(ctx, d, o); err != nil {
+		d.Close()
+		return nil, err
+	}
 	if p.comm != nil && p.comm.Rank() == 0 {
 		if err := p.comm.Barrier(); err != nil {
 			d.Close()
@@ -183,5 +210,32 @@ func (p *Plan) Start(d *Data, setup train.Setup) (*train.Run, error) {
 	if p.Checkpoint != nil {
 		return train.Resume(p.Checkpoint, d.Data, p.Options, setup)
 	}
+	if lc := p.Model.Config.LocalCondition; lc != nil && lc.Mean == nil {
+		// A new locally conditioned model normalises its features with
+		// the training split's statistics, fixed before its first step.
+		if lc.Mean, lc.Std, err = train.FeatureStats(d.Train); err != nil {
+			return nil, err
+		}
+	}
 	return train.New(p.Model, d.Data, p.Options, setup)
+}
+
+// openFeatures opens a locally conditioned plan's feature caches and
+// gives d's splits their features.
+func (p *Plan) openFeatures(ctx context.Context, d *Data, o CacheOptions) error {
+	if p.Features == nil {
+		return nil
+	}
+	var err error
+	if d.TrainFeatures, err = openFeatures(ctx, "train", p.Train, p.Audio, *p.Features, o); err != nil {
+		return err
+	}
+	d.Train = train.WithFeatures(d.Train, d.TrainFeatures)
+	if d.Valid != nil {
+		if d.ValidFeatures, err = openFeatures(ctx, "validation", p.Valid, p.Audio, *p.Features, o); err != nil {
+			return err
+		}
+		d.Valid = train.WithFeatures(d.Valid, d.ValidFeatures)
+	}
+	return nil
 }

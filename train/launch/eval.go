@@ -9,6 +9,7 @@ import (
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
 )
 
@@ -114,10 +115,42 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 			ds = train.WithSpeakers(cache, rows)
 		}
 	}
+	ds, fc, err := evalFeatures(ctx, req, files, ds, o)
+	if err != nil {
+		return nil, err
+	}
+	if fc != nil {
+		defer fc.Close()
+	}
 	if rep.EvalResult, err = train.EvaluateDataset(ctx, req.Model, ds, req.Threads); err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// evalFeatures gives a locally conditioned model's files their features,
+// computed as the model's metadata says (modelfile.Features), and
+// returns the feature cache they are read from, for the caller to close;
+// other models' files are returned as they are.
+func evalFeatures(ctx context.Context, req EvalRequest, files []corpus.Entry, ds train.Dataset, o CacheOptions) (train.Dataset, *corpus.FeatureCache, error) {
+	if req.Model.Config.LocalCondition == nil {
+		return ds, nil, nil
+	}
+	cfg, err := modelfile.Features(req.Metadata, req.Model.Config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", req.Path, err)
+	}
+	if cfg == nil {
+		return nil, nil, fmt.Errorf("%s is locally conditioned but records no feature settings (metadata %q) to compute its features with", req.Path, modelfile.KeyFeatures)
+	}
+	if err := checkFeatureRate(cfg, req.Audio); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", req.Path, err)
+	}
+	fc, err := openFeatures(ctx, "evaluation", files, req.Audio, *cfg, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return train.WithFeatures(ds, fc), fc, nil
 }
 
 // evalFiles returns the entries an EvalRequest scores and what they are.
