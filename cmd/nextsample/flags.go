@@ -36,12 +36,12 @@ func cacheFlag() cli.Flag {
 
 // cacheReport returns the launch.CacheEvent handler that shows on w the
 // building of class caches, a status line each (redrawn on a terminal,
-// every 10 s otherwise), and then the open cache: always when announce
-// is set, else only when it was built.
+// every 10 s otherwise), and then the open cache (of classes or
+// features): always when announce is set, else only when it was built.
 func cacheReport(w io.Writer, announce bool) func(launch.CacheEvent) {
 	var line *statusLine
 	return func(ev launch.CacheEvent) {
-		if ev.Cache == nil {
+		if ev.Cache == nil && ev.FeatureCache == nil {
 			if line == nil {
 				line = newStatusLine(w, 0, 10*time.Second)
 			}

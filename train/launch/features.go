@@ -53,7 +53,7 @@ func (o FbankOptions) Config(rate int) (kaldifeat.Config, error) {
 	cfg.SnipEdges = !o.Centred
 	cfg.Dither = 0
 	if err := cfg.Validate(); err != nil {
-		return cfg, &train.OptionError{Before: "fbank features: ", Option: "Fbank", After: ": " + err.Error(), Err: err}
+		return cfg, &train.OptionError{Option: "Fbank", After: ": " + err.Error(), Err: err}
 	}
 	return cfg, nil
 }
