@@ -59,6 +59,10 @@ type TrainData struct {
 	// ValSamples bounds the validation set: files taken in the order of
 	// a hash of their keys until they hold this many samples (0: all).
 	ValSamples int64 `json:"val_samples,omitempty"`
+	// Features are the frame features a locally conditioned run was
+	// given rather than computed (a Kaldi scp file or a features folder,
+	// as an absolute path; "": none, or computed as KeyFeatures says).
+	Features string `json:"features,omitempty"`
 }
 
 // ReadTrainData returns the KeyTrainData entry of meta, or nil without

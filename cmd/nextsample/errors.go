@@ -27,6 +27,8 @@ var flagNames = map[string]string{
 	"condition speaker": "--condition speaker",
 	"condition fbank":   "--condition fbank",
 	"Fbank":             "fbank flags",
+	"Features":          "--features",
+	"features":          "--features",
 }
 
 // flagName returns the CLI's name for a library's option or operation.

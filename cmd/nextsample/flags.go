@@ -120,3 +120,10 @@ func sampleRateFlagError(err error) error {
 	}
 	return err
 }
+
+// featuresFlag is --features of the commands that read a locally
+// conditioned model's features rather than compute them; what says what
+// the model is with them ("trained on", "scored on").
+func featuresFlag(what string) cli.Flag {
+	return &cli.StringFlag{Name: "features", Usage: "frame features the locally conditioned model is " + what + ", keyed like the corpus: a Kaldi `feats.scp` (key ark:offset lines) or a folder written by nextsample features (ark, npy or htk, with features.json)"}
+}

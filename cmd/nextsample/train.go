@@ -80,6 +80,7 @@ func trainCommand() *cli.Command {
 			&cli.Float64Flag{Name: "frame-length", Usage: "fbank window `MS` (with --condition fbank)", Value: 25},
 			&cli.Float64Flag{Name: "frame-shift", Usage: "fbank hop `MS` (with --condition fbank; its samples must factor into 2, 3, 5 and 7)", Value: 10},
 			&cli.BoolFlag{Name: "snip-edges", Usage: "fbank: Kaldi's frame convention, only whole windows (false: centred frames)", Value: true},
+			featuresFlag("trained on (instead of --condition fbank; the frame flags above say the framing of an scp's features)"),
 			&cli.IntFlag{Name: "chunk", Usage: "largest number of scored samples one thread computes at once (fixed for a run)", Value: def.Chunk, Hidden: true},
 			&cli.IntFlag{Name: "sample-rate", Usage: "model sample rate in `Hz`", DefaultText: "the corpus's rate"},
 			&cli.BoolFlag{Name: "resample", Usage: "resample files at other rates instead of refusing them"},
@@ -135,6 +136,7 @@ func trainRequest(c *cli.Context) (launch.Request, error) {
 		GCChannels:  c.Int("gc-channels"),
 		Fbank: launch.FbankOptions{Bins: c.Int("fbank-bins"), FrameLengthMs: c.Float64("frame-length"),
 			FrameShiftMs: c.Float64("frame-shift"), Centred: !c.Bool("snip-edges")},
+		Features: given(c, "features", c.String),
 		Options: launch.OptionChanges{
 			Steps:       given(c, "steps", c.Int64),
 			Batch:       given(c, "batch", c.Int),

@@ -223,6 +223,9 @@ func (p *Plan) Start(d *Data, setup train.Setup) (*train.Run, error) {
 // openFeatures opens a locally conditioned plan's feature caches and
 // gives d's splits their features.
 func (p *Plan) openFeatures(ctx context.Context, d *Data, o CacheOptions) error {
+	if p.Given != nil {
+		return p.openGiven(d)
+	}
 	if p.Features == nil {
 		return nil
 	}
@@ -236,6 +239,25 @@ func (p *Plan) openFeatures(ctx context.Context, d *Data, o CacheOptions) error 
 			return err
 		}
 		d.Valid = train.WithFeatures(d.Valid, d.ValidFeatures)
+	}
+	return nil
+}
+
+// openGiven checks a plan's given features against its files and gives
+// d's splits their features.
+func (p *Plan) openGiven(d *Data) error {
+	lc := p.Model.Config.LocalCondition
+	ts, err := p.Given.source(p.Train, d.TrainCache.Len, lc.Channels, lc.Window, lc.Hop, lc.SnipEdges)
+	if err != nil {
+		return err
+	}
+	d.Train = train.WithFeatures(d.Train, ts)
+	if d.Valid != nil {
+		vs, err := p.Given.source(p.Valid, d.ValidCache.Len, lc.Channels, lc.Window, lc.Hop, lc.SnipEdges)
+		if err != nil {
+			return err
+		}
+		d.Valid = train.WithFeatures(d.Valid, vs)
 	}
 	return nil
 }

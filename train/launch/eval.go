@@ -35,6 +35,12 @@ type EvalRequest struct {
 	// model's speaker table each file is scored as (nil: unconditioned).
 	// It is called once the classes are ready.
 	Speakers func(files []corpus.Entry) ([]int, error)
+	// Features, if set, are a locally conditioned model's features of
+	// the files (a Kaldi scp file or a features folder, see
+	// GivenFeatures); else those its run was given (the Source's), else
+	// they are computed as the model's metadata says
+	// (modelfile.KeyFeatures).
+	Features string
 }
 
 // EvalReport is what Evaluate scored and the result.
@@ -115,7 +121,7 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 			ds = train.WithSpeakers(cache, rows)
 		}
 	}
-	ds, fc, err := evalFeatures(ctx, req, files, ds, o)
+	ds, fc, err := evalFeatures(ctx, req, files, cache, ds, o)
 	if err != nil {
 		return nil, err
 	}
@@ -132,16 +138,35 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 // computed as the model's metadata says (modelfile.Features), and
 // returns the feature cache they are read from, for the caller to close;
 // other models' files are returned as they are.
-func evalFeatures(ctx context.Context, req EvalRequest, files []corpus.Entry, ds train.Dataset, o CacheOptions) (train.Dataset, *corpus.FeatureCache, error) {
-	if req.Model.Config.LocalCondition == nil {
+func evalFeatures(ctx context.Context, req EvalRequest, files []corpus.Entry, cache *corpus.ClassCache, ds train.Dataset, o CacheOptions) (train.Dataset, *corpus.FeatureCache, error) {
+	lc := req.Model.Config.LocalCondition
+	if lc == nil {
+		if req.Features != "" {
+			return nil, nil, &train.OptionError{Option: "Features", After: fmt.Sprintf(" given, but %s is not locally conditioned", req.Path)}
+		}
 		return ds, nil, nil
+	}
+	spec := req.Features
+	if src, ok := SourceOf(req.Metadata); ok && spec == "" && src.Features != "" {
+		spec = src.Features // the features the model's run was given
+	}
+	if spec != "" {
+		g, err := OpenGivenFeatures(spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		src, err := g.source(files, cache.Len, lc.Channels, lc.Window, lc.Hop, lc.SnipEdges)
+		if err != nil {
+			return nil, nil, err
+		}
+		return train.WithFeatures(ds, src), nil, nil
 	}
 	cfg, err := modelfile.Features(req.Metadata, req.Model.Config)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", req.Path, err)
 	}
 	if cfg == nil {
-		return nil, nil, fmt.Errorf("%s is locally conditioned but records no feature settings (metadata %q) to compute its features with", req.Path, modelfile.KeyFeatures)
+		return nil, nil, &train.OptionError{Before: fmt.Sprintf("%s is locally conditioned but records no feature settings (metadata %q) to compute its features with: give ", req.Path, modelfile.KeyFeatures), Option: "Features"}
 	}
 	if err := checkFeatureRate(cfg, req.Audio); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", req.Path, err)

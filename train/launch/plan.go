@@ -48,8 +48,11 @@ type Plan struct {
 	LeftOut  LeftOut
 
 	// Features are the settings of a locally conditioned model's
-	// features (nil: not locally conditioned).
+	// features (nil: not locally conditioned, or given features of
+	// unrecorded settings), and Given the features read rather than
+	// computed (nil: computed as Features says).
 	Features *kaldifeat.Config
+	Given    *GivenFeatures
 
 	out                  string
 	comm                 Processes
@@ -189,6 +192,13 @@ func (p *Plan) mergeSource(req Request) error {
 			src.ValData = abs
 		}
 	}
+	if req.Features != nil || !resumed {
+		src.Features = ""
+		set(&src.Features, req.Features)
+		if abs, err := filepath.Abs(src.Features); err == nil && src.Features != "" {
+			src.Features = abs
+		}
+	}
 	if req.ValSamples != nil || !resumed {
 		src.ValSamples = 0
 		set(&src.ValSamples, req.ValSamples)
@@ -230,8 +240,16 @@ func (p *Plan) resumeCondition() error {
 	if p.Features, err = modelfile.Features(ck.Metadata, p.Model.Config); err != nil {
 		return &OpError{"resume", fmt.Errorf("%s: %w", ck.Path, err)}
 	}
-	if p.Model.Config.LocalCondition != nil && p.Features == nil {
-		return &OpError{"resume", fmt.Errorf("%s is locally conditioned but records no feature settings (metadata %q)", ck.Path, modelfile.KeyFeatures)}
+	if p.Model.Config.LocalCondition != nil && p.Features == nil && p.Source.Features == "" {
+		return &OpError{"resume", fmt.Errorf("%s is locally conditioned but records no feature settings (metadata %q) nor given features", ck.Path, modelfile.KeyFeatures)}
+	}
+	if p.Source.Features != "" {
+		if p.Model.Config.LocalCondition == nil {
+			return &train.OptionError{Option: "Features", After: ": the run's model is not locally conditioned"}
+		}
+		if p.Given, err = OpenGivenFeatures(p.Source.Features); err != nil {
+			return err
+		}
 	}
 	if err := checkFeatureRate(p.Features, p.Audio); err != nil {
 		return &OpError{"resume", fmt.Errorf("%s: %w", ck.Path, err)}
@@ -254,7 +272,11 @@ func (p *Plan) newCondition(req Request) error {
 			}
 		}
 	}
-	if !speaker && !fbank {
+	if p.Source.Features != "" && fbank {
+		return &train.OptionError{Option: "Features", After: ` are given: condition on them or on computed fbank features ("fbank"), not both`}
+	}
+	given := p.Source.Features != ""
+	if !speaker && !fbank && !given {
 		return nil
 	}
 	cfg := p.Model.Config
@@ -275,10 +297,47 @@ func (p *Plan) newCondition(req Request) error {
 		}
 		p.Features = &fc
 	}
+	if given {
+		if cfg.LocalCondition, err = p.givenCondition(req); err != nil {
+			return err
+		}
+	}
 	if p.Model, err = causalconv.NewRandom(cfg, p.Options.Seed); err != nil {
 		return &OpError{"condition " + req.Condition, err}
 	}
 	return nil
+}
+
+// givenCondition opens a new run's given features and returns the local
+// conditioning of a model on them: their dims and framing, conv_in over
+// LCContext frames, upsampling stages that factor the hop. No feature
+// settings are recorded (modelfile.KeyFeatures): even a folder of Kaldi
+// fbank was computed from audio prepared otherwise than the run's, so
+// features computed later would not be the same; the run's Source
+// records where its features are instead.
+func (p *Plan) givenCondition(req Request) (*causalconv.LocalCondition, error) {
+	g, err := OpenGivenFeatures(p.Source.Features)
+	if err != nil {
+		return nil, err
+	}
+	fc, err := req.Fbank.Config(p.Audio.SampleRate)
+	if err != nil {
+		return nil, err
+	}
+	window, hop, snip, err := g.Framing(p.Audio.SampleRate, fc)
+	if err != nil {
+		return nil, err
+	}
+	dims, err := g.Dims(p.Train)
+	if err != nil {
+		return nil, err
+	}
+	scales, err := UpsampleScales(hop)
+	if err != nil {
+		return nil, &OpError{"features", err}
+	}
+	p.Given = g
+	return &causalconv.LocalCondition{Channels: dims, Hop: hop, Window: window, SnipEdges: snip, Context: LCContext, UpsampleScales: scales}, nil
 }
 
 // Metadata returns what the run's files record beside the model: the

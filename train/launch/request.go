@@ -53,6 +53,13 @@ type Request struct {
 	Condition  string
 	GCChannels int
 	Fbank      FbankOptions
+	// Features, if set, are the frame features of the files (a Kaldi
+	// scp file or a features folder, see GivenFeatures), read rather
+	// than computed: a new run is then locally conditioned on them (with
+	// Condition "speaker" or "" only), its frame window and hop those of
+	// the folder's features.json, or of Fbank for an scp file. A resumed
+	// run keeps the ones it was given unless this replaces them.
+	Features *string
 
 	// Comm, if set, makes the run one process of a data-parallel run.
 	Comm Processes
