@@ -82,13 +82,17 @@ func TestTrainConditionedOnFbank(t *testing.T) {
 	if lc == nil || lc.Channels != 8 || lc.Hop != 80 || len(lc.Mean) != 8 || mf.Metadata[modelfile.KeyFeatures] == "" {
 		t.Fatalf("local condition %+v, features %q", lc, mf.Metadata[modelfile.KeyFeatures])
 	}
+	code, stdout, _ := runTrainCLI(t, "model", best)
+	if want := "Features   : 8 dims per 80-sample hop (window 200, snip edges), upsampled 4·4·5, context 2; Kaldi fbank, 8 mel bins, 25 ms every 10 ms, no dither\n"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("nextsample model printed:\n%s\nwant the line %q", stdout, want)
+	}
 	var bestMeta struct {
 		ValBits float64 `json:"val_bits"`
 	}
 	if err := json.Unmarshal([]byte(mf.Metadata[modelfile.KeyBest]), &bestMeta); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runTrainCLI(t, "eval", "--model", best, "--data", manifest, "--split", "test", "--json", "--cache-dir", cache)
+	code, stdout, stderr = runTrainCLI(t, "eval", "--model", best, "--data", manifest, "--split", "test", "--json", "--cache-dir", cache)
 	if code != 0 {
 		t.Fatalf("eval exited %d: %s", code, stderr)
 	}
