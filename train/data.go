@@ -46,7 +46,16 @@ func (c Classes) Read(i, off int, dst []int32) error {
 // WithSpeakers returns s with a speaker per file, speakers[i] for file i:
 // the split of a speaker-conditioned model, whose files are each
 // conditioned on their speaker (a row of the model's speaker table).
-func WithSpeakers(s Dataset, speakers []int) Dataset { return speakered{s, speakers} }
+// Features of s (WithFeatures) are kept.
+func WithSpeakers(s Dataset, speakers []int) Dataset {
+	switch f := s.(type) {
+	case featured:
+		return WithFeatures(speakered{f.Dataset, speakers}, f.feats)
+	case featuredSpeakers:
+		return WithFeatures(speakered{f.Dataset, speakers}, f.feats)
+	}
+	return speakered{s, speakers}
+}
 
 type speakered struct {
 	Dataset

@@ -84,7 +84,7 @@
 // any crop, chunk and thread count. A new model's feature normalisation
 // is the training split's per-channel mean and standard deviation
 // (FeatureStats), fixed before the first step and stored in its config.
-// WithSpeakers, when both are wanted, goes inside WithFeatures.
+// Speakers and features combine, in either order of wrapping.
 //
 // Evaluate scores a model on whole files, every sample after the first
 // predicted from the samples before it.

@@ -172,3 +172,32 @@ func TestCropIsConditionedAsTheWholeUtterance(t *testing.T) {
 		}
 	}
 }
+
+// A batch's units carry their files' features and the utterance sample
+// their Seq starts at, whichever way speakers and features are combined.
+func TestBatchUnitsCarryFeatures(t *testing.T) {
+	d := tinyData(1)
+	files := d.Train.(Classes)
+	f := tinyFeatures(files, 1)
+	speakers := []int{0, 1, 0, 1, 0, 1}
+	for name, s := range map[string]Dataset{
+		"features(speakers)": WithFeatures(WithSpeakers(files, speakers), f),
+		"speakers(features)": WithSpeakers(WithFeatures(files, f), speakers),
+	} {
+		if featuresOf(s) == nil || speakerOf(s, 1) != 1 || s.Len(3) != 0 || s.Len(4) != 200 {
+			t.Fatalf("%s: features %v, speaker %d, lengths %d %d", name, featuresOf(s), speakerOf(s, 1), s.Len(3), s.Len(4))
+		}
+		var b batch
+		ids := []int32{4, 1}
+		if err := b.read(s, ids, []window{{file: 0, start: 50, targets: 20}, {file: 1, start: 3, targets: 10}}, 8, 16); err != nil {
+			t.Fatal(err)
+		}
+		u := b.units[0]
+		if u.Start != 8 || u.Offset != 42 || u.Speaker != 0 || u.Feats.Rows != 3 || u.Feats.Cols != f.frames[4] || u.Feats.Data[0] != f.feats[4][0] {
+			t.Errorf("%s: unit 0: start %d, offset %d, speaker %d, features %d×%d", name, u.Start, u.Offset, u.Speaker, u.Feats.Rows, u.Feats.Cols)
+		}
+		if u := b.units[1]; u.Start != 3 || u.Offset != 0 || u.Speaker != 1 {
+			t.Errorf("%s: unit 1: start %d, offset %d, speaker %d", name, u.Start, u.Offset, u.Speaker)
+		}
+	}
+}
