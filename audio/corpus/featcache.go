@@ -203,19 +203,22 @@ func buildFeatureCache(ctx context.Context, path, digest string, entries []Entry
 	if werr != nil {
 		return werr
 	}
-	var frames int64
+	return writeFeatureIndex(f, path, featMeta{Format: featFormat, Digest: digest, Key: r.Key, Entries: len(entries), Dims: r.Dims,
+		BuildSeconds: time.Since(t0).Seconds()}, end.Load(), off, n)
+}
+
+// writeFeatureIndex writes the index, description and footer of a
+// feature cache whose data ends at indexAt, and commits the file.
+func writeFeatureIndex(f *atomicfile.File, path string, meta featMeta, indexAt int64, off, n []int64) error {
 	for _, k := range n {
-		frames += k
+		meta.Frames += k
 	}
-	meta := featMeta{Format: featFormat, Digest: digest, Key: r.Key, Entries: len(entries), Dims: r.Dims, Frames: frames,
-		BuildSeconds: time.Since(t0).Seconds()}
 	js, err := json.Marshal(meta)
 	if err != nil {
 		return err
 	}
-	indexAt := end.Load()
-	tail := make([]byte, 0, 16*len(entries)+len(js)+cacheFooterSize)
-	for i := range entries {
+	tail := make([]byte, 0, 16*len(off)+len(js)+cacheFooterSize)
+	for i := range off {
 		tail = binary.LittleEndian.AppendUint64(tail, uint64(off[i]))
 		tail = binary.LittleEndian.AppendUint64(tail, uint64(n[i]))
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -86,4 +87,50 @@ func TestFeatureCacheContents(t *testing.T) {
 		t.Fatalf("another key: built %v, %v", built, err)
 	}
 	c.Close()
+}
+
+// A damaged feature cache is built again; a value that is not finite is
+// refused when read.
+func TestFeatureCacheDamage(t *testing.T) {
+	cc := makeCacheCorpus(t)
+	dir := t.TempDir()
+	open := func() (*FeatureCache, bool) {
+		c, built, err := OpenFeatureCache(context.Background(), cc.entries, cc.s, frameSumsRecipe(), CacheOptions{Dir: dir, Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, built
+	}
+	c, _ := open()
+	path := c.Path()
+	c.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b[:len(b)-3], 0o644); err != nil { // a torn footer
+		t.Fatal(err)
+	}
+	c, built := open()
+	if !built {
+		t.Error("a damaged cache was reused")
+	}
+	c.Close()
+	b, _ = os.ReadFile(path)
+	copy(b[cacheHeaderSize:], []byte{0, 0, 0xc0, 0x7f}) // a NaN as the first value of the data
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = open()
+	defer c.Close()
+	for i := range c.Files() {
+		dst := make([]float32, c.Dims()*c.Frames(i))
+		if c.off[i] == cacheHeaderSize && len(dst) > 0 {
+			if err := c.ReadFeatures(i, dst); err == nil || !strings.Contains(err.Error(), "damaged") {
+				t.Errorf("entry %d with a NaN: %v", i, err)
+			}
+			return
+		}
+	}
+	t.Fatal("no entry at the start of the data")
 }
