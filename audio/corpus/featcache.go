@@ -41,8 +41,9 @@ type FeatureRecipe struct {
 
 // A FeatureCache holds the frame features of a list of entries, computed
 // once from the same samples as their ClassCache (decoded, cut and
-// preprocessed with the same settings, before quantization) and kept in a
-// file read one entry at a time, so that a locally conditioned run's
+// preprocessed with the same settings, before quantization; OpenCaches
+// builds both in one decoding pass) and kept in a file read one entry at
+// a time, so that a locally conditioned run's
 // memory does not grow with the corpus. 80 float32 values per 10 ms frame
 // are 32 KB per second of audio: 11.5 GB for 100 hours, twice the class
 // cache of the same 16 kHz audio.
@@ -130,81 +131,192 @@ func OpenFeatureCache(ctx context.Context, entries []Entry, s audio.Settings, r 
 }
 
 func buildFeatureCache(ctx context.Context, path, digest string, entries []Entry, s audio.Settings, r FeatureRecipe, opts CacheOptions) error {
-	t0 := time.Now()
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return fmt.Errorf("feature cache: %w", err)
-	}
-	defer f.Abort()
-	var hdr [cacheHeaderSize]byte
-	copy(hdr[:], featMagic)
-	if _, err := f.WriteAt(hdr[:], 0); err != nil {
-		return fmt.Errorf("feature cache: %w", err)
-	}
-	off := make([]int64, len(entries))
-	n := make([]int64, len(entries))
-	var (
-		end     atomic.Int64
-		done    atomic.Int64
-		samples atomic.Int64
-		mu      sync.Mutex
-		werr    error
-		pool    sync.Pool // *featWork
-	)
-	end.Store(cacheHeaderSize)
-	fail := func(e error) {
-		mu.Lock()
-		if werr == nil {
-			werr = e
-		}
-		mu.Unlock()
-	}
-	err = Each(ctx, entries, s, opts.Threads, func(i int, x []float32, _ audio.Report) {
-		w, _ := pool.Get().(*featWork)
-		if w == nil {
-			comp, err := r.NewComputer()
-			if err != nil {
-				fail(err)
-				return
-			}
-			w = &featWork{comp: comp}
-		}
-		defer pool.Put(w)
-		var frames int
-		var err error
-		w.feats, frames, err = w.comp.Compute(w.feats[:0], x)
-		if err != nil {
-			fail(fmt.Errorf("feature cache: %s: %w", entries[i].Name(), err))
-			return
-		}
-		need := 4 * frames * r.Dims
-		if cap(w.b) < need {
-			w.b = make([]byte, need)
-		}
-		b := w.b[:need]
-		for k := range frames { // frame-major in, channel-major out
-			for c := range r.Dims {
-				binary.LittleEndian.PutUint32(b[4*(c*frames+k):], math.Float32bits(w.feats[k*r.Dims+c]))
-			}
-		}
-		at := end.Add(int64(need)) - int64(need)
-		if _, err := f.WriteAt(b, at); err != nil {
-			fail(fmt.Errorf("feature cache %s: %w", path, err))
-		}
-		off[i], n[i] = at, int64(frames)
-		samples.Add(int64(len(x)))
-		if d := done.Add(1); opts.Progress != nil && d == int64(len(entries)) {
-			opts.Progress(int(d), len(entries), samples.Load())
-		}
-	})
+	fb, err := newFeatBuild(path, digest, entries, r)
 	if err != nil {
 		return err
 	}
-	if werr != nil {
-		return werr
+	defer fb.f.Abort()
+	stop := reportProgress(opts.Progress, len(entries), &fb.done, &fb.samples)
+	err = Each(ctx, entries, s, opts.Threads, fb.add)
+	stop()
+	if err != nil {
+		return err
 	}
-	return writeFeatureIndex(f, path, featMeta{Format: featFormat, Digest: digest, Key: r.Key, Entries: len(entries), Dims: r.Dims,
-		BuildSeconds: time.Since(t0).Seconds()}, end.Load(), off, n)
+	return fb.finish(opts.Progress)
+}
+
+// featBuild is a feature cache being written: add computes and stores
+// one entry's features (from any goroutine), finish writes the index and
+// commits.
+type featBuild struct {
+	f            *atomicfile.File
+	path, digest string
+	entries      []Entry
+	r            FeatureRecipe
+	t0           time.Time
+	off, n       []int64
+	end          atomic.Int64
+	done         atomic.Int64
+	samples      atomic.Int64
+	lock         sync.Mutex
+	werr         error
+	pool         sync.Pool // *featWork
+}
+
+func newFeatBuild(path, digest string, entries []Entry, r FeatureRecipe) (*featBuild, error) {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("feature cache: %w", err)
+	}
+	var hdr [cacheHeaderSize]byte
+	copy(hdr[:], featMagic)
+	if _, err := f.WriteAt(hdr[:], 0); err != nil {
+		f.Abort()
+		return nil, fmt.Errorf("feature cache: %w", err)
+	}
+	fb := &featBuild{f: f, path: path, digest: digest, entries: entries, r: r, t0: time.Now(),
+		off: make([]int64, len(entries)), n: make([]int64, len(entries))}
+	fb.end.Store(cacheHeaderSize)
+	return fb, nil
+}
+
+func (fb *featBuild) fail(e error) {
+	fb.lock.Lock()
+	if fb.werr == nil {
+		fb.werr = e
+	}
+	fb.lock.Unlock()
+}
+
+// add computes entry i's features of its samples x and writes them.
+func (fb *featBuild) add(i int, x []float32, _ audio.Report) {
+	dims := fb.r.Dims
+	w, _ := fb.pool.Get().(*featWork)
+	if w == nil {
+		comp, err := fb.r.NewComputer()
+		if err != nil {
+			fb.fail(err)
+			return
+		}
+		w = &featWork{comp: comp}
+	}
+	defer fb.pool.Put(w)
+	var frames int
+	var err error
+	w.feats, frames, err = w.comp.Compute(w.feats[:0], x)
+	if err != nil {
+		fb.fail(fmt.Errorf("feature cache: %s: %w", fb.entries[i].Name(), err))
+		return
+	}
+	need := 4 * frames * dims
+	if cap(w.b) < need {
+		w.b = make([]byte, need)
+	}
+	b := w.b[:need]
+	for k := range frames { // frame-major in, channel-major out
+		for c := range dims {
+			binary.LittleEndian.PutUint32(b[4*(c*frames+k):], math.Float32bits(w.feats[k*dims+c]))
+		}
+	}
+	at := fb.end.Add(int64(need)) - int64(need)
+	if _, err := fb.f.WriteAt(b, at); err != nil {
+		fb.fail(fmt.Errorf("feature cache %s: %w", fb.path, err))
+	}
+	fb.off[i], fb.n[i] = at, int64(frames)
+	fb.samples.Add(int64(len(x)))
+	fb.done.Add(1)
+}
+
+// finish writes the index, description and footer, and commits the file.
+func (fb *featBuild) finish(progress func(done, total int, samples int64)) error {
+	if fb.werr != nil {
+		return fb.werr
+	}
+	if progress != nil {
+		progress(len(fb.entries), len(fb.entries), fb.samples.Load())
+	}
+	return writeFeatureIndex(fb.f, fb.path, featMeta{Format: featFormat, Digest: fb.digest, Key: fb.r.Key, Entries: len(fb.entries), Dims: fb.r.Dims,
+		BuildSeconds: time.Since(fb.t0).Seconds()}, fb.end.Load(), fb.off, fb.n)
+}
+
+// OpenCaches returns the class cache and the feature cache of entries, as
+// OpenClassCache and OpenFeatureCache do, but builds the two in one
+// decoding pass when both are missing (built then says which were
+// built: the classes' and the features'). opts.Progress reports that
+// pass.
+func OpenCaches(ctx context.Context, entries []Entry, s audio.Settings, r FeatureRecipe, opts CacheOptions) (cc *ClassCache, fc *FeatureCache, built [2]bool, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, nil, built, err
+	}
+	if r.Dims < 1 || r.NewComputer == nil {
+		return nil, nil, built, fmt.Errorf("feature cache: a recipe of %d dims", r.Dims)
+	}
+	if opts.Dir == "" {
+		return nil, nil, built, errors.New("class cache: no cache directory")
+	}
+	cd, err := CacheDigest(entries, s)
+	if err != nil {
+		return nil, nil, built, fmt.Errorf("class cache: %w", err)
+	}
+	fd, err := FeatureCacheDigest(entries, s, r.Key)
+	if err != nil {
+		return nil, nil, built, fmt.Errorf("feature cache: %w", err)
+	}
+	cpath := filepath.Join(opts.Dir, "classes-"+cd+".nsc")
+	fpath := filepath.Join(opts.Dir, "features-"+fd+".nsf")
+	_, cerr := os.Stat(cpath)
+	_, ferr := os.Stat(fpath)
+	if cerr == nil || ferr == nil { // at most one to build: each alone
+		if cc, built[0], err = OpenClassCache(ctx, entries, s, opts); err != nil {
+			return nil, nil, built, err
+		}
+		if fc, built[1], err = OpenFeatureCache(ctx, entries, s, r, opts); err != nil {
+			cc.Close()
+			return nil, nil, built, err
+		}
+		return cc, fc, built, nil
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, nil, built, fmt.Errorf("class cache: %w", err)
+	}
+	if err := buildBoth(ctx, cpath, cd, fpath, fd, entries, s, r, opts); err != nil {
+		return nil, nil, built, err
+	}
+	if cc, err = openCache(cpath, cd, len(entries), s); err != nil {
+		return nil, nil, built, err
+	}
+	if fc, err = openFeatureCache(fpath, fd, len(entries), r); err != nil {
+		cc.Close()
+		return nil, nil, built, err
+	}
+	return cc, fc, [2]bool{true, true}, nil
+}
+
+// buildBoth builds a class cache and a feature cache in one pass.
+func buildBoth(ctx context.Context, cpath, cd, fpath, fd string, entries []Entry, s audio.Settings, r FeatureRecipe, opts CacheOptions) error {
+	cb, err := newClassBuild(cpath, cd, len(entries), s)
+	if err != nil {
+		return err
+	}
+	defer cb.f.Abort()
+	fb, err := newFeatBuild(fpath, fd, entries, r)
+	if err != nil {
+		return err
+	}
+	defer fb.f.Abort()
+	stop := reportProgress(opts.Progress, len(entries), &cb.done, &cb.samples)
+	err = Each(ctx, entries, s, opts.Threads, func(i int, x []float32, rep audio.Report) {
+		fb.add(i, x, rep)
+		cb.add(i, x, rep)
+	})
+	stop()
+	if err != nil {
+		return err
+	}
+	if err := fb.finish(nil); err != nil {
+		return err
+	}
+	return cb.finish(opts.Progress)
 }
 
 // writeFeatureIndex writes the index, description and footer of a

@@ -134,3 +134,47 @@ func TestFeatureCacheDamage(t *testing.T) {
 	}
 	t.Fatal("no entry at the start of the data")
 }
+
+// OpenCaches builds both caches in one pass, as each alone would, and
+// reuses them (or builds only the missing one) afterwards.
+func TestOpenCachesOnePass(t *testing.T) {
+	cc := makeCacheCorpus(t)
+	want, _ := loadClasses(t, cc.entries, cc.s)
+	alone := filepath.Join(t.TempDir(), "alone")
+	fa, _, err := OpenFeatureCache(context.Background(), cc.entries, cc.s, frameSumsRecipe(), CacheOptions{Dir: alone, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	dir := filepath.Join(t.TempDir(), "both")
+	for _, wantBuilt := range [][2]bool{{true, true}, {false, false}, {true, false}} {
+		if !wantBuilt[1] && wantBuilt[0] { // the class cache deleted: only it is built
+			m, _ := filepath.Glob(filepath.Join(dir, "classes-*"))
+			for _, p := range m {
+				os.Remove(p)
+			}
+		}
+		c, f, built, err := OpenCaches(context.Background(), cc.entries, cc.s, frameSumsRecipe(), CacheOptions{Dir: dir, Threads: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if built != wantBuilt {
+			t.Errorf("built %v, want %v", built, wantBuilt)
+		}
+		checkCache(t, c, want, cc.s.Quantization)
+		for i := range f.Files() {
+			a, b := make([]float32, 2*f.Frames(i)), make([]float32, 2*fa.Frames(i))
+			if err := f.ReadFeatures(i, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := fa.ReadFeatures(i, b); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(a, b) {
+				t.Errorf("entry %d: the one-pass features differ", i)
+			}
+		}
+		c.Close()
+		f.Close()
+	}
+}

@@ -164,7 +164,7 @@ func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
 		}
 	}
 	d := &Data{}
-	if d.TrainCache, err = openCache(ctx, "train", p.Train, p.Audio, o); err != nil {
+	if d.TrainCache, d.TrainFeatures, err = p.openSplit(ctx, "train", p.Train, o); err != nil {
 		return nil, err
 	}
 	d.Train, d.Key = d.TrainCache, trainKey(p.Train, d.TrainCache)
@@ -172,8 +172,8 @@ func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
 		d.Train = train.WithSpeakers(d.TrainCache, p.trainRows)
 	}
 	if len(p.Valid) > 0 {
-		if d.ValidCache, err = openCache(ctx, "validation", p.Valid, p.Audio, o); err != nil {
-			d.TrainCache.Close()
+		if d.ValidCache, d.ValidFeatures, err = p.openSplit(ctx, "validation", p.Valid, o); err != nil {
+			d.Close()
 			return nil, err
 		}
 		d.Valid = d.ValidCache
@@ -181,7 +181,7 @@ func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
 			d.Valid = train.WithSpeakers(d.ValidCache, p.validRows)
 		}
 	}
-	if err := p.openFeatures(ctx, d, o); err != nil {
+	if err := p.addFeatures(d); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -220,24 +220,27 @@ func (p *Plan) Start(d *Data, setup train.Setup) (*train.Run, error) {
 	return train.New(p.Model, d.Data, p.Options, setup)
 }
 
-// openFeatures opens a locally conditioned plan's feature caches and
-// gives d's splits their features.
-func (p *Plan) openFeatures(ctx context.Context, d *Data, o CacheOptions) error {
+// openSplit opens the class cache of a split's entries and, for a plan
+// whose features are computed, their feature cache, building the missing
+// ones (both in one decoding pass when both are missing).
+func (p *Plan) openSplit(ctx context.Context, what string, entries []corpus.Entry, o CacheOptions) (*corpus.ClassCache, *corpus.FeatureCache, error) {
+	if p.Features == nil || p.Given != nil {
+		cc, err := openCache(ctx, what, entries, p.Audio, o)
+		return cc, nil, err
+	}
+	return openBoth(ctx, what, entries, p.Audio, *p.Features, o)
+}
+
+// addFeatures gives d's splits their features: the feature caches
+// opened, or the plan's given features.
+func (p *Plan) addFeatures(d *Data) error {
 	if p.Given != nil {
 		return p.openGiven(d)
 	}
-	if p.Features == nil {
-		return nil
+	if d.TrainFeatures != nil {
+		d.Train = train.WithFeatures(d.Train, d.TrainFeatures)
 	}
-	var err error
-	if d.TrainFeatures, err = openFeatures(ctx, "train", p.Train, p.Audio, *p.Features, o); err != nil {
-		return err
-	}
-	d.Train = train.WithFeatures(d.Train, d.TrainFeatures)
-	if d.Valid != nil {
-		if d.ValidFeatures, err = openFeatures(ctx, "validation", p.Valid, p.Audio, *p.Features, o); err != nil {
-			return err
-		}
+	if d.ValidFeatures != nil {
 		d.Valid = train.WithFeatures(d.Valid, d.ValidFeatures)
 	}
 	return nil
