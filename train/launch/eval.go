@@ -8,6 +8,7 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
@@ -102,15 +103,28 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	spec, cfg, err := evalFeatures(req)
+	if err != nil {
+		return nil, err
+	}
 	o, err := req.Cache.cacheDir()
 	if err != nil {
 		return nil, err
 	}
-	cache, err := openCache(ctx, "evaluation", files, req.Audio, o)
+	var cache *corpus.ClassCache
+	var fc *corpus.FeatureCache
+	if cfg != nil {
+		cache, fc, err = openBoth(ctx, "evaluation", files, req.Audio, *cfg, o)
+	} else {
+		cache, err = openCache(ctx, "evaluation", files, req.Audio, o)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer cache.Close()
+	if fc != nil {
+		defer fc.Close()
+	}
 	var ds train.Dataset = cache
 	if req.Speakers != nil {
 		rows, err := req.Speakers(files)
@@ -121,12 +135,13 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 			ds = train.WithSpeakers(cache, rows)
 		}
 	}
-	ds, fc, err := evalFeatures(ctx, req, files, cache, ds, o)
-	if err != nil {
-		return nil, err
-	}
-	if fc != nil {
-		defer fc.Close()
+	switch {
+	case fc != nil:
+		ds = train.WithFeatures(ds, fc)
+	case spec != "":
+		if ds, err = givenEvalFeatures(req, spec, files, cache, ds); err != nil {
+			return nil, err
+		}
 	}
 	if rep.EvalResult, err = train.EvaluateDataset(ctx, req.Model, ds, req.Threads); err != nil {
 		return nil, err
@@ -134,48 +149,49 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 	return rep, nil
 }
 
-// evalFeatures gives a locally conditioned model's files their features,
-// computed as the model's metadata says (modelfile.Features), and
-// returns the feature cache they are read from, for the caller to close;
-// other models' files are returned as they are.
-func evalFeatures(ctx context.Context, req EvalRequest, files []corpus.Entry, cache *corpus.ClassCache, ds train.Dataset, o CacheOptions) (train.Dataset, *corpus.FeatureCache, error) {
-	lc := req.Model.Config.LocalCondition
-	if lc == nil {
+// evalFeatures says where a locally conditioned model's features come
+// from: spec, features given (EvalRequest.Features, else those its run
+// was given), or cfg, the settings to compute them with (the model's
+// modelfile.KeyFeatures). Both are empty for other models.
+func evalFeatures(req EvalRequest) (spec string, cfg *kaldifeat.Config, err error) {
+	if req.Model.Config.LocalCondition == nil {
 		if req.Features != "" {
-			return nil, nil, &train.OptionError{Option: "Features", After: fmt.Sprintf(" given, but %s is not locally conditioned", req.Path)}
+			return "", nil, &train.OptionError{Option: "Features", After: fmt.Sprintf(" given, but %s is not locally conditioned", req.Path)}
 		}
-		return ds, nil, nil
+		return "", nil, nil
 	}
-	spec := req.Features
+	spec = req.Features
 	if src, ok := SourceOf(req.Metadata); ok && spec == "" && src.Features != "" {
 		spec = src.Features // the features the model's run was given
 	}
 	if spec != "" {
-		g, err := OpenGivenFeatures(spec)
-		if err != nil {
-			return nil, nil, err
-		}
-		src, err := g.source(files, cache.Len, lc.Channels, lc.Window, lc.Hop, lc.SnipEdges)
-		if err != nil {
-			return nil, nil, err
-		}
-		return train.WithFeatures(ds, src), nil, nil
+		return spec, nil, nil
 	}
-	cfg, err := modelfile.Features(req.Metadata, req.Model.Config)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", req.Path, err)
+	if cfg, err = modelfile.Features(req.Metadata, req.Model.Config); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", req.Path, err)
 	}
 	if cfg == nil {
-		return nil, nil, &train.OptionError{Before: fmt.Sprintf("%s is locally conditioned but records no feature settings (metadata %q) to compute its features with: give ", req.Path, modelfile.KeyFeatures), Option: "Features"}
+		return "", nil, &train.OptionError{Before: fmt.Sprintf("%s is locally conditioned but records no feature settings (metadata %q) to compute its features with: give ", req.Path, modelfile.KeyFeatures), Option: "Features"}
 	}
 	if err := checkFeatureRate(cfg, req.Audio); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", req.Path, err)
+		return "", nil, fmt.Errorf("%s: %w", req.Path, err)
 	}
-	fc, err := openFeatures(ctx, "evaluation", files, req.Audio, *cfg, o)
+	return "", cfg, nil
+}
+
+// givenEvalFeatures gives the files of ds the features of spec, checked
+// against the model and the files' lengths.
+func givenEvalFeatures(req EvalRequest, spec string, files []corpus.Entry, cache *corpus.ClassCache, ds train.Dataset) (train.Dataset, error) {
+	lc := req.Model.Config.LocalCondition
+	g, err := OpenGivenFeatures(spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return train.WithFeatures(ds, fc), fc, nil
+	src, err := g.source(files, cache.Len, lc.Channels, lc.Window, lc.Hop, lc.SnipEdges)
+	if err != nil {
+		return nil, err
+	}
+	return train.WithFeatures(ds, src), nil
 }
 
 // evalFiles returns the entries an EvalRequest scores and what they are.

@@ -166,24 +166,6 @@ func featureRecipe(cfg kaldifeat.Config, s audio.Settings) (corpus.FeatureRecipe
 	return corpus.FeatureRecipe{Key: string(key), Dims: r.Dim, NewComputer: func() (corpus.FeatureComputer, error) { return r.NewComputer() }}, nil
 }
 
-// openFeatures opens the feature cache of entries, building it if
-// missing, and reports it as openCache does.
-func openFeatures(ctx context.Context, what string, entries []corpus.Entry, s audio.Settings, cfg kaldifeat.Config, o CacheOptions) (*corpus.FeatureCache, error) {
-	t0 := time.Now()
-	r, err := featureRecipe(cfg, s)
-	if err != nil {
-		return nil, err
-	}
-	fc, built, err := corpus.OpenFeatureCache(ctx, entries, s, r, corpus.CacheOptions{Dir: o.Dir, Threads: o.Threads})
-	if err != nil {
-		return nil, err
-	}
-	if o.Report != nil {
-		o.Report(CacheEvent{What: what, Rate: s.SampleRate, Elapsed: time.Since(t0), FeatureCache: fc, Built: built})
-	}
-	return fc, nil
-}
-
 // openBoth opens the class and feature caches of entries, building the
 // missing ones (in one decoding pass when both are), and reports them as
 // openCache does: the pass's progress, then each open cache.
