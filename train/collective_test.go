@@ -109,6 +109,12 @@ func (c *loopback) exchange(buf any, combine func(all []any)) {
 // process would).
 func runRanks(t *testing.T, n int, out string, o Options, resume bool, stopAt int64) error {
 	t.Helper()
+	return runRanksOf(t, n, out, o, tinyConfig(), func() Data { return tinyData(1) }, resume, stopAt)
+}
+
+// runRanksOf is runRanks of a model of cfg on data.
+func runRanksOf(t *testing.T, n int, out string, o Options, cfg causalconv.Config, data func() Data, resume bool, stopAt int64) error {
+	t.Helper()
 	comms := newLoopback(n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -121,10 +127,10 @@ func runRanks(t *testing.T, n int, out string, o Options, resume bool, stopAt in
 			if ck, err = ReadCheckpoint(filepath.Join(out, LastFile)); err != nil {
 				t.Fatal(err)
 			}
-			r, err = Resume(ck, tinyData(1), o, setup)
+			r, err = Resume(ck, data(), o, setup)
 		} else {
-			m, _ := causalconv.NewRandom(tinyConfig(), o.Seed)
-			r, err = New(m, tinyData(1), o, setup)
+			m, _ := causalconv.NewRandom(cfg, o.Seed)
+			r, err = New(m, data(), o, setup)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -193,6 +199,27 @@ func TestTwoProcessesEqualOne(t *testing.T) {
 			sameTensors(t, filepath.Join(one, LastFile), filepath.Join(split, LastFile))
 		})
 	}
+}
+
+// A locally conditioned run over two processes (each reading its share of
+// the batch's features, and validating its stride of the files with
+// theirs) ends with the weights and log of one process.
+func TestTwoProcessesEqualOneConditioned(t *testing.T) {
+	o := tinyOptions(Adam)
+	o.Batch = 4
+	one := t.TempDir()
+	r := newTinyRunOf(t, one, o, tinyLCConfig(), tinyLCData())
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	two := t.TempDir()
+	o.Threads = 1
+	if err := runRanksOf(t, 2, two, o, tinyLCConfig(), tinyLCData, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	sameTensors(t, filepath.Join(one, LastFile), filepath.Join(two, LastFile))
+	sameLogs(t, filepath.Join(one, LogFile), filepath.Join(two, LogFile))
 }
 
 func TestBatchMustDivideOverProcesses(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/nextsample/nextsample/causalconv"
 )
 
 // A Dataset is a list of files of μ-law classes that a run reads a window at
@@ -44,7 +46,16 @@ func (c Classes) Read(i, off int, dst []int32) error {
 // WithSpeakers returns s with a speaker per file, speakers[i] for file i:
 // the split of a speaker-conditioned model, whose files are each
 // conditioned on their speaker (a row of the model's speaker table).
-func WithSpeakers(s Dataset, speakers []int) Dataset { return speakered{s, speakers} }
+// Features of s (WithFeatures) are kept.
+func WithSpeakers(s Dataset, speakers []int) Dataset {
+	switch f := s.(type) {
+	case featured:
+		return WithFeatures(speakered{f.Dataset, speakers}, f.feats)
+	case featuredSpeakers:
+		return WithFeatures(speakered{f.Dataset, speakers}, f.feats)
+	}
+	return speakered{s, speakers}
+}
 
 type speakered struct {
 	Dataset
@@ -180,6 +191,7 @@ type batch struct {
 	units []Unit
 	total int // scored targets of the whole global batch
 	bufs  [][]int32
+	fbufs [][]float32 // the units' features (a locally conditioned model)
 	// after is the batcher's state once this batch was drawn: what a
 	// checkpoint written after this step stores.
 	after batcherState
@@ -191,7 +203,9 @@ func (b *batch) read(s Dataset, ids []int32, ws []window, ctxMax, q int) error {
 	b.units = b.units[:0]
 	for len(b.bufs) < len(ws) {
 		b.bufs = append(b.bufs, nil)
+		b.fbufs = append(b.fbufs, nil)
 	}
+	feats := featuresOf(s)
 	for k, w := range ws {
 		c := min(w.start, ctxMax)
 		n := c + w.targets + 1
@@ -206,7 +220,14 @@ func (b *batch) read(s Dataset, ids []int32, ws []window, ctxMax, q int) error {
 		if err := checkClasses(buf, q); err != nil {
 			return fmt.Errorf("training file %d: %w", id, err)
 		}
-		b.units = append(b.units, Unit{Seq: buf, Start: c, Targets: w.targets, Speaker: speakerOf(s, id)})
+		u := Unit{Seq: buf, Start: c, Targets: w.targets, Speaker: speakerOf(s, id), Offset: w.start - c}
+		if feats != nil {
+			var err error
+			if u.Feats, err = readFeatures(feats, id, &b.fbufs[k]); err != nil {
+				return fmt.Errorf("training file %d: features: %w", id, err)
+			}
+		}
+		b.units = append(b.units, u)
 	}
 	return nil
 }
@@ -299,6 +320,9 @@ func (e *engine) evaluateDataset(ctx context.Context, s Dataset, q, group int, b
 	n := numFiles(s)
 	var seqs [][]int32
 	var speakers []int
+	var feats []causalconv.Matrix
+	var fbufs [][]float32
+	source := featuresOf(s)
 	for i := 0; i < n; {
 		if err := ctx.Err(); err != nil {
 			return nats, targets, files, err
@@ -312,7 +336,7 @@ func (e *engine) evaluateDataset(ctx context.Context, s Dataset, q, group int, b
 			*buf = make([]int32, total)
 		}
 		b := (*buf)[:total]
-		seqs, speakers = seqs[:0], speakers[:0]
+		seqs, speakers, feats = seqs[:0], speakers[:0], feats[:0]
 		for k := i; k < j; k++ {
 			x := b[:s.Len(k)]
 			b = b[len(x):]
@@ -324,11 +348,25 @@ func (e *engine) evaluateDataset(ctx context.Context, s Dataset, q, group int, b
 			}
 			seqs = append(seqs, x)
 			speakers = append(speakers, speakerOf(s, k))
+			if source != nil {
+				if len(fbufs) <= k-i {
+					fbufs = append(fbufs, nil)
+				}
+				m, err := readFeatures(source, k, &fbufs[k-i])
+				if err != nil {
+					return 0, 0, 0, fmt.Errorf("file %d: features: %w", k, err)
+				}
+				feats = append(feats, m)
+			}
 			if len(x) >= 2 {
 				files++
 			}
 		}
-		gn, gt, err := e.evaluate(seqs, speakers)
+		var fs []causalconv.Matrix
+		if source != nil {
+			fs = feats
+		}
+		gn, gt, err := e.evaluate(seqs, speakers, fs)
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("evaluating: %w", err)
 		}
@@ -361,11 +399,15 @@ type stridedSpeakers struct{ strided }
 
 func (p stridedSpeakers) Speaker(i int) int { return speakerOf(p.s, p.from+i*p.step) }
 
-// stride returns the files from, from+step… of s, keeping its speakers.
+// stride returns the files from, from+step… of s, keeping its speakers
+// and features.
 func stride(s Dataset, from, step int) Dataset {
-	p := strided{s: s, from: from, step: step}
+	var p Dataset = strided{s: s, from: from, step: step}
 	if _, ok := s.(interface{ Speaker(int) int }); ok {
-		return stridedSpeakers{p}
+		p = stridedSpeakers{p.(strided)}
+	}
+	if f := featuresOf(s); f != nil {
+		p = WithFeatures(p, stridedFeatures{f: f, from: from, step: step})
 	}
 	return p
 }

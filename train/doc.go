@@ -71,6 +71,21 @@
 // A speaker-conditioned model (causalconv.GlobalCondition) trains on Splits
 // with a speaker per file (WithSpeakers); each Unit carries its speaker.
 //
+// # Frame features
+//
+// A locally conditioned model (causalconv.Config.LocalCondition, a
+// vocoder) trains on Datasets with features per file (WithFeatures, from
+// a FeatureSource such as package corpus's FeatureCache, read one file at
+// a time beside its classes). Each Unit carries its whole utterance's
+// features and Offset, the utterance sample its Seq starts at, and every
+// chunk of it is conditioned from its own first sample
+// (causalconv.Workspace.SetFeatures), so a crop is conditioned exactly as
+// the same positions of the whole utterance: the result is the same for
+// any crop, chunk and thread count. A new model's feature normalisation
+// is the training split's per-channel mean and standard deviation
+// (FeatureStats), fixed before the first step and stored in its config.
+// Speakers and features combine, in either order of wrapping.
+//
 // Evaluate scores a model on whole files, every sample after the first
 // predicted from the samples before it.
 package train

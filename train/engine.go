@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/nextsample/nextsample/causalconv"
 )
 
 // A Unit is one sequence of a batch: the classes of a whole file (or
@@ -15,11 +17,18 @@ import (
 //
 // Speaker is the row of a speaker-conditioned model's speaker table the
 // unit is conditioned on; it is ignored (use -1) for other models.
+//
+// Feats are the frame features of the unit's whole utterance, for a
+// locally conditioned model (Rows 0 for other models), and Offset is the
+// utterance sample that Seq[0] is: a crop is conditioned exactly as the
+// same positions of the whole utterance would be.
 type Unit struct {
 	Seq     []int32
 	Start   int
 	Targets int
 	Speaker int
+	Feats   causalconv.Matrix
+	Offset  int
 }
 
 // validate reports a unit that does not fit its sequence.
@@ -59,6 +68,9 @@ type worker interface {
 	loss(x, y []int32, scoreFrom int) (float64, error)
 	// setSpeaker conditions the next calls on speaker s (-1: none).
 	setSpeaker(s int)
+	// setFeatures conditions the next calls on an utterance's features,
+	// input position 0 being its sample start (feats.Rows 0: none).
+	setFeatures(feats causalconv.Matrix, start int) error
 	// bytes is the memory its buffers hold.
 	bytes() int64
 }
@@ -71,6 +83,8 @@ type chunk struct {
 	seq             []int32
 	ctx, start, end int
 	speaker         int
+	feats           causalconv.Matrix
+	offset          int // the utterance sample of seq[0]
 }
 
 func (c chunk) inputs() (x, y []int32, scoreFrom int) {
@@ -151,15 +165,17 @@ func (e *engine) distributed() bool { return e.comm != nil && e.comm.Size() > 1 
 
 func (e *engine) close() { e.pool.close() }
 
-// split appends the chunks of one scored window to e.chunks: ceil(n/chunkLen)
-// near-equal pieces, each with min(start, RF-1) samples of context.
-func (e *engine) split(seq []int32, start, targets, speaker int) {
+// split appends the chunks of one unit's scored window to e.chunks:
+// ceil(n/chunkLen) near-equal pieces, each with min(start, RF-1) samples
+// of context.
+func (e *engine) split(u Unit) {
 	ctxMax := e.net.receptiveField() - 1
-	pieces := (targets + e.chunkLen - 1) / e.chunkLen
+	pieces := (u.Targets + e.chunkLen - 1) / e.chunkLen
 	for p := 0; p < pieces; p++ {
-		s := start + p*targets/pieces
-		end := start + (p+1)*targets/pieces
-		e.chunks = append(e.chunks, chunk{seq: seq, ctx: s - min(s, ctxMax), start: s, end: end, speaker: speaker})
+		s := u.Start + p*u.Targets/pieces
+		end := u.Start + (p+1)*u.Targets/pieces
+		e.chunks = append(e.chunks, chunk{seq: u.Seq, ctx: s - min(s, ctxMax), start: s, end: end, speaker: u.Speaker,
+			feats: u.Feats, offset: u.Offset})
 	}
 }
 
@@ -221,7 +237,7 @@ func (e *engine) stepShard(units []Unit, total int, update int64, lr, clip float
 			return StepResult{}, err
 		}
 		e.first = append(e.first, len(e.chunks))
-		e.split(u.Seq, u.Start, u.Targets, u.Speaker)
+		e.split(u)
 		local += u.Targets
 	}
 	e.first = append(e.first, len(e.chunks))
@@ -279,8 +295,17 @@ func (e *engine) stepShard(units []Unit, total int, update int64, lr, clip float
 func (e *engine) forwardBackwardTask(w, task int) {
 	c := e.order[task]
 	x, y, from := e.chunks[c].inputs()
-	e.workers[w].setSpeaker(e.chunks[c].speaker)
+	if e.errs[c] = e.condition(w, c); e.errs[c] != nil {
+		return
+	}
 	e.losses[c], e.errs[c] = e.workers[w].forwardBackward(x, y, from, e.lossScale, e.slots[c])
+}
+
+// condition sets worker w's speaker and features for chunk c.
+func (e *engine) condition(w, c int) error {
+	ch := &e.chunks[c]
+	e.workers[w].setSpeaker(ch.speaker)
+	return e.workers[w].setFeatures(ch.feats, ch.offset+ch.ctx)
 }
 
 // firstError returns the error of the first failed chunk, in chunk order.
@@ -389,18 +414,22 @@ func blockRange(block, n int) (lo, hi int) {
 // scored targets over whole sequences: every sample after the first is
 // predicted from the ones before it, with zero padding before the start.
 // Sequences shorter than 2 samples contribute nothing. speakers[i] (nil:
-// all -1) is the speaker of seqs[i] for a conditioned model.
-func (e *engine) evaluate(seqs [][]int32, speakers []int) (nats float64, targets int64, err error) {
+// all -1) is the speaker of seqs[i] for a conditioned model, and feats[i]
+// (nil: none) its features for a locally conditioned one.
+func (e *engine) evaluate(seqs [][]int32, speakers []int, feats []causalconv.Matrix) (nats float64, targets int64, err error) {
 	e.chunks = e.chunks[:0]
 	for i, s := range seqs {
 		if len(s) < 2 {
 			continue
 		}
-		sp := -1
+		u := Unit{Seq: s, Targets: len(s) - 1, Speaker: -1}
 		if speakers != nil {
-			sp = speakers[i]
+			u.Speaker = speakers[i]
 		}
-		e.split(s, 0, len(s)-1, sp)
+		if feats != nil {
+			u.Feats = feats[i]
+		}
+		e.split(u)
 		targets += int64(len(s) - 1)
 	}
 	if len(e.chunks) == 0 {
@@ -421,7 +450,9 @@ func (e *engine) evaluate(seqs [][]int32, speakers []int) (nats float64, targets
 func (e *engine) evalTask(w, task int) {
 	c := e.order[task]
 	x, y, from := e.chunks[c].inputs()
-	e.workers[w].setSpeaker(e.chunks[c].speaker)
+	if e.errs[c] = e.condition(w, c); e.errs[c] != nil {
+		return
+	}
 	e.losses[c], e.errs[c] = e.workers[w].loss(x, y, from)
 }
 

@@ -165,7 +165,7 @@ func TestEngineEvaluate(t *testing.T) {
 	defer e.close()
 	r := rand.New(rand.NewPCG(1, 2))
 	seqs := [][]int32{randomSeq(r, 40, 6), randomSeq(r, 1, 6), randomSeq(r, 2, 6), randomSeq(r, 100, 6)}
-	nats, n, err := e.evaluate(seqs, nil)
+	nats, n, err := e.evaluate(seqs, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,8 @@ func Evaluate(ctx context.Context, model *causalconv.Model, files [][]int32, thr
 }
 
 // EvaluateDataset is Evaluate of the files of a Dataset (with a speaker per
-// file, see WithSpeakers, for a speaker-conditioned model), read a group of files
+// file, see WithSpeakers, for a speaker-conditioned model, and features,
+// see WithFeatures, for a locally conditioned one: the NLL given them), read a group of files
 // at a time (about 16 chunks per thread), so memory holds one group rather
 // than the split. The classes are checked against the model's.
 func EvaluateDataset(ctx context.Context, model *causalconv.Model, s Dataset, threads int) (EvalResult, error) {
@@ -66,6 +67,9 @@ func evaluate(ctx context.Context, model *causalconv.Model, s Dataset, threads, 
 	}
 	defer e.close()
 	if err := checkSpeakers(s, model.Config.Speakers(), "evaluated"); err != nil {
+		return EvalResult{}, err
+	}
+	if err := checkFeatures(s, model.Config.LocalCondition, "evaluated"); err != nil {
 		return EvalResult{}, err
 	}
 	var res EvalResult

@@ -3,6 +3,8 @@ package train
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/nextsample/nextsample/causalconv"
 )
 
 // fakeNet is a tiny autoregressive model for testing the engine without
@@ -82,6 +84,8 @@ func (w *fakeWorker) forwardBackward(x, y []int32, from int, scale float32, grad
 func (w *fakeWorker) bytes() int64 { return 0 }
 
 func (w *fakeWorker) setSpeaker(int) {}
+
+func (w *fakeWorker) setFeatures(causalconv.Matrix, int) error { return nil }
 
 func (w *fakeWorker) loss(x, y []int32, from int) (float64, error) {
 	return w.run(x, y, from, 0, nil), nil

@@ -12,6 +12,7 @@ import (
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/audio/humanize"
+	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/causalconv/safetensors"
@@ -60,6 +61,13 @@ type ModelInfo struct {
 	Speakers     []string `json:"speakers"`
 	SpeakerCount int      `json:"speaker_count"`
 	SpeakerNote  string   `json:"speaker_note,omitempty"`
+
+	// Features are the settings a locally conditioned model's features
+	// are computed with (the "features" metadata; nil without one, and
+	// for other models), and LocalCondition its conditioning (nil for
+	// other models).
+	Features       *kaldifeat.Config          `json:"features,omitempty"`
+	LocalCondition *causalconv.LocalCondition `json:"local_condition,omitempty"`
 
 	Training  *TrainingInfo        `json:"training,omitempty"`
 	Best      *modelfile.Best      `json:"best,omitempty"`
@@ -156,6 +164,10 @@ func Inspect(path string, o InspectOptions) (*ModelInfo, error) {
 		return nil, err
 	}
 	if mi.TrainData, err = modelfile.ReadTrainData(f.Metadata); err != nil {
+		return nil, err
+	}
+	mi.LocalCondition = m.Config.LocalCondition
+	if mi.Features, err = modelfile.Features(f.Metadata, m.Config); err != nil {
 		return nil, err
 	}
 	if mi.Best, err = modelfile.ReadBest(f.Metadata); err != nil {
@@ -293,6 +305,9 @@ func (m *ModelInfo) WriteText(w io.Writer) error {
 	if m.SpeakerNote != "" {
 		fmt.Fprintf(&b, "             (%s)\n", m.SpeakerNote)
 	}
+	if m.LocalCondition != nil {
+		fmt.Fprintf(&b, "Features   : %s\n", describeFeatures(m.LocalCondition, m.Features))
+	}
 	if m.Training != nil {
 		m.Training.writeText(&b)
 	}
@@ -361,9 +376,32 @@ func configFields(js json.RawMessage) []string {
 		if json.Unmarshal(v, &s) == nil {
 			val = s
 		}
+		if t == "local_condition" {
+			val = withoutStats(v) // the Features line describes it
+		}
 		out = append(out, fmt.Sprintf("%v %s", t, val))
 	}
 	return out
+}
+
+// withoutStats returns a local_condition object without its mean and std
+// arrays, which are as long as its channels: "(mean, std)" marks them.
+func withoutStats(v json.RawMessage) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(v, &m) != nil {
+		return string(v)
+	}
+	_, stats := m["mean"]
+	delete(m, "mean")
+	delete(m, "std")
+	b, err := json.Marshal(m)
+	if err != nil {
+		return string(v)
+	}
+	if stats {
+		return string(b) + " (mean, std)"
+	}
+	return string(b)
 }
 
 // writeText writes the lines of ModelInfo.WriteText for the training
@@ -445,6 +483,38 @@ func describeOptimizer(o Options) string {
 }
 
 // describeTrainData says what a run trained and validated on.
+// describeFeatures says what a locally conditioned model's features are
+// and how they are computed:
+//
+//	40 dims per 80-sample hop (window 200, snip edges), upsampled 4·4·5, context 2; Kaldi fbank, 40 mel bins, 25 ms every 10 ms, no dither
+func describeFeatures(lc *causalconv.LocalCondition, k *kaldifeat.Config) string {
+	frames := "snip edges"
+	if !lc.SnipEdges {
+		frames = "centred"
+	}
+	scales := make([]string, len(lc.UpsampleScales))
+	for i, s := range lc.UpsampleScales {
+		scales[i] = fmt.Sprint(s)
+	}
+	s := fmt.Sprintf("%d dims per %d-sample hop (window %d, %s), upsampled %s, context %d", lc.Channels, lc.Hop, lc.Window, frames, strings.Join(scales, "·"), lc.Context)
+	if lc.Mean == nil {
+		s += ", not normalised"
+	}
+	switch {
+	case k == nil:
+		return s + "; given, not computed (the file records no feature settings)"
+	case k.Kind == kaldifeat.KindFbank:
+		s += fmt.Sprintf("; Kaldi fbank, %d mel bins", k.NumMelBins)
+	default:
+		s += "; Kaldi " + k.Kind
+	}
+	s += fmt.Sprintf(", %g ms every %g ms", k.FrameLengthMs, k.FrameShiftMs)
+	if k.Dither == 0 {
+		s += ", no dither"
+	}
+	return s
+}
+
 func describeTrainData(d modelfile.TrainData) string {
 	s := d.Data
 	if s == "" {
@@ -462,6 +532,9 @@ func describeTrainData(d modelfile.TrainData) string {
 	}
 	if d.ValSamples > 0 {
 		s += fmt.Sprintf(", at most about %d samples", d.ValSamples)
+	}
+	if d.Features != "" {
+		s += "; features given in " + d.Features
 	}
 	return s
 }

@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,10 +10,10 @@ import (
 	"github.com/nextsample/nextsample/causalconv"
 )
 
-// A locally conditioned model is refused, with one clear error and nothing
-// written, by everything in train (which does not give features yet):
-// a new run, a stepper and evaluation.
-func TestLocallyConditionedRefused(t *testing.T) {
+// A locally conditioned model given no features is refused, with one
+// clear error and nothing written, by everything in train: a new run,
+// a stepper's step and evaluation.
+func TestLocallyConditionedWithoutFeaturesRefused(t *testing.T) {
 	c := tinyConfig()
 	c.LocalCondition = &causalconv.LocalCondition{Channels: 2, Hop: 4, Window: 4, UpsampleScales: []int{2, 2}}
 	m, err := causalconv.NewRandom(c, 1)
@@ -23,12 +22,16 @@ func TestLocallyConditionedRefused(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "run")
 	_, errNew := New(m, tinyData(1), tinyOptions(Adam), Setup{Out: out})
-	_, errStep := NewStepper(m, tinyOptions(Adam))
+	st, err := NewStepper(m, tinyOptions(Adam))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, errStep := st.Step([]Unit{{Seq: []int32{1, 2, 3}, Targets: 2, Speaker: -1}})
 	_, errEval := Evaluate(context.Background(), m, [][]int32{{1, 2, 3}}, 1)
 	for what, err := range map[string]error{"training": errNew, "stepper": errStep, "evaluation": errEval} {
-		var lce *causalconv.LocalConditionError
-		if !errors.As(err, &lce) || !strings.Contains(err.Error(), "not implemented yet") {
-			t.Errorf("%s: %v, want a LocalConditionError", what, err)
+		if err == nil || !strings.Contains(err.Error(), "features") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want one line about the missing features", what, err)
 		}
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

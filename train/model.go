@@ -23,13 +23,6 @@ type convNet struct {
 // newConvNet adapts m to the engine. A zero kernel set k means
 // kernels.Best().
 func newConvNet(m *causalconv.Model, training bool, k kernels.Set, prec causalconv.Precision) (*convNet, error) {
-	what := "evaluation"
-	if training {
-		what = "training"
-	}
-	if err := m.Config.RefuseLocalCondition(what); err != nil {
-		return nil, err
-	}
 	if k.GemmNN == nil {
 		k = kernels.Best()
 	}
@@ -96,4 +89,18 @@ func (w *convWorker) loss(x, y []int32, from int) (float64, error) {
 		return 0, err
 	}
 	return w.ws.Loss(w.net.packed, x, y, from)
+}
+
+// setFeatures conditions a locally conditioned model's next calls on
+// feats (the utterance's) with input position 0 at its sample start;
+// without features (Rows 0) it clears them, and a locally conditioned
+// model's calls then fail.
+func (w *convWorker) setFeatures(feats causalconv.Matrix, start int) error {
+	if feats.Rows == 0 {
+		if w.net.m.Config.LocalCondition != nil {
+			w.ws.ClearFeatures()
+		}
+		return nil
+	}
+	return w.ws.SetFeatures(feats, start)
 }

@@ -188,9 +188,6 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 }
 
 func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, error) {
-	if err := model.Config.RefuseLocalCondition("training"); err != nil {
-		return nil, err
-	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -218,6 +215,9 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 			continue
 		}
 		if err := checkSpeakers(s, model.Config.Speakers(), what); err != nil {
+			return nil, err
+		}
+		if err := checkFeatures(s, model.Config.LocalCondition, what); err != nil {
 			return nil, err
 		}
 	}
@@ -292,7 +292,10 @@ func UnigramBits(files [][]int32, q int) float64 {
 // Memory is what the long-lived buffers of a run hold, in bytes. It does
 // not grow with the corpus except for Index, a few bytes per training file;
 // the classes themselves stay in their Dataset (a class cache file is read a
-// window at a time and left to the kernel's page cache).
+// window at a time and left to the kernel's page cache). A locally
+// conditioned run's Batches and Validation include the features read
+// with the classes: each unit's whole utterance's, so they grow with the
+// longest file, not with the corpus.
 type Memory struct {
 	Model      int64 // the parameters
 	Optimizer  int64 // the optimizer's state (Adam: two moments) and the summed gradient
@@ -330,6 +333,18 @@ func (r *Run) Memory() Memory {
 	}
 	m.Validation = 4 * min(val, valGroupSamples)
 	m.Index = int64(len(r.ids)) * (4 + 8 + 4) // ids, lengths, order
+	if f := featuresOf(r.data.Train); f != nil {
+		// Each unit read ahead holds its whole utterance's features: at
+		// most the longest training file's. Validation holds a group's.
+		longest := 0
+		for _, id := range r.ids {
+			longest = max(longest, f.Frames(int(id)))
+		}
+		m.Batches += 4 * int64((prefetchDepth+1)*o.Batch*longest*f.Dims())
+		if h := r.model.Config.LocalCondition.Hop; h > 0 {
+			m.Validation += 4 * int64(f.Dims()) * (min(val, valGroupSamples)/int64(h) + int64(numFiles(r.data.Valid)))
+		}
+	}
 	return m
 }
 

@@ -66,11 +66,16 @@ func tinyOptions(optimizer string) Options {
 
 func newTinyRun(t *testing.T, out string, o Options) *Run {
 	t.Helper()
-	m, err := causalconv.NewRandom(tinyConfig(), o.Seed)
+	return newTinyRunOf(t, out, o, tinyConfig(), tinyData(1))
+}
+
+func newTinyRunOf(t *testing.T, out string, o Options, cfg causalconv.Config, d Data) *Run {
+	t.Helper()
+	m, err := causalconv.NewRandom(cfg, o.Seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(m, tinyData(1), o, Setup{Out: out, Meta: map[string]string{"audio": `{"sample_rate":8000}`}})
+	r, err := New(m, d, o, Setup{Out: out, Meta: map[string]string{"audio": `{"sample_rate":8000}`}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,15 +123,23 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	for _, tc := range []struct {
 		optimizer string
 		prec      causalconv.Precision
-	}{{SGD, causalconv.PrecisionFP32}, {Adam, causalconv.PrecisionFP32}, {Adam, causalconv.PrecisionBF16}} {
+		lc        bool // locally conditioned
+	}{{SGD, causalconv.PrecisionFP32, false}, {Adam, causalconv.PrecisionFP32, false}, {Adam, causalconv.PrecisionBF16, false},
+		{Adam, causalconv.PrecisionFP32, true}, {Adam, causalconv.PrecisionBF16, true}} {
 		optimizer := tc.optimizer
-		t.Run(optimizer+"_"+tc.prec.String(), func(t *testing.T) {
+		name := optimizer + "_" + tc.prec.String()
+		cfg, data := tinyConfig(), func() Data { return tinyData(1) }
+		if tc.lc {
+			name += "_lc"
+			cfg, data = tinyLCConfig(), tinyLCData
+		}
+		t.Run(name, func(t *testing.T) {
 			o := tinyOptions(optimizer)
 			if tc.prec == causalconv.PrecisionBF16 {
 				o.Precision, o.Kernels = tc.prec, bf16Kernels()
 			}
 			whole := t.TempDir()
-			r := newTinyRun(t, whole, o)
+			r := newTinyRunOf(t, whole, o, cfg, data())
 			if err := r.Train(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +147,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 
 			// The same run, interrupted after step 5 (as by Ctrl-C) and resumed.
 			split := t.TempDir()
-			r = newTinyRun(t, split, o)
+			r = newTinyRunOf(t, split, o, cfg, data())
 			ctx, cancel := context.WithCancel(context.Background())
 			r.afterStep = func(step int64) {
 				if step == 5 {
@@ -159,7 +172,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 			o2 := ck.Options
 			o2.Threads = 1 // the thread count must not matter
 			o2.Kernels = o.Kernels
-			r, err = Resume(ck, tinyData(1), o2, Setup{Out: split, Meta: map[string]string{"audio": `{"sample_rate":8000}`}})
+			r, err = Resume(ck, data(), o2, Setup{Out: split, Meta: map[string]string{"audio": `{"sample_rate":8000}`}})
 			if err != nil {
 				t.Fatal(err)
 			}

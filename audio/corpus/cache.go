@@ -182,120 +182,156 @@ func classWidth(q int) int {
 }
 
 func buildCache(ctx context.Context, path, digest string, entries []Entry, s audio.Settings, opts CacheOptions) error {
-	t0 := time.Now()
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return fmt.Errorf("class cache: %w", err)
-	}
-	defer f.Abort()
-	var hdr [cacheHeaderSize]byte
-	copy(hdr[:], cacheMagic)
-	if _, err := f.WriteAt(hdr[:], 0); err != nil {
-		return fmt.Errorf("class cache: %w", err)
-	}
-	q := s.Quantization
-	width := classWidth(q)
-	mu := s.MuLaw()
-	off := make([]int64, len(entries))
-	n := make([]int64, len(entries))
-	var (
-		end       atomic.Int64 // next free byte
-		done      atomic.Int64
-		samples   atomic.Int64
-		resampled atomic.Int64
-		mu2       sync.Mutex
-		counts    = make([]int64, q)
-		werr      error
-		pool      sync.Pool
-	)
-	end.Store(cacheHeaderSize)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	if opts.Progress != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					opts.Progress(int(done.Load()), len(entries), samples.Load())
-				}
-			}
-		}()
-	}
-	err = Each(ctx, entries, s, opts.Threads, func(i int, x []float32, rep audio.Report) {
-		bp, _ := pool.Get().(*[]byte)
-		if bp == nil {
-			bp = new([]byte)
-		}
-		need := len(x) * width
-		if cap(*bp) < need {
-			*bp = make([]byte, need)
-		}
-		b := (*bp)[:need]
-		local := make([]int64, q)
-		for j, v := range x {
-			c := mu.EncodeOne(v)
-			local[c]++
-			if width == 1 {
-				b[j] = byte(c)
-			} else {
-				binary.LittleEndian.PutUint16(b[2*j:], uint16(c))
-			}
-		}
-		at := end.Add(int64(need)) - int64(need)
-		_, e := f.WriteAt(b, at)
-		pool.Put(bp)
-		off[i], n[i] = at, int64(len(x))
-		mu2.Lock()
-		for c, k := range local {
-			counts[c] += k
-		}
-		if e != nil && werr == nil {
-			werr = e
-		}
-		mu2.Unlock()
-		if rep.Resampled {
-			resampled.Add(1)
-		}
-		samples.Add(int64(len(x)))
-		done.Add(1)
-	})
-	close(stop)
-	wg.Wait()
+	cb, err := newClassBuild(path, digest, len(entries), s)
 	if err != nil {
 		return err
 	}
-	if werr != nil {
-		return fmt.Errorf("class cache %s: %w", path, werr)
+	defer cb.f.Abort()
+	stop := reportProgress(opts.Progress, len(entries), &cb.done, &cb.samples)
+	err = Each(ctx, entries, s, opts.Threads, cb.add)
+	stop()
+	if err != nil {
+		return err
 	}
-	if opts.Progress != nil {
-		opts.Progress(len(entries), len(entries), samples.Load())
+	return cb.finish(opts.Progress)
+}
+
+// reportProgress calls progress (if set) about once a second with the
+// entries done of total and the samples so far, until the returned stop
+// is called.
+func reportProgress(progress func(done, total int, samples int64), total int, done, samples *atomic.Int64) (stop func()) {
+	if progress == nil {
+		return func() {}
 	}
-	meta := cacheMeta{Format: cacheFormat, Digest: digest, Entries: len(entries), Width: width, Samples: samples.Load(),
-		Counts: counts, Resampled: int(resampled.Load()), Settings: s, BuildSeconds: time.Since(t0).Seconds()}
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				progress(int(done.Load()), total, samples.Load())
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		wg.Wait()
+	}
+}
+
+// classBuild is a class cache being written: add stores one entry's
+// classes (from any goroutine), finish writes the index and commits.
+type classBuild struct {
+	f            *atomicfile.File
+	path, digest string
+	s            audio.Settings
+	t0           time.Time
+	width        int
+	mu           audio.MuLaw
+	off, n       []int64
+	end          atomic.Int64 // next free byte
+	done         atomic.Int64
+	samples      atomic.Int64
+	resampled    atomic.Int64
+	lock         sync.Mutex
+	counts       []int64
+	werr         error
+	pool         sync.Pool
+}
+
+func newClassBuild(path, digest string, entries int, s audio.Settings) (*classBuild, error) {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("class cache: %w", err)
+	}
+	var hdr [cacheHeaderSize]byte
+	copy(hdr[:], cacheMagic)
+	if _, err := f.WriteAt(hdr[:], 0); err != nil {
+		f.Abort()
+		return nil, fmt.Errorf("class cache: %w", err)
+	}
+	cb := &classBuild{f: f, path: path, digest: digest, s: s, t0: time.Now(), width: classWidth(s.Quantization), mu: s.MuLaw(),
+		off: make([]int64, entries), n: make([]int64, entries), counts: make([]int64, s.Quantization)}
+	cb.end.Store(cacheHeaderSize)
+	return cb, nil
+}
+
+// add quantizes and writes entry i's samples x.
+func (cb *classBuild) add(i int, x []float32, rep audio.Report) {
+	q, width := cb.s.Quantization, cb.width
+	bp, _ := cb.pool.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	need := len(x) * width
+	if cap(*bp) < need {
+		*bp = make([]byte, need)
+	}
+	b := (*bp)[:need]
+	local := make([]int64, q)
+	for j, v := range x {
+		c := cb.mu.EncodeOne(v)
+		local[c]++
+		if width == 1 {
+			b[j] = byte(c)
+		} else {
+			binary.LittleEndian.PutUint16(b[2*j:], uint16(c))
+		}
+	}
+	at := cb.end.Add(int64(need)) - int64(need)
+	_, e := cb.f.WriteAt(b, at)
+	cb.pool.Put(bp)
+	cb.off[i], cb.n[i] = at, int64(len(x))
+	cb.lock.Lock()
+	for c, k := range local {
+		cb.counts[c] += k
+	}
+	if e != nil && cb.werr == nil {
+		cb.werr = e
+	}
+	cb.lock.Unlock()
+	if rep.Resampled {
+		cb.resampled.Add(1)
+	}
+	cb.samples.Add(int64(len(x)))
+	cb.done.Add(1)
+}
+
+// finish writes the index, description and footer, and commits the file.
+func (cb *classBuild) finish(progress func(done, total int, samples int64)) error {
+	path, entries := cb.path, len(cb.off)
+	if cb.werr != nil {
+		return fmt.Errorf("class cache %s: %w", path, cb.werr)
+	}
+	if progress != nil {
+		progress(entries, entries, cb.samples.Load())
+	}
+	meta := cacheMeta{Format: cacheFormat, Digest: cb.digest, Entries: entries, Width: cb.width, Samples: cb.samples.Load(),
+		Counts: cb.counts, Resampled: int(cb.resampled.Load()), Settings: cb.s, BuildSeconds: time.Since(cb.t0).Seconds()}
 	js, err := json.Marshal(meta)
 	if err != nil {
 		return err
 	}
-	indexAt := end.Load()
-	tail := make([]byte, 0, 16*len(entries)+len(js)+cacheFooterSize)
+	indexAt := cb.end.Load()
+	tail := make([]byte, 0, 16*entries+len(js)+cacheFooterSize)
 	for i := range entries {
-		tail = binary.LittleEndian.AppendUint64(tail, uint64(off[i]))
-		tail = binary.LittleEndian.AppendUint64(tail, uint64(n[i]))
+		tail = binary.LittleEndian.AppendUint64(tail, uint64(cb.off[i]))
+		tail = binary.LittleEndian.AppendUint64(tail, uint64(cb.n[i]))
 	}
 	tail = append(tail, js...)
 	tail = binary.LittleEndian.AppendUint64(tail, uint64(indexAt))
 	tail = binary.LittleEndian.AppendUint64(tail, uint64(len(js)))
 	tail = append(tail, cacheEndMagic...)
-	if _, err := f.WriteAt(tail, indexAt); err != nil {
+	if _, err := cb.f.WriteAt(tail, indexAt); err != nil {
 		return fmt.Errorf("class cache %s: %w", path, err)
 	}
-	if err := f.Commit(); err != nil {
+	if err := cb.f.Commit(); err != nil {
 		return fmt.Errorf("class cache: %w", err)
 	}
 	return nil

@@ -26,6 +26,11 @@ const (
 	// JSON list of the speaker names, in the order of the rows of
 	// gc_embedding.weight (SpeakersMeta writes it, Speakers reads it).
 	KeySpeakers = "speakers"
+	// KeyFeatures holds the settings of a locally conditioned model's
+	// features: the kaldifeat.Config they were computed with, as JSON
+	// (FeaturesMeta writes it, Features reads it), so that features
+	// computed later (eval, vocode) are the same kind.
+	KeyFeatures = "features"
 	// KeyTrainData holds the corpus a run trained on (TrainData), so that
 	// a resumed run and eval find it again.
 	KeyTrainData = "train_data"
@@ -54,6 +59,10 @@ type TrainData struct {
 	// ValSamples bounds the validation set: files taken in the order of
 	// a hash of their keys until they hold this many samples (0: all).
 	ValSamples int64 `json:"val_samples,omitempty"`
+	// Features are the frame features a locally conditioned run was
+	// given rather than computed (a Kaldi scp file or a features folder,
+	// as an absolute path; "": none, or computed as KeyFeatures says).
+	Features string `json:"features,omitempty"`
 }
 
 // ReadTrainData returns the KeyTrainData entry of meta, or nil without

@@ -25,6 +25,10 @@ var flagNames = map[string]string{
 	"Audio":             "audio flags",
 	"resume":            "--resume",
 	"condition speaker": "--condition speaker",
+	"condition fbank":   "--condition fbank",
+	"Fbank":             "fbank flags",
+	"Features":          "--features",
+	"features":          "--features",
 }
 
 // flagName returns the CLI's name for a library's option or operation.

@@ -25,6 +25,8 @@ func evalCommand() *cli.Command {
 			"classes. Audio is prepared with the settings stored in the model file.\n\n" +
 			"Without --data it scores the validation files of the corpus the model was\n" +
 			"trained on.\n\n" +
+			"A locally conditioned model (a vocoder) is scored given the files' features:\n" +
+			"computed as its metadata says, or read from --features.\n\n" +
 			"Examples:\n" +
 			"  nextsample eval --model runs/latest/best.safetensors\n" +
 			"  nextsample eval --model runs/fsdd/best.safetensors --data /data/fsdd/manifest.csv --split test --json",
@@ -36,6 +38,7 @@ func evalCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores"},
 			cacheFlag(),
 			&cli.StringFlag{Name: "speaker", Usage: "score every file as this `NAME` of a speaker-conditioned model's table", DefaultText: "each file's own speaker"},
+			featuresFlag("scored on"),
 			sampleRateFlag(),
 		},
 		Action: runEval,
@@ -69,6 +72,7 @@ func runEval(c *cli.Context) error {
 		Data: given(c, "data", c.String), Split: c.String("split"), Threads: threads,
 		Cache:    launch.CacheOptions{Dir: c.String("cache-dir"), Threads: threads, Report: cacheReport(c.App.ErrWriter, false)},
 		Speakers: func(files []corpus.Entry) ([]int, error) { return fileSpeakers(c.String("speaker"), mf, files) },
+		Features: c.String("features"),
 	})
 	var noVal *launch.NoValidationError
 	if errors.As(err, &noVal) {

@@ -36,12 +36,12 @@ func cacheFlag() cli.Flag {
 
 // cacheReport returns the launch.CacheEvent handler that shows on w the
 // building of class caches, a status line each (redrawn on a terminal,
-// every 10 s otherwise), and then the open cache: always when announce
-// is set, else only when it was built.
+// every 10 s otherwise), and then the open cache (of classes or
+// features): always when announce is set, else only when it was built.
 func cacheReport(w io.Writer, announce bool) func(launch.CacheEvent) {
 	var line *statusLine
 	return func(ev launch.CacheEvent) {
-		if ev.Cache == nil {
+		if ev.Cache == nil && ev.FeatureCache == nil {
 			if line == nil {
 				line = newStatusLine(w, 0, 10*time.Second)
 			}
@@ -119,4 +119,11 @@ func sampleRateFlagError(err error) error {
 		return fmt.Errorf("metadata %q says %d Hz, but --sample-rate %d was given", conflict.Key, conflict.Recorded, conflict.Given)
 	}
 	return err
+}
+
+// featuresFlag is --features of the commands that read a locally
+// conditioned model's features rather than compute them; what says what
+// the model is with them ("trained on", "scored on").
+func featuresFlag(what string) cli.Flag {
+	return &cli.StringFlag{Name: "features", Usage: "frame features the locally conditioned model is " + what + ", keyed like the corpus: a Kaldi `feats.scp` (key ark:offset lines) or a folder written by nextsample features (ark, npy or htk, with features.json)"}
 }

@@ -44,6 +44,9 @@ type CacheEvent struct {
 	// whether this opening built it.
 	Cache *corpus.ClassCache
 	Built bool
+	// FeatureCache, instead of Cache, is an open feature cache (a
+	// locally conditioned run's); it is reported once, when open.
+	FeatureCache *corpus.FeatureCache
 }
 
 // String is the event as nextsample prints it: the progress of a cache
@@ -55,6 +58,13 @@ type CacheEvent struct {
 //
 //	train classes: /home/u/.cache/nextsample/classes-3f2a.nsc (25.0 KiB, built in 0.4s)
 func (ev CacheEvent) String() string {
+	if fc := ev.FeatureCache; fc != nil {
+		verb := "reused"
+		if ev.Built {
+			verb = fmt.Sprintf("built in %.1fs", ev.Elapsed.Seconds())
+		}
+		return fmt.Sprintf("%s features: %s (%s, %s)", ev.What, fc.Path(), humanize.Bytes(fc.Bytes()), verb)
+	}
 	if ev.Cache == nil {
 		s := fmt.Sprintf("preparing %s classes: %d/%d files, %s", ev.What, ev.Done, ev.Total, humanize.AudioLength(ev.Samples, ev.Rate))
 		if ev.Planned > 0 {
@@ -111,15 +121,28 @@ type Data struct {
 	// TrainCache and ValidCache hold the training and validation classes
 	// (ValidCache is nil without validation files).
 	TrainCache, ValidCache *corpus.ClassCache
+	// TrainFeatures and ValidFeatures hold a locally conditioned run's
+	// features (nil for other runs, and ValidFeatures without validation
+	// files).
+	TrainFeatures, ValidFeatures *corpus.FeatureCache
 	// Took is the time Open took, waiting at the barrier included.
 	Took time.Duration
 }
 
 // Close closes the caches.
 func (d *Data) Close() error {
-	err := d.TrainCache.Close()
+	var err error
+	if d.TrainCache != nil {
+		err = d.TrainCache.Close()
+	}
 	if d.ValidCache != nil {
 		err = errors.Join(err, d.ValidCache.Close())
+	}
+	if d.TrainFeatures != nil {
+		err = errors.Join(err, d.TrainFeatures.Close())
+	}
+	if d.ValidFeatures != nil {
+		err = errors.Join(err, d.ValidFeatures.Close())
 	}
 	return err
 }
@@ -141,7 +164,7 @@ func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
 		}
 	}
 	d := &Data{}
-	if d.TrainCache, err = openCache(ctx, "train", p.Train, p.Audio, o); err != nil {
+	if d.TrainCache, d.TrainFeatures, err = p.openSplit(ctx, "train", p.Train, o); err != nil {
 		return nil, err
 	}
 	d.Train, d.Key = d.TrainCache, trainKey(p.Train, d.TrainCache)
@@ -149,14 +172,18 @@ func (p *Plan) Open(ctx context.Context, o CacheOptions) (*Data, error) {
 		d.Train = train.WithSpeakers(d.TrainCache, p.trainRows)
 	}
 	if len(p.Valid) > 0 {
-		if d.ValidCache, err = openCache(ctx, "validation", p.Valid, p.Audio, o); err != nil {
-			d.TrainCache.Close()
+		if d.ValidCache, d.ValidFeatures, err = p.openSplit(ctx, "validation", p.Valid, o); err != nil {
+			d.Close()
 			return nil, err
 		}
 		d.Valid = d.ValidCache
 		if p.Speakers != nil {
 			d.Valid = train.WithSpeakers(d.ValidCache, p.validRows)
 		}
+	}
+	if err := p.addFeatures(d); err != nil {
+		d.Close()
+		return nil, err
 	}
 	if p.comm != nil && p.comm.Rank() == 0 {
 		if err := p.comm.Barrier(); err != nil {
@@ -183,5 +210,57 @@ func (p *Plan) Start(d *Data, setup train.Setup) (*train.Run, error) {
 	if p.Checkpoint != nil {
 		return train.Resume(p.Checkpoint, d.Data, p.Options, setup)
 	}
+	if lc := p.Model.Config.LocalCondition; lc != nil && lc.Mean == nil {
+		// A new locally conditioned model normalises its features with
+		// the training split's statistics, fixed before its first step.
+		if lc.Mean, lc.Std, err = train.FeatureStats(d.Train); err != nil {
+			return nil, err
+		}
+	}
 	return train.New(p.Model, d.Data, p.Options, setup)
+}
+
+// openSplit opens the class cache of a split's entries and, for a plan
+// whose features are computed, their feature cache, building the missing
+// ones (both in one decoding pass when both are missing).
+func (p *Plan) openSplit(ctx context.Context, what string, entries []corpus.Entry, o CacheOptions) (*corpus.ClassCache, *corpus.FeatureCache, error) {
+	if p.Features == nil || p.Given != nil {
+		cc, err := openCache(ctx, what, entries, p.Audio, o)
+		return cc, nil, err
+	}
+	return openBoth(ctx, what, entries, p.Audio, *p.Features, o)
+}
+
+// addFeatures gives d's splits their features: the feature caches
+// opened, or the plan's given features.
+func (p *Plan) addFeatures(d *Data) error {
+	if p.Given != nil {
+		return p.openGiven(d)
+	}
+	if d.TrainFeatures != nil {
+		d.Train = train.WithFeatures(d.Train, d.TrainFeatures)
+	}
+	if d.ValidFeatures != nil {
+		d.Valid = train.WithFeatures(d.Valid, d.ValidFeatures)
+	}
+	return nil
+}
+
+// openGiven checks a plan's given features against its files and gives
+// d's splits their features.
+func (p *Plan) openGiven(d *Data) error {
+	lc := p.Model.Config.LocalCondition
+	ts, err := p.Given.source(p.Train, d.TrainCache.Len, lc.Channels, lc.Window, lc.Hop, lc.SnipEdges)
+	if err != nil {
+		return err
+	}
+	d.Train = train.WithFeatures(d.Train, ts)
+	if d.Valid != nil {
+		vs, err := p.Given.source(p.Valid, d.ValidCache.Len, lc.Channels, lc.Window, lc.Hop, lc.SnipEdges)
+		if err != nil {
+			return err
+		}
+		d.Valid = train.WithFeatures(d.Valid, vs)
+	}
+	return nil
 }

@@ -65,6 +65,22 @@
 // extractor share; the files it leaves without a row come back with
 // their speakers' names, for a message.
 //
+// # Frame features
+//
+// Request.Condition "fbank" makes a new run locally conditioned on Kaldi
+// filterbank features (FbankOptions: 40 mel bins below 16 kHz, 80 above,
+// 25 ms windows every 10 ms, snip edges, no dither) computed from the same
+// prepared audio as its classes, in a corpus.FeatureCache beside the class
+// cache; the model's hop, window and upsampling stages (UpsampleScales)
+// follow from them, conv_in reaches LCContext frames each side, and the
+// features are normalised with the training split's statistics. The model
+// file records the settings (modelfile.KeyFeatures), so that a resumed
+// run, Evaluate and a vocoder compute the same features. Request.Features
+// gives them instead (GivenFeatures: a Kaldi scp or a features folder,
+// keyed like the corpus), checked before the run starts: every key
+// present, the model's dims, finite values, and at most FrameSlack frames
+// fewer than the audio needs.
+//
 // # Reports
 //
 // What a command prints of a run has a text form here, so that a Go

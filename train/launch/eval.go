@@ -8,7 +8,9 @@ import (
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv"
+	"github.com/nextsample/nextsample/causalconv/modelfile"
 	"github.com/nextsample/nextsample/train"
 )
 
@@ -34,6 +36,12 @@ type EvalRequest struct {
 	// model's speaker table each file is scored as (nil: unconditioned).
 	// It is called once the classes are ready.
 	Speakers func(files []corpus.Entry) ([]int, error)
+	// Features, if set, are a locally conditioned model's features of
+	// the files (a Kaldi scp file or a features folder, see
+	// GivenFeatures); else those its run was given (the Source's), else
+	// they are computed as the model's metadata says
+	// (modelfile.KeyFeatures).
+	Features string
 }
 
 // EvalReport is what Evaluate scored and the result.
@@ -95,15 +103,28 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	spec, cfg, err := evalFeatures(req)
+	if err != nil {
+		return nil, err
+	}
 	o, err := req.Cache.cacheDir()
 	if err != nil {
 		return nil, err
 	}
-	cache, err := openCache(ctx, "evaluation", files, req.Audio, o)
+	var cache *corpus.ClassCache
+	var fc *corpus.FeatureCache
+	if cfg != nil {
+		cache, fc, err = openBoth(ctx, "evaluation", files, req.Audio, *cfg, o)
+	} else {
+		cache, err = openCache(ctx, "evaluation", files, req.Audio, o)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer cache.Close()
+	if fc != nil {
+		defer fc.Close()
+	}
 	var ds train.Dataset = cache
 	if req.Speakers != nil {
 		rows, err := req.Speakers(files)
@@ -114,10 +135,63 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 			ds = train.WithSpeakers(cache, rows)
 		}
 	}
+	switch {
+	case fc != nil:
+		ds = train.WithFeatures(ds, fc)
+	case spec != "":
+		if ds, err = givenEvalFeatures(req, spec, files, cache, ds); err != nil {
+			return nil, err
+		}
+	}
 	if rep.EvalResult, err = train.EvaluateDataset(ctx, req.Model, ds, req.Threads); err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// evalFeatures says where a locally conditioned model's features come
+// from: spec, features given (EvalRequest.Features, else those its run
+// was given), or cfg, the settings to compute them with (the model's
+// modelfile.KeyFeatures). Both are empty for other models.
+func evalFeatures(req EvalRequest) (spec string, cfg *kaldifeat.Config, err error) {
+	if req.Model.Config.LocalCondition == nil {
+		if req.Features != "" {
+			return "", nil, &train.OptionError{Option: "Features", After: fmt.Sprintf(" given, but %s is not locally conditioned", req.Path)}
+		}
+		return "", nil, nil
+	}
+	spec = req.Features
+	if src, ok := SourceOf(req.Metadata); ok && spec == "" && src.Features != "" {
+		spec = src.Features // the features the model's run was given
+	}
+	if spec != "" {
+		return spec, nil, nil
+	}
+	if cfg, err = modelfile.Features(req.Metadata, req.Model.Config); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", req.Path, err)
+	}
+	if cfg == nil {
+		return "", nil, &train.OptionError{Before: fmt.Sprintf("%s is locally conditioned but records no feature settings (metadata %q) to compute its features with: give ", req.Path, modelfile.KeyFeatures), Option: "Features"}
+	}
+	if err := checkFeatureRate(cfg, req.Audio); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", req.Path, err)
+	}
+	return "", cfg, nil
+}
+
+// givenEvalFeatures gives the files of ds the features of spec, checked
+// against the model and the files' lengths.
+func givenEvalFeatures(req EvalRequest, spec string, files []corpus.Entry, cache *corpus.ClassCache, ds train.Dataset) (train.Dataset, error) {
+	lc := req.Model.Config.LocalCondition
+	g, err := OpenGivenFeatures(spec)
+	if err != nil {
+		return nil, err
+	}
+	src, err := g.source(files, cache.Len, lc.Channels, lc.Window, lc.Hop, lc.SnipEdges)
+	if err != nil {
+		return nil, err
+	}
+	return train.WithFeatures(ds, src), nil
 }
 
 // evalFiles returns the entries an EvalRequest scores and what they are.

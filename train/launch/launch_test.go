@@ -171,7 +171,7 @@ func TestPrepareRefuses(t *testing.T) {
 		want   string
 	}{
 		{Request{Out: out, Data: &manifest, ConfigFile: config, ValSamples: ptr(int64(-1))}, "ValSamples", "ValSamples -1: want 0 (all) or a positive count"},
-		{Request{Out: out, Data: &manifest, ConfigFile: config, Condition: "gender"}, "Condition", `Condition "gender": the only condition is "speaker"`},
+		{Request{Out: out, Data: &manifest, ConfigFile: config, Condition: "gender"}, "Condition", `Condition "gender": the conditions are "speaker", "fbank" or both ("fbank,speaker")`},
 		{Request{Out: out, ConfigFile: config}, "Data", "no corpus: give Data"},
 		{Request{Out: out, Resume: true}, "resume", "holds no last.safetensors to resume from"},
 	} {

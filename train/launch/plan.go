@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
+	"github.com/nextsample/nextsample/audio/kaldifeat"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/kernels"
 	"github.com/nextsample/nextsample/causalconv/modelfile"
@@ -44,6 +46,13 @@ type Plan struct {
 	// not conditioned), and LeftOut the validation files it left out.
 	Speakers []string
 	LeftOut  LeftOut
+
+	// Features are the settings of a locally conditioned model's
+	// features (nil: not locally conditioned, or given features of
+	// unrecorded settings), and Given the features read rather than
+	// computed (nil: computed as Features says).
+	Features *kaldifeat.Config
+	Given    *GivenFeatures
 
 	out                  string
 	comm                 Processes
@@ -183,6 +192,13 @@ func (p *Plan) mergeSource(req Request) error {
 			src.ValData = abs
 		}
 	}
+	if req.Features != nil || !resumed {
+		src.Features = ""
+		set(&src.Features, req.Features)
+		if abs, err := filepath.Abs(src.Features); err == nil && src.Features != "" {
+			src.Features = abs
+		}
+	}
 	if req.ValSamples != nil || !resumed {
 		src.ValSamples = 0
 		set(&src.ValSamples, req.ValSamples)
@@ -193,32 +209,18 @@ func (p *Plan) mergeSource(req Request) error {
 	return nil
 }
 
-// condition sets the speaker table: a resumed conditioned run's own, or
-// for a new run conditioned on speakers the sorted speakers of its
-// training files, with a model that has the speaker embedding. Then it
-// finds each file's row in it.
+// condition sets the conditioning: a resumed run's own speaker table and
+// feature settings, or for a new run the request's, with a model that has
+// the speaker embedding and the local conditioning they need. Then it
+// finds each file's row in the speaker table.
 func (p *Plan) condition(req Request) error {
 	var err error
-	if p.Checkpoint != nil && p.Model.Config.Speakers() > 0 {
-		if p.Speakers, err = modelfile.Speakers(p.Checkpoint.Metadata, p.Model.Config); err != nil {
-			return &OpError{"resume", fmt.Errorf("%s: %w", p.Checkpoint.Path, err)}
+	if p.Checkpoint != nil {
+		if err := p.resumeCondition(); err != nil {
+			return err
 		}
-	}
-	if p.Checkpoint == nil {
-		switch req.Condition {
-		case "":
-		case "speaker":
-			if p.Speakers, err = SpeakerTable(p.Train); err != nil {
-				return &OpError{"condition speaker", err}
-			}
-			cfg := p.Model.Config
-			cfg.GlobalCondition = &causalconv.GlobalCondition{Channels: req.GCChannels, Cardinality: len(p.Speakers)}
-			if p.Model, err = causalconv.NewRandom(cfg, p.Options.Seed); err != nil {
-				return &OpError{"condition speaker", err}
-			}
-		default:
-			return &train.OptionError{Option: "Condition", After: fmt.Sprintf(" %q: the only condition is \"speaker\"", req.Condition)}
-		}
+	} else if err := p.newCondition(req); err != nil {
+		return err
 	}
 	if p.Speakers == nil {
 		return nil
@@ -227,9 +229,121 @@ func (p *Plan) condition(req Request) error {
 	return err
 }
 
+// resumeCondition reads a resumed run's speaker table and feature
+// settings from its checkpoint.
+func (p *Plan) resumeCondition() error {
+	var err error
+	ck := p.Checkpoint
+	if p.Speakers, err = modelfile.Speakers(ck.Metadata, p.Model.Config); err != nil {
+		return &OpError{"resume", fmt.Errorf("%s: %w", ck.Path, err)}
+	}
+	if p.Features, err = modelfile.Features(ck.Metadata, p.Model.Config); err != nil {
+		return &OpError{"resume", fmt.Errorf("%s: %w", ck.Path, err)}
+	}
+	if p.Model.Config.LocalCondition != nil && p.Features == nil && p.Source.Features == "" {
+		return &OpError{"resume", fmt.Errorf("%s is locally conditioned but records no feature settings (metadata %q) nor given features", ck.Path, modelfile.KeyFeatures)}
+	}
+	if p.Source.Features != "" {
+		if p.Model.Config.LocalCondition == nil {
+			return &train.OptionError{Option: "Features", After: ": the run's model is not locally conditioned"}
+		}
+		if p.Given, err = OpenGivenFeatures(p.Source.Features); err != nil {
+			return err
+		}
+	}
+	if err := checkFeatureRate(p.Features, p.Audio); err != nil {
+		return &OpError{"resume", fmt.Errorf("%s: %w", ck.Path, err)}
+	}
+	return nil
+}
+
+// newCondition conditions a new run as req.Condition asks.
+func (p *Plan) newCondition(req Request) error {
+	speaker, fbank := false, false
+	if req.Condition != "" {
+		for _, c := range strings.Split(req.Condition, ",") {
+			switch strings.TrimSpace(c) {
+			case "speaker":
+				speaker = true
+			case "fbank":
+				fbank = true
+			default:
+				return &train.OptionError{Option: "Condition", After: fmt.Sprintf(" %q: the conditions are \"speaker\", \"fbank\" or both (\"fbank,speaker\")", req.Condition)}
+			}
+		}
+	}
+	if p.Source.Features != "" && fbank {
+		return &train.OptionError{Option: "Features", After: ` are given: condition on them or on computed fbank features ("fbank"), not both`}
+	}
+	given := p.Source.Features != ""
+	if !speaker && !fbank && !given {
+		return nil
+	}
+	cfg := p.Model.Config
+	var err error
+	if speaker {
+		if p.Speakers, err = SpeakerTable(p.Train); err != nil {
+			return &OpError{"condition speaker", err}
+		}
+		cfg.GlobalCondition = &causalconv.GlobalCondition{Channels: req.GCChannels, Cardinality: len(p.Speakers)}
+	}
+	if fbank {
+		fc, err := req.Fbank.Config(p.Audio.SampleRate)
+		if err != nil {
+			return err
+		}
+		if cfg.LocalCondition, err = LocalCondition(fc); err != nil {
+			return &OpError{"condition fbank", err}
+		}
+		p.Features = &fc
+	}
+	if given {
+		if cfg.LocalCondition, err = p.givenCondition(req); err != nil {
+			return err
+		}
+	}
+	if p.Model, err = causalconv.NewRandom(cfg, p.Options.Seed); err != nil {
+		return &OpError{"condition " + req.Condition, err}
+	}
+	return nil
+}
+
+// givenCondition opens a new run's given features and returns the local
+// conditioning of a model on them: their dims and framing, conv_in over
+// LCContext frames, upsampling stages that factor the hop. No feature
+// settings are recorded (modelfile.KeyFeatures): even a folder of Kaldi
+// fbank was computed from audio prepared otherwise than the run's, so
+// features computed later would not be the same; the run's Source
+// records where its features are instead.
+func (p *Plan) givenCondition(req Request) (*causalconv.LocalCondition, error) {
+	g, err := OpenGivenFeatures(p.Source.Features)
+	if err != nil {
+		return nil, err
+	}
+	fc, err := req.Fbank.Config(p.Audio.SampleRate)
+	if err != nil {
+		return nil, err
+	}
+	window, hop, snip, err := g.Framing(p.Audio.SampleRate, fc)
+	if err != nil {
+		return nil, err
+	}
+	dims, err := g.Dims(p.Train)
+	if err != nil {
+		return nil, err
+	}
+	scales, err := UpsampleScales(hop)
+	if err != nil {
+		return nil, &OpError{"features", err}
+	}
+	p.Given = g
+	return &causalconv.LocalCondition{Channels: dims, Hop: hop, Window: window, SnipEdges: snip, Context: LCContext, UpsampleScales: scales}, nil
+}
+
 // Metadata returns what the run's files record beside the model: the
 // audio settings (modelfile.KeyAudio), the Source with absolute paths
-// (MetaSource) and the speaker table (modelfile.KeySpeakers).
+// (MetaSource), the speaker table (modelfile.KeySpeakers) and the feature
+// settings (modelfile.KeyFeatures).
 func (p *Plan) Metadata() (map[string]string, error) {
 	audioMeta, err := modelfile.AudioMeta(p.Audio)
 	if err != nil {
@@ -244,6 +358,11 @@ func (p *Plan) Metadata() (map[string]string, error) {
 	if p.Speakers != nil {
 		b, _ := json.Marshal(p.Speakers)
 		meta[modelfile.KeySpeakers] = string(b)
+	}
+	if p.Features != nil {
+		if meta[modelfile.KeyFeatures], err = modelfile.FeaturesMeta(*p.Features); err != nil {
+			return nil, err
+		}
 	}
 	return meta, nil
 }

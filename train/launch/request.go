@@ -44,11 +44,22 @@ type Request struct {
 	// (CommonRate); a resumed run refuses any that differ from its own.
 	Audio modelfile.AudioChanges
 
-	// Condition "speaker" conditions a new run on each file's speaker,
-	// with an embedding of GCChannels channels ("": none). A resumed run
+	// Condition is how a new run is conditioned, a comma-separated list
+	// ("": not at all): "speaker" on each file's speaker, with an
+	// embedding of GCChannels channels; "fbank" locally, on each file's
+	// Kaldi filterbank features (Fbank says which), computed from the
+	// same audio as its classes; "fbank,speaker" both. A resumed run
 	// keeps its model's conditioning.
 	Condition  string
 	GCChannels int
+	Fbank      FbankOptions
+	// Features, if set, are the frame features of the files (a Kaldi
+	// scp file or a features folder, see GivenFeatures), read rather
+	// than computed: a new run is then locally conditioned on them (with
+	// Condition "speaker" or "" only), its frame window and hop those of
+	// the folder's features.json, or of Fbank for an scp file. A resumed
+	// run keeps the ones it was given unless this replaces them.
+	Features *string
 
 	// Comm, if set, makes the run one process of a data-parallel run.
 	Comm Processes
