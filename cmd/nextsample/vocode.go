@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -300,6 +301,34 @@ func vocodeFbank(lc *causalconv.LocalCondition, rate int) (*features.Recipe, kal
 	return r, cfg, err
 }
 
+// fbank is the recipe of the model's features: the settings its
+// "features" metadata records, computed from the audio prepared as the
+// model's "audio" metadata says (as training computed them), or for a
+// model that records none, vocodeFbank's. It says on w which.
+func (j *vocodeJob) fbank(w io.Writer) (*features.Recipe, error) {
+	lc, rate := j.mf.Model.Config.LocalCondition, j.settings.SampleRate
+	recorded, err := modelfile.Features(j.mf.Metadata, j.mf.Model.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", j.mf.Path, err)
+	}
+	if recorded != nil {
+		r, err := features.Kaldi(*recorded, j.settings)
+		if err != nil {
+			return nil, fmt.Errorf("%s: its feature settings: %w", j.mf.Path, err)
+		}
+		fmt.Fprintf(w, "vocode: features as %s records them: Kaldi fbank, %d mel bins, frame shift %g ms, length %g ms, snip_edges %v, from the audio prepared as in training (%s)\n",
+			j.mf.Path, recorded.NumMelBins, recorded.FrameShiftMs, recorded.FrameLengthMs, recorded.SnipEdges, j.settings.Describe())
+		return r, nil
+	}
+	r, cfg, err := vocodeFbank(lc, rate)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the fbank of its local_condition: %w", j.mf.Path, err)
+	}
+	fmt.Fprintf(w, "vocode: %s records no feature settings: computing Kaldi fbank with its local_condition: %d mel bins, frame shift %g ms (%d samples), length %g ms (%d samples), snip_edges %v, dither 0, at %d Hz\n",
+		j.mf.Path, cfg.NumMelBins, cfg.FrameShiftMs, lc.Hop, cfg.FrameLengthMs, lc.Window, cfg.SnipEdges, rate)
+	return r, nil
+}
+
 // computeFeatures computes the features of the corpus data's audio
 // (--split's files), each utterance as long as its audio.
 func (j *vocodeJob) computeFeatures(c *cli.Context, data string) error {
@@ -311,13 +340,11 @@ func (j *vocodeJob) computeFeatures(c *cli.Context, data string) error {
 	if err != nil {
 		return err
 	}
-	lc, rate := j.mf.Model.Config.LocalCondition, j.settings.SampleRate
-	recipe, cfg, err := vocodeFbank(lc, rate)
+	lc := j.mf.Model.Config.LocalCondition
+	recipe, err := j.fbank(c.App.ErrWriter)
 	if err != nil {
-		return fmt.Errorf("%s: the fbank of its local_condition: %w", j.mf.Path, err)
+		return err
 	}
-	fmt.Fprintf(c.App.ErrWriter, "vocode: %s records no feature settings: computing Kaldi fbank with its local_condition: %d mel bins, frame shift %g ms (%d samples), length %g ms (%d samples), snip_edges %v, dither 0, at %d Hz\n",
-		j.mf.Path, cfg.NumMelBins, cfg.FrameShiftMs, lc.Hop, cfg.FrameLengthMs, lc.Window, cfg.SnipEdges, rate)
 	status := newStatusLine(c.App.ErrWriter, ttyEvery, logEvery).firstAfterInterval()
 	_, err = features.Run(c.Context, recipe, entries, func(u features.Utterance) error {
 		return j.add(corp.Source, u.Entry.Key, u.Matrix, u.Samples, lc.Channels)
