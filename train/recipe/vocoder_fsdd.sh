@@ -23,3 +23,29 @@ if [ ! -d "$OUT/griffin_lim" ]; then
 fi
 $NS compare --split test "$FSDD/manifest.csv" "$OUT/griffin_lim" >"$OUT/compare_griffin_lim.txt"
 tail -1 "$OUT/compare_griffin_lim.txt"
+
+# How recognisable is the resynthesised speech? probe's fbank classifier trained on the real
+# train recordings, scored on the real test recordings and on their copy synthesis: a corpus
+# whose train files are the real ones and whose test files are the vocoded ones, keyed alike.
+recognise() { # recognise NAME DIR_OF_TEST_WAVS
+	mix="$OUT/mix-$1"
+	rm -rf "$mix" && mkdir -p "$mix/recordings"
+	cp "$FSDD/manifest.csv" "$mix/manifest.csv"
+	for f in "$FSDD"/recordings/*.wav; do
+		b=$(basename "$f")
+		if [ -f "$2/recordings/$b" ]; then
+			ln -s "$(cd "$2/recordings" && pwd)/$b" "$mix/recordings/$b"
+		else
+			ln -s "$(cd "$(dirname "$f")" && pwd)/$b" "$mix/recordings/$b"
+		fi
+	done
+	rm -rf "$mix/fbank"
+	$NS features --kind fbank --data "$mix/manifest.csv" --out "$mix/fbank" >/dev/null 2>&1
+	for label in label speaker; do
+		printf '%s %s: ' "$1" "$label"
+		$NS probe --features "$mix/fbank" --data "$mix/manifest.csv" --label "$label" --protocol split 2>/dev/null | grep -i 'accuracy' | head -1
+	done
+}
+recognise real "$FSDD"
+recognise vocoder "$OUT/vocoded"
+recognise griffin_lim "$OUT/griffin_lim"
