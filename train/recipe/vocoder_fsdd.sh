@@ -6,7 +6,7 @@
 #   train/recipe/vocoder_fsdd.sh [STEPS] [OUT]       (default 3000 steps, runs/vocoder_fsdd)
 #
 # Needs ../shared/data/fsdd (the full FSDD, 2,500 recordings; or set FSDD=DIR holding its
-# manifest.csv), python3-torch and python3-torchaudio for the Griffin-Lim baseline.
+# manifest.csv), sox, and python3-torch and python3-torchaudio for the Griffin-Lim baseline.
 set -eu
 STEPS=${1:-3000}
 OUT=${2:-runs/vocoder_fsdd}
@@ -16,7 +16,14 @@ mkdir -p "$OUT"
 $NS train --data "$FSDD/manifest.csv" --val-split test --val-samples 200000 --condition fbank \
 	--batch 8 --crop 4000 --steps "$STEPS" --eval-every 500 --save-every 1000 --out "$OUT/run" 2>&1 | tee "$OUT/train.txt"
 $NS vocode --model "$OUT/run/best.safetensors" --data "$FSDD/manifest.csv" --split test --out "$OUT/vocoded" 2>&1 | tee "$OUT/vocode.txt"
-$NS compare --split test "$FSDD/manifest.csv" "$OUT/vocoded" >"$OUT/compare_vocoder.txt"
+# The model speaks at the level it was trained on (peak scaled to 0.95); give each file its
+# original's peak back (sox) so that level-sensitive measures (LSD, the probe) compare speech.
+mkdir -p "$OUT/vocoded-level/recordings"
+for f in $(awk -F, 'NR > 1 && $4 == "test" {print $1}' "$FSDD/manifest.csv"); do
+	peak=$(sox "$FSDD/$f" -n stat 2>&1 | awk '/Maximum amplitude/ {a = $3} /Minimum amplitude/ {b = -$3} END {print (a > b) ? a : b}')
+	sox -v "$(echo "$peak" | awk '{print $1 / 0.95}')" "$OUT/vocoded/$f" "$OUT/vocoded-level/$f"
+done
+$NS compare --split test "$FSDD/manifest.csv" "$OUT/vocoded-level" >"$OUT/compare_vocoder.txt"
 tail -1 "$OUT/compare_vocoder.txt"
 if [ ! -d "$OUT/griffin_lim" ]; then
 	/usr/bin/python3 "$(dirname "$0")/griffin_lim.py" "$FSDD/manifest.csv" test "$OUT/griffin_lim"
@@ -47,5 +54,5 @@ recognise() { # recognise NAME DIR_OF_TEST_WAVS
 	done
 }
 recognise real "$FSDD"
-recognise vocoder "$OUT/vocoded"
+recognise vocoder "$OUT/vocoded-level"
 recognise griffin_lim "$OUT/griffin_lim"
