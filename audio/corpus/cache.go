@@ -76,6 +76,9 @@ const (
 	cacheFooterSize = 24
 )
 
+// classContainer is the class cache's file layout (see container).
+var classContainer = container{kind: "class cache", magic: cacheMagic, endMagic: cacheEndMagic}
+
 // CacheOptions says where class caches live and how they are built.
 type CacheOptions struct {
 	// Dir is the directory of the cache files (created if missing).
@@ -314,27 +317,7 @@ func (cb *classBuild) finish(progress func(done, total int, samples int64)) erro
 	}
 	meta := cacheMeta{Format: cacheFormat, Digest: cb.digest, Entries: entries, Width: cb.width, Samples: cb.samples.Load(),
 		Counts: cb.counts, Resampled: int(cb.resampled.Load()), Settings: cb.s, BuildSeconds: time.Since(cb.t0).Seconds()}
-	js, err := json.Marshal(meta)
-	if err != nil {
-		return err
-	}
-	indexAt := cb.end.Load()
-	tail := make([]byte, 0, 16*entries+len(js)+cacheFooterSize)
-	for i := range entries {
-		tail = binary.LittleEndian.AppendUint64(tail, uint64(cb.off[i]))
-		tail = binary.LittleEndian.AppendUint64(tail, uint64(cb.n[i]))
-	}
-	tail = append(tail, js...)
-	tail = binary.LittleEndian.AppendUint64(tail, uint64(indexAt))
-	tail = binary.LittleEndian.AppendUint64(tail, uint64(len(js)))
-	tail = append(tail, cacheEndMagic...)
-	if _, err := cb.f.WriteAt(tail, indexAt); err != nil {
-		return fmt.Errorf("class cache %s: %w", path, err)
-	}
-	if err := cb.f.Commit(); err != nil {
-		return fmt.Errorf("class cache: %w", err)
-	}
-	return nil
+	return classContainer.writeTail(cb.f, path, meta, cb.end.Load(), cb.off, cb.n)
 }
 
 // OpenClassCacheFile opens an existing cache file without knowing its
@@ -375,83 +358,30 @@ func openCache(path, digest string, entries int, s audio.Settings) (*ClassCache,
 }
 
 func readCacheIndex(f *os.File, path string) (*ClassCache, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("class cache %s: %s", path, fmt.Sprintf(format, args...))
-	}
-	fi, err := f.Stat()
+	c := &ClassCache{path: path, f: f}
+	m := &c.meta
+	off, n, total, err := classContainer.read(f, path, m, func() (int, int64, bool) {
+		q := m.Settings.Quantization
+		ok := m.Format == cacheFormat && q >= 2 && q <= 1<<16 && len(m.Counts) == q && m.Width == classWidth(q)
+		return m.Entries, int64(m.Width), ok
+	})
 	if err != nil {
 		return nil, err
 	}
-	size := fi.Size()
-	if size < cacheHeaderSize+cacheFooterSize {
-		return nil, bad("%d bytes is too short", size)
-	}
-	var hdr [cacheHeaderSize]byte
-	var foot [cacheFooterSize]byte
-	if _, err := f.ReadAt(hdr[:], 0); err != nil {
-		return nil, bad("%v", err)
-	}
-	if _, err := f.ReadAt(foot[:], size-cacheFooterSize); err != nil {
-		return nil, bad("%v", err)
-	}
-	if string(hdr[:8]) != cacheMagic || string(foot[16:]) != cacheEndMagic {
-		return nil, bad("not a complete class cache")
-	}
-	indexAt := int64(binary.LittleEndian.Uint64(foot[0:]))
-	jsLen := int64(binary.LittleEndian.Uint64(foot[8:]))
-	if indexAt < cacheHeaderSize || jsLen < 2 || jsLen > size || indexAt > size-cacheFooterSize-jsLen {
-		return nil, bad("footer out of range")
-	}
-	js := make([]byte, jsLen)
-	if _, err := f.ReadAt(js, size-cacheFooterSize-jsLen); err != nil {
-		return nil, bad("%v", err)
-	}
-	c := &ClassCache{path: path, f: f}
-	if err := json.Unmarshal(js, &c.meta); err != nil {
-		return nil, bad("description: %v", err)
-	}
-	m := c.meta
-	if m.Format != cacheFormat {
-		return nil, bad("format %d, want %d", m.Format, cacheFormat)
-	}
-	if m.Settings.Quantization < 2 || m.Settings.Quantization > 1<<16 || len(m.Counts) != m.Settings.Quantization || m.Width != classWidth(m.Settings.Quantization) {
-		return nil, bad("inconsistent description")
-	}
-	indexLen := size - cacheFooterSize - jsLen - indexAt
-	if m.Entries < 0 || indexLen%16 != 0 || indexLen/16 != int64(m.Entries) { // not 16*m.Entries, which overflows
-		return nil, bad("index of %d bytes for %d entries", indexLen, m.Entries)
-	}
-	idx := make([]byte, indexLen)
-	if _, err := f.ReadAt(idx, indexAt); err != nil {
-		return nil, bad("%v", err)
-	}
-	c.q, c.width = m.Settings.Quantization, m.Width
-	c.off = make([]int64, m.Entries)
-	c.n = make([]int64, m.Entries)
-	var total int64
-	w := int64(c.width)
-	for i := range c.off {
-		o := binary.LittleEndian.Uint64(idx[16*i:])
-		n := binary.LittleEndian.Uint64(idx[16*i+8:])
-		if o < cacheHeaderSize || o > uint64(indexAt) || n > (uint64(indexAt)-o)/uint64(w) {
-			return nil, bad("entry %d outside the data", i)
-		}
-		c.off[i], c.n[i] = int64(o), int64(n)
-		total += int64(n)
-	}
 	if total != m.Samples {
-		return nil, bad("index holds %d samples, description %d", total, m.Samples)
+		return nil, classContainer.errorf(path, "index holds %d samples, description %d", total, m.Samples)
 	}
 	var counted int64
 	for _, k := range m.Counts {
 		if k < 0 || k > m.Samples {
-			return nil, bad("class histogram out of range")
+			return nil, classContainer.errorf(path, "class histogram out of range")
 		}
 		counted += k
 	}
 	if counted != m.Samples {
-		return nil, bad("class histogram counts %d samples, the index %d", counted, m.Samples)
+		return nil, classContainer.errorf(path, "class histogram counts %d samples, the index %d", counted, m.Samples)
 	}
+	c.q, c.width, c.off, c.n = m.Settings.Quantization, m.Width, off, n
 	return c, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,6 +81,11 @@ const (
 	featMagic    = "NSFEAT01"
 	featEndMagic = "NSFEEND1"
 )
+
+// featContainer is the feature cache's file layout (see container): the
+// header holds the magic and the data starts after cacheHeaderSize bytes,
+// as in the class cache.
+var featContainer = container{kind: "feature cache", magic: featMagic, endMagic: featEndMagic}
 
 // FeatureCacheDigest returns the digest that names the feature cache of
 // entries under settings s and recipe key.
@@ -325,26 +329,7 @@ func writeFeatureIndex(f *atomicfile.File, path string, meta featMeta, indexAt i
 	for _, k := range n {
 		meta.Frames += k
 	}
-	js, err := json.Marshal(meta)
-	if err != nil {
-		return err
-	}
-	tail := make([]byte, 0, 16*len(off)+len(js)+cacheFooterSize)
-	for i := range off {
-		tail = binary.LittleEndian.AppendUint64(tail, uint64(off[i]))
-		tail = binary.LittleEndian.AppendUint64(tail, uint64(n[i]))
-	}
-	tail = append(tail, js...)
-	tail = binary.LittleEndian.AppendUint64(tail, uint64(indexAt))
-	tail = binary.LittleEndian.AppendUint64(tail, uint64(len(js)))
-	tail = append(tail, featEndMagic...)
-	if _, err := f.WriteAt(tail, indexAt); err != nil {
-		return fmt.Errorf("feature cache %s: %w", path, err)
-	}
-	if err := f.Commit(); err != nil {
-		return fmt.Errorf("feature cache: %w", err)
-	}
-	return nil
+	return featContainer.writeTail(f, path, meta, indexAt, off, n)
 }
 
 // featWork is one goroutine's computer and buffers while a cache is built.
@@ -375,64 +360,18 @@ func openFeatureCache(path, digest string, entries int, r FeatureRecipe) (*Featu
 }
 
 func readFeatureIndex(f *os.File, path string) (*FeatureCache, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("feature cache %s: %s", path, fmt.Sprintf(format, args...))
-	}
-	fi, err := f.Stat()
+	c := &FeatureCache{path: path, f: f}
+	m := &c.meta
+	off, n, total, err := featContainer.read(f, path, m, func() (int, int64, bool) {
+		return m.Entries, 4 * int64(m.Dims), m.Format == featFormat && m.Dims >= 1
+	})
 	if err != nil {
 		return nil, err
 	}
-	size := fi.Size()
-	if size < cacheHeaderSize+cacheFooterSize {
-		return nil, bad("%d bytes is too short", size)
-	}
-	var hdr [cacheHeaderSize]byte
-	var foot [cacheFooterSize]byte
-	if _, err := f.ReadAt(hdr[:], 0); err != nil {
-		return nil, bad("%v", err)
-	}
-	if _, err := f.ReadAt(foot[:], size-cacheFooterSize); err != nil {
-		return nil, bad("%v", err)
-	}
-	if string(hdr[:8]) != featMagic || string(foot[16:]) != featEndMagic {
-		return nil, bad("not a complete feature cache")
-	}
-	indexAt := int64(binary.LittleEndian.Uint64(foot[0:]))
-	jsLen := int64(binary.LittleEndian.Uint64(foot[8:]))
-	if indexAt < cacheHeaderSize || jsLen < 2 || jsLen > size || indexAt > size-cacheFooterSize-jsLen {
-		return nil, bad("footer out of range")
-	}
-	js := make([]byte, jsLen)
-	if _, err := f.ReadAt(js, size-cacheFooterSize-jsLen); err != nil {
-		return nil, bad("%v", err)
-	}
-	c := &FeatureCache{path: path, f: f}
-	if err := json.Unmarshal(js, &c.meta); err != nil {
-		return nil, bad("description: %v", err)
-	}
-	m := c.meta
-	indexLen := size - cacheFooterSize - jsLen - indexAt
-	if m.Format != featFormat || m.Dims < 1 || m.Entries < 0 || indexLen%16 != 0 || indexLen/16 != int64(m.Entries) {
-		return nil, bad("inconsistent description")
-	}
-	idx := make([]byte, indexLen)
-	if _, err := f.ReadAt(idx, indexAt); err != nil {
-		return nil, bad("%v", err)
-	}
-	c.off, c.n = make([]int64, m.Entries), make([]int64, m.Entries)
-	var total int64
-	for i := range c.off {
-		o := binary.LittleEndian.Uint64(idx[16*i:])
-		k := binary.LittleEndian.Uint64(idx[16*i+8:])
-		if o < cacheHeaderSize || o > uint64(indexAt) || k > (uint64(indexAt)-o)/uint64(4*m.Dims) {
-			return nil, bad("entry %d outside the data", i)
-		}
-		c.off[i], c.n[i] = int64(o), int64(k)
-		total += int64(k)
-	}
 	if total != m.Frames {
-		return nil, bad("index holds %d frames, description %d", total, m.Frames)
+		return nil, featContainer.errorf(path, "index holds %d frames, description %d", total, m.Frames)
 	}
+	c.off, c.n = off, n
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -177,4 +178,56 @@ func TestOpenCachesOnePass(t *testing.T) {
 		c.Close()
 		f.Close()
 	}
+}
+
+// FuzzReadFeatureIndex: any bytes in a feature cache's place are refused
+// with an error naming the file, or read as a cache whose every entry's
+// features fit in the file and read without a panic. The seed is a real
+// cache; the container checks are the class cache's (container.read).
+func FuzzReadFeatureIndex(f *testing.F) {
+	dir := f.TempDir()
+	for i, n := range []int{400, 250, 30} {
+		writeSynth(f, filepath.Join(dir, "audio", fmt.Sprintf("f%d.wav", i)), n, 8000, uint64(i))
+	}
+	corp, err := Open(filepath.Join(dir, "audio"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, _, err := OpenFeatureCache(context.Background(), corp.Entries, audio.DefaultSettings(), frameSumsRecipe(), CacheOptions{Dir: filepath.Join(dir, "cache"), Threads: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	real, err := os.ReadFile(c.Path())
+	c.Close()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(real)
+	f.Add(real[:len(real)-1])
+	f.Add([]byte("NSFEAT01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), "f.nsf")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		c, err := readFeatureIndex(fh, path)
+		if err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		for i := range c.Files() {
+			n := c.Frames(i) * c.Dims()
+			if n < 0 || 4*n > len(b) {
+				t.Fatalf("entry %d: %d values in %d bytes", i, n, len(b))
+			}
+			_ = c.ReadFeatures(i, make([]float32, n)) // damaged values are an error, not a panic
+		}
+	})
 }
