@@ -94,24 +94,47 @@ func (o CacheOptions) cacheDir() (CacheOptions, error) {
 
 // openCache opens the class cache of entries, building it if missing.
 func openCache(ctx context.Context, what string, entries []corpus.Entry, s audio.Settings, o CacheOptions) (*corpus.ClassCache, error) {
-	t0 := time.Now()
-	report := o.Report
-	if report == nil {
-		report = func(CacheEvent) {}
-	}
-	var planned float64
-	for _, e := range entries {
-		planned += e.Seconds()
-	}
-	progress := func(done, total int, samples int64) {
-		report(CacheEvent{What: what, Rate: s.SampleRate, Done: done, Total: total, Samples: samples, Planned: planned, Elapsed: time.Since(t0)})
-	}
-	cc, built, err := corpus.OpenClassCache(ctx, entries, s, corpus.CacheOptions{Dir: o.Dir, Threads: o.Threads, Progress: progress})
+	rep := newCacheReporter(what, entries, s, o)
+	cc, built, err := corpus.OpenClassCache(ctx, entries, s, rep.options(o))
 	if err != nil {
 		return nil, err
 	}
-	report(CacheEvent{What: what, Rate: s.SampleRate, Elapsed: time.Since(t0), Cache: cc, Built: built})
+	rep.opened(CacheEvent{Cache: cc, Built: built})
 	return cc, nil
+}
+
+// cacheReporter turns the building of a corpus's caches into CacheEvents
+// (the progress, then each open cache) for CacheOptions.Report.
+type cacheReporter struct {
+	what    string
+	rate    int
+	planned float64 // seconds of audio announced by the headers
+	t0      time.Time
+	report  func(CacheEvent)
+}
+
+func newCacheReporter(what string, entries []corpus.Entry, s audio.Settings, o CacheOptions) *cacheReporter {
+	r := &cacheReporter{what: what, rate: s.SampleRate, t0: time.Now(), report: o.Report}
+	if r.report == nil {
+		r.report = func(CacheEvent) {}
+	}
+	for _, e := range entries {
+		r.planned += e.Seconds()
+	}
+	return r
+}
+
+// options are the corpus.CacheOptions of o that report the building.
+func (r *cacheReporter) options(o CacheOptions) corpus.CacheOptions {
+	return corpus.CacheOptions{Dir: o.Dir, Threads: o.Threads, Progress: func(done, total int, samples int64) {
+		r.report(CacheEvent{What: r.what, Rate: r.rate, Done: done, Total: total, Samples: samples, Planned: r.planned, Elapsed: time.Since(r.t0)})
+	}}
+}
+
+// opened reports an open cache (ev holds Cache or FeatureCache and Built).
+func (r *cacheReporter) opened(ev CacheEvent) {
+	ev.What, ev.Rate, ev.Elapsed = r.what, r.rate, time.Since(r.t0)
+	r.report(ev)
 }
 
 // Data is the classes of a plan's files, opened: the train.Data a run

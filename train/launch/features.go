@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/nextsample/nextsample/audio"
 	"github.com/nextsample/nextsample/audio/corpus"
@@ -170,28 +169,17 @@ func featureRecipe(cfg kaldifeat.Config, s audio.Settings) (corpus.FeatureRecipe
 // missing ones (in one decoding pass when both are), and reports them as
 // openCache does: the pass's progress, then each open cache.
 func openBoth(ctx context.Context, what string, entries []corpus.Entry, s audio.Settings, cfg kaldifeat.Config, o CacheOptions) (*corpus.ClassCache, *corpus.FeatureCache, error) {
-	t0 := time.Now()
+	rep := newCacheReporter(what, entries, s, o)
 	r, err := featureRecipe(cfg, s)
 	if err != nil {
 		return nil, nil, err
 	}
-	report := o.Report
-	if report == nil {
-		report = func(CacheEvent) {}
-	}
-	var planned float64
-	for _, e := range entries {
-		planned += e.Seconds()
-	}
-	progress := func(done, total int, samples int64) {
-		report(CacheEvent{What: what, Rate: s.SampleRate, Done: done, Total: total, Samples: samples, Planned: planned, Elapsed: time.Since(t0)})
-	}
-	cc, fc, built, err := corpus.OpenCaches(ctx, entries, s, r, corpus.CacheOptions{Dir: o.Dir, Threads: o.Threads, Progress: progress})
+	cc, fc, built, err := corpus.OpenCaches(ctx, entries, s, r, rep.options(o))
 	if err != nil {
 		return nil, nil, err
 	}
-	report(CacheEvent{What: what, Rate: s.SampleRate, Elapsed: time.Since(t0), Cache: cc, Built: built[0]})
-	report(CacheEvent{What: what, Rate: s.SampleRate, Elapsed: time.Since(t0), FeatureCache: fc, Built: built[1]})
+	rep.opened(CacheEvent{Cache: cc, Built: built[0]})
+	rep.opened(CacheEvent{FeatureCache: fc, Built: built[1]})
 	return cc, fc, nil
 }
 
