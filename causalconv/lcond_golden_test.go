@@ -1,9 +1,7 @@
 package causalconv
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"testing"
 
 	"github.com/nextsample/nextsample/causalconv/kernels"
@@ -56,19 +54,7 @@ func featureMatrix(frames [][]float32) Matrix {
 // reproduces PyTorch's logits at positions around the alignment's edges
 // (where a one-sample slip changes them by more than 1).
 func TestLocalConditionGoldenFromPyTorch(t *testing.T) {
-	f, err := loadGolden("testdata/lc_small.safetensors")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g lcGolden
-	b, err := os.ReadFile("testdata/lc_small.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	m := f.Model
+	m, g := lcGoldenFixture(t)
 	if m.Config.LocalCondition == nil {
 		t.Fatal("the golden model is not locally conditioned")
 	}
