@@ -115,24 +115,11 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var size int
-	if fi, err := f.Stat(); err == nil {
-		size = int(min(fi.Size(), 1<<30))
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, pathError(path, err)
 	}
-	b := make([]byte, 0, size+512)
-	for {
-		n, err := f.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, pathError(path, err)
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
+	return b, nil
 }
 
 // pathError puts err in the "PATH: problem" form; an *fs.PathError (which
