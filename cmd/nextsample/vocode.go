@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -20,7 +19,6 @@ import (
 	"github.com/nextsample/nextsample/audio/featio"
 	"github.com/nextsample/nextsample/audio/humanize"
 	"github.com/nextsample/nextsample/audio/kaldifeat"
-	"github.com/nextsample/nextsample/audio/regular"
 	"github.com/nextsample/nextsample/causalconv"
 	"github.com/nextsample/nextsample/causalconv/features"
 	"github.com/nextsample/nextsample/causalconv/kernels"
@@ -221,65 +219,18 @@ func vocodeKey(key string) error {
 }
 
 // readFeatures reads the features of spec: a features folder, a Kaldi
-// scp or ark, or one npy file (keyed by its base name).
+// scp or ark, or one npy file (keyed by its base name; featio.Keyed).
 func (j *vocodeJob) readFeatures(spec string, channels int) error {
-	if st, err := os.Stat(spec); err == nil && st.IsDir() {
-		set, err := featio.Open(spec)
-		if err != nil {
-			return err
-		}
-		for i, e := range set.Entries {
-			m, err := set.Load(i)
-			if err != nil {
-				return err
-			}
-			if err := j.add(spec, e.Key, m, 0, channels); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	b, err := regular.ReadFile(spec)
+	k, err := featio.OpenKeyed(spec)
 	if err != nil {
 		return err
 	}
-	switch ext := strings.ToLower(filepath.Ext(spec)); ext {
-	case ".scp":
-		return j.readScp(spec, b, channels)
-	case ".ark":
-		ark, err := featio.ReadArk(spec, b)
+	for i, key := range k.Keys {
+		m, err := k.Load(i)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %s: %w", spec, key, err)
 		}
-		for _, e := range ark {
-			if err := j.add(spec, e.Key, e.Matrix, 0, channels); err != nil {
-				return err
-			}
-		}
-		return nil
-	case ".npy":
-		m, err := featio.ReadNpy(spec, b)
-		if err != nil {
-			return err
-		}
-		return j.add(spec, strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec)), m, 0, channels)
-	default:
-		return fmt.Errorf("--features %s: not a features folder, .scp, .ark or .npy", spec)
-	}
-}
-
-// readScp reads the matrices an scp points at.
-func (j *vocodeJob) readScp(spec string, b []byte, channels int) error {
-	scp, err := featio.ReadScp(spec, b)
-	if err != nil {
-		return err
-	}
-	for _, e := range scp {
-		m, err := featio.ReadArkMatrixAt(e.Path, e.Offset)
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", spec, e.Key, err)
-		}
-		if err := j.add(spec, e.Key, m, 0, channels); err != nil {
+		if err := j.add(spec, key, m, 0, channels); err != nil {
 			return err
 		}
 	}

@@ -3,13 +3,10 @@ package launch
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/nextsample/nextsample/audio/corpus"
 	"github.com/nextsample/nextsample/audio/featio"
 	"github.com/nextsample/nextsample/audio/kaldifeat"
-	"github.com/nextsample/nextsample/audio/regular"
 )
 
 // FrameSlack is how many frames fewer than its audio needs a file's given
@@ -21,63 +18,22 @@ import (
 const FrameSlack = 2
 
 // GivenFeatures are frame features read rather than computed (the
-// --features of train and eval): a Kaldi scp file ("key ark:offset"
-// lines) or a features folder written by `nextsample features` (ark,
-// npy or HTK, with features.json), keyed like the corpus's entries.
-// Matrices are read one at a time, when a file's features are needed.
+// --features of train and eval): a Kaldi scp or ark file, an npy file or
+// a features folder written by `nextsample features` (ark, npy or HTK,
+// with features.json), keyed like the corpus's entries (featio.Keyed).
+// Folder and scp matrices are read one at a time, when a file's features
+// are needed.
 type GivenFeatures struct {
-	// Spec is the scp file or folder, as given.
-	Spec string
-	// Sidecar is the folder's features.json (nil for an scp file), which
-	// says how the features were made.
-	Sidecar *featio.Sidecar
-	keys    map[string]int
-	load    func(i int) (featio.Matrix, error)
-	where   func(i int) string
+	*featio.Keyed
 }
 
-// OpenGivenFeatures opens the index of an scp file or features folder.
+// OpenGivenFeatures opens the index of the features at spec.
 func OpenGivenFeatures(spec string) (*GivenFeatures, error) {
-	fi, err := os.Stat(spec)
+	k, err := featio.OpenKeyed(spec)
 	if err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
-	g := &GivenFeatures{Spec: spec, keys: map[string]int{}}
-	if fi.IsDir() {
-		set, err := featio.Open(spec)
-		if err != nil {
-			return nil, err
-		}
-		g.Sidecar = &set.Sidecar
-		for i, e := range set.Entries {
-			g.keys[e.Key] = i
-		}
-		g.load = set.Load
-		g.where = func(i int) string { return set.Entries[i].Path }
-		return g, nil
-	}
-	b, err := regular.ReadFile(spec)
-	if err != nil {
-		return nil, fmt.Errorf("features: %w", err)
-	}
-	scp, err := featio.ReadScp(spec, b)
-	if err != nil {
-		return nil, err
-	}
-	for i, e := range scp {
-		if _, dup := g.keys[e.Key]; dup {
-			return nil, fmt.Errorf("features: %s: key %q listed twice", spec, e.Key)
-		}
-		g.keys[e.Key] = i
-		if !filepath.IsAbs(scp[i].Path) { // relative to the scp's folder, as kaldiio reads it from there
-			if _, err := os.Stat(scp[i].Path); err != nil {
-				scp[i].Path = filepath.Join(filepath.Dir(spec), scp[i].Path)
-			}
-		}
-	}
-	g.load = func(i int) (featio.Matrix, error) { return featio.ReadArkMatrixAt(scp[i].Path, scp[i].Offset) }
-	g.where = func(i int) string { return fmt.Sprintf("%s:%d", scp[i].Path, scp[i].Offset) }
-	return g, nil
+	return &GivenFeatures{k}, nil
 }
 
 // Framing returns the window, hop and frame convention of the features:
@@ -98,11 +54,11 @@ func (g *GivenFeatures) Dims(entries []corpus.Entry) (int, error) {
 	if len(entries) == 0 {
 		return 0, fmt.Errorf("features: no files")
 	}
-	i, ok := g.keys[entries[0].Key]
+	i, ok := g.Index(entries[0].Key)
 	if !ok {
 		return 0, g.missing(entries[0])
 	}
-	m, err := g.load(i)
+	m, err := g.Load(i)
 	if err != nil {
 		return 0, err
 	}
@@ -130,16 +86,16 @@ type givenSource struct {
 func (g *GivenFeatures) source(entries []corpus.Entry, lens func(i int) int, dims, window, hop int, snipEdges bool) (*givenSource, error) {
 	s := &givenSource{g: g, dims: dims, idx: make([]int, len(entries)), frames: make([]int, len(entries))}
 	for i, e := range entries {
-		j, ok := g.keys[e.Key]
+		j, ok := g.Index(e.Key)
 		if !ok {
 			return nil, g.missing(e)
 		}
-		m, err := g.load(j)
+		m, err := g.Load(j)
 		if err != nil {
 			return nil, fmt.Errorf("features of %q: %w", e.Key, err)
 		}
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("features of %q (%s): %s", e.Key, g.where(j), fmt.Sprintf(format, args...))
+			return fmt.Errorf("features of %q (%s): %s", e.Key, g.Where(j), fmt.Sprintf(format, args...))
 		}
 		if m.Cols != dims {
 			return nil, bad("%d dims; the model takes %d", m.Cols, dims)
@@ -165,13 +121,13 @@ func (s *givenSource) Frames(i int) int { return s.frames[i] }
 // ReadFeatures implements train.FeatureSource: the matrix of entry i,
 // transposed to channel by channel.
 func (s *givenSource) ReadFeatures(i int, dst []float32) error {
-	m, err := s.g.load(s.idx[i])
+	m, err := s.g.Load(s.idx[i])
 	if err != nil {
 		return err
 	}
 	n := s.frames[i]
 	if m.Rows != n || m.Cols != s.dims || len(dst) != n*s.dims {
-		return fmt.Errorf("features of entry %d (%s) changed since they were checked", i, s.g.where(s.idx[i]))
+		return fmt.Errorf("features of entry %d (%s) changed since they were checked", i, s.g.Where(s.idx[i]))
 	}
 	for k := range n {
 		for c := range s.dims {
