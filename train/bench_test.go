@@ -31,6 +31,15 @@ func BenchmarkStep(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) { benchmarkStep(b, cfg, prec, shape.batch, shape.samples) })
 		}
+		// The vocoder recipe's model (--condition fbank at 8 kHz: 40 bins, hop
+		// 80) on its shape, beside the same model without conditioning above.
+		lc := causalconv.DefaultConfig()
+		lc.LocalCondition = &causalconv.LocalCondition{Channels: 40, Hop: 80, Window: 200, SnipEdges: true, Context: 2, UpsampleScales: []int{4, 4, 5}}
+		name := "skip256_lc40_b8x4000"
+		if prec != causalconv.PrecisionFP32 {
+			name += "_" + prec.String()
+		}
+		b.Run(name, func(b *testing.B) { benchmarkStep(b, lc, prec, 8, 4000) })
 	}
 }
 
@@ -55,6 +64,14 @@ func benchmarkStep(b *testing.B, cfg causalconv.Config, prec causalconv.Precisio
 			seq[t] = int32(128 + 60*math.Sin(float64(t)*0.05) + 5*r.NormFloat64())
 		}
 		units[i] = Unit{Seq: seq, Targets: samples}
+		if lc := cfg.LocalCondition; lc != nil {
+			frames := (samples+1-lc.Window)/lc.Hop + 1
+			f := causalconv.Matrix{Rows: lc.Channels, Cols: frames, Stride: frames, Data: make([]float32, lc.Channels*frames)}
+			for j := range f.Data {
+				f.Data[j] = float32(r.NormFloat64())
+			}
+			units[i].Feats = f
+		}
 	}
 	if _, err := st.Step(units); err != nil {
 		b.Fatal(err)

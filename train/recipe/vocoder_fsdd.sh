@@ -1,9 +1,16 @@
 #!/bin/sh
-# vocoder_fsdd.sh: issue 22's recipe, first part: a WaveNet vocoder trained on FSDD train
-# (--condition fbank: 40-bin Kaldi log-mel at 8 kHz, 10 ms hop), then copy synthesis of
-# FSDD test from its own features, and the distances to the originals beside Griffin-Lim's.
+# vocoder_fsdd.sh: issue 22's recipe: a WaveNet vocoder (--condition fbank: 40-bin Kaldi
+# log-mel at 8 kHz, 10 ms hop) trained on FSDD train, or on FSDD train + kde_voices, then
+# copy synthesis of FSDD test from its own features, the distances to the originals beside
+# Griffin-Lim's, and how recognisable the digits and speakers stay.
 #
 #   train/recipe/vocoder_fsdd.sh [STEPS] [OUT]       (default 3000 steps, runs/vocoder_fsdd)
+#
+#   CORPUS=mix    train on FSDD's train split plus ../shared/data/kde_voices (KDE=DIR) minus
+#                 the six languages kde_voices.sh holds out (klettres he, hu, cs; ktuberling
+#                 el, sl, gl), which are then vocoded too, as unseen voices (OUT/heldout).
+#   BASELINE=1    also train the unconditioned model with the same recipe and seed, and
+#                 score both on all of FSDD test (OUT/nll.txt): what the features are worth.
 #
 # Needs ../shared/data/fsdd (the full FSDD, 2,500 recordings; or set FSDD=DIR holding its
 # manifest.csv), sox, and python3-torch and python3-torchaudio for the Griffin-Lim baseline.
@@ -11,10 +18,46 @@ set -eu
 STEPS=${1:-3000}
 OUT=${2:-runs/vocoder_fsdd}
 FSDD=${FSDD:-../shared/data/fsdd}
+KDE=${KDE:-../shared/data/kde_voices}
+CORPUS=${CORPUS:-fsdd}
 NS=${NS:-nextsample}
 mkdir -p "$OUT"
-$NS train --data "$FSDD/manifest.csv" --val-split test --val-samples 200000 --condition fbank \
+DATA=$FSDD/manifest.csv
+if [ "$CORPUS" = mix ]; then
+	# Absolute paths: FSDD rows keep their split, kde_voices rows are train or held out.
+	fsdd=$(cd "$FSDD" && pwd)
+	kde=$(cd "$KDE" && pwd)
+	held='^klettres:(he|hu|cs)$|^ktuberling:(el|sl|gl)$'
+	awk -F, -v fsdd="$fsdd" -v kde="$kde" -v held="$held" '
+	  FNR == 1 { if (NR == 1) print "path,speaker,label,split"; next }
+	  FILENAME ~ /fsdd/ { print fsdd "/" $1 "," $2 "," $3 "," $4; next }
+	  $2 !~ held { print kde "/" $1 "," $2 "," $3 ",train" }
+	' "$FSDD/manifest.csv" "$KDE/manifest.csv" >"$OUT/mix.csv"
+	awk -F, -v kde="$kde" -v held="$held" '
+	  NR == 1 { print "path,speaker,label,split"; next }
+	  $2 ~ held { print kde "/" $1 "," $2 "," $3 ",test" }
+	' "$KDE/manifest.csv" >"$OUT/heldout.csv"
+	DATA=$OUT/mix.csv
+fi
+$NS train --data "$DATA" --val-split test --val-samples 200000 --condition fbank \
 	--batch 8 --crop 4000 --steps "$STEPS" --eval-every 500 --save-every 1000 --out "$OUT/run" 2>&1 | tee "$OUT/train.txt"
+if [ "${BASELINE:-0}" = 1 ]; then
+	$NS train --data "$DATA" --val-split test --val-samples 200000 \
+		--batch 8 --crop 4000 --steps "$STEPS" --eval-every 500 --save-every 1000 --out "$OUT/unconditioned" 2>&1 | tee "$OUT/train_unconditioned.txt"
+	{
+		printf 'conditioned (--condition fbank), %s steps: ' "$STEPS"
+		$NS eval --model "$OUT/run/last.safetensors" --data "$FSDD/manifest.csv" --split test --json
+		printf 'unconditioned, %s steps: ' "$STEPS"
+		$NS eval --model "$OUT/unconditioned/last.safetensors" --data "$FSDD/manifest.csv" --split test --json
+	} >"$OUT/nll.txt"
+	cat "$OUT/nll.txt"
+fi
+if [ "$CORPUS" = mix ]; then
+	$NS vocode --model "$OUT/run/best.safetensors" --data "$OUT/heldout.csv" --out "$OUT/heldout" 2>&1 | tail -2
+	$NS compare "$OUT/heldout.csv" "$OUT/heldout" >"$OUT/compare_heldout.txt"
+	printf 'unseen voices (kde_voices held-out languages), MCD and LSD at the model level: '
+	tail -1 "$OUT/compare_heldout.txt"
+fi
 $NS vocode --model "$OUT/run/best.safetensors" --data "$FSDD/manifest.csv" --split test --out "$OUT/vocoded" 2>&1 | tee "$OUT/vocode.txt"
 # The model speaks at the level it was trained on (peak scaled to 0.95); give each file its
 # original's peak back (sox) so that level-sensitive measures (LSD, the probe) compare speech.
