@@ -242,7 +242,11 @@ func resumeProblem(f *modelfile.File, o Options) string {
 	if err != nil { // Validate has made it
 		return "stored options: " + err.Error()
 	}
-	switch p := optimizerProblems(f, opt); len(p) {
+	p := optimizerProblems(f, opt)
+	if o.EMA > 0 {
+		p = append(p, rawProblems(f)...)
+	}
+	switch len(p) {
 	case 0:
 		return ""
 	case 1:

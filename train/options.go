@@ -62,6 +62,24 @@ type Options struct {
 	// the precision it was started with.
 	Precision causalconv.Precision `json:"precision"`
 
+	// EMA, if not 0, is the decay (0 < EMA < 1) of an exponential moving
+	// average of the weights, updated after every optimizer update with
+	// the warm-up min(EMA, (1+t)/(10+t)); the average is then the run's
+	// model (validated, chosen as best, saved), the raw weights training
+	// state. 0.999 averages over about the last thousand updates. See
+	// ema.go. A resumed run keeps its decay.
+	EMA float64 `json:"ema,omitempty"`
+
+	// SampleEvery, if not 0, is the period in steps of the samples a run
+	// writes while it trains (and at its end): SamplePrompts prompts, the
+	// first half second of the first validation files (training files
+	// without validation), each continued for SampleSeconds seconds by
+	// the run's model, as samples/step-NNNNNN-K.wav and .png. See
+	// sampling.go. They do not change the training.
+	SampleEvery   int64   `json:"sample_every,omitempty"`
+	SampleSeconds float64 `json:"sample_seconds,omitempty"`
+	SamplePrompts int     `json:"sample_prompts,omitempty"`
+
 	// Threads is the number of worker goroutines; it does not change the
 	// results, so it is not stored.
 	Threads int `json:"-"`
@@ -107,7 +125,8 @@ func DefaultOptions(optimizer string) Options {
 		Decay:     DecayConstant,
 		Seed:      1,
 		EvalEvery: 50, SaveEvery: 500,
-		Chunk: DefaultChunk,
+		Chunk:         DefaultChunk,
+		SampleSeconds: DefaultSampleSeconds, SamplePrompts: DefaultSamplePrompts,
 	}
 	if optimizer == SGD {
 		o.LR, o.Momentum = 0.3, 0.9
@@ -143,6 +162,14 @@ func (o Options) Validate() error {
 		return fmt.Errorf("chunk %d: must be >= 1", o.Chunk)
 	case o.Threads < 0:
 		return fmt.Errorf("threads %d: must be >= 1", o.Threads)
+	case !(o.EMA >= 0 && o.EMA < 1):
+		return fmt.Errorf("ema %g: must be a decay between 0 and 1, such as 0.999 (0: no average)", o.EMA)
+	case o.SampleEvery < 0:
+		return fmt.Errorf("sample-every %d: must be >= 0", o.SampleEvery)
+	case o.SampleEvery > 0 && (!(o.SampleSeconds > 0) || o.SampleSeconds > maxSampleSeconds):
+		return fmt.Errorf("sample-seconds %g: must be > 0 and at most %d", o.SampleSeconds, maxSampleSeconds)
+	case o.SampleEvery > 0 && (o.SamplePrompts < 1 || o.SamplePrompts > maxSamplePrompts):
+		return fmt.Errorf("sample-prompts %d: must be between 1 and %d", o.SamplePrompts, maxSamplePrompts)
 	case o.Precision != causalconv.PrecisionFP32 && o.Precision != causalconv.PrecisionBF16:
 		return fmt.Errorf("precision %v: must be fp32 or bf16", o.Precision)
 	}

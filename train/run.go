@@ -51,6 +51,10 @@ type Setup struct {
 	// what to draw: the CLI redraws a bar on a terminal and prints a line
 	// every few steps elsewhere.
 	Progress func(Status)
+	// SampleRate is the rate of the run's audio in Hz: the rate of the
+	// WAV files Options.SampleEvery writes (0: unknown, and such a run
+	// refuses to sample).
+	SampleRate int
 	// Comm, if set with more than one process, makes the run one process
 	// of a data-parallel run: every process runs the same run (same
 	// options, data and checkpoint) and steps its contiguous share of each
@@ -79,7 +83,11 @@ const maxBadSteps = 5
 type Run struct {
 	setup Setup
 	opts  Options
+	// model holds the weights the optimizer updates (its Params are the
+	// engine's arena); ema, with Options.EMA, their moving average (nil
+	// without one), which is what the run's files hold as the model.
 	model *causalconv.Model
+	ema   *causalconv.Model
 	eng   *engine
 	opt   Optimizer
 	// bat is the batcher as of the last step done: Train draws from a
@@ -121,16 +129,24 @@ func New(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run, e
 	}
 	r.st = state{Format: stateFormat, LRScale: 1, Options: opts, Data: r.dataKey(), Ranks: r.ranks()}
 	r.savedStep = -1
+	if opts.EMA > 0 {
+		r.ema = model.Clone() // the average starts at the initial weights
+	}
 	return r, nil
 }
 
 // Resume continues the run of checkpoint ck (normally Out/last.safetensors)
 // with opts, which must be compatible: the same optimizer, seed, chunk and
 // precision as stored (the learning-rate, batch and other settings may change, at
-// the price of a different trajectory), and data with the same key.
+// the price of a different trajectory), the same EMA decay, and data with
+// the same key. The model tensors of a checkpoint of a run with a moving
+// average are the average; Resume takes the raw weights from its training
+// state and the average from its model.
 func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) {
 	saved := ck.st.Options
 	switch {
+	case opts.EMA != saved.EMA:
+		return nil, fmt.Errorf("%s was trained with an EMA decay of %g (0: none); cannot resume it with %g", ck.Path, saved.EMA, opts.EMA)
 	case opts.Optimizer != saved.Optimizer:
 		return nil, fmt.Errorf("%s was trained with %s; cannot resume it with %s", ck.Path, saved.Optimizer, opts.Optimizer)
 	case opts.Seed != saved.Seed:
@@ -152,6 +168,15 @@ func Resume(ck *Checkpoint, data Data, opts Options, setup Setup) (*Run, error) 
 	if err := ck.loadOptimizer(r.opt); err != nil {
 		r.Close()
 		return nil, err
+	}
+	if opts.EMA > 0 {
+		// The file's model is the average; the raw weights go into the
+		// arena the optimizer updates.
+		r.ema = ck.Model.Clone()
+		if err := ck.loadRaw(r.model.Params); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	if err := r.bat.restore(ck.st.Sampler); err != nil {
 		r.Close()
@@ -192,6 +217,9 @@ func newRun(model *causalconv.Model, data Data, opts Options, setup Setup) (*Run
 		return nil, err
 	}
 	opts.Threads = threadsOrAll(opts.Threads)
+	if opts.SampleEvery > 0 && setup.SampleRate <= 0 {
+		return nil, &OptionError{Option: "SampleEvery", After: fmt.Sprintf(" %d: the run's sample rate is unknown (Setup.SampleRate), so its samples cannot be written", opts.SampleEvery)}
+	}
 	if c := setup.Comm; c != nil && c.Size() > 1 && opts.Batch%c.Size() != 0 {
 		return nil, &OptionError{Option: "Batch", After: fmt.Sprintf(" %d does not divide over %d processes: use a multiple of %d", opts.Batch, c.Size(), c.Size())}
 	}
@@ -382,7 +410,13 @@ func (r *Run) WriteSetup(w io.Writer) error {
 	if o.WeightDecay > 0 {
 		fmt.Fprintf(&b, ", weight decay %g", o.WeightDecay)
 	}
+	if o.EMA > 0 {
+		fmt.Fprintf(&b, ", EMA of the weights %g", o.EMA)
+	}
 	fmt.Fprintf(&b, "; %d steps of %d files × ≤%d samples; %s; %d threads; run in %s\n", o.Steps, o.Batch, o.Crop, o.Precision, o.Threads, r.setup.Out)
+	if o.SampleEvery > 0 {
+		fmt.Fprintf(&b, "samples: %d × %g s every %d steps in %s\n", len(r.samplePrompts()), o.SampleSeconds, o.SampleEvery, filepath.Join(r.setup.Out, SamplesDir))
+	}
 	fmt.Fprintf(&b, "memory: %s\n", r.Memory())
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -426,6 +460,9 @@ func (r *Run) checkSameWeights() error {
 		}
 	}
 	add(r.eng.net.params())
+	if r.ema != nil {
+		add(r.ema.Params)
+	}
 	for _, s := range r.opt.State() {
 		add(s.Data)
 	}
@@ -482,9 +519,10 @@ func (r *Run) Train(ctx context.Context) error {
 	sched := o.schedule()
 	r.logf("baselines: uniform %.3f bits/sample, unigram %.3f bits/sample (training classes)", r.base.Uniform, r.base.Unigram)
 	if r.st.Step == 0 && len(r.rows) == 0 && o.EvalEvery > 0 && r.hasValid() {
-		r.rows = append(r.rows, LogRow{Step: 0, TrainBits: math.NaN(), LR: math.NaN(), GradNorm: math.NaN(), SamplesPerSecond: math.NaN(),
-			ValBits: r.validate()})
-		r.rows[0].Seconds = r.elapsed()
+		row := LogRow{Step: 0, TrainBits: math.NaN(), LR: math.NaN(), GradNorm: math.NaN(), SamplesPerSecond: math.NaN()}
+		row.ValBits, row.ValRawBits = r.validate()
+		row.Seconds = r.elapsed()
+		r.rows = append(r.rows, row)
 		if err := r.writeLogAndPlot(); err != nil {
 			return err
 		}
@@ -534,9 +572,12 @@ func (r *Run) Train(ctx context.Context) error {
 		dt := time.Since(t0)
 		r.stepTime += dt
 		r.stepsTimed++
-		row := LogRow{Step: r.st.Step, TrainBits: res.Nats / math.Ln2, ValBits: math.NaN(), LR: lr, GradNorm: res.GradNorm,
+		row := LogRow{Step: r.st.Step, TrainBits: res.Nats / math.Ln2, ValBits: math.NaN(), ValRawBits: math.NaN(), LR: lr, GradNorm: res.GradNorm,
 			SamplesPerSecond: float64(res.Targets) / dt.Seconds()}
 		if res.Finite {
+			if r.ema != nil {
+				emaUpdate(r.ema.Params, r.model.Params, emaDecay(o.EMA, r.st.Updates))
+			}
 			r.st.Updates++
 			r.st.BadSteps = 0
 		} else {
@@ -558,7 +599,7 @@ func (r *Run) Train(ctx context.Context) error {
 		final := r.st.Step == o.Steps
 		evalNow := r.hasValid() && o.EvalEvery > 0 && (r.st.Step%o.EvalEvery == 0 || final)
 		if evalNow {
-			row.ValBits = r.validate()
+			row.ValBits, row.ValRawBits = r.validate()
 		}
 		row.Seconds = r.elapsed()
 		r.rows = append(r.rows, row)
@@ -571,6 +612,11 @@ func (r *Run) Train(ctx context.Context) error {
 		if evalNow || final || (o.SaveEvery > 0 && r.st.Step%o.SaveEvery == 0) {
 			if err := r.save(); err != nil {
 				return err
+			}
+		}
+		if o.SampleEvery > 0 && (r.st.Step%o.SampleEvery == 0 || final) && ctx.Err() == nil {
+			if err := r.writeSamples(ctx); err != nil && ctx.Err() == nil {
+				r.logf("warning: samples at step %d: %v", r.st.Step, err)
 			}
 		}
 		if r.afterStep != nil {
@@ -591,15 +637,29 @@ func (r *Run) Train(ctx context.Context) error {
 	return nil
 }
 
-// validate returns the validation bits per sample and records them.
-func (r *Run) validate() float64 {
+// validate returns the validation bits per sample of the run's model and
+// records them: with a moving average (Options.EMA) those of the average,
+// which choose best.safetensors, and raw those of the raw weights (NaN
+// without an average; at step 0 the two are the same weights).
+func (r *Run) validate() (bits, raw float64) {
 	t0 := time.Now()
-	nats, n, err := r.evaluateValid()
+	raw = math.NaN()
+	if r.ema != nil && r.st.Updates > 0 {
+		var err error
+		if raw, _, err = r.validBits(); err != nil {
+			r.logf("warning: validation of the raw weights failed: %v", err)
+		}
+	}
+	var n int64
+	var err error
+	r.withModelWeights(func() { bits, n, err = r.validBits() })
 	if err != nil {
 		r.logf("warning: validation failed: %v", err)
-		return math.NaN()
+		return math.NaN(), raw
 	}
-	bits := nats / float64(n) / math.Ln2
+	if r.ema != nil && r.st.Updates == 0 {
+		raw = bits
+	}
 	r.st.LastVal = &bits
 	note := ""
 	if isFinite(bits) && (r.st.BestVal == nil || bits < *r.st.BestVal) {
@@ -610,9 +670,45 @@ func (r *Run) validate() float64 {
 			r.logf("warning: %v", err)
 		}
 	}
+	if r.ema != nil {
+		note = fmt.Sprintf(" (raw %.4f)", raw) + note
+	}
 	r.logf("step %d: validation %.4f bits/sample over %d samples%s  [uniform %.3f, unigram %.3f]  (%.1fs)",
 		r.st.Step, bits, n, note, r.base.Uniform, r.base.Unigram, time.Since(t0).Seconds())
-	return bits
+	return bits, raw
+}
+
+// validBits scores the validation files with the weights in the engine's
+// arena.
+func (r *Run) validBits() (bits float64, n int64, err error) {
+	nats, n, err := r.evaluateValid()
+	if err != nil {
+		return math.NaN(), 0, err
+	}
+	return nats / float64(n) / math.Ln2, n, nil
+}
+
+// withModelWeights runs f with the run's model weights in the engine's
+// arena: the average, with Options.EMA, swapped in for the raw weights
+// and swapped back after f (the engine packs the arena before it
+// evaluates).
+func (r *Run) withModelWeights(f func()) {
+	if r.ema == nil {
+		f()
+		return
+	}
+	r.model.Params, r.ema.Params = r.ema.Params, r.model.Params
+	defer func() { r.model.Params, r.ema.Params = r.ema.Params, r.model.Params }()
+	f()
+}
+
+// saved returns the model the run's files hold: the average with
+// Options.EMA, else the weights themselves.
+func (r *Run) saved() *causalconv.Model {
+	if r.ema != nil {
+		return r.ema
+	}
+	return r.model
 }
 
 // evaluateValid scores the validation files: all of them, or in a
@@ -703,7 +799,11 @@ func (r *Run) saveState(path string) error {
 			meta[k] = v
 		}
 	}
-	return writeModelFile(path, r.model, meta, optimizerTensors(r.model, r.opt))
+	extra := optimizerTensors(r.model, r.opt)
+	if r.ema != nil {
+		extra = append(extra, rawTensors(r.model, r.model.Params)...)
+	}
+	return writeModelFile(path, r.saved(), meta, extra)
 }
 
 // save writes last.safetensors, the log and the plot.
@@ -729,7 +829,7 @@ func (r *Run) saveBest() error {
 			meta[k] = v
 		}
 	}
-	return writeModelFile(filepath.Join(r.setup.Out, BestFile), r.model, meta, nil)
+	return writeModelFile(filepath.Join(r.setup.Out, BestFile), r.saved(), meta, nil)
 }
 
 func (r *Run) writeLogAndPlot() error {

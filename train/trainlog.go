@@ -12,7 +12,10 @@ import (
 )
 
 // LogHeader is the header row of train_log.csv.
-var LogHeader = []string{"step", "seconds", "train_bits", "val_bits", "lr", "grad_norm", "samples_per_s"}
+// The last column, val_raw_bits, is the validation of the raw weights of a
+// run with a moving average (Options.EMA), whose val_bits are the
+// average's; logs of older versions lack it.
+var LogHeader = []string{"step", "seconds", "train_bits", "val_bits", "lr", "grad_norm", "samples_per_s", "val_raw_bits"}
 
 // LogRow is one row of train_log.csv: one training step, or a validation
 // at a step. The training fields of a validation-only row (step 0, before
@@ -26,8 +29,12 @@ type LogRow struct {
 	Seconds float64
 	// TrainBits is the step's training loss in bits per scored target.
 	TrainBits float64
-	// ValBits is the validation NLL in bits per sample.
+	// ValBits is the validation NLL in bits per sample of the run's
+	// model (with Options.EMA, the average).
 	ValBits float64
+	// ValRawBits is, with Options.EMA, the validation NLL of the raw
+	// weights (NaN otherwise, and on steps without a validation).
+	ValRawBits float64
 	// LR is the learning rate used by the step.
 	LR float64
 	// GradNorm is the gradient's global L2 norm before clipping.
@@ -52,6 +59,7 @@ func (r LogRow) record() []string {
 		fmtField(r.LR, 6),
 		fmtField(r.GradNorm, 6),
 		fmtField(r.SamplesPerSecond, 6),
+		fmtField(r.ValRawBits, 6),
 	}
 }
 
@@ -83,7 +91,8 @@ func readLog(path string) ([]LogRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(recs) == 0 || len(recs[0]) != len(LogHeader) || recs[0][0] != LogHeader[0] {
+	// Logs of older versions lack the last column.
+	if len(recs) == 0 || len(recs[0]) < len(LogHeader)-1 || len(recs[0]) > len(LogHeader) || recs[0][0] != LogHeader[0] {
 		return nil, fmt.Errorf("%s: not a training log (header %v)", path, LogHeader)
 	}
 	rows := make([]LogRow, 0, len(recs)-1)
@@ -105,6 +114,10 @@ func readLog(path string) ([]LogRow, error) {
 		r.LR = num(rec[4])
 		r.GradNorm = num(rec[5])
 		r.SamplesPerSecond = num(rec[6])
+		r.ValRawBits = math.NaN()
+		if len(rec) > 7 {
+			r.ValRawBits = num(rec[7])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: line %d: %w", path, i+2, err)
 		}

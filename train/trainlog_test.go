@@ -16,15 +16,15 @@ import (
 func TestLogRoundTrip(t *testing.T) {
 	nan := math.NaN()
 	rows := []LogRow{
-		{Step: 0, Seconds: 1.5, TrainBits: nan, ValBits: 8.01, LR: nan, GradNorm: nan, SamplesPerSecond: nan},
-		{Step: 1, Seconds: 2.25, TrainBits: 7.9, ValBits: nan, LR: 1e-3, GradNorm: 3.5, SamplesPerSecond: 12345},
+		{Step: 0, Seconds: 1.5, TrainBits: nan, ValBits: 8.01, LR: nan, GradNorm: nan, SamplesPerSecond: nan, ValRawBits: 8.02},
+		{Step: 1, Seconds: 2.25, TrainBits: 7.9, ValBits: nan, LR: 1e-3, GradNorm: 3.5, SamplesPerSecond: 12345, ValRawBits: nan},
 	}
 	path := filepath.Join(t.TempDir(), "train_log.csv")
 	if err := atomicfile.Write(path, func(w io.Writer) error { return writeLog(w, rows) }); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
-	want := "step,seconds,train_bits,val_bits,lr,grad_norm,samples_per_s\n0,1.500,,8.01,,,\n1,2.250,7.9,,0.001,3.5,12345\n"
+	want := "step,seconds,train_bits,val_bits,lr,grad_norm,samples_per_s,val_raw_bits\n0,1.500,,8.01,,,,8.02\n1,2.250,7.9,,0.001,3.5,12345,\n"
 	if string(data) != want {
 		t.Fatalf("log file:\n%s\nwant:\n%s", data, want)
 	}
@@ -32,8 +32,14 @@ func TestLogRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[1].LR != 1e-3 || got[1].SamplesPerSecond != 12345 || !math.IsNaN(got[1].ValBits) || got[0].ValBits != 8.01 || !math.IsNaN(got[0].TrainBits) {
+	if len(got) != 2 || got[1].LR != 1e-3 || got[1].SamplesPerSecond != 12345 || !math.IsNaN(got[1].ValBits) || got[0].ValBits != 8.01 || !math.IsNaN(got[0].TrainBits) ||
+		got[0].ValRawBits != 8.02 || !math.IsNaN(got[1].ValRawBits) {
 		t.Fatalf("read back %+v", got)
+	}
+	// A log of an older version, without the last column, is read too.
+	os.WriteFile(path, []byte("step,seconds,train_bits,val_bits,lr,grad_norm,samples_per_s\n0,1.500,,8.01,,,\n"), 0o644)
+	if old, err := readLog(path); err != nil || len(old) != 1 || old[0].ValBits != 8.01 || !math.IsNaN(old[0].ValRawBits) {
+		t.Fatalf("an older log read back as %+v, %v", old, err)
 	}
 	os.WriteFile(path, []byte("a,b\n1,2\n"), 0o644)
 	if _, err := readLog(path); err == nil || !strings.Contains(err.Error(), path) {
