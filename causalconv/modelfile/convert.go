@@ -126,34 +126,11 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	if o.Audio.rate() == 0 {
 		return &needError{fmt.Sprintf("%s: a state_dict does not record the sample rate", in), ErrNoSampleRate}
 	}
-	pf, err := torchpt.Open(in)
+	m, notes, err := LoadTorch(in, *o.Config)
 	if err != nil {
 		return err
 	}
-	defer pf.Close()
-	if pf.Found != "" {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("took the state_dict under the checkpoint's %q key", pf.Found))
-	}
-	if pf.StrippedPrefix != "" {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("removed the %q prefix of every key (a model saved from DataParallel)", pf.StrippedPrefix))
-	}
-	heads := make([]TensorHeader, len(pf.Tensors))
-	for i, t := range pf.Tensors {
-		heads[i] = TensorHeader{Name: t.Name, DType: t.DType, Shape: t.Shape}
-	}
-	m, extra, err := Assemble(*o.Config, heads, func(i int, dst []float32) error {
-		st, err := pf.Load(&pf.Tensors[i])
-		if err != nil {
-			return err
-		}
-		return st.Float32s(dst)
-	})
-	if err != nil {
-		return fmt.Errorf("%s does not match the configuration: %w", in, err)
-	}
-	for _, i := range extra {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("left out tensor %q, which is not a parameter", pf.Tensors[i].Name))
-	}
+	rep.Notes = append(rep.Notes, notes...)
 	if err := CheckFinite(m); err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
@@ -164,6 +141,45 @@ func torchToSafetensors(in, out string, o ConvertOptions, rep *ConvertReport) er
 	}
 	rep.Audio, rep.Params = am, m.NumParams()
 	return SaveFile(out, m, map[string]string{KeyAudio: am}, nil)
+}
+
+// LoadTorch reads the PyTorch state_dict in (a .pt or .pth file that
+// torch.save wrote: a bare state_dict, or a checkpoint holding one under
+// a usual key) as a model of architecture cfg, which its names and shapes
+// must fit, converted to float32. notes say what was done beyond a plain
+// read (a key's state_dict taken, a DataParallel prefix removed, tensors
+// left out that are not parameters). The parameters are not checked to
+// be finite (CheckFinite).
+func LoadTorch(in string, cfg causalconv.Config) (m *causalconv.Model, notes []string, err error) {
+	pf, err := torchpt.Open(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pf.Close()
+	if pf.Found != "" {
+		notes = append(notes, fmt.Sprintf("took the state_dict under the checkpoint's %q key", pf.Found))
+	}
+	if pf.StrippedPrefix != "" {
+		notes = append(notes, fmt.Sprintf("removed the %q prefix of every key (a model saved from DataParallel)", pf.StrippedPrefix))
+	}
+	heads := make([]TensorHeader, len(pf.Tensors))
+	for i, t := range pf.Tensors {
+		heads[i] = TensorHeader{Name: t.Name, DType: t.DType, Shape: t.Shape}
+	}
+	m, extra, err := Assemble(cfg, heads, func(i int, dst []float32) error {
+		st, err := pf.Load(&pf.Tensors[i])
+		if err != nil {
+			return err
+		}
+		return st.Float32s(dst)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s does not match the configuration: %w", in, err)
+	}
+	for _, i := range extra {
+		notes = append(notes, fmt.Sprintf("left out tensor %q, which is not a parameter", pf.Tensors[i].Name))
+	}
+	return m, notes, nil
 }
 
 func safetensorsToTorch(in, out string, o ConvertOptions, rep *ConvertReport) error {

@@ -39,6 +39,7 @@
 //	KeyTrain      a resumable checkpoint's training state; package train
 //	              owns its content
 //	KeyBest       the step and validation bits of a run's best model
+//	KeyInitFrom   the model file a run started from (path, SHA-256)
 //
 // A file exported from PyTorch has KeyModel and perhaps KeySampleRate
 // only; ModelAudio then takes the reference preprocessing, so every

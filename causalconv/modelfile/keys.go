@@ -42,7 +42,32 @@ const (
 	// "val_bits"}, the step and validation bits per sample of its weights
 	// (Best).
 	KeyBest = "best"
+	// KeyInitFrom records the model file a run was started from rather
+	// than from random weights (nextsample train --init-from): InitFrom,
+	// its path and SHA-256.
+	KeyInitFrom = "init_from"
 )
+
+// InitFrom is the KeyInitFrom entry of a run started from a model file.
+type InitFrom struct {
+	// Path is the model file, as an absolute path.
+	Path string `json:"path"`
+	// SHA256 is the hex SHA-256 of the file's bytes when the run started.
+	SHA256 string `json:"sha256"`
+}
+
+// ReadInitFrom returns the KeyInitFrom entry of meta, or nil without one.
+func ReadInitFrom(meta map[string]string) (*InitFrom, error) {
+	raw, ok := meta[KeyInitFrom]
+	if !ok {
+		return nil, nil
+	}
+	var f InitFrom
+	if err := json.Unmarshal([]byte(raw), &f); err != nil {
+		return nil, fmt.Errorf("metadata %q: %w", KeyInitFrom, err)
+	}
+	return &f, nil
+}
 
 // TrainData is the KeyTrainData entry: where a run's data came from, so
 // that --resume and eval can find it again and `nextsample model` can say

@@ -29,6 +29,9 @@ var flagNames = map[string]string{
 	"Fbank":             "fbank flags",
 	"Features":          "--features",
 	"features":          "--features",
+	"InitFrom":          "--init-from",
+	"init from":         "--init-from",
+	"SampleEvery":       "--sample-every",
 }
 
 // flagName returns the CLI's name for a library's option or operation.

@@ -41,18 +41,27 @@ func trainCommand() *cli.Command {
 			"two baselines, the uniform distribution (log2 Q = 8 bits) and the unigram\n" +
 			"entropy of the training classes. In --out it keeps last.safetensors (to\n" +
 			"resume), best.safetensors (lowest validation bits), step-NNNNNN.safetensors\n" +
-			"every --save-every steps, train_log.csv and loss.png. Ctrl-C finishes the step,\n" +
+			"every --save-every steps, train_log.csv and loss.png (and samples/ with\n" +
+			"--sample-every). With --ema the model in those files is a moving average of\n" +
+			"the weights, validated beside them. Ctrl-C finishes the step,\n" +
 			"saves and exits with status 130; --resume continues up to --steps, bit for bit.\n\n" +
 			optimizerDefaults(sgd, adam) + "\n\n" +
 			"Examples:\n" +
 			"  nextsample train                                  # bundled samples, a few minutes\n" +
 			"  nextsample train --data /data/fsdd/manifest.csv --val-split test --steps 650 --out runs/fsdd\n" +
-			"  nextsample train --out runs/fsdd --resume --steps 2000",
+			"  nextsample train --out runs/fsdd --resume --steps 2000\n" +
+			"  nextsample train --data /data/fsdd/manifest.csv --val-split test --ema 0.999 --sample-every 500 --out runs/fsdd-ema\n" +
+			"  nextsample train --init-from runs/fsdd/best.safetensors --data /data/other --lr 3e-4 --out runs/finetune",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "training corpus: a `DIR` of audio files (WAV, FLAC, SPHERE), a Kaldi data directory (with wav.scp) or a manifest.csv (default: the bundled " + defaultManifest + ", looked up from the current directory upwards and beside the executable)"},
 			&cli.StringFlag{Name: "out", Usage: "run `DIR` for checkpoints, log and plot", Value: defaultOut},
 			&cli.StringFlag{Name: "config", Usage: "model configuration `FILE`: the reference's config.json or just its model object (default: the built-in skip256 model)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last.safetensors, up to --steps"},
+			&cli.StringFlag{Name: "init-from", Usage: "start from the weights of this model `FILE` (a .safetensors model or checkpoint of ours, or a PyTorch .pt state_dict, whose architecture --config gives): its architecture, speakers, conditioning and audio settings, with a fresh optimizer at step 0"},
+			&cli.Float64Flag{Name: "ema", Usage: "keep an exponential moving average of the weights with this `DECAY` (e.g. 0.999; warm-up min(DECAY, (1+t)/(10+t))): validated beside the raw weights, and the model best/last/step files hold (0: off)"},
+			&cli.Int64Flag{Name: "sample-every", Usage: "every `N` steps (and at the end) write samples/step-NNNNNN-K.wav and .png: fixed validation prompts continued (or vocoded) by the model (0: never)"},
+			&cli.Float64Flag{Name: "sample-seconds", Usage: "seconds generated after each prompt of --sample-every", Value: def.SampleSeconds},
+			&cli.IntFlag{Name: "sample-prompts", Usage: "prompts of --sample-every: the first half second of the first `K` validation files", Value: def.SamplePrompts},
 			&cli.Int64Flag{Name: "steps", Usage: "total training steps of the run", Value: def.Steps},
 			&cli.IntFlag{Name: "batch", Usage: "files per step", Value: def.Batch},
 			&cli.IntFlag{Name: "crop", Usage: "at most this many scored samples per file and step", Value: def.Crop},
@@ -125,6 +134,7 @@ func trainRequest(c *cli.Context) (launch.Request, error) {
 		Out:         c.String("out"),
 		Resume:      c.Bool("resume"),
 		ConfigFile:  c.String("config"),
+		InitFrom:    c.String("init-from"),
 		Threads:     c.Int("threads"),
 		Data:        given(c, "data", c.String),
 		ValSplit:    given(c, "val-split", c.String),
@@ -138,22 +148,26 @@ func trainRequest(c *cli.Context) (launch.Request, error) {
 			FrameShiftMs: c.Float64("frame-shift"), Centred: !c.Bool("snip-edges")},
 		Features: given(c, "features", c.String),
 		Options: launch.OptionChanges{
-			Steps:       given(c, "steps", c.Int64),
-			Batch:       given(c, "batch", c.Int),
-			Crop:        given(c, "crop", c.Int),
-			Optimizer:   given(c, "optimizer", c.String),
-			LR:          given(c, "lr", c.Float64),
-			Momentum:    given(c, "momentum", c.Float64),
-			Nesterov:    given(c, "nesterov", c.Bool),
-			WeightDecay: given(c, "weight-decay", c.Float64),
-			Warmup:      given(c, "warmup", c.Int64),
-			Decay:       given(c, "decay", c.String),
-			LRFloor:     given(c, "lr-floor", c.Float64),
-			Clip:        given(c, "clip", c.Float64),
-			Seed:        given(c, "seed", c.Uint64),
-			EvalEvery:   given(c, "eval-every", c.Int64),
-			SaveEvery:   given(c, "save-every", c.Int64),
-			Chunk:       given(c, "chunk", c.Int),
+			Steps:         given(c, "steps", c.Int64),
+			Batch:         given(c, "batch", c.Int),
+			Crop:          given(c, "crop", c.Int),
+			Optimizer:     given(c, "optimizer", c.String),
+			LR:            given(c, "lr", c.Float64),
+			Momentum:      given(c, "momentum", c.Float64),
+			Nesterov:      given(c, "nesterov", c.Bool),
+			WeightDecay:   given(c, "weight-decay", c.Float64),
+			Warmup:        given(c, "warmup", c.Int64),
+			Decay:         given(c, "decay", c.String),
+			LRFloor:       given(c, "lr-floor", c.Float64),
+			Clip:          given(c, "clip", c.Float64),
+			Seed:          given(c, "seed", c.Uint64),
+			EvalEvery:     given(c, "eval-every", c.Int64),
+			SaveEvery:     given(c, "save-every", c.Int64),
+			Chunk:         given(c, "chunk", c.Int),
+			EMA:           given(c, "ema", c.Float64),
+			SampleEvery:   given(c, "sample-every", c.Int64),
+			SampleSeconds: given(c, "sample-seconds", c.Float64),
+			SamplePrompts: given(c, "sample-prompts", c.Int),
 		},
 	}
 	if c.IsSet("precision") {

@@ -226,7 +226,7 @@ func (p *Plan) Start(d *Data, setup train.Setup) (*train.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	setup.Out, setup.Meta = p.out, meta
+	setup.Out, setup.Meta, setup.SampleRate = p.out, meta, p.Audio.SampleRate
 	if p.comm != nil {
 		setup.Comm = p.comm
 	}

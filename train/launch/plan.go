@@ -54,6 +54,12 @@ type Plan struct {
 	Features *kaldifeat.Config
 	Given    *GivenFeatures
 
+	// InitFrom is the model file a new run starts from
+	// (Request.InitFrom), or that a resumed run was started from; nil:
+	// random weights.
+	InitFrom *modelfile.InitFrom
+	init     *initModel // a new run's InitFrom, loaded
+
 	out                  string
 	comm                 Processes
 	trainRows, validRows []int
@@ -65,6 +71,9 @@ type Plan struct {
 func Prepare(req Request) (*Plan, error) {
 	p := &Plan{out: req.Out, comm: req.Comm}
 	var err error
+	if req.Resume && req.InitFrom != "" {
+		return nil, &train.OptionError{Option: "InitFrom", After: " starts a new run; a resumed run continues from its own checkpoint"}
+	}
 	if req.Resume {
 		err = p.resume(req)
 	} else {
@@ -85,7 +94,11 @@ func Prepare(req Request) (*Plan, error) {
 		return nil, err
 	}
 	p.Corpus, p.Train, p.Valid, p.ValidName = s.corp, s.train, s.valid, s.validName
-	if p.Checkpoint == nil {
+	if p.init != nil {
+		if p.Audio, err = p.initAudio(p.init, req); err != nil {
+			return nil, err
+		}
+	} else if p.Checkpoint == nil {
 		p.Audio = audio.DefaultSettings()
 		p.Audio.SampleRate = CommonRate(p.Train)
 		p.Audio = req.Audio.Apply(p.Audio)
@@ -102,16 +115,22 @@ func Prepare(req Request) (*Plan, error) {
 	return p, nil
 }
 
-// start decides a new run: its architecture, options and initial weights.
+// start decides a new run: its architecture, options and initial weights
+// (random, or InitFrom's).
 func (p *Plan) start(req Request) error {
-	cfg, err := loadConfig(req.ConfigFile)
-	if err != nil {
-		return err
-	}
 	optimizer := ""
 	set(&optimizer, req.Options.Optimizer)
 	p.Options = req.Options.Apply(train.DefaultOptions(optimizer), req.Threads)
 	if err := p.Options.Validate(); err != nil {
+		return err
+	}
+	var err error
+	if req.InitFrom != "" {
+		p.init, err = p.initFrom(req)
+		return err
+	}
+	cfg, err := loadConfig(req.ConfigFile)
+	if err != nil {
 		return err
 	}
 	p.Model, err = causalconv.NewRandom(cfg, p.Options.Seed)
@@ -145,6 +164,9 @@ func (p *Plan) resume(req Request) error {
 		return &OpError{"resume", err}
 	}
 	_ = json.Unmarshal([]byte(ck.Metadata[MetaSource]), &p.Source)
+	if p.InitFrom, err = modelfile.ReadInitFrom(ck.Metadata); err != nil {
+		return &OpError{"resume", fmt.Errorf("%s: %w", ck.Path, err)}
+	}
 	p.Options = req.Options.Apply(ck.Options, req.Threads)
 	return nil
 }
@@ -217,6 +239,10 @@ func (p *Plan) condition(req Request) error {
 	var err error
 	if p.Checkpoint != nil {
 		if err := p.resumeCondition(); err != nil {
+			return err
+		}
+	} else if p.init != nil {
+		if err := p.initCondition(p.init, req); err != nil {
 			return err
 		}
 	} else if err := p.newCondition(req); err != nil {
@@ -342,8 +368,9 @@ func (p *Plan) givenCondition(req Request) (*causalconv.LocalCondition, error) {
 
 // Metadata returns what the run's files record beside the model: the
 // audio settings (modelfile.KeyAudio), the Source with absolute paths
-// (MetaSource), the speaker table (modelfile.KeySpeakers) and the feature
-// settings (modelfile.KeyFeatures).
+// (MetaSource), the speaker table (modelfile.KeySpeakers), the feature
+// settings (modelfile.KeyFeatures) and the model file the run started
+// from (modelfile.KeyInitFrom).
 func (p *Plan) Metadata() (map[string]string, error) {
 	audioMeta, err := modelfile.AudioMeta(p.Audio)
 	if err != nil {
@@ -363,6 +390,9 @@ func (p *Plan) Metadata() (map[string]string, error) {
 		if meta[modelfile.KeyFeatures], err = modelfile.FeaturesMeta(*p.Features); err != nil {
 			return nil, err
 		}
+	}
+	if p.InitFrom != nil {
+		meta[modelfile.KeyInitFrom] = p.initFromMeta()
 	}
 	return meta, nil
 }

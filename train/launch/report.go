@@ -27,6 +27,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	rf := cfg.ReceptiveField()
 	fmt.Fprintf(&b, "model: %d layers, receptive field %d samples (%.1f ms at %d Hz), %d parameters, %.2f MFLOP per trained sample\n",
 		cfg.Layers(), rf, 1000*float64(rf)/float64(rate), rate, p.Model.NumParams(), float64(cfg.FLOPs().Train())/1e6)
+	if p.InitFrom != nil {
+		fmt.Fprintf(&b, "initial weights: %s (sha256 %.12s…)\n", p.InitFrom.Path, p.InitFrom.SHA256)
+	}
 	fmt.Fprintf(&b, "data: %s (%d files)\n", p.Corpus.Source, len(p.Corpus.Entries))
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -21,9 +21,19 @@ type Request struct {
 	Resume bool
 	// ConfigFile is the architecture of a new run: a reference
 	// config.json (its base model) or a bare model object ("": the
-	// default model). A resumed run only checks that it describes the
-	// run's own model.
+	// default model). A resumed run, or one started from InitFrom's
+	// .safetensors model, only checks that it describes that model.
 	ConfigFile string
+	// InitFrom, if set, starts a new run from the weights of this model
+	// file rather than random ones: one of ours (.safetensors: a best,
+	// last or step file, whose training state is ignored) or a PyTorch
+	// state_dict (.pt, .pth; its architecture is ConfigFile's, or the
+	// default model's). The run takes the model's architecture, speaker
+	// table, local conditioning (its feature normalisation included) and
+	// audio settings, with a fresh optimizer at step 0; the file's path
+	// and SHA-256 are recorded in the run's metadata
+	// (modelfile.KeyInitFrom). See Plan.initFrom.
+	InitFrom string
 	// Options are the training options given.
 	Options OptionChanges
 	// Threads is the number of worker threads (0: all cores); it does
@@ -91,6 +101,10 @@ type OptionChanges struct {
 	EvalEvery, SaveEvery *int64
 	Chunk                *int
 	Precision            *causalconv.Precision
+	EMA                  *float64
+	SampleEvery          *int64
+	SampleSeconds        *float64
+	SamplePrompts        *int
 }
 
 // Apply returns base with the given options set, and threads (0: all
@@ -114,6 +128,17 @@ func (c OptionChanges) Apply(base train.Options, threads int) train.Options {
 	set(&o.EvalEvery, c.EvalEvery)
 	set(&o.SaveEvery, c.SaveEvery)
 	set(&o.Chunk, c.Chunk)
+	set(&o.EMA, c.EMA)
+	set(&o.SampleEvery, c.SampleEvery)
+	set(&o.SampleSeconds, c.SampleSeconds)
+	set(&o.SamplePrompts, c.SamplePrompts)
+	// Checkpoints of older versions stored no sampling settings.
+	if o.SampleSeconds == 0 {
+		o.SampleSeconds = train.DefaultSampleSeconds
+	}
+	if o.SamplePrompts == 0 {
+		o.SamplePrompts = train.DefaultSamplePrompts
+	}
 	o.Threads = threads
 	if o.Threads <= 0 {
 		o.Threads = runtime.NumCPU()
