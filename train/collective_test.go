@@ -159,12 +159,20 @@ func runRanksOf(t *testing.T, n int, out string, o Options, cfg causalconv.Confi
 // Two processes, each stepping half of every batch, end with the weights,
 // optimizer state and log of one process, bit for bit; a stop requested
 // of one process stops both after the same step, and the resumed run
-// ends where the whole one did.
+// ends where the whole one did. With a moving average (EMA) every process
+// keeps the same one without communicating.
 func TestTwoProcessesEqualOne(t *testing.T) {
-	for _, optimizer := range []string{SGD, Adam} {
-		t.Run(optimizer, func(t *testing.T) {
-			o := tinyOptions(optimizer)
-			o.Batch = 4
+	for _, c := range []struct {
+		optimizer string
+		ema       float64
+	}{{SGD, 0}, {Adam, 0}, {Adam, 0.9}} {
+		name := c.optimizer
+		if c.ema > 0 {
+			name += "_ema"
+		}
+		t.Run(name, func(t *testing.T) {
+			o := tinyOptions(c.optimizer)
+			o.Batch, o.EMA = 4, c.ema
 			one := t.TempDir()
 			r := newTinyRun(t, one, o)
 			if err := r.Train(context.Background()); err != nil {
