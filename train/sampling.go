@@ -108,8 +108,11 @@ func (r *Run) writeSamples(ctx context.Context) error {
 	prompts := r.samplePrompts()
 	var buf []float32
 	total := 0
+	var gen time.Duration
 	for k, p := range prompts {
+		tg := time.Now()
 		classes, start, err := r.sample(ctx, packed, p, k, rate, &buf)
+		gen += time.Since(tg)
 		if err != nil {
 			return fmt.Errorf("sample %d (file %d): %w", k, p.file, err)
 		}
@@ -139,7 +142,7 @@ func (r *Run) writeSamples(ctx context.Context) error {
 			return err
 		}
 	}
-	r.logf("step %d: wrote %d samples in %s (%d generated samples in %.1fs)", r.st.Step, len(prompts), dir, total, time.Since(t0).Seconds())
+	r.logf("step %d: wrote %d samples in %s in %.1fs (%d samples generated in %.1fs)", r.st.Step, len(prompts), dir, time.Since(t0).Seconds(), total, gen.Seconds())
 	return nil
 }
 
