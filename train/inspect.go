@@ -81,6 +81,13 @@ type ModelInfo struct {
 	OptimizerTensors int    `json:"optimizer_tensors"`
 	OptimizerBytes   int64  `json:"optimizer_bytes"`
 	ParameterBytes   int64  `json:"parameter_bytes"`
+	// RawWeightBytes are the raw weights of a checkpoint of a run with a
+	// moving average (Options.EMA), whose model tensors are the average
+	// (0 for other files).
+	RawWeightBytes int64 `json:"raw_weight_bytes,omitempty"`
+	// InitFrom is the model file the run started from (nil: random
+	// weights, or not recorded).
+	InitFrom *modelfile.InitFrom `json:"init_from,omitempty"`
 }
 
 // TrainingInfo is the training state of a checkpoint, as far as a person
@@ -176,8 +183,13 @@ func Inspect(path string, o InspectOptions) (*ModelInfo, error) {
 	if mi.Best != nil {
 		mi.Kind, mi.Step = KindBest, &mi.Best.Step
 	}
+	if mi.InitFrom, err = modelfile.ReadInitFrom(f.Metadata); err != nil {
+		return nil, err
+	}
 	for _, t := range f.Extra {
-		if strings.HasPrefix(t.Name, optimizerPrefix) {
+		if strings.HasPrefix(t.Name, optimizerPrefix+rawBuffer+".") {
+			mi.RawWeightBytes += int64(len(t.Data))
+		} else if strings.HasPrefix(t.Name, optimizerPrefix) {
 			mi.OptimizerTensors++
 			mi.OptimizerBytes += int64(len(t.Data))
 		}
@@ -321,6 +333,9 @@ func (m *ModelInfo) WriteText(w io.Writer) error {
 	if d := m.TrainData; d != nil {
 		fmt.Fprintf(&b, "Data       : %s\n", describeTrainData(*d))
 	}
+	if f := m.InitFrom; f != nil {
+		fmt.Fprintf(&b, "Init from  : %s (sha256 %s)\n", f.Path, f.SHA256)
+	}
 	switch {
 	case m.Resumable:
 		fmt.Fprintf(&b, "Resumable  : yes (training state and optimizer state)\n")
@@ -342,6 +357,9 @@ func (m *ModelInfo) describeSize() string {
 	size += "; parameters " + humanize.Bytes(m.ParameterBytes)
 	if m.OptimizerTensors > 0 {
 		size += fmt.Sprintf(", optimizer state %s in %d tensors", humanize.Bytes(m.OptimizerBytes), m.OptimizerTensors)
+	}
+	if m.RawWeightBytes > 0 {
+		size += fmt.Sprintf(", raw weights %s (the parameters are their moving average)", humanize.Bytes(m.RawWeightBytes))
 	}
 	return size
 }
@@ -482,6 +500,9 @@ func describeOptimizer(o Options) string {
 	}
 	if o.Clip > 0 {
 		s += fmt.Sprintf(", clip %g", o.Clip)
+	}
+	if o.EMA > 0 {
+		s += fmt.Sprintf("; weights averaged, decay %g", o.EMA)
 	}
 	return s
 }

@@ -325,7 +325,7 @@ func UnigramBits(files [][]int32, q int) float64 {
 // with the classes: each unit's whole utterance's, so they grow with the
 // longest file, not with the corpus.
 type Memory struct {
-	Model      int64 // the parameters
+	Model      int64 // the parameters (and their average, with Options.EMA)
 	Optimizer  int64 // the optimizer's state (Adam: two moments) and the summed gradient
 	Gradients  int64 // one gradient slot per chunk of the largest batch (batch × ⌈crop/chunk⌉)
 	Workspaces int64 // the workers' activations and scratch, all threads
@@ -345,6 +345,9 @@ func (r *Run) Memory() Memory {
 	n := int64(len(r.eng.grad))
 	var m Memory
 	m.Model = 4 * n
+	if r.ema != nil {
+		m.Model += 4 * n // the average
+	}
 	m.Optimizer = 4 * n
 	for _, b := range r.opt.State() {
 		m.Optimizer += 4 * int64(len(b.Data))
