@@ -87,12 +87,9 @@ func TestEMARunAndResume(t *testing.T) {
 			t.Fatalf("raw weight %d: stored %v, trained %v", i, got[i], raw[i])
 		}
 	}
-	mi, err := Inspect(filepath.Join(whole, LastFile), InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !mi.Resumable || mi.RawWeightBytes != int64(4*len(raw)) || mi.OptimizerTensors != 2*len(last.Model.Tensors()) {
-		t.Errorf("Inspect: resumable %v (%s), raw weights %d bytes, %d optimizer tensors", mi.Resumable, mi.ResumeProblem, mi.RawWeightBytes, mi.OptimizerTensors)
+	// nextsample model finds it resumable (the raw weights included).
+	if p := resumeProblem(last.File, last.Options); p != "" {
+		t.Errorf("resume problem of an averaged checkpoint: %s", p)
 	}
 	best, err := modelfile.Load(filepath.Join(whole, BestFile))
 	if err != nil {

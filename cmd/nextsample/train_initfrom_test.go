@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,10 +70,26 @@ func TestTrainInitFromWithEMAResumes(t *testing.T) {
 	if rec, _ := modelfile.ReadInitFrom(mf.Metadata); rec == nil || rec.Path != model {
 		t.Errorf("the resumed run's file records init_from %+v", rec)
 	}
+	// nextsample model says what the checkpoint holds and where it started.
+	code, stdout, stderr := runTrainCLI(t, "model", filepath.Join(split, train.LastFile))
+	for _, want := range []string{"raw weights", "weights averaged, decay 0.95", "Init from  : " + model, "Resumable  : yes"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("model: exit %d, output lacks %q:\n%s%s", code, want, stdout, stderr)
+		}
+	}
 	// eval scores the model tensors: the average, as validation did.
-	code, stdout, stderr := runTrainCLI(t, "eval", "--model", filepath.Join(whole, train.BestFile))
-	if code != 0 || !strings.Contains(stdout, "bits/sample") {
-		t.Errorf("eval of the averaged model: exit %d: %s%s", code, stdout, stderr)
+	best, err := modelfile.Load(filepath.Join(whole, train.BestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := modelfile.ReadBest(best.Metadata)
+	if err != nil || rec == nil {
+		t.Fatalf("best.safetensors records %v (%v)", rec, err)
+	}
+	code, stdout, stderr = runTrainCLI(t, "eval", "--model", filepath.Join(whole, train.BestFile), "--json")
+	var res evalResult
+	if code != 0 || json.Unmarshal([]byte(stdout), &res) != nil || math.Abs(res.BitsPerSample-rec.ValBits) > 1e-6 {
+		t.Errorf("eval of the averaged model: exit %d, %+v; training recorded %v bits: %s", code, res, rec.ValBits, stderr)
 	}
 
 	other := filepath.Join(t.TempDir(), "other.json")
