@@ -21,7 +21,9 @@ type Baselines struct {
 }
 
 // writePlot draws training and validation bits per sample against the step,
-// with the baselines as horizontal lines, as a PNG.
+// with the baselines as horizontal lines, as a PNG. A run with a moving
+// average (Options.EMA) has two validation curves: the average's
+// ("validation (EMA)") and, thinner, the raw weights'.
 func writePlot(w io.Writer, rows []LogRow, base Baselines, title string) error {
 	p := plot.New()
 	p.Title.Text = title
@@ -32,7 +34,7 @@ func writePlot(w io.Writer, rows []LogRow, base Baselines, title string) error {
 	p.Legend.XOffs = vg.Points(30)
 	p.Legend.YOffs = vg.Points(10)
 
-	var trainPts, valPts plotter.XYs
+	var trainPts, valPts, rawPts plotter.XYs
 	var last int64
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, r := range rows {
@@ -45,6 +47,10 @@ func writePlot(w io.Writer, rows []LogRow, base Baselines, title string) error {
 		if isFinite(r.ValBits) {
 			valPts = append(valPts, plotter.XY{X: float64(r.Step), Y: r.ValBits})
 			lo, hi = math.Min(lo, r.ValBits), math.Max(hi, r.ValBits)
+		}
+		if isFinite(r.ValRawBits) {
+			rawPts = append(rawPts, plotter.XY{X: float64(r.Step), Y: r.ValRawBits})
+			lo, hi = math.Min(lo, r.ValRawBits), math.Max(hi, r.ValRawBits)
 		}
 	}
 	if last == 0 {
@@ -68,7 +74,20 @@ func writePlot(w io.Writer, rows []LogRow, base Baselines, title string) error {
 		l.Width = vg.Points(1.5)
 		pts.Color = l.Color
 		p.Add(l, pts)
-		p.Legend.Add("validation", l)
+		name := "validation"
+		if len(rawPts) > 0 {
+			name = "validation (EMA)"
+		}
+		p.Legend.Add(name, l)
+	}
+	if len(rawPts) > 0 {
+		l, err := plotter.NewLine(rawPts)
+		if err != nil {
+			return err
+		}
+		l.Color = color.RGBA{R: 120, G: 60, B: 170, A: 255}
+		p.Add(l)
+		p.Legend.Add("validation (raw weights)", l)
 	}
 	for _, b := range []struct {
 		name string

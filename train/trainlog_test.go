@@ -53,6 +53,9 @@ func TestPlotIsAPNG(t *testing.T) {
 		r := LogRow{Step: s, TrainBits: 8 - float64(s)/20, ValBits: math.NaN()}
 		if s%10 == 0 {
 			r.ValBits = 8.1 - float64(s)/25
+			r.ValRawBits = r.ValBits + 0.05 // a run with an average
+		} else {
+			r.ValRawBits = math.NaN()
 		}
 		rows = append(rows, r)
 	}
