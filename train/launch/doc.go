@@ -20,7 +20,9 @@
 // run without touching audio: for a new run the architecture (the
 // request's config file, or causalconv.DefaultConfig), the options
 // (train.DefaultOptions of the optimizer, with the request's changes) and
-// random initial weights; for a resumed one (Request.Resume) the
+// random initial weights, or with Request.InitFrom a model file's weights
+// and, with them, its architecture, conditioning and audio settings
+// (initfrom.go); for a resumed one (Request.Resume) the
 // checkpoint Out/last.safetensors, whose options the request's changes
 // apply to and whose preprocessing and corpus it keeps. Then the corpus
 // (see Source) and its splits, the audio settings of a new run (the
@@ -95,6 +97,7 @@
 //
 // Errors about an option name it by its Go name (a field of Request,
 // EvalRequest or train.Options) in a *train.OptionError, and failures of
-// resuming or conditioning are *OpError values, so that a CLI can print
-// its own flag names.
+// resuming, starting from a model or conditioning are *OpError values
+// (Op "resume", "init from", "condition speaker", ...), so that a CLI can
+// print its own flag names.
 package launch
