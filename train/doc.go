@@ -49,6 +49,13 @@
 // Package train/launch starts and resumes runs from a corpus and the
 // options a user gave, as the CLI does.
 //
+// Two options add to a run without changing its steps. Options.EMA keeps
+// an exponential moving average of the weights, which becomes the model
+// the run validates, chooses as best and saves, the raw weights being
+// training state (ema.go). Options.SampleEvery writes, every so many
+// steps, the model's continuations of fixed prompts as WAV files and
+// spectrograms, so that a user can hear the run improve (sampling.go).
+//
 // # Data
 //
 // A run reads its corpus through a Dataset: the classes of each file, read a
