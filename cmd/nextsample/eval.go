@@ -31,7 +31,7 @@ func evalCommand() *cli.Command {
 			"  nextsample eval --model runs/latest/best.safetensors\n" +
 			"  nextsample eval --model runs/fsdd/best.safetensors --data /data/fsdd/manifest.csv --split test --json",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "model `FILE` (.safetensors) written by nextsample train", Required: true},
+			&cli.StringFlag{Name: "model", Usage: "model `FILE` (.safetensors) written by nextsample train", DefaultText: "the bundled base model, " + BundledModel},
 			&cli.StringFlag{Name: "data", Usage: "a `DIR` of audio files (WAV, FLAC, SPHERE), a Kaldi data directory (with wav.scp) or a manifest.csv", DefaultText: "the training run's corpus, validation files"},
 			&cli.StringFlag{Name: "split", Usage: "score only this manifest split", DefaultText: "every file"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object: bits_per_sample, nats_per_sample, samples, files"},
@@ -58,7 +58,11 @@ func runEval(c *cli.Context) error {
 		return fmt.Errorf("eval: unexpected argument %q (the model and corpus are given with --model and --data)", c.Args().First())
 	}
 	ctx := c.Context
-	mf, err := modelfile.Load(c.String("model"))
+	path, err := modelPath(c, "eval")
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	mf, err := modelfile.Load(path)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

@@ -70,8 +70,8 @@ func featuresCommand() *cli.Command {
 			"  nextsample features --model runs/fsdd/best.safetensors --layers skip,z:all \\\n" +
 			"      --data samples/fsdd/manifest.csv --out /tmp/learned",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "learned features of this model `FILE` (.safetensors)"},
-			&cli.StringFlag{Name: "kind", Usage: "fbank or mfcc (Kaldi baselines), or learned (with --model)"},
+			&cli.StringFlag{Name: "model", Usage: "learned features of this model `FILE` (.safetensors)", DefaultText: "the bundled base model, " + BundledModel + ", unless --kind fbank|mfcc"},
+			&cli.StringFlag{Name: "kind", Usage: "fbank or mfcc (Kaldi baselines), or learned (of --model or the bundled base model)", DefaultText: "learned"},
 			&cli.StringFlag{Name: "data", Usage: "a `DIR` of audio files (WAV, FLAC, SPHERE), a Kaldi data directory (with wav.scp) or a manifest.csv", Required: true},
 			&cli.StringFlag{Name: "out", Usage: "output `DIR`", Required: true},
 			&cli.StringFlag{Name: "format", Usage: "ark, npy or htk", Value: featio.FormatArk},
@@ -141,16 +141,14 @@ func runFeatures(c *cli.Context) error {
 // kind of features (fbank, mfcc, or learned with --model) and the format.
 func featureFlags(c *cli.Context) (kind, format string, err error) {
 	kind = c.String("kind")
-	learned := c.IsSet("model")
+	// Learned features unless --kind names a Kaldi baseline: of --model, or
+	// of the bundled base model when it is not given.
+	learned := c.IsSet("model") || kind == "" || kind == featio.KindLearned
 	switch {
-	case learned && kind != "" && kind != featio.KindLearned:
+	case c.IsSet("model") && kind != "" && kind != featio.KindLearned:
 		return "", "", fmt.Errorf("features: --model makes learned features; --kind %s does not go with it", kind)
-	case !learned && kind == featio.KindLearned:
-		return "", "", errors.New("features: --kind learned needs --model")
-	case !learned && kind == "":
-		return "", "", errors.New("features: give --model FILE (learned features) or --kind fbank|mfcc")
 	case !learned && kind != featio.KindFbank && kind != featio.KindMFCC:
-		return "", "", fmt.Errorf("features: unknown --kind %q (want fbank, mfcc, or learned with --model)", kind)
+		return "", "", fmt.Errorf("features: unknown --kind %q (want fbank, mfcc, or learned)", kind)
 	}
 	if learned {
 		kind = featio.KindLearned
@@ -217,7 +215,11 @@ func featureRecipe(c *cli.Context, kind string, entries []corpus.Entry) (*featur
 		r, err := features.KaldiRecipe(features.KaldiOptions{Kind: kind, SampleRate: rate, Frames: frames, Dither: c.Float64("dither"), Resample: c.Bool("resample")})
 		return r, nil, err
 	}
-	mf, err := modelfile.Load(c.String("model"))
+	path, err := modelPath(c, "features")
+	if err != nil {
+		return nil, nil, err
+	}
+	mf, err := modelfile.Load(path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -168,9 +168,7 @@ func TestFeaturesRefuses(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--data", manifest, "--out", out}, "give --model FILE"},
 		{[]string{"--kind", "plp", "--data", manifest, "--out", out}, `unknown --kind "plp"`},
-		{[]string{"--kind", "learned", "--data", manifest, "--out", out}, "needs --model"},
 		{[]string{"--model", model, "--kind", "fbank", "--data", manifest, "--out", out}, "does not go with it"},
 		{[]string{"--kind", "fbank", "--layers", "z:all", "--data", manifest, "--out", out}, "--layers is for learned features"},
 		{[]string{"--model", model, "--sample-rate", "16000", "--data", manifest, "--out", out}, "not the --sample-rate 16000 given"},

@@ -69,7 +69,7 @@ func generateCommand() *cli.Command {
 			"  nextsample generate --model best.safetensors --seconds 5 --count 8 --temperature 0.9 --out 'babble-{i}.wav'\n" +
 			"  nextsample generate --model best.safetensors --prompt in.wav --samples 8000 --out - | play -",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "model `FILE` (.safetensors) written by nextsample train", Required: true},
+			&cli.StringFlag{Name: "model", Usage: "model `FILE` (.safetensors) written by nextsample train", DefaultText: "the bundled base model, " + BundledModel},
 			&cli.StringFlag{Name: "prompt", Usage: "WAV `FILE` to continue (- for standard input)", DefaultText: "silence"},
 			&cli.Float64Flag{Name: "seconds", Usage: "length of each continuation in seconds (or give --samples)"},
 			&cli.IntFlag{Name: "samples", Usage: "length of each continuation in samples (or give --seconds)"},
@@ -127,8 +127,12 @@ func parseGenerate(c *cli.Context) (*genRequest, error) {
 	if c.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (the prompt is given with --prompt)", c.Args().First())
 	}
+	model, merr := modelPath(c, "generate")
+	if merr != nil {
+		return nil, merr
+	}
 	r := &genRequest{
-		modelPath:  c.String("model"),
+		modelPath:  model,
 		promptPath: c.String("prompt"),
 		opts: causalconv.ContinueOptions{
 			Count: c.Int("count"), Temperature: c.Float64("temperature"), Seed: c.Uint64("seed"),
