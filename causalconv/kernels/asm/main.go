@@ -96,6 +96,8 @@ func main() {
 	fmaPeak(avx2)
 	bf16Peak(false)
 	bf16Peak(true)
+	// What kind of machine this is (../machine.go).
+	cpuid()
 	Generate()
 	if *dispatch != "" {
 		if err := writeDispatch(*dispatch); err != nil {
