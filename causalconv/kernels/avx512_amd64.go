@@ -20,8 +20,8 @@ func avx512() Set {
 	s.MatVecT = matVecTAVX512
 	s.MatVecTBF16 = matVecTBF16AVX512
 	// The ymm kernel: with 8 streams a zmm FMA would be half idle, and
-	// zmm FMAs are no faster than ymm ones on the CPU measured (see
-	// asm/matvec512.go).
+	// zmm FMAs are no faster than ymm ones on zen4, where it was measured
+	// (see asm/matvec512.go; the same on every kind, see sets_amd64.go).
 	s.MatVecBatch = matVecBatchAVX2
 	if hasAVX512BF16() {
 		s.GemmNNBF16 = gemmNNBF16AVX512
@@ -34,7 +34,8 @@ func avx512() Set {
 
 const (
 	// nnKC bounds the depth of one GemmNN panel: 128 rows × 48 floats =
-	// 24 KiB, three quarters of this CPU's 32 KiB L1d, so the panel stays
+	// 24 KiB, three quarters of zen4's 32 KiB L1d (zen5 and the Intel
+	// machine have 48 KiB; the same size serves all), so the panel stays
 	// there while every row tile of A streams past it. Deeper products are
 	// cut into blocks of equal depth ≤ nnKC, accumulating into C.
 	nnKC = 128

@@ -44,19 +44,37 @@
 //
 // # Speed
 //
-// On the AMD EPYC machines this project is benchmarked on (family 25 model
-// 17, Zen 4 "Genoa" by CPUID), a zmm FMA has the throughput of two ymm
-// FMAs: one core peaks at ~115 GFLOP/s (BenchmarkFMAPeak), not the 224
-// that two full-width 512-bit pipes would give. The GEMMs reach 85–90% of
-// that on the network's shapes, and the AVX2 set is about as fast as the
-// AVX-512 one; see bench_test.go.
+// The project's machines are of three kinds (DetectMachine reads which
+// from CPUID; Kind names them). Per core, as BenchmarkFMAPeak and
+// BenchmarkBF16Peak measure them:
+//
+//	kind          CPU                                  fp32 FMA zmm / ymm   bf16 (VDPBF16PS) zmm
+//	zen4          AMD EPYC family 25 (0x19), Zen 4     ~115 / ~115 GFLOP/s  ~227 GFLOP/s
+//	zen5          AMD EPYC family 26 (0x1A), Zen 5     ~245 (full width)    ~505 GFLOP/s
+//	intel-avx512  Intel Xeon, family 6 model 207       ~172 / ~85 GFLOP/s   ~84 GFLOP/s
+//	              (Emerald Rapids, no AMX exposed)
+//
+// On zen4 a zmm FMA issues as two 256-bit halves, so it has the
+// throughput of two ymm FMAs, and 512-bit code wins through its 32
+// registers and mask registers, not wider arithmetic; the GEMMs reach
+// 85–90% of the peak on the network's shapes, and the AVX2 set is about
+// as fast as the AVX-512 one (see bench_test.go). zen5 and intel-avx512
+// have full-width 512-bit FMAs. The tile shapes and block sizes are the
+// same on all kinds: on the full-width Intel machine the 8×48 fp32
+// register tile reaches 155 GFLOP/s per core on an L1-resident panel
+// (BenchmarkMicroTile, 90% of 172), and no alternative has been measured
+// to pay yet. A per-kind choice would go where the sets are built
+// (sets_amd64.go).
 //
 // # Mixed precision
 //
 // GemmNNBF16 and GemmNTBF16 round the operands to bfloat16 and sum in
-// float32 (VDPBF16PS, AVX512_BF16), at twice the FMA peak per core
-// (BenchmarkBF16Peak: ~228 GFLOP/s of model arithmetic). They are optional:
-// nil on sets without them. gemmbf16.go states their accuracy.
+// float32 (VDPBF16PS, AVX512_BF16). On zen4 and zen5 that is twice the
+// fp32 FMA peak per core (BenchmarkBF16Peak: ~227 GFLOP/s of model
+// arithmetic on zen4); on intel-avx512 it is half of it, and bf16
+// training is slower than fp32 there (52K against 78K timesteps/s).
+// Machine.BF16Faster says which. They are optional: nil on sets without
+// them. gemmbf16.go states their accuracy.
 //
 // # Generation
 //

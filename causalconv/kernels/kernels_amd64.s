@@ -13293,3 +13293,15 @@ bf16Peak256_loop:
 	JNZ  bf16Peak256_loop
 	VZEROUPPER
 	RET
+
+// func cpuid(eax uint32, ecx uint32) (a uint32, b uint32, c uint32, d uint32)
+// Requires: CPUID
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eax+0(FP), AX
+	MOVL ecx+4(FP), CX
+	CPUID
+	MOVL AX, a+8(FP)
+	MOVL BX, b+12(FP)
+	MOVL CX, c+16(FP)
+	MOVL DX, d+20(FP)
+	RET

@@ -9,10 +9,11 @@ import (
 
 // BenchmarkFMAPeak measures the FMA throughput of one core with a loop of
 // independent register-only FMAs (asm/elementwise.go, fmaPeak): the
-// ceiling the GEMM rates are to be compared with. On the Zen 5 VMs this
-// project runs on, zmm and ymm FMAs reach the same ~115 GFLOP/s per core
-// (a 512-bit FMA issues as two 256-bit halves), half the 224 GFLOP/s that
-// two full-width 512-bit pipes would give.
+// ceiling the GEMM rates are to be compared with. On zen4 (AMD family 25),
+// zmm and ymm FMAs reach the same ~115 GFLOP/s per core (a 512-bit FMA
+// issues as two 256-bit halves); on zen5 (family 26) zmm reaches ~245, and
+// on intel-avx512 (family 6 model 207) zmm ~172 against ymm ~85 (see
+// machine.go for the kinds).
 //
 // BenchmarkMicroTile is the GEMM register tile alone on a panel in L1 (k =
 // 128): the best a GEMM call can do.
@@ -41,7 +42,9 @@ func BenchmarkFMAPeak(b *testing.B) {
 // BenchmarkBF16Peak is BenchmarkFMAPeak with VDPBF16PS (bf16 pairs
 // multiplied, accumulated in float32): 2 multiply-adds per 32-bit lane, so
 // one zmm instruction is 32 multiply-adds (64 FLOPs) against an FMA's 16.
-// Its ratio to BenchmarkFMAPeak is the most a bf16 GEMM can gain.
+// Its ratio to BenchmarkFMAPeak is the most a bf16 GEMM can gain: about 2
+// on zen4 and zen5, 0.5 on intel-avx512, where bf16 loses
+// (Machine.BF16Faster).
 func BenchmarkBF16Peak(b *testing.B) {
 	if !hasAVX512BF16() {
 		b.Skip("no AVX512_BF16")

@@ -909,3 +909,6 @@ func bf16Peak512(n int)
 
 // bf16Peak256 runs n iterations of 24 independent VDPBF16PS (benchmarks only).
 func bf16Peak256(n int)
+
+// cpuid executes CPUID with leaf eax and subleaf ecx and returns EAX, EBX, ECX and EDX.
+func cpuid(eax uint32, ecx uint32) (a uint32, b uint32, c uint32, d uint32)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -143,13 +142,7 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "# nextsample bench kernels=%s precision=%s threads=%d statistic=%s config=%s\n",
-		opt.Kernels.Name, opt.Precision, opt.Threads, opt.Statistic, cmp.Or(cfg.Path, "built-in (reference config.json)"))
-	for _, v := range cfg.Variants {
-		f := v.Model.FLOPs()
-		fmt.Fprintf(stderr, "# variant %s: receptive_field=%d fwd_gemm_flops_per_timestep=%d train_flops_per_timestep=%d\n",
-			v.Name, v.Model.ReceptiveField(), f.Forward(), f.Train())
-	}
+	bench.WriteHeader(stderr, cfg, opt)
 	runner := bench.Runner{Command: benchChildCommand(cfg, opt, stderr), Reference: ref, Diag: stderr}
 	return benchInterrupted(ctx, runner.Run(ctx, cfg, names, func(r bench.Report) {
 		if c.Bool("json") {

@@ -32,6 +32,7 @@ var flagNames = map[string]string{
 	"InitFrom":          "--init-from",
 	"init from":         "--init-from",
 	"SampleEvery":       "--sample-every",
+	"Precision":         "--precision",
 }
 
 // flagName returns the CLI's name for a library's option or operation.

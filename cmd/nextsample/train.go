@@ -256,7 +256,7 @@ func trainWith(c *cli.Context, comm *mpi.Comm) error {
 	if err != nil {
 		return commandError("train", err)
 	}
-	plan.WriteText(stderr)
+	plan.WriteText(stderr, flagName)
 	data, err := plan.Open(ctx, launch.CacheOptions{Dir: c.String("cache-dir"), Threads: plan.Options.Threads, Report: cacheReport(stderr, true)})
 	if err != nil {
 		return interrupted(ctx, commandError("train", err))

@@ -226,6 +226,11 @@ func TestTrainPrecision(t *testing.T) {
 	if !strings.Contains(stderr, "; bf16; ") {
 		t.Errorf("the run's summary line does not say bf16: %s", stderr)
 	}
+	// The note on a CPU where bf16 is the slower precision, and only there.
+	slow := !kernels.DetectMachine().BF16Faster()
+	if note := "--precision bf16 trains slower than fp32 here\n"; strings.Contains(stderr, "note: on this CPU (") != slow || strings.Contains(stderr, note) != slow {
+		t.Errorf("on %s (BF16Faster %v) the note is wrong or missing: %s", kernels.DetectMachine(), !slow, stderr)
+	}
 	ck, err := train.ReadCheckpoint(filepath.Join(out, train.LastFile))
 	if err != nil {
 		t.Fatal(err)

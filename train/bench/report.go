@@ -1,9 +1,38 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"strings"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
 )
+
+// WriteHeader writes the diagnostic lines `nextsample bench` prints on
+// stderr before its measurements, each starting with "#": the options,
+// the machine (kernels.DetectMachine: what kind of CPU the numbers come
+// from, as the kernels' speed depends on it) and each variant's model:
+//
+//	# nextsample bench kernels=avx512 precision=fp32 threads=2 statistic=best config=built-in (reference config.json)
+//	# machine: GenuineIntel family 6 model 207 (full-width AVX-512; bf16 dot products at half the fp32 FMA rate)
+//	# variant skip256: receptive_field=2047 fwd_gemm_flops_per_timestep=808960 train_flops_per_timestep=2410496
+//
+// o is as Config.Resolve returns it; a Config parsed from bytes (no Path)
+// is named the built-in one.
+func WriteHeader(w io.Writer, c *Config, o Options) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# nextsample bench kernels=%s precision=%s threads=%d statistic=%s config=%s\n",
+		o.Kernels.Name, o.Precision, o.Threads, o.Statistic, cmp.Or(c.Path, "built-in (reference config.json)"))
+	fmt.Fprintf(&b, "# machine: %s\n", kernels.DetectMachine())
+	for _, v := range c.Variants {
+		f := v.Model.FLOPs()
+		fmt.Fprintf(&b, "# variant %s: receptive_field=%d fwd_gemm_flops_per_timestep=%d train_flops_per_timestep=%d\n",
+			v.Name, v.Model.ReceptiveField(), f.Forward(), f.Train())
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
 // Report is a measurement as `nextsample bench` reports it: the Result,
 // with the peak RSS of the process that ran it, and, once a Reference

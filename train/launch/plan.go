@@ -60,6 +60,10 @@ type Plan struct {
 	InitFrom *modelfile.InitFrom
 	init     *initModel // a new run's InitFrom, loaded
 
+	// Machine is the CPU the run trains on (kernels.DetectMachine); Notes
+	// uses it to say when the precision asked for is a slow one here.
+	Machine kernels.Machine
+
 	out                  string
 	comm                 Processes
 	trainRows, validRows []int
@@ -82,10 +86,12 @@ func Prepare(req Request) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Before the corpus is loaded: a precision this CPU cannot run.
+	// Before the corpus is loaded: a precision this CPU cannot run. One
+	// it runs slowly is run all the same, with a note (Notes).
 	if err := causalconv.CheckPrecision(p.Options.Precision, kernels.Best()); err != nil {
 		return nil, err
 	}
+	p.Machine = kernels.DetectMachine()
 	if err := p.mergeSource(req); err != nil {
 		return nil, err
 	}

@@ -7,21 +7,22 @@ import (
 	"strings"
 
 	"github.com/nextsample/nextsample/audio/humanize"
+	"github.com/nextsample/nextsample/causalconv"
 )
 
 // The text forms of a run's plan and data: what nextsample train prints
 // before it trains, and what nextsample eval prints of what it scored.
 
-// WriteText writes what Prepare decided, before any audio is read: a
-// note on validation files left out for their speakers, the model and the
-// corpus.
+// WriteText writes what Prepare decided, before any audio is read: its
+// notes (Notes, each on a line starting "note: "), the model and the
+// corpus. Options are named as name says (see OptionName).
 //
 //	model: 20 layers, receptive field 5116 samples (639.5 ms at 8000 Hz), 415136 parameters, 0.83 MFLOP per trained sample
 //	data: /home/u/nextsample/samples/fsdd/manifest.csv (60 files)
-func (p *Plan) WriteText(w io.Writer) error {
+func (p *Plan) WriteText(w io.Writer, name OptionName) error {
 	var b strings.Builder
-	if l := p.LeftOut; l.Files > 0 {
-		fmt.Fprintf(&b, "note: validation leaves out %d of its %d files, of speakers not in the training set (%s)\n", l.Files, l.Of, humanize.FirstFew(l.Speakers, 3))
+	for _, n := range p.Notes(name) {
+		fmt.Fprintf(&b, "note: %s\n", n)
 	}
 	cfg, rate := p.Model.Config, p.Audio.SampleRate
 	rf := cfg.ReceptiveField()
@@ -33,6 +34,32 @@ func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "data: %s (%d files)\n", p.Corpus.Source, len(p.Corpus.Entries))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Notes are what the user of a plan should know that is no reason to
+// refuse it, one line each (without the "note: " WriteText puts before
+// them): validation files left out for their speakers, and precision bf16
+// on a machine where it trains slower than fp32 (Machine.BF16Faster:
+// there VDPBF16PS runs at half the fp32 FMA rate). Options are named as
+// name says (see OptionName).
+func (p *Plan) Notes(name OptionName) []string {
+	var notes []string
+	if l := p.LeftOut; l.Files > 0 {
+		notes = append(notes, fmt.Sprintf("validation leaves out %d of its %d files, of speakers not in the training set (%s)", l.Files, l.Of, humanize.FirstFew(l.Speakers, 3)))
+	}
+	if m := p.Machine; p.Options.Precision == causalconv.PrecisionBF16 && !m.BF16Faster() {
+		notes = append(notes, fmt.Sprintf("on this CPU (%s family %d model %d) bf16 dot products run at half the fp32 rate: %s bf16 trains slower than fp32 here",
+			m.Vendor, m.Family, m.Model, optionName(name, "Precision")))
+	}
+	return notes
+}
+
+// optionName is name(option), or option for a nil name.
+func optionName(name OptionName, option string) string {
+	if name == nil {
+		return option
+	}
+	return name(option)
 }
 
 // WriteData writes the classes Open prepared for the plan (the training
@@ -84,9 +111,5 @@ func describeValidation(what string, b *Bound, name OptionName) string {
 	if b == nil {
 		return what
 	}
-	option := "ValSamples"
-	if name != nil {
-		option = name(option)
-	}
-	return fmt.Sprintf("%s; %d of its %d files, chosen by key hash for %s %d", what, b.Kept, b.Of, option, b.Limit)
+	return fmt.Sprintf("%s; %d of its %d files, chosen by key hash for %s %d", what, b.Kept, b.Of, optionName(name, "ValSamples"), b.Limit)
 }

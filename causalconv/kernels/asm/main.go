@@ -23,16 +23,31 @@
 //
 // # Machine model
 //
-// The kernels are tuned for the AMD EPYC cores this project runs on
-// (family 25 model 17, Zen 4 by CPUID: 32 KiB L1d, 1 MiB L2, two loads per
-// cycle, FMA latency 4 cycles) and are correct on any CPU with the features
-// the Go side checks before choosing them (AVX-512 F/BW/VL/DQ for the *512
-// functions, AVX2+FMA for the *256 ones, and AVX512_BF16 besides for the
-// *BF16 ones, see gemmbf16.go). On these machines a zmm FMA has the throughput of two ymm FMAs:
-// both reach ~115 GFLOP/s per core (BenchmarkFMAPeak), so 512-bit code
-// wins through its 32 registers and mask registers, not wider arithmetic.
-// To keep the FMA pipes busy a kernel needs at least ~8 independent FMA
-// chains and at most about one load per FMA.
+// The kernels are correct on any CPU with the features the Go side checks
+// before choosing them (AVX-512 F/BW/VL/DQ for the *512 functions,
+// AVX2+FMA for the *256 ones, and AVX512_BF16 besides for the *BF16 ones,
+// see gemmbf16.go). They were tuned on, and are measured on, three kinds
+// of machine (package kernels' DetectMachine tells them apart by CPUID,
+// read by cpuid.go here). Per core (BenchmarkFMAPeak, BenchmarkBF16Peak):
+//
+//   - zen4: AMD EPYC family 25 (0x19) model 17, Zen 4 (32 KiB L1d, 1 MiB
+//     L2, two loads per cycle, FMA latency 4 cycles). A zmm FMA has the
+//     throughput of two ymm FMAs: both reach ~115 GFLOP/s, so 512-bit code
+//     wins through its 32 registers and mask registers, not wider
+//     arithmetic. VDPBF16PS runs at twice the fp32 FMA rate (~227).
+//   - zen5: AMD EPYC family 26 (0x1A), Zen 5: full-width 512-bit FMAs,
+//     fp32 ~245 GFLOP/s, bf16 ~505.
+//   - intel-avx512: Intel Xeon family 6 model 207 (Emerald Rapids,
+//     AVX512_BF16, no AMX exposed): full-width zmm FMAs (~172 GFLOP/s,
+//     ymm ~85), but VDPBF16PS at half the fp32 rate (zmm ~84).
+//
+// The tile shapes and block sizes below are the same on all three. On
+// the full-width Intel machine the 8×48 fp32 register tile reaches 155
+// GFLOP/s per core on an L1-resident panel (90% of 172), and no
+// alternative has been measured to pay yet; a per-kind choice would go in
+// ../sets_amd64.go, where the Set is built. To keep the FMA pipes busy a
+// kernel needs at least ~8 independent FMA chains and at most about one
+// load per FMA.
 //
 // # Register allocation
 //
@@ -96,6 +111,8 @@ func main() {
 	fmaPeak(avx2)
 	bf16Peak(false)
 	bf16Peak(true)
+	// What kind of machine this is (../machine.go).
+	cpuid()
 	Generate()
 	if *dispatch != "" {
 		if err := writeDispatch(*dispatch); err != nil {
