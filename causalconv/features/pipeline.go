@@ -58,6 +58,11 @@ type Utterance struct {
 	Entry   corpus.Entry
 	Samples int // after preparation
 	Matrix  featio.Matrix
+	// Gain is the factor the preparation scaled the audio by
+	// (audio.Report.Gain: the peak or RMS normalisation, 1 without), so
+	// that audio made from the features (a vocoder's) can be given back
+	// the original's level by dividing by it.
+	Gain float64
 }
 
 // Run computes the features of entries with r on opts.Threads workers and
@@ -75,8 +80,12 @@ func Run(ctx context.Context, r *Recipe, entries []corpus.Entry, sink func(Utter
 		return Progress{Total: len(entries)}, err
 	}
 	loader := corpus.NewLoader(entries, r.Settings) // decodes each recording once
+	// gains[i] is written by the worker that loads entry i, before its
+	// result goes on the channel the sink receives it from.
+	gains := make([]float64, len(entries))
 	load := func(i int) ([]float32, error) {
-		x, _, err := loader.Load(ctx, i)
+		x, rep, err := loader.Load(ctx, i)
+		gains[i] = rep.Gain
 		return x, err
 	}
 	comps, err := newComputers(r, opts.Threads, len(entries))
@@ -94,7 +103,7 @@ func Run(ctx context.Context, r *Recipe, entries []corpus.Entry, sink func(Utter
 		}
 	}
 	return run(ctx, comps, r.Dim, len(entries), load, func(i, samples int, m featio.Matrix) error {
-		return sink(Utterance{Index: i, Entry: entries[i], Samples: samples, Matrix: m})
+		return sink(Utterance{Index: i, Entry: entries[i], Samples: samples, Matrix: m, Gain: gains[i]})
 	}, opts.Progress, opts.Speakers)
 }
 

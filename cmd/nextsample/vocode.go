@@ -45,6 +45,10 @@ func vocodeCommand() *cli.Command {
 			"Each utterance is written to OUT/<key>.wav, atomically, once every utterance\n" +
 			"is complete; on an error or Ctrl-C nothing is written. It prints samples per\n" +
 			"second and the real-time factor.\n\n" +
+			"The model speaks at the level it was trained on (the preparation's peak or RMS\n" +
+			"normalisation). With --data, each file is given back its original's level\n" +
+			"(the normalisation's gain undone; --level model keeps the model's); features\n" +
+			"given with --features carry no level, so those files stay at the model's.\n\n" +
 			"Examples:\n" +
 			"  nextsample vocode --model vocoder.safetensors --data samples/fsdd --out resynth/\n" +
 			"  nextsample vocode --model vocoder.safetensors --features feats.scp --out resynth/",
@@ -58,6 +62,7 @@ func vocodeCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the sampling; the same seed gives the same audio", Value: 1},
 			&cli.StringFlag{Name: "speaker", Usage: "speaker-conditioned models: the speaker `NAME` to speak as"},
 			&cli.BoolFlag{Name: "float", Usage: "write 32-bit float WAV instead of 16-bit PCM"},
+			&cli.StringFlag{Name: "level", Usage: "with --data: original (each file at its original's level) or model (the level the model was trained on)", Value: levelOriginal},
 			&cli.BoolFlag{Name: "bf16", Usage: "round the weight matrices to bfloat16 (faster; an approximation: every utterance then runs alone)"},
 			&cli.IntFlag{Name: "threads", Usage: "goroutines sharing the utterances", DefaultText: "all cores"},
 			sampleRateFlag(),
@@ -73,7 +78,17 @@ type vocodeJob struct {
 	settings audio.Settings
 	keys     []string
 	utts     []causalconv.Utterance
+	// gains[i] is the factor utterance i's audio was normalised by
+	// before its features were computed (with --data and --level
+	// original; nil otherwise): its output is divided by it.
+	gains []float64
 }
+
+// The values of vocode's --level.
+const (
+	levelOriginal = "original"
+	levelModel    = "model"
+)
 
 func runVocode(c *cli.Context) error {
 	ctx, stderr := c.Context, c.App.ErrWriter
@@ -150,6 +165,10 @@ func prepareVocode(c *cli.Context) (*vocodeJob, error) {
 		return nil, errors.New("give --features or --data, not both")
 	case spec != "" && c.IsSet("split"):
 		return nil, errors.New("--split goes with --data")
+	case c.String("level") != levelOriginal && c.String("level") != levelModel:
+		return nil, fmt.Errorf("--level %q: want %s or %s", c.String("level"), levelOriginal, levelModel)
+	case spec != "" && c.IsSet("level") && c.String("level") == levelOriginal:
+		return nil, errors.New("--level original goes with --data: features carry no level")
 	}
 	mf, err := modelfile.Load(c.String("model"))
 	if err != nil {
@@ -297,7 +316,11 @@ func (j *vocodeJob) computeFeatures(c *cli.Context, data string) error {
 		return err
 	}
 	status := newStatusLine(c.App.ErrWriter, ttyEvery, logEvery).firstAfterInterval()
+	restore := c.String("level") == levelOriginal
 	_, err = features.Run(c.Context, recipe, entries, func(u features.Utterance) error {
+		if restore {
+			j.gains = append(j.gains, u.Gain)
+		}
 		return j.add(corp.Source, u.Entry.Key, u.Matrix, u.Samples, lc.Channels)
 	}, features.RunOptions{Threads: c.Int("threads"), Progress: progressPrinter(status)})
 	status.clear()
@@ -330,6 +353,12 @@ func writeVocoded(c *cli.Context, job *vocodeJob, silence int32, classes [][]int
 		x := make([]float32, len(cl)+1)
 		x[0] = mu.Centre(silence)
 		mu.Decode(cl, x[1:])
+		if job.gains != nil && job.gains[i] > 0 && job.gains[i] != 1 {
+			inv := 1 / job.gains[i]
+			for n := range x {
+				x[n] = float32(float64(x[n]) * inv)
+			}
+		}
 		path := filepath.Join(stage, filepath.FromSlash(job.keys[i])+".wav")
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err

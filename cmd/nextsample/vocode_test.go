@@ -116,6 +116,63 @@ func TestVocodeCorpus(t *testing.T) {
 	}
 }
 
+// With --data each file is given back its original's level: the model's
+// output divided by the gain the peak normalisation applied (0.95/peak),
+// the same draws as --level model otherwise (float WAVs, compared sample
+// by sample); with --features --level original is refused.
+func TestVocodeLevel(t *testing.T) {
+	f := newVocodeFixture(t)
+	// A model that records its feature settings, as trained ones do: its
+	// features come from the audio prepared (normalised) as in training.
+	mf, err := modelfile.Load(f.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cfg, err := vocodeFbank(mf.Model.Config.LocalCondition, 8000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := modelfile.FeaturesMeta(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := map[string]string{modelfile.KeyAudio: mf.Metadata[modelfile.KeyAudio], modelfile.KeyFeatures: fm}
+	f.model = filepath.Join(f.dir, "recorded.safetensors")
+	if err := modelfile.SaveFile(f.model, mf.Model, meta, nil); err != nil {
+		t.Fatal(err)
+	}
+	orig, model := filepath.Join(f.dir, "orig"), filepath.Join(f.dir, "model")
+	f.vocode(t, "--data", f.corpus, "--out", orig, "--float")
+	f.vocode(t, "--data", f.corpus, "--out", model, "--float", "--level", "model")
+	for key := range f.lengths {
+		ref := readWAV(t, filepath.Join(f.corpus, key+".wav")).Samples
+		var peak float64
+		for _, v := range ref {
+			peak = max(peak, math.Abs(float64(v)))
+		}
+		gain := 0.95 / peak
+		a, b := readWAV(t, filepath.Join(orig, key+".wav")).Samples, readWAV(t, filepath.Join(model, key+".wav")).Samples
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d and %d samples", key, len(a), len(b))
+		}
+		// One factor for the whole file (the preparation's gain, computed
+		// after DC removal: within 1% of 0.95/peak of the raw file).
+		r := float64(a[0]) / float64(b[0])
+		if math.Abs(r*gain-1) > 0.01 {
+			t.Errorf("%s: scaled by %g; want about 1/gain = %g", key, r, 1/gain)
+		}
+		for n := range a {
+			if want := float32(float64(b[n]) * r); math.Abs(float64(a[n]-want)) > 1e-6*math.Abs(float64(want))+1e-9 {
+				t.Fatalf("%s: sample %d is %g at the original level, %g at the model's: want %g (factor %g)", key, n, a[n], b[n], want, r)
+			}
+		}
+	}
+	code, _, stderr := runCLI("", "vocode", "--model", f.model, "--features", f.scp, "--level", "original", "--out", filepath.Join(f.dir, "x"))
+	if code != 1 || !strings.Contains(stderr, "--level original goes with --data") {
+		t.Errorf("--features --level original: exit %d, stderr %q", code, stderr)
+	}
+}
+
 // Given features (scp or ark): one WAV per key, frames × hop samples long,
 // the same from the scp as from the ark it points at.
 func TestVocodeFeatures(t *testing.T) {

@@ -55,18 +55,13 @@ fi
 if [ "$CORPUS" = mix ]; then
 	$NS vocode --model "$OUT/run/best.safetensors" --data "$OUT/heldout.csv" --out "$OUT/heldout" 2>&1 | tail -2
 	$NS compare "$OUT/heldout.csv" "$OUT/heldout" >"$OUT/compare_heldout.txt"
-	printf 'unseen voices (kde_voices held-out languages), MCD and LSD at the model level: '
+	printf 'unseen voices (kde_voices held-out languages), MCD and LSD: '
 	tail -1 "$OUT/compare_heldout.txt"
 fi
+# vocode gives each file its original's level back (the peak normalisation undone), so
+# that level-sensitive measures (LSD, the probe) compare speech at the same level.
 $NS vocode --model "$OUT/run/best.safetensors" --data "$FSDD/manifest.csv" --split test --out "$OUT/vocoded" 2>&1 | tee "$OUT/vocode.txt"
-# The model speaks at the level it was trained on (peak scaled to 0.95); give each file its
-# original's peak back (sox) so that level-sensitive measures (LSD, the probe) compare speech.
-mkdir -p "$OUT/vocoded-level/recordings"
-for f in $(awk -F, 'NR > 1 && $4 == "test" {print $1}' "$FSDD/manifest.csv"); do
-	peak=$(sox "$FSDD/$f" -n stat 2>&1 | awk '/Maximum amplitude/ {a = $3} /Minimum amplitude/ {b = -$3} END {print (a > b) ? a : b}')
-	sox -v "$(echo "$peak" | awk '{print $1 / 0.95}')" "$OUT/vocoded/$f" "$OUT/vocoded-level/$f"
-done
-$NS compare --split test "$FSDD/manifest.csv" "$OUT/vocoded-level" >"$OUT/compare_vocoder.txt"
+$NS compare --split test "$FSDD/manifest.csv" "$OUT/vocoded" >"$OUT/compare_vocoder.txt"
 tail -1 "$OUT/compare_vocoder.txt"
 if [ ! -d "$OUT/griffin_lim" ]; then
 	/usr/bin/python3 "$(dirname "$0")/griffin_lim.py" "$FSDD/manifest.csv" test "$OUT/griffin_lim"
@@ -97,5 +92,5 @@ recognise() { # recognise NAME DIR_OF_TEST_WAVS
 	done
 }
 recognise real "$FSDD"
-recognise vocoder "$OUT/vocoded-level"
+recognise vocoder "$OUT/vocoded"
 recognise griffin_lim "$OUT/griffin_lim"
