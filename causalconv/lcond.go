@@ -317,10 +317,14 @@ func (w *Workspace) lcBackward(p *Packed, grad []float32, N int) {
 			src, dsrc, g := in[c*win:(c+1)*win], din[c*win:(c+1)*win], dout[c*wout:(c+1)*wout]
 			for u := olo; u < ohi; u++ {
 				gu := g[u-olo]
-				for d := max(-s, -u); d <= s && u+d < n; d++ {
-					i := (u+d)/s - ilo
+				d := max(-s, -u)
+				i, r := (u+d)/s-ilo, (u+d)%s // the source column of u+d, stepped without dividing
+				for ; d <= s && u+d < n; d++ {
 					dk[d+s] += float64(gu) * float64(src[i])
 					dsrc[i] += k[d+s] * gu
+					if r++; r == s {
+						i, r = i+1, 0
+					}
 				}
 			}
 		}
