@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/nextsample/nextsample/causalconv"
@@ -51,6 +53,9 @@ func benchmarkStep(b *testing.B, cfg causalconv.Config, prec causalconv.Precisio
 	o := DefaultOptions(Adam)
 	o.Threads = runtime.GOMAXPROCS(0)
 	o.Precision = prec
+	if v, err := strconv.Atoi(os.Getenv("NEXTSAMPLE_BENCH_CHUNK")); err == nil {
+		o.Chunk = v
+	}
 	st, err := NewStepper(m, o)
 	if err != nil {
 		b.Fatal(err)

@@ -89,11 +89,37 @@ type Options struct {
 	Kernels kernels.Set `json:"-"`
 }
 
-// DefaultChunk is the default Chunk: long enough that recomputing the
-// receptive field of context (2,046 samples for the default model, but
-// only as far up the stack as each layer needs) costs under a tenth of the
-// work, short enough that the benchmark's 1×16000 batch makes four chunks.
+// DefaultChunk is the default Chunk on a machine of unknown kind and on
+// Zen 4 (where it was chosen): long enough that recomputing the receptive
+// field of context (2,046 samples for the default model, but only as far
+// up the stack as each layer needs) stays a modest part of the work, short
+// enough that the benchmark's 1×16000 batch makes four chunks for two
+// threads.
 const DefaultChunk = 4096
+
+// FullWidthChunk is the default Chunk on machines with full-width 512-bit
+// FMAs (kernels.KindIntelAVX512, kernels.KindZen5): there the GEMMs run at
+// twice Zen 4's rate, so the recomputed context weighs more, and halving
+// it paid where it was measured (Zen 5 takes it by the same reasoning,
+// not measured there). Measured on the Intel kind (family 6 model 207, 2026-12-06,
+// BenchmarkStep with chunk 4096 and 8192 alternating, two rounds):
+// skip256 1×16000 79,149 / 69,338 / 83,451 → 85,950 / 74,246 / 88,448
+// timesteps/s (+6 to +9%), 4×8000 85,779 / 89,126 → 94,245 / 95,785
+// (+7 to +10%); 16384 halved the 1×16000 rate (one chunk: one thread
+// idle). Windows of at most 4,096 scored targets (the FSDD recipe's
+// crops of 4,000) are not split either way, so only longer windows train
+// differently: their gradient sums split at other points, which changes
+// the last bits of such runs between machine kinds.
+const FullWidthChunk = 8192
+
+// ChunkFor is the default Chunk on machine m.
+func ChunkFor(m kernels.Machine) int {
+	switch m.Kind {
+	case kernels.KindIntelAVX512, kernels.KindZen5:
+		return FullWidthChunk
+	}
+	return DefaultChunk
+}
 
 // DefaultOptimizer is the optimizer of DefaultOptions(""). Adam, not SGD:
 // on the bundled samples Adam reaches 6.01 bits/sample in 300 steps where
@@ -102,7 +128,7 @@ const DefaultChunk = 4096
 const DefaultOptimizer = Adam
 
 // DefaultOptions returns the defaults for the given optimizer (SGD, Adam,
-// or "" for DefaultOptimizer).
+// or "" for DefaultOptimizer). The chunk is the machine's (ChunkFor).
 //
 // Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no warm-up, constant rate,
 // no clipping: with the batch defaults, the reference's FSDD recipe.
@@ -125,7 +151,7 @@ func DefaultOptions(optimizer string) Options {
 		Decay:     DecayConstant,
 		Seed:      1,
 		EvalEvery: 50, SaveEvery: 500,
-		Chunk:         DefaultChunk,
+		Chunk:         ChunkFor(kernels.DetectMachine()),
 		SampleSeconds: DefaultSampleSeconds, SamplePrompts: DefaultSamplePrompts,
 	}
 	if optimizer == SGD {
