@@ -53,6 +53,8 @@ func benchmarkStep(b *testing.B, cfg causalconv.Config, prec causalconv.Precisio
 	o := DefaultOptions(Adam)
 	o.Threads = runtime.GOMAXPROCS(0)
 	o.Precision = prec
+	// NEXTSAMPLE_BENCH_CHUNK=N overrides the machine's default chunk, to
+	// compare chunk sizes (train.ChunkFor's figures came from this).
 	if v, err := strconv.Atoi(os.Getenv("NEXTSAMPLE_BENCH_CHUNK")); err == nil {
 		o.Chunk = v
 	}
