@@ -97,26 +97,35 @@ type Options struct {
 // threads.
 const DefaultChunk = 4096
 
-// FullWidthChunk is the default Chunk on machines with full-width 512-bit
-// FMAs (kernels.KindIntelAVX512, kernels.KindZen5): there the GEMMs run at
-// twice Zen 4's rate, so the recomputed context weighs more, and halving
-// it paid where it was measured (Zen 5 takes it by the same reasoning,
-// not measured there). Measured on the Intel kind (family 6 model 207, 2026-12-06,
-// BenchmarkStep with chunk 4096 and 8192 alternating, two rounds):
-// skip256 1×16000 79,149 / 69,338 / 83,451 → 85,950 / 74,246 / 88,448
-// timesteps/s (+6 to +9%), 4×8000 85,779 / 89,126 → 94,245 / 95,785
-// (+7 to +10%); 16384 halved the 1×16000 rate (one chunk: one thread
-// idle). Windows of at most 4,096 scored targets (the FSDD recipe's
-// crops of 4,000) are not split either way, so only longer windows train
-// differently: their gradient sums split at other points, which changes
-// the last bits of such runs between machine kinds.
+// FullWidthChunk is the chunk for windows longer than DefaultChunk on
+// machines with full-width 512-bit FMAs (kernels.KindIntelAVX512,
+// kernels.KindZen5): there the GEMMs run at twice Zen 4's rate, so the
+// recomputed context weighs more, and halving it paid where it was
+// measured (Zen 5 takes it by the same reasoning, not measured there).
+// Measured on the Intel kind (family 6 model 207, 2026-12-06,
+// BenchmarkStep with chunk 4096 and 8192 alternating): skip256 1×16000
+// 79,149 / 69,338 / 83,451 → 85,950 / 74,246 / 88,448 timesteps/s (+6 to
+// +9%), 4×8000 85,779 / 89,126 → 94,245 / 95,785 (+7 to +10%); 16384
+// halved the 1×16000 rate (one chunk: one thread idle). It costs memory:
+// the workspaces hold a chunk's activations (≈ 160 MiB more for the
+// default model and two threads).
 const FullWidthChunk = 8192
 
-// ChunkFor is the default Chunk on machine m.
-func ChunkFor(m kernels.Machine) int {
+// ChunkFor is the chunk a new run with windows of at most crop scored
+// targets takes on machine m: FullWidthChunk on full-width kinds when
+// crop is longer than DefaultChunk, DefaultChunk otherwise. Windows of at
+// most DefaultChunk (the FSDD recipe's crops of 4,000) are never split,
+// so they train as everywhere, with the same memory and, since
+// validation splits long files into chunks too, the same validation
+// sums; longer windows split at other points on full-width kinds, which
+// changes the last bits of such runs between machine kinds. A run keeps
+// its chunk on --resume.
+func ChunkFor(m kernels.Machine, crop int) int {
 	switch m.Kind {
 	case kernels.KindIntelAVX512, kernels.KindZen5:
-		return FullWidthChunk
+		if crop > DefaultChunk {
+			return FullWidthChunk
+		}
 	}
 	return DefaultChunk
 }
@@ -128,7 +137,8 @@ func ChunkFor(m kernels.Machine) int {
 const DefaultOptimizer = Adam
 
 // DefaultOptions returns the defaults for the given optimizer (SGD, Adam,
-// or "" for DefaultOptimizer). The chunk is the machine's (ChunkFor).
+// or "" for DefaultOptimizer). Its Chunk is DefaultChunk; a new run's
+// is ChunkFor its machine and crop (package launch sets it).
 //
 // Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no warm-up, constant rate,
 // no clipping: with the batch defaults, the reference's FSDD recipe.
@@ -151,7 +161,7 @@ func DefaultOptions(optimizer string) Options {
 		Decay:     DecayConstant,
 		Seed:      1,
 		EvalEvery: 50, SaveEvery: 500,
-		Chunk:         ChunkFor(kernels.DetectMachine()),
+		Chunk:         DefaultChunk,
 		SampleSeconds: DefaultSampleSeconds, SamplePrompts: DefaultSamplePrompts,
 	}
 	if optimizer == SGD {

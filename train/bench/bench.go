@@ -206,7 +206,9 @@ func (m *meter) train(ctx context.Context, cfg causalconv.Config, shape Shape) (
 	if err != nil {
 		return Result{}, err
 	}
-	st, err := train.NewStepper(model, m.trainOptions())
+	o := m.trainOptions()
+	o.Chunk = train.ChunkFor(kernels.DetectMachine(), shape.Samples)
+	st, err := train.NewStepper(model, o)
 	if err != nil {
 		return Result{}, err
 	}

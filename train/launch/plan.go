@@ -127,6 +127,9 @@ func (p *Plan) start(req Request) error {
 	optimizer := ""
 	set(&optimizer, req.Options.Optimizer)
 	p.Options = req.Options.Apply(train.DefaultOptions(optimizer), req.Threads)
+	if req.Options.Chunk == nil {
+		p.Options.Chunk = train.ChunkFor(kernels.DetectMachine(), p.Options.Crop)
+	}
 	if err := p.Options.Validate(); err != nil {
 		return err
 	}
