@@ -53,6 +53,8 @@ awk -F, -v kde="$KDE" -v adapt="$ADAPT" '
   $2 ~ adapt { print kde "/" $1 "," $2 "," $3 }
 ' "$KDE/manifest.csv" | sort | awk -F, 'BEGIN { print "path,speaker,label,split" } { print $0 "," (NR <= 100 ? "train" : "test") }' >"$OUT/adapt.csv"
 
+# CARD_ONLY=1 skips training and scores the run's best model as it stands (an interim card).
+if [ "${CARD_ONLY:-0}" != 1 ]; then
 resume=""
 [ -f "$OUT/run/last.safetensors" ] && resume=--resume
 limit=""
@@ -67,6 +69,7 @@ if [ "$last" -lt "$STEPS" ]; then
 	echo "stopped at step $last of $STEPS: run this again to continue" >&2
 	exit 0
 fi
+fi
 
 m=$OUT/run/best.safetensors
 json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
@@ -74,6 +77,7 @@ json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
 "$NS" eval --model "$m" --data "$OUT/heldout.csv" --json >"$OUT/heldout.json"
 "$NS" eval --model "$m" --data "$OUT/adapt.csv" --split test --json >"$OUT/adapt_test.json"
 {
+	echo "model: $m ($("$NS" model "$m" | sed -n 's/^Best *: *//p' | head -1))"
 	echo "FSDD test bits/sample: $(json "$OUT/fsdd_test.json" bits_per_sample)"
 	echo "unseen languages bits/sample: $(json "$OUT/heldout.json" bits_per_sample)"
 	echo "adaptation voice (ktuberling:fr) held-back bits/sample: $(json "$OUT/adapt_test.json" bits_per_sample)"
@@ -82,6 +86,7 @@ json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
 # against Kaldi fbank and MFCC, every protocol the README reports.
 for kind in learned fbank mfcc; do
 	d=$OUT/feats-$kind
+	[ "$kind" = learned ] && rm -rf "$d" # the model's, which changes between cards
 	if [ ! -d "$d" ]; then
 		if [ "$kind" = learned ]; then
 			"$NS" features --model "$m" --layers z:all --data "$FSDD/manifest.csv" --format npy --out "$d" 2>/dev/null
