@@ -19,7 +19,8 @@ STEPS=${5:-300}
 SEEDS=${6:-"1 2"}
 LR=${LR:-1e-3}
 mkdir -p "$OUT"
-json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
+# json FILE KEY: the first value of KEY (the top-level one: a loso probe's folds come after).
+json() { grep -o "\"$2\": *[0-9.e+-]*" "$1" | head -1 | sed 's/.*: *//'; }
 echo "run,seed,steps,heldback_bits" >"$OUT/results.csv"
 "$NS" eval --model "$BASE" --data "$DATA" --split test --json >"$OUT/base.json"
 echo "base,-,0,$(json "$OUT/base.json" bits_per_sample)" >>"$OUT/results.csv"

@@ -72,7 +72,8 @@ fi
 fi
 
 m=$OUT/run/best.safetensors
-json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
+# json FILE KEY: the first value of KEY (the top-level one: a loso probe's folds come after).
+json() { grep -o "\"$2\": *[0-9.e+-]*" "$1" | head -1 | sed 's/.*: *//'; }
 "$NS" eval --model "$m" --data "$FSDD/manifest.csv" --split test --json >"$OUT/fsdd_test.json"
 "$NS" eval --model "$m" --data "$OUT/heldout.csv" --json >"$OUT/heldout.json"
 "$NS" eval --model "$m" --data "$OUT/adapt.csv" --split test --json >"$OUT/adapt_test.json"

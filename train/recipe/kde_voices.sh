@@ -40,7 +40,8 @@ awk -F, -v kde="$KDE" -v held="$HELD" '
   $2 ~ held { print kde "/" $1 "," $2 "," $3 ",test" }
 ' "$KDE/manifest.csv" >"$OUT/heldout.csv"
 
-json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
+# json FILE KEY: the first value of KEY (the top-level one: a loso probe's folds come after).
+json() { grep -o "\"$2\": *[0-9.e+-]*" "$1" | head -1 | sed 's/.*: *//'; }
 
 [ -f "$OUT/results.csv" ] || echo "run,corpus,precision,seed,steps,train_seconds,fsdd_test_bits,heldout_bits,digits_split,digits_loso,speakers_split" >"$OUT/results.csv"
 for r in $RUNS; do
