@@ -287,6 +287,7 @@ func (g *Generator) Step(x []int32) ([]float32, error) {
 		return nil, err
 	}
 	g.layers(x, true, nil, 0)
+	g.lcAhead()
 	g.head()
 	return g.out, nil
 }
@@ -688,6 +689,7 @@ func (g *Generator) Generate(ctx context.Context, last []int32, samplers []*Samp
 	copy(x, last)
 	step := func(int64) {
 		g.layers(x, true, nil, 0)
+		g.lcAhead()
 		g.head()
 	}
 	if g.threads == 2 && runtime.GOMAXPROCS(0) > 1 {

@@ -14,21 +14,30 @@ import (
 //
 //	per stream s, once per block of positions t0..t0+lcBlock−1:
 //	    cond    = the upsampling network over the columns the block reads   C × lcBlock
-//	    termᵀ   = condᵀ · [W_lc,0ᵀ … W_lc,L−1ᵀ]                              one GemmNN, [lcBlock × C]·[C × L·2D]
+//	    termᵀ   = condᵀ · [W_lc,0ᵀ … W_lc,L−1ᵀ]                              GemmNN, [lcBlock × C]·[C × L·2D]
 //	per step t, per layer l:
 //	    [f; g] += termᵀ[t−t0, l·2D : (l+1)·2D]                              2D consecutive floats added before the gate
 //
 // The terms are kept transposed, a position's values side by side, so
-// that a step reads a few cache lines per layer rather than one per value,
-// and all layers' products are one call, which packs the weights once per
-// block.
+// that a step reads a few cache lines per layer rather than one per value
+// (for one stream the row, with the layer's bias in it, is the bias of the
+// filter-gate product: the matrix-vector kernel adds it for free).
 //
 // The conditioning depends only on the features and the position, never
-// on the generated samples, so it can be computed ahead. The upsampling
-// network computes each column as the same sum in the same order whatever
-// range it covers (lcWork.forward), so the blocks' columns are the whole
-// utterance's network's; only the few columns a stage's smoothing reads
-// beyond a block are computed twice.
+// on the generated samples, so it is computed ahead: while a block's terms
+// are used, the next block's are computed in units of a few microseconds,
+// spread evenly over the block's steps (lcAhead): the upsampling network's
+// preparation (conv_in, one GemmNN) and its channels one at a time when the
+// block starts a new span of lcSpan positions, the transpose, then the
+// product lcSliceCols columns at a time. With Threads 2 the caller runs
+// them after its layers, while the helper finishes the skip sum (which
+// takes the caller ~1.5 µs of waiting per step of the default model), so
+// the conditioning mostly fills time the caller would spend spinning.
+// The upsampling network computes each column as the same sum in the same
+// order whatever range it covers (lcWork.forward), so the blocks' columns
+// are the whole utterance's network's; only the few columns a stage's
+// smoothing reads beyond a span are computed twice. The units change no
+// bit: each term is the same sum whatever columns a GemmNN covers.
 
 // lcBlock is how many upcoming positions a Generator conditions at once:
 // the m of the GemmNN, which packs the weights once per block. The terms
@@ -51,17 +60,26 @@ type genLC struct {
 	t      int         // the position of the next step since Reset
 	lo, hi int         // term holds positions lo..hi−1 (none when lo == hi)
 	span   int         // cond holds the positions span..span+lcSpan−1 (none: −1)
-	cond   [][]float32 // per stream: [C × lcSpan], cond(t) of the span that holds lo..hi−1
-	condT  []float32   // [lcBlock × C]: its transpose
+	cond   [][]float32 // per stream: [C × lcSpan], cond(t) of the span that holds the block being computed
+	condT  []float32   // [lcBlock × C]: the block's columns transposed
 	wT     []float32   // [C × L·2D]: every layer's W_lc,lᵀ side by side
 	bOff   []int       // GemmNN's row offsets of wT: c·L·2D
 	// term[(s·lcBlock + t−lo)·L·2D + l·2D + o] is what stream s adds to
 	// row o of layer l's [f; g] at position t; for one stream (biased)
 	// it holds the layer's bias too, and is the bias of the filter-gate
 	// product, so that the kernel adds it.
-	term   []float32
-	biased bool
-	bias   []float32 // [L·2D]: every layer's filter-gate bias (zeros without), when biased
+	term []float32
+	// next holds the terms of the block after term's, positions
+	// nextLo..nextLo+lcBlock−1, of which the first nextDone slices are
+	// computed (lcAhead); newSpan says whether that block starts a span.
+	next             []float32
+	nextLo, nextDone int
+	newSpan          bool
+	units            int // the block's units of work (plan)
+	parts            int // column slices per stream: ⌈L·2D / lcSliceCols⌉
+	channels         int // C
+	biased           bool
+	bias             []float32 // [L·2D]: every layer's filter-gate bias (zeros without), when biased
 }
 
 // newGenLC allocates the share of a Generator of streams streams of the
@@ -69,28 +87,32 @@ type genLC struct {
 func newGenLC(p *Packed, streams int) *genLC {
 	lc := p.cfg.LocalCondition
 	C, L, D := lc.Channels, p.cfg.Layers(), p.cfg.DilationChannels
+	N := L * 2 * D
 	g := &genLC{
-		work:  make([]*lcWork, streams),
-		cond:  make([][]float32, streams),
-		condT: make([]float32, lcBlock*C),
-		wT:    make([]float32, C*L*2*D),
-		bOff:  make([]int, C),
-		term:  make([]float32, streams*L*2*D*lcBlock),
+		work:     make([]*lcWork, streams),
+		cond:     make([][]float32, streams),
+		condT:    make([]float32, lcBlock*C),
+		wT:       make([]float32, C*N),
+		bOff:     make([]int, C),
+		term:     make([]float32, streams*N*lcBlock),
+		next:     make([]float32, streams*N*lcBlock),
+		parts:    (N + lcSliceCols - 1) / lcSliceCols,
+		channels: C,
 	}
 	for s := range g.work {
 		g.work[s] = newLCWork(lc, 0, lcSpan, false)
 		g.cond[s] = make([]float32, C*lcSpan)
 	}
 	if streams == 1 {
-		g.biased, g.bias = true, make([]float32, L*2*D)
+		g.biased, g.bias = true, make([]float32, N)
 		for l, b := range p.fgB {
 			copy(g.bias[l*2*D:(l+1)*2*D], b)
 		}
 	}
 	for c := range g.bOff {
-		g.bOff[c] = c * L * 2 * D
+		g.bOff[c] = c * N
 		for l, w := range p.lcWT {
-			copy(g.wT[c*L*2*D+l*2*D:][:2*D], w[c*2*D:(c+1)*2*D])
+			copy(g.wT[c*N+l*2*D:][:2*D], w[c*2*D:(c+1)*2*D])
 		}
 	}
 	return g
@@ -121,7 +143,8 @@ func (g *Generator) SetFeatures(feats []Matrix, starts []int) error {
 		}
 	}
 	g.lc.set = true
-	g.lc.lo, g.lc.hi, g.lc.span = 0, 0, -1
+	g.lc.lo, g.lc.hi = 0, 0
+	g.lc.restart(0)
 	return nil
 }
 
@@ -136,7 +159,8 @@ func (g *Generator) checkFeatures() error {
 // lcReset makes the next input position 0 again.
 func (g *Generator) lcReset() {
 	if g.lc != nil {
-		g.lc.t, g.lc.lo, g.lc.hi, g.lc.span = 0, 0, 0, -1
+		g.lc.t, g.lc.lo, g.lc.hi = 0, 0, 0
+		g.lc.restart(0)
 	}
 }
 
@@ -193,34 +217,111 @@ func (g *Generator) lcAdd(l int) {
 	}
 }
 
-// lcBlockTerms computes every stream's terms for positions t..t+lcBlock−1.
-// The products are float32 in every mode (W_lc stays float32 with
-// GeneratorOptions.BF16, as the residual matrices do).
+// lcBlockTerms makes the block of terms that starts at the current
+// position the current one: the next block, which lcAhead has been
+// computing unit by unit, finished if it is not yet; or, after a jump in
+// the positions (Warm skipping a long prompt's head), a new block and span
+// computed here.
 func (g *Generator) lcBlockTerms() {
 	c := g.lc
-	C, D2, L := g.p.cfg.LocalCondition.Channels, 2*g.n.D, g.n.L
-	// A new span when the block is not the next one of the current span.
-	span := c.span < 0 || c.t != c.hi || (c.t-c.span)+lcBlock > lcSpan
-	if span {
-		c.span = c.t
+	if c.t != c.nextLo {
+		c.restart(c.t)
 	}
-	c.lo, c.hi = c.t, c.t+lcBlock
-	j0 := c.lo - c.span
-	for s, w := range c.work {
-		if span {
-			w.forward(g.p, c.span, c.span+lcSpan, c.cond[s], lcSpan)
+	for ; c.nextDone < c.units; c.nextDone++ {
+		g.lcUnit(c.nextDone)
+	}
+	c.term, c.next = c.next, c.term
+	c.lo, c.hi = c.nextLo, c.nextLo+lcBlock
+	c.nextLo, c.nextDone = c.hi, 0
+	c.plan()
+}
+
+// restart makes t the first position of the next block, in a new span.
+func (c *genLC) restart(t int) {
+	c.nextLo, c.nextDone, c.span = t, 0, -1
+	c.plan()
+}
+
+// plan decides how the block at nextLo is computed: whether it starts a
+// new span (when it does not fit in the current one), and so how many
+// units of work it takes: per stream, when it does, the upsampling
+// network's preparation and its C channels; then the transpose of the
+// block's columns; then the columns of the product lcSliceCols at a time.
+func (c *genLC) plan() {
+	c.newSpan = c.span < 0 || (c.nextLo-c.span)+lcBlock > lcSpan
+	per := 1 + c.parts
+	if c.newSpan {
+		c.span = c.nextLo
+		per += 1 + c.channels
+	}
+	c.units = len(c.work) * per
+}
+
+// lcAhead computes the units of the next block's terms that are due at
+// the current position, spreading a block's work evenly over the block
+// before it: after j of its lcBlock steps, ⌈j·units/lcBlock⌉ units are
+// done. With Threads 2 the caller runs it while the helper goroutine
+// computes the skip product, which takes longer than the layers, so the
+// conditioning costs a step little more than the bias it adds.
+func (g *Generator) lcAhead() {
+	c := g.lc
+	if c == nil || c.lo == c.hi || c.nextLo != c.hi {
+		return
+	}
+	due := min(c.units, (c.units*(c.t-c.lo)+lcBlock-1)/lcBlock)
+	for ; c.nextDone < due; c.nextDone++ {
+		g.lcUnit(c.nextDone)
+	}
+}
+
+// lcSliceCols is how many columns of the [lcBlock × L·2D] product of a
+// block one unit computes: one layer of the default model (≈ 2.5 µs on
+// one core of the Intel machine of kernels/BENCH.md). Against 48, 96 and
+// 128, 64 gave the best vocoding/plain ratio (BenchmarkVocode threads2,
+// median of blocks: 0.93–0.97 against 0.86–0.93, 0.90–0.94, and lower):
+// narrower units pack and call more per term, wider ones delay the step
+// that runs them past the caller's idle time. Every term is the same sum
+// in the same order however the columns are divided (the GEMM's reduction
+// does not depend on n), so the division changes no bit.
+const lcSliceCols = 64
+
+// lcUnit computes unit i of the block of terms for positions
+// nextLo..nextLo+lcBlock−1 into c.next, in the order plan describes. The
+// products are float32 in every mode (W_lc stays float32 with
+// GeneratorOptions.BF16, as the residual matrices do).
+func (g *Generator) lcUnit(i int) {
+	c := g.lc
+	C, N := c.channels, 2*g.n.D*g.n.L
+	per := c.units / len(c.work)
+	s, u := i/per, i%per
+	if c.newSpan {
+		w := c.work[s]
+		switch {
+		case u == 0:
+			w.prepare(g.k, g.p, c.span, c.span+lcSpan)
+			return
+		case u <= C:
+			w.channel(g.k, g.p, u-1, c.span, c.span+lcSpan, c.cond[s], lcSpan)
+			return
 		}
-		for ch := 0; ch < C; ch++ {
-			for j, v := range c.cond[s][ch*lcSpan+j0 : ch*lcSpan+j0+lcBlock] {
-				c.condT[j*C+ch] = v
-			}
-		}
-		term := c.term[s*lcBlock*L*D2 : (s+1)*lcBlock*L*D2]
-		if c.biased {
+		u -= 1 + C
+	}
+	if u > 0 {
+		next := c.next[s*lcBlock*N : (s+1)*lcBlock*N]
+		n0 := (u - 1) * lcSliceCols
+		n := min(lcSliceCols, N-n0)
+		if c.biased { // the product starts from the bias
 			for j := 0; j < lcBlock; j++ {
-				copy(term[j*L*D2:(j+1)*L*D2], c.bias)
+				copy(next[j*N+n0:][:n], c.bias[n0:])
 			}
 		}
-		g.k.GemmNN(lcBlock, L*D2, C, c.condT, C, c.wT, c.bOff, term, L*D2, nil, c.biased)
+		g.k.GemmNN(lcBlock, n, C, c.condT, C, c.wT[n0:], c.bOff, next[n0:], N, nil, c.biased)
+		return
+	}
+	j0 := c.nextLo - c.span
+	for ch := 0; ch < C; ch++ {
+		for j, v := range c.cond[s][ch*lcSpan+j0 : ch*lcSpan+j0+lcBlock] {
+			c.condT[j*C+ch] = v
+		}
 	}
 }

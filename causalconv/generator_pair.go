@@ -71,6 +71,7 @@ func await(v *atomic.Int64, want int64, stop *atomic.Bool) bool {
 // leaves the logits in g.out.
 func (g *Generator) pairStep(ps *pairSync, x []int32, t int64) {
 	g.layers(x, false, &ps.zReady.Int64, t*int64(g.n.L))
+	g.lcAhead() // a vocoder's next terms, while the helper finishes the skip sum
 	await(&ps.skipDone.Int64, t+1, nil)
 	g.post1(0)
 	ps.end0.Store(t + 1)

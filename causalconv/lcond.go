@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/nextsample/nextsample/causalconv/kernels"
 )
 
 // Local conditioning (Config.LocalCondition): a locally conditioned model
@@ -49,6 +51,8 @@ type lcWork struct {
 	width         []int
 	lo, hi        []int
 	xn            []float32
+	str           []float32 // one stage's stretched row (forward)
+	inOff         []int     // conv_in's GemmNN offsets into xn
 	dk            []float64 // one stage's kernel gradient (2s+1), summed in float64
 }
 
@@ -79,6 +83,8 @@ func newLCWork(lc *LocalCondition, ld, maxLen int, training bool) *lcWork {
 		l.stage[j] = make([]float32, C*l.width[j])
 	}
 	l.xn = make([]float32, C*(l.width[0]+2*lc.Context))
+	l.inOff = make([]int, C*(2*lc.Context+1))
+	l.str = make([]float32, maxLen+2*slices.Max(lc.UpsampleScales))
 	l.lo, l.hi = make([]int, J+1), make([]int, J+1)
 	if training {
 		l.dk = make([]float64, 2*slices.Max(lc.UpsampleScales)+1)
@@ -93,7 +99,7 @@ func newLCWork(lc *LocalCondition, ld, maxLen int, training bool) *lcWork {
 
 // bytes is the memory the share's buffers hold.
 func (l *lcWork) bytes() int64 {
-	n := len(l.cond) + len(l.dcond) + len(l.xn) + len(l.mean) + len(l.std)
+	n := len(l.cond) + len(l.dcond) + len(l.xn) + len(l.str) + len(l.mean) + len(l.std)
 	for j := range l.stage {
 		n += len(l.stage[j])
 		if l.dstage != nil {
@@ -184,14 +190,25 @@ func (l *lcWork) ranges(t0, N int) {
 func (w *Workspace) lcForward(p *Packed, N int) {
 	if l := w.lc; l != nil {
 		t0 := w.start[0]
-		l.forward(p, t0, N, l.cond[t0:], w.ld)
+		l.forward(w.k, p, t0, N, l.cond[t0:], w.ld)
 	}
 }
 
 // forward runs the upsampling network over the columns positions t0..N−1
 // read and gathers cond(t) into dst[c·ld + t−t0] (the workspace's calls
-// and the generator's blocks of upcoming samples).
-func (l *lcWork) forward(p *Packed, t0, N int, dst []float32, ld int) {
+// and the generator's blocks of upcoming samples), with the kernels k.
+func (l *lcWork) forward(k kernels.Set, p *Packed, t0, N int, dst []float32, ld int) {
+	l.prepare(k, p, t0, N)
+	for o := 0; o < l.lc.Channels; o++ {
+		l.channel(k, p, o, t0, N, dst, ld)
+	}
+}
+
+// prepare is forward's first part: it sets the columns each stage
+// computes for positions t0..N−1, the normalised, padded frames conv_in
+// reads, and conv_in's output A. channel then computes the rest one
+// output channel at a time (a generator spreads them over its steps).
+func (l *lcWork) prepare(k kernels.Set, p *Packed, t0, N int) {
 	lc, C := l.lc, l.lc.Channels
 	l.ranges(t0, N)
 	F, P := l.feats.Cols, lc.Context
@@ -204,55 +221,58 @@ func (l *lcWork) forward(p *Packed, t0, N int, dst []float32, ld int) {
 			row[i] = (x[min(max(l.lo[0]+i-P, 0), F-1)] - l.mean[c]) / l.std[c]
 		}
 	}
-	// A = conv1d(Xp, lc_conv_in), in the order of the torch layout.
+	// A = conv1d(Xp, lc_conv_in): one GemmNN, the torch layout [C × C·q]
+	// times the columns Xp[c, k+i] in the order (c, i).
 	q := 2*P + 1
-	A, wa := l.stage[0], l.width[0]
-	for o := 0; o < C; o++ {
-		out := A[o*wa : o*wa+n0]
-		clear(out)
-		for c := 0; c < C; c++ {
-			wr := p.lcIn[(o*C+c)*q : (o*C+c+1)*q]
-			x := l.xn[c*wx : (c+1)*wx]
-			for k := range out {
-				v := out[k]
-				for i, wv := range wr {
-					v += wv * x[k+i]
-				}
-				out[k] = v
-			}
+	for c := 0; c < C; c++ {
+		for i := 0; i < q; i++ {
+			l.inOff[c*q+i] = c*wx + i
 		}
 	}
-	// The stages: stretch and smooth.
-	n := F
+	k.GemmNN(C, n0, C*q, p.lcIn, C*q, l.xn, l.inOff, l.stage[0], l.width[0], nil, false)
+}
+
+// channel is the rest of forward for output channel o, after prepare with
+// the same t0 and N: every stage's row o and the gather of cond(t)'s row
+// o into dst[o·ld + t−t0]. The channels are independent from conv_in's
+// output on.
+func (l *lcWork) channel(k kernels.Set, p *Packed, o, t0, N int, dst []float32, ld int) {
+	lc := l.lc
+	// The stages: stretch by s, then smooth with the 2s+1 taps. Each
+	// output sums its taps in order from zero; the taps outside the
+	// stage's n columns read zeros of the stretched row, which add
+	// nothing (a product with +0 or −0 leaves a nonzero sum as it is and
+	// +0 as +0), so the sum is the same as skipping them.
+	n := l.feats.Cols
 	for j, s := range lc.UpsampleScales {
 		n *= s
-		in, win, ilo := l.stage[j], l.width[j], l.lo[j]
-		out, wout, lo, hi := l.stage[j+1], l.width[j+1], l.lo[j+1], l.hi[j+1]
-		k := p.lcUp[j]
-		for c := 0; c < C; c++ {
-			src, dst := in[c*win:(c+1)*win], out[c*wout:(c+1)*wout]
-			for u := lo; u < hi; u++ {
-				var v float32
-				d := max(-s, -u)
-				q, r := (u+d)/s-ilo, (u+d)%s // the source column of u+d, stepped without dividing
-				for ; d <= s && u+d < n; d++ {
-					v += k[d+s] * src[q]
-					if r++; r == s {
-						q, r = q+1, 0
-					}
-				}
-				dst[u-lo] = v
+		src, ilo := l.stage[j][o*l.width[j]:(o+1)*l.width[j]], l.lo[j]
+		lo, hi := l.lo[j+1], l.hi[j+1]
+		out := l.stage[j+1][o*l.width[j+1]:][:hi-lo]
+		// str[i] is the stretched row's column lo−s+i, zero outside [0, n).
+		str := l.str[:hi-lo+2*s]
+		a, b := max(0, s-lo), min(len(str), n-lo+s) // str[a:b] is inside [0, n)
+		clear(str[:a])
+		clear(str[b:])
+		u := lo - s + a
+		q, r := u/s-ilo, u%s // the source column of u, stepped without dividing
+		for i := a; i < b; i++ {
+			str[i] = src[q]
+			if r++; r == s {
+				q, r = q+1, 0
 			}
+		}
+		clear(out)
+		for d, kd := range p.lcUp[j][:2*s+1] {
+			k.Axpy(len(out), kd, str[d:], out)
 		}
 	}
 	// The gather.
 	J := len(lc.UpsampleScales)
-	U, wu, lo := l.stage[J], l.width[J], l.lo[J]
+	U, lo := l.stage[J][o*l.width[J]:(o+1)*l.width[J]], l.lo[J]
+	row := dst[o*ld:]
 	for t := t0; t < N; t++ {
-		col := l.column(t) - lo
-		for c := 0; c < C; c++ {
-			dst[c*ld+t-t0] = U[c*wu+col]
-		}
+		row[t-t0] = U[l.column(t)-lo]
 	}
 }
 

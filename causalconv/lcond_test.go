@@ -851,3 +851,43 @@ func TestLocalConditionFewFrames(t *testing.T) {
 		}
 	}
 }
+
+// The upsampling network computes every column as the same sum in the
+// same order whatever range of positions a call covers, bit for bit, with
+// every kernel set: the whole sequence's forward against calls over
+// sub-ranges (the generator's spans, the trainer's chunks), including
+// ranges that start and end at odd columns and past the last frame. The
+// generator's and the workspace's conditioning agree because of this.
+func TestLocalConditionForwardRanges(t *testing.T) {
+	for _, snip := range []bool{true, false} {
+		c := lcConfig(true, false, snip)
+		m := lcRandomModel(t, c, 5)
+		p := m.Packed()
+		f, _ := lcFeatures(rand.New(rand.NewPCG(4, 4)), c, 11)
+		const N = 11*8 + 40 // past the last frame's samples
+		forEachSet(t, func(t *testing.T, k kernels.Set) {
+			C := c.LocalCondition.Channels
+			whole := newLCWork(c.LocalCondition, 0, N, false)
+			if err := whole.set(f, 3); err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float32, C*N)
+			whole.forward(k, p, 0, N, want, N)
+			for _, r := range [][2]int{{0, 1}, {5, 6}, {7, 40}, {13, 77}, {64, N}, {N - 1, N}} {
+				part := newLCWork(c.LocalCondition, 0, r[1]-r[0], false)
+				if err := part.set(f, 3); err != nil {
+					t.Fatal(err)
+				}
+				got := make([]float32, C*(r[1]-r[0]))
+				part.forward(k, p, r[0], r[1], got, r[1]-r[0])
+				for ch := 0; ch < C; ch++ {
+					for i, v := range got[ch*(r[1]-r[0]) : (ch+1)*(r[1]-r[0])] {
+						if w := want[ch*N+r[0]+i]; math.Float32bits(v) != math.Float32bits(w) {
+							t.Fatalf("snip %v positions %v: channel %d position %d: %g, the whole's %g", snip, r, ch, r[0]+i, v, w)
+						}
+					}
+				}
+			}
+		})
+	}
+}
