@@ -39,6 +39,8 @@ func benchCommand() *cli.Command {
 			"                            on B sequences of T samples; rate = timesteps trained/s\n" +
 			"  gen_naive_<variant>       one sample from the full network over the last RF samples\n" +
 			"  gen_fast_<variant>        one sample with per-layer queues (two cores with --threads ≥ 2)\n" +
+			"  vocode_<variant>          gen_fast of the variant as a vocoder: locally conditioned as\n" +
+			"                            `train --condition fbank` makes it at 8 kHz (40 bins, hop 80)\n" +
 			"  features_<variant>        learned frame features (skip sum, mean-pooled), audio samples/s\n" +
 			"  features_fbank            Kaldi log-mel filterbank, audio samples/s\n\n" +
 			"gflops uses the reference's model FLOP counts (GEMM work only). Every measurement runs\n" +
@@ -57,6 +59,7 @@ func benchCommand() *cli.Command {
 			"ratio_bf16 = ours / bf16 and best_ratio = ours / the faster PyTorch mode measured.\n\n" +
 			"Examples:\n" +
 			"  nextsample bench --only 'train_skip256_b1x16000'\n" +
+			"  nextsample bench --only '^(gen_fast|vocode)_skip256$'    (vocoding against plain generation)\n" +
 			"  nextsample bench --config ../shared/bench/config.json --against ../shared/bench/torch_wavenet.py\n" +
 			"  nextsample bench --only '^train_' --precision bf16 --against ../shared/bench/torch_wavenet.py",
 		Flags: []cli.Flag{

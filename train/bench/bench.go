@@ -14,6 +14,9 @@
 //	                          last receptive field (all of its positions)
 //	gen_fast_<variant>        one sample with per-layer queues
 //	                          (causalconv.Generator)
+//	vocode_<variant>          gen_fast of the variant locally conditioned as
+//	                          `train --condition fbank` makes it at 8 kHz
+//	                          (40 bins, hop 80), given features: a vocoder
 //	features_<variant>        learned frame features, audio samples/s
 //	features_fbank            Kaldi log-mel filterbank, audio samples/s
 //
@@ -50,7 +53,12 @@ import (
 	"github.com/nextsample/nextsample/causalconv/features"
 	"github.com/nextsample/nextsample/causalconv/kernels"
 	"github.com/nextsample/nextsample/train"
+	"github.com/nextsample/nextsample/train/launch"
 )
+
+// vocodeRate is the sample rate whose default features the vocode
+// measurements condition on (FSDD's).
+const vocodeRate = 8000
 
 // Options say how measurements run.
 type Options struct {
@@ -127,7 +135,9 @@ func Measure(ctx context.Context, c *Config, name string, o Options) (Result, er
 		case "gen_naive_" + v.Name:
 			return m.genNaive(ctx, v.Model)
 		case "gen_fast_" + v.Name:
-			return m.genFast(ctx, v.Model)
+			return m.genFast(ctx, v.Model, false)
+		case "vocode_" + v.Name:
+			return m.genFast(ctx, v.Model, true)
 		case "features_" + v.Name:
 			return m.features(ctx, featio.KindLearned, v.Model)
 		}
@@ -314,11 +324,22 @@ func (m *meter) genNaive(ctx context.Context, cfg causalconv.Config) (Result, er
 }
 
 // genFast times queue-cached generation, in blocks of fast_block_samples
-// samples, as the reference does, on two cores when the options have two
-// threads or more (GeneratorOptions.Threads; the reference runs its two
-// threads too), else one.
-func (m *meter) genFast(ctx context.Context, cfg causalconv.Config) (Result, error) {
+// after fast_warmup_samples. With vocode it times a vocoder: the model
+// locally conditioned (the variant's own local_condition, or the default
+// of a new fbank-conditioned model at 8 kHz), every stream given its own
+// random features (standing for normalised log-mel frames: the speed does
+// not depend on their values) long enough for every sample generated.
+func (m *meter) genFast(ctx context.Context, cfg causalconv.Config, vocode bool) (Result, error) {
 	g := m.c.Generate
+	if vocode && cfg.LocalCondition == nil {
+		fc, err := launch.FbankOptions{}.Config(vocodeRate)
+		if err != nil {
+			return Result{}, err
+		}
+		if cfg.LocalCondition, err = launch.LocalCondition(fc); err != nil {
+			return Result{}, err
+		}
+	}
 	model, err := causalconv.NewRandom(cfg, m.c.Seed())
 	if err != nil {
 		return Result{}, err
@@ -329,11 +350,28 @@ func (m *meter) genFast(ctx context.Context, cfg causalconv.Config) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
+	blk := max(g.FastBlockSamples, 1)
+	blocks := max(1, g.FastSamples/blk)
+	note := ""
+	if lc := cfg.LocalCondition; vocode {
+		rng := rand.New(rand.NewPCG(uint64(m.c.Seed()), 7))
+		frames := (g.FastWarmupSamples+blocks*blk)/lc.Hop + 1
+		feats := make([]causalconv.Matrix, streams)
+		for s := range feats {
+			feats[s] = causalconv.Matrix{Rows: lc.Channels, Cols: frames, Stride: frames, Data: make([]float32, lc.Channels*frames)}
+			for i := range feats[s].Data {
+				feats[s].Data[i] = float32(rng.NormFloat64())
+			}
+		}
+		if err := gen.SetFeatures(feats, make([]int, streams)); err != nil {
+			return Result{}, err
+		}
+		note = fmt.Sprintf(" features=%dx%d", lc.Channels, lc.Hop)
+	}
 	samplers, last, err := m.samplers(cfg)
 	if err != nil {
 		return Result{}, err
 	}
-	blk := max(g.FastBlockSamples, 1)
 	out := make([][]int32, streams)
 	for s := range out {
 		out[s] = make([]int32, max(blk, g.FastWarmupSamples))
@@ -362,7 +400,7 @@ func (m *meter) genFast(ctx context.Context, cfg causalconv.Config) (Result, err
 		return Result{}, err
 	}
 	var times []float64
-	for b := 0; b < max(1, g.FastSamples/blk); b++ {
+	for b := 0; b < blocks; b++ {
 		t0 := time.Now()
 		if err := step(block); err != nil {
 			return Result{}, err
@@ -370,7 +408,7 @@ func (m *meter) genFast(ctx context.Context, cfg causalconv.Config) (Result, err
 		times = append(times, time.Since(t0).Seconds()/float64(blk))
 	}
 	r := m.summarize(times, streams, float64(cfg.FLOPs().Forward()))
-	r.Note = fmt.Sprintf(" streams=%d kernels=%s threads=%d", streams, m.o.Kernels.Name, threads)
+	r.Note = fmt.Sprintf(" streams=%d kernels=%s threads=%d", streams, m.o.Kernels.Name, threads) + note
 	return r, nil
 }
 

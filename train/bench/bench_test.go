@@ -38,7 +38,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	want := []string{"train_tiny_b2x100", "train_tiny_b1x50", "gen_naive_tiny", "gen_fast_tiny",
 		"train_tinyk3_b2x100", "train_tinyk3_b1x50", "gen_naive_tinyk3", "gen_fast_tinyk3",
-		"features_tiny", "features_tinyk3", "features_fbank"}
+		"vocode_tiny", "vocode_tinyk3", "features_tiny", "features_tinyk3", "features_fbank"}
 	if got := c.Names(); !slices.Equal(got, want) {
 		t.Errorf("names %q, want %q", got, want)
 	}
@@ -58,7 +58,7 @@ func TestParseConfig(t *testing.T) {
 	if o := bare.Resolve(Options{}); o.Threads != 2 || o.Statistic != "best" || bare.SampleRate() != 16000 {
 		t.Errorf("a bare model object: %+v, rate %d", o, bare.SampleRate())
 	}
-	if got := bare.Names(); !slices.Equal(got, []string{"gen_naive_model", "gen_fast_model", "features_model", "features_fbank"}) {
+	if got := bare.Names(); !slices.Equal(got, []string{"gen_naive_model", "gen_fast_model", "vocode_model", "features_model", "features_fbank"}) {
 		t.Errorf("a bare model object's names: %q", got)
 	}
 	for bad, want := range map[string]string{
@@ -93,6 +93,10 @@ func TestMeasure(t *testing.T) {
 		}
 		if got := float64(r.Unit) / r.MedianS; got < 0.999*r.SamplesPerS || got > 1.001*r.SamplesPerS {
 			t.Errorf("%s: %v samples/s, but unit/median = %v", name, r.SamplesPerS, got)
+		}
+		// vocode_ generates with the default 8 kHz fbank conditioning.
+		if strings.HasPrefix(name, "vocode_") != strings.Contains(r.Note, " features=40x80") {
+			t.Errorf("%s: note %q", name, r.Note)
 		}
 		train := strings.HasPrefix(name, "train_")
 		if train != strings.Contains(r.Note, " loss ") || train != (r.Precision == "fp32") {

@@ -118,7 +118,7 @@ func LoadConfig(path string) (*Config, error) {
 
 // Names lists the measurements of c in the reference's order (per
 // variant: the training shapes, naive and fast generation), then ours
-// alone (features of every variant, then the filterbank).
+// alone (vocoding and features of every variant, then the filterbank).
 func (c *Config) Names() []string {
 	var out []string
 	for _, v := range c.Variants {
@@ -126,6 +126,9 @@ func (c *Config) Names() []string {
 			out = append(out, trainName(v, s))
 		}
 		out = append(out, "gen_naive_"+v.Name, "gen_fast_"+v.Name)
+	}
+	for _, v := range c.Variants {
+		out = append(out, "vocode_"+v.Name)
 	}
 	for _, v := range c.Variants {
 		out = append(out, "features_"+v.Name)
