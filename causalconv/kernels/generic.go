@@ -237,6 +237,19 @@ func genericReLUBackward(n int, y, dy []float32) {
 // rows run along contiguous column blocks.
 const softmaxBlock = 64
 
+// minNormal is the smallest normal float32, 2^-126.
+const minNormal = 0x1p-126
+
+// flushSubnormal returns 0 for a subnormal v (0 < |v| < 2^-126) and v
+// otherwise (NaN included): SoftmaxXent's gradients are flushed so, as
+// the assembly does.
+func flushSubnormal(v float32) float32 {
+	if v < minNormal && v > -minNormal {
+		return 0
+	}
+	return v
+}
+
 func genericSoftmaxXent(q, n int, logits []float32, ld int, targets []int32, grad []float32, scale float32) float64 {
 	checkSoftmax(q, n, logits, ld, targets, grad)
 	var loss float64
@@ -288,7 +301,7 @@ func genericSoftmaxXent(q, n int, logits []float32, ld int, targets []int32, gra
 		for c := 0; c < q; c++ {
 			out := grad[c*ld+t0:][:len(zs)]
 			for t, s := range zs {
-				out[t] *= s
+				out[t] = flushSubnormal(out[t] * s)
 			}
 		}
 		for t := range zs {

@@ -9657,15 +9657,38 @@ softmaxBlock512_expnext:
 	MOVQ         AX, SI
 
 softmaxBlock512_scale:
-	VMULPS  (DI), Z0, Z1
-	VMOVUPS Z1, (DI)
-	ADDQ    DX, DI
-	DECQ    SI
-	JNZ     softmaxBlock512_scale
+	VMULPS (DI), Z0, Z1
+
+	// Subnormal gradients (|a| < 2^-126) become 0; NaN stays.
+	VANDPS    c_absMask<>+0(SB), Z1, Z2
+	VCMPPS    $0x05, c_minNormal<>+0(SB), Z2, K1
+	VMOVUPS.Z Z1, K1, Z1
+	VMOVUPS   Z1, (DI)
+	ADDQ      DX, DI
+	DECQ      SI
+	JNZ       softmaxBlock512_scale
 
 softmaxBlock512_done:
 	VZEROUPPER
 	RET
+
+DATA c_minNormal<>+0(SB)/4, $0x00800000
+DATA c_minNormal<>+4(SB)/4, $0x00800000
+DATA c_minNormal<>+8(SB)/4, $0x00800000
+DATA c_minNormal<>+12(SB)/4, $0x00800000
+DATA c_minNormal<>+16(SB)/4, $0x00800000
+DATA c_minNormal<>+20(SB)/4, $0x00800000
+DATA c_minNormal<>+24(SB)/4, $0x00800000
+DATA c_minNormal<>+28(SB)/4, $0x00800000
+DATA c_minNormal<>+32(SB)/4, $0x00800000
+DATA c_minNormal<>+36(SB)/4, $0x00800000
+DATA c_minNormal<>+40(SB)/4, $0x00800000
+DATA c_minNormal<>+44(SB)/4, $0x00800000
+DATA c_minNormal<>+48(SB)/4, $0x00800000
+DATA c_minNormal<>+52(SB)/4, $0x00800000
+DATA c_minNormal<>+56(SB)/4, $0x00800000
+DATA c_minNormal<>+60(SB)/4, $0x00800000
+GLOBL c_minNormal<>(SB), RODATA|NOPTR, $64
 
 // func exp512(n int, x *float32, y *float32)
 // Requires: AVX, AVX512F
@@ -12983,7 +13006,12 @@ softmaxBlock256_expnext:
 	MOVQ         AX, SI
 
 softmaxBlock256_scale:
-	VMULPS  (DI), Y0, Y1
+	VMULPS (DI), Y0, Y1
+
+	// Subnormal gradients (|a| < 2^-126) become 0; NaN stays.
+	VANDPS  c_absMask<>+0(SB), Y1, Y2
+	VCMPPS  $0x05, c_minNormal<>+0(SB), Y2, Y2
+	VANDPS  Y2, Y1, Y1
 	VMOVUPS Y1, (DI)
 	ADDQ    DX, DI
 	DECQ    SI

@@ -410,6 +410,43 @@ func TestSoftmaxXentNaN(t *testing.T) {
 	}
 }
 
+// A confident column (logits spread over more than 87 nats, as a model that
+// has learned digital silence gives) has classes whose gradient would be
+// subnormal: every set writes 0 for them, no subnormal at all, keeps the
+// normal entries as the reference has them, and still gives a NaN column
+// its NaNs. Columns 0–40 cover the vector blocks and the scalar tail.
+func TestSoftmaxXentFlushesSubnormals(t *testing.T) {
+	const q, n, scale = 256, 41, 1.0 / 32000
+	logits := make([]float32, q*n)
+	for c := 0; c < q; c++ {
+		for x := 0; x < n; x++ {
+			logits[c*n+x] = -float32(c) * float32(x%7+1) * 0.5 // up to 892 nats below class 0
+		}
+	}
+	targets := make([]int32, n)
+	want := make([]float32, q*n)
+	Reference().SoftmaxXent(q, n, logits, n, targets, want, scale)
+	for _, s := range Sets() {
+		grad := make([]float32, q*n)
+		s.SoftmaxXent(q, n, logits, n, targets, grad, scale)
+		var zeros int
+		for i, g := range grad {
+			if a := math.Abs(float64(g)); a != 0 && a < 0x1p-126 {
+				t.Fatalf("%s: grad[%d] = %g is subnormal", s.Name, i, g)
+			}
+			if g == 0 {
+				zeros++
+			}
+			if w := want[i]; math.Abs(float64(g-w)) > 1e-5*math.Abs(float64(w))+1e-12 {
+				t.Fatalf("%s: grad[%d] = %g, want %g", s.Name, i, g, w)
+			}
+		}
+		if zeros < q*n/2 {
+			t.Errorf("%s: %d zero gradients of %d: the logits are not confident enough to test the flush", s.Name, zeros, q*n)
+		}
+	}
+}
+
 func TestSetsOrder(t *testing.T) {
 	all := Sets()
 	if len(all) < 2 || all[0].Name != "reference" || all[1].Name != "generic" {

@@ -117,7 +117,7 @@ func refSoftmaxXent(q, n int, logits []float32, ld int, targets []int32, grad []
 				if c == y {
 					p--
 				}
-				grad[c*ld+t] = float32(p) * scale
+				grad[c*ld+t] = flushSubnormal(float32(p) * scale)
 			}
 		}
 	}

@@ -70,7 +70,10 @@ func cOne() Mem     { return constF("one", 1) }
 func cTwo() Mem     { return constF("two", 2) }
 func cBias127() Mem { return constVec("bias127", 127) }
 func cAbs() Mem     { return constVec("absMask", 0x7fffffff) }
-func cSign() Mem    { return constVec("signMask", 0x80000000) }
+
+// cMinNormal is the smallest normal float32, 2^-126.
+func cMinNormal() Mem { return constVec("minNormal", 0x00800000) }
+func cSign() Mem      { return constVec("signMask", 0x80000000) }
 
 var expCoef = []struct {
 	name string
@@ -383,7 +386,7 @@ func (v isa) sum() {
 // time steps (one vector per row of logits) it makes three passes over the
 // q rows: the maximum (four partial maxima for ILP), the sum of exp(l−max)
 // (storing each exp to grad when grad is not nil), and the scaling of the
-// stored exps by scale/z. The block of q·lanes floats (16 KiB for q = 256
+// stored exps by scale/z, flushing subnormal results to 0. The block of q·lanes floats (16 KiB for q = 256
 // with zmm) stays in L1 across the passes. The Go driver finishes each
 // column: loss += max + log z − l[target], grad[target] −= scale.
 func (v isa) softmax() {
@@ -469,6 +472,17 @@ func (v isa) softmax() {
 	Label(name + "_scale")
 	a := v.vec()
 	VMULPS(Mem{Base: grad}, f, a)
+	Comment("Subnormal gradients (|a| < 2^-126) become 0; NaN stays.")
+	ab := v.vec()
+	VANDPS(cAbs(), a, ab)
+	if v.lanes == 16 {
+		k := K()
+		VCMPPS(U8(5), cMinNormal(), ab, k) // k = !(|a| < 2^-126): normal, Inf or NaN
+		VMOVUPS_Z(a, k, a)
+	} else {
+		VCMPPS(U8(5), cMinNormal(), ab, ab)
+		VANDPS(ab, a, a)
+	}
 	VMOVUPS(a, Mem{Base: grad})
 	ADDQ(ld, grad)
 	DECQ(c)
