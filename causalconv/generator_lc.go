@@ -275,14 +275,15 @@ func (g *Generator) lcAhead() {
 }
 
 // lcSliceCols is how many columns of the [lcBlock × L·2D] product of a
-// block one unit computes: one layer of the default model (≈ 2.5 µs on
-// one core of the Intel machine of kernels/BENCH.md). Against 48, 96 and
-// 128, 64 gave the best vocoding/plain ratio (BenchmarkVocode threads2,
-// median of blocks: 0.93–0.97 against 0.86–0.93, 0.90–0.94, and lower):
-// narrower units pack and call more per term, wider ones delay the step
-// that runs them past the caller's idle time. Every term is the same sum
-// in the same order however the columns are divided (the GEMM's reduction
-// does not depend on n), so the division changes no bit.
+// block one unit computes: one layer of the default model (≈ 3.5 µs on
+// one core of the Intel machine of kernels/BENCH.md, the bias copy
+// included). Against 48 and 96, 64 gave the best vocoding/plain ratio
+// (BenchmarkVocode/threads2, median block, 4 runs each: 0.93–0.97
+// against 0.86–0.93 and 0.90–0.94): narrower units pack and call more per
+// term, wider ones delay the step that runs them past the caller's idle
+// time. Every term is the same sum in the same order however the columns
+// are divided (the GEMM's reduction does not depend on n), so the
+// division changes no bit.
 const lcSliceCols = 64
 
 // lcUnit computes unit i of the block of terms for positions
