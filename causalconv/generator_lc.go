@@ -70,7 +70,7 @@ type genLC struct {
 	// product, so that the kernel adds it.
 	term []float32
 	// next holds the terms of the block after term's, positions
-	// nextLo..nextLo+lcBlock−1, of which the first nextDone slices are
+	// nextLo..nextLo+lcBlock−1, of which the first nextDone units are
 	// computed (lcAhead); newSpan says whether that block starts a span.
 	next             []float32
 	nextLo, nextDone int

@@ -99,7 +99,7 @@ func newLCWork(lc *LocalCondition, ld, maxLen int, training bool) *lcWork {
 
 // bytes is the memory the share's buffers hold.
 func (l *lcWork) bytes() int64 {
-	n := len(l.cond) + len(l.dcond) + len(l.xn) + len(l.str) + len(l.mean) + len(l.std)
+	n := len(l.cond) + len(l.dcond) + len(l.xn) + len(l.str) + len(l.mean) + len(l.std) + 2*len(l.inOff) // an int is two floats
 	for j := range l.stage {
 		n += len(l.stage[j])
 		if l.dstage != nil {

@@ -324,7 +324,9 @@ func (m *meter) genNaive(ctx context.Context, cfg causalconv.Config) (Result, er
 }
 
 // genFast times queue-cached generation, in blocks of fast_block_samples
-// after fast_warmup_samples. With vocode it times a vocoder: the model
+// after fast_warmup_samples, as the reference does, on two cores when the
+// options have two threads or more (GeneratorOptions.Threads; the
+// reference runs its two threads too), else one. With vocode it times a vocoder: the model
 // locally conditioned (the variant's own local_condition, or the default
 // of a new fbank-conditioned model at 8 kHz), every stream given its own
 // random features (standing for normalised log-mel frames: the speed does
